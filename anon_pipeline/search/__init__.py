@@ -1,0 +1,1 @@
+"""Automatic generalisation: lattice search for the optimal full-domain generalisation, and Mondrian."""

@@ -1,0 +1,1 @@
+"""Anonymisation by synthesis (source document C): discrete and kernel-density synthesis, partitions."""

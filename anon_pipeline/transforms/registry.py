@@ -1,0 +1,137 @@
+"""The registry of transform ops: a decorator for this package and an entry-point group for plugins.
+
+An op is a class with a pydantic ``Params`` model and the fit/apply split: ``fit`` looks at the data and
+returns a small JSON-serialisable plan; ``apply`` uses only the plan and is row-local, so a fitted plan can
+be frozen and replayed on new data or another batch.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from datetime import date
+from importlib.metadata import entry_points
+from pathlib import Path
+from typing import Any, ClassVar, TypeVar
+
+import numpy as np
+import pandas as pd
+from pydantic import BaseModel, ConfigDict
+
+ENTRY_POINT_GROUP = "anon_pipeline.transforms"
+
+
+class OpParams(BaseModel):
+    """Base for op parameter models: unknown fields are errors, so a typo in a policy fails at load."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+@dataclass(frozen=True)
+class FitContext:
+    """What an op may know besides its input: where it runs, the policy's seed and reference date."""
+
+    column: str
+    seed: int
+    reference_date: date | None = None
+    base_dir: Path = field(default_factory=Path.cwd)
+    step: int = 0
+
+    def rng(self) -> np.random.Generator:
+        """A generator seeded from the policy seed, the column and the step, so steps do not share draws."""
+        salt = int.from_bytes(hashlib.sha256(f"{self.column}\x00{self.step}".encode()).digest()[:8], "big")
+        return np.random.default_rng([self.seed, salt])
+
+
+class ColumnOp:
+    """A transform of one column: ``Series -> Series``."""
+
+    name: ClassVar[str]
+    Params: ClassVar[type[OpParams]] = OpParams
+    #: Ops that may process a direct identifier (pseudonyms, masking) set this.
+    allowed_on_identifiers: ClassVar[bool] = False
+
+    def __init__(self, params: OpParams) -> None:
+        self.params = params
+
+    def fit(self, values: pd.Series, ctx: FitContext) -> dict[str, Any]:
+        """Learn what apply needs. The default plan is empty: most ops are fully described by params."""
+        return {}
+
+    def apply(self, values: pd.Series, plan: dict[str, Any], ctx: FitContext) -> pd.Series:
+        raise NotImplementedError
+
+    def key_tables(self, plan: dict[str, Any], ctx: FitContext) -> dict[str, pd.DataFrame]:
+        """Tables an authorised user needs to decode the output (code -> value); empty for most ops."""
+        return {}
+
+
+class TableOp:
+    """A transform of a group of columns at once (synthesis, lattice generalisation): ``DataFrame -> DataFrame``.
+
+    ``apply`` receives the group's columns and returns a frame with the same index and columns, or with
+    fewer rows when the op suppresses rows (the op must say so in its plan under ``suppressed_rows``).
+    """
+
+    name: ClassVar[str]
+    Params: ClassVar[type[OpParams]] = OpParams
+
+    def __init__(self, params: OpParams) -> None:
+        self.params = params
+
+    def fit(self, frame: pd.DataFrame, ctx: FitContext) -> dict[str, Any]:
+        return {}
+
+    def apply(self, frame: pd.DataFrame, plan: dict[str, Any], ctx: FitContext) -> pd.DataFrame:
+        raise NotImplementedError
+
+    def key_tables(self, plan: dict[str, Any], ctx: FitContext) -> dict[str, pd.DataFrame]:
+        return {}
+
+
+OpClass = TypeVar("OpClass", bound=type)
+
+_REGISTRY: dict[str, type[ColumnOp] | type[TableOp]] = {}
+_PLUGINS_LOADED = False
+
+
+def register_op(name: str):
+    """Class decorator: ``@register_op("band")`` makes the op available to policies under that name."""
+
+    def decorate(cls: OpClass) -> OpClass:
+        if not (issubclass(cls, ColumnOp) or issubclass(cls, TableOp)):
+            raise TypeError(f"op '{name}': {cls.__name__} must subclass ColumnOp or TableOp")
+        existing = _REGISTRY.get(name)
+        if existing is not None and existing is not cls and existing.__qualname__ != cls.__qualname__:
+            raise ValueError(f"op '{name}' is already registered by {existing.__module__}.{existing.__qualname__}")
+        cls.name = name
+        _REGISTRY[name] = cls
+        return cls
+
+    return decorate
+
+
+def _load_plugins() -> None:
+    global _PLUGINS_LOADED
+    if _PLUGINS_LOADED:
+        return
+    _PLUGINS_LOADED = True
+    # Built-ins are imported directly so a source checkout works without being installed.
+    import anon_pipeline.transforms.builtin  # noqa: F401
+
+    for ep in entry_points(group=ENTRY_POINT_GROUP):
+        ep.load()
+
+
+def get_op(name: str) -> type[ColumnOp] | type[TableOp]:
+    _load_plugins()
+    try:
+        return _REGISTRY[name]
+    except KeyError:
+        known = ", ".join(sorted(_REGISTRY))
+        raise KeyError(f"unknown op '{name}'; registered ops: {known}") from None
+
+
+def registered_ops() -> dict[str, type[ColumnOp] | type[TableOp]]:
+    _load_plugins()
+    return dict(_REGISTRY)

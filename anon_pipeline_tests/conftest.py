@@ -1,0 +1,28 @@
+"""Shared fixtures: where ``../shared`` is, and skipping with a reason when it is absent."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+SHARED = PROJECT_ROOT.parent / "shared"
+
+
+def shared_path(*parts: str) -> Path:
+    """Path under ``../shared``; skips the calling test with a reason when it is absent."""
+    path = SHARED.joinpath(*parts)
+    if not path.exists():
+        pytest.skip(f"needs {path} (the shared data folder beside the project), which is absent")
+    return path
+
+
+@pytest.fixture
+def insurance_csv() -> Path:
+    return shared_path("data", "insurance", "customer_information.csv")
+
+
+@pytest.fixture
+def adult_dir() -> Path:
+    return shared_path("data", "adult")
