@@ -1,0 +1,71 @@
+"""``anon-pipeline keygen`` and ``anon-pipeline decode``: make a key, and decode an encrypted key table with it."""
+
+from __future__ import annotations
+
+import argparse
+import io
+import sys
+from pathlib import Path
+
+from anon_pipeline.secrets import (KEY_ENV, KEY_FILE_ENV, SecretsError, atomic_write_bytes, default_key_path,
+                                   generate_key_file, read_encrypted_table, resolve_key)
+
+
+def add_subcommands(subparsers: argparse._SubParsersAction) -> None:
+    keygen = subparsers.add_parser("keygen", help="create a key for encrypting key tables (mode 0600)",
+                                   description=f"Create a new key file (default {default_key_path()}). The key "
+                                   f"is never printed; point {KEY_FILE_ENV} at the file, or leave it at the "
+                                   "default place.")
+    keygen.add_argument("--key-file", type=Path, default=None, help="where to write the key (outside any repository)")
+    keygen.add_argument("--force", action="store_true", help="replace an existing key file (old files become unreadable)")
+    keygen.set_defaults(handler=_keygen)
+
+    decode = subparsers.add_parser("decode", help="decrypt an encrypted key table (.enc) for an authorised user",
+                                   description=f"Decrypt a key table with the key from --key-file, {KEY_ENV}, "
+                                   f"{KEY_FILE_ENV} or the default key file. Writes nothing unless the whole "
+                                   "file decrypts and authenticates.")
+    decode.add_argument("file", type=Path, help="the encrypted table (*.enc)")
+    decode.add_argument("--key-file", type=Path, default=None)
+    decode.add_argument("--out", type=Path, default=None,
+                        help="write the table here (.csv or .parquet, mode 0600); default: CSV on stdout")
+    decode.add_argument("--force", action="store_true", help="overwrite --out if it exists")
+    decode.set_defaults(handler=_decode)
+
+
+def _fail(command: str, exc: Exception) -> int:
+    print(f"anon-pipeline {command}: error: {exc}", file=sys.stderr)
+    return 2
+
+
+def _keygen(args: argparse.Namespace) -> int:
+    try:
+        path = generate_key_file(args.key_file, overwrite=args.force)
+    except (SecretsError, OSError) as exc:
+        return _fail("keygen", exc)
+    info = resolve_key(path)
+    print(f"wrote key {info.key_id} to {path} (mode 0600); keep it outside the repository and back it up: "
+          "key tables encrypted with it cannot be read without it")
+    if path != default_key_path():
+        print(f"use it with: export {KEY_FILE_ENV}={path}")
+    return 0
+
+
+def _decode(args: argparse.Namespace) -> int:
+    try:
+        key = resolve_key(args.key_file, create=False)
+        frame = read_encrypted_table(args.file, key.key)
+        if args.out is None:
+            sys.stdout.write(frame.to_csv(index=False))
+            return 0
+        buf = io.BytesIO()
+        if args.out.suffix == ".parquet":
+            frame.to_parquet(buf, index=False)
+        else:
+            frame.to_csv(buf, index=False)
+        atomic_write_bytes(args.out, buf.getvalue(), mode=0o600, overwrite=args.force)
+    except FileExistsError:
+        return _fail("decode", FileExistsError(f"{args.out} exists; pass --force to overwrite it"))
+    except (SecretsError, OSError) as exc:
+        return _fail("decode", exc)
+    print(f"decoded {len(frame)} row(s) to {args.out}", file=sys.stderr)
+    return 0

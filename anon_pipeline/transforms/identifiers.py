@@ -1,0 +1,266 @@
+"""Identifier ops: the only ops allowed on direct identifiers, each keeping a safe form or a pseudonym.
+
+- ``pseudonym``: a keyed HMAC-SHA256 token; the secret comes from an environment variable the policy names,
+  never from the policy itself; the same value and key give the same token in every run (releases can be
+  linked on purpose), another key gives unrelated tokens; a key id makes rotation visible.
+- ``guid``: a fresh random GUID per row and run (source document C), unlinkable across runs; with
+  ``contract: true`` the pipeline keeps the source id <-> GUID "contract" table, encrypted (:func:`contract_table`).
+- ``mask``: keep the first or last n characters, the rest replaced by a mask character.
+- ``email_domain`` and ``uk_phone_area_code``: keep only the safe part of an e-mail address or a phone number.
+
+Errors name the column, the op, the rule and how many rows break it, never a value.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+import re
+import uuid
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+import phonenumbers
+from pydantic import Field, field_validator, model_validator
+
+from anon_pipeline.errors import TransformError
+from anon_pipeline.transforms.registry import ColumnOp, FitContext, OpParams, register_op
+
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+#: Parameter names someone might use to paste a secret straight into a policy.
+_SECRET_FIELDS = ("key", "secret", "hmac_key", "password", "salt", "pepper", "key_value")
+#: A real environment variable name is short and word-like; a 32+ character run of letters and digits is a key.
+_LOOKS_LIKE_KEY = re.compile(r"^(?=.*\d)(?=.*[a-z])[A-Za-z0-9_]{32,}$")
+
+
+def _as_text(values: pd.Series) -> pd.Series:
+    """Values as strings with nulls kept as nulls (numbers read from a CSV become their text form)."""
+    return values.astype("str").where(values.notna())
+
+
+def _take(per_unique: list[str | None], codes: np.ndarray, values: pd.Series) -> pd.Series:
+    """Spread one result per distinct value (from ``pd.factorize``) back over the rows; code -1 (null) -> null."""
+    table = np.array([*per_unique, None], dtype=object)
+    return pd.Series(table[codes], index=values.index, name=values.name, dtype="str")
+
+
+def _count_failure(column: str, op: str, bad: pd.Series, rule: str, on_invalid: str) -> None:
+    n_bad = int(bad.sum())
+    if n_bad and on_invalid == "error":
+        raise TransformError(column, op, f"{rule}; set on_invalid: null to blank them instead", n_rows=n_bad)
+
+
+# ---- keyed pseudonyms -------------------------------------------------------------------------------
+class PseudonymParams(OpParams):
+    #: Name of the environment variable holding the secret (not the secret itself).
+    key_env: str
+    #: A label for the key, recorded in the plan and (by default) prefixed to every token, so tokens made with
+    #: a rotated key are told apart from old ones.
+    key_id: str = Field("k1", pattern=r"^[A-Za-z0-9_.-]{1,32}$")
+    #: Hex characters kept from the HMAC (16 = 64 bits: collisions are detected and reported, not silent).
+    length: int = Field(16, ge=8, le=64)
+    prefix_key_id: bool = True
+    #: Mixed into the message so one key gives unrelated tokens for different purposes; empty = link freely.
+    context: str = ""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_literal_secret(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            pasted = [f for f in _SECRET_FIELDS if f in data]
+            if pasted:
+                raise ValueError(f"a secret may not be written in a policy (field(s) {pasted}); put it in an "
+                                 "environment variable and name that variable in key_env")
+        return data
+
+    @field_validator("key_env")
+    @classmethod
+    def _env_name(cls, value: str) -> str:
+        if not _ENV_NAME.match(value):
+            raise ValueError("key_env must be the NAME of an environment variable (letters, digits, "
+                             "underscores), not the key")
+        if _LOOKS_LIKE_KEY.match(value):
+            raise ValueError("key_env looks like a key rather than the name of an environment variable; put the "
+                             "key in an environment variable and name that variable here")
+        return value
+
+
+def _hmac_key(params: PseudonymParams, column: str, op: str) -> bytes:
+    secret = os.environ.get(params.key_env)
+    if not secret:
+        raise TransformError(column, op, f"environment variable {params.key_env} (named by key_env) is not set "
+                             "or empty; it must hold the pseudonym secret")
+    if len(secret.encode()) < 16:
+        raise TransformError(column, op, f"the secret in {params.key_env} is shorter than 16 bytes; use at "
+                             "least 32 random bytes (e.g. `python -c \"import secrets; print(secrets.token_hex(32))\"`)")
+    return secret.encode()
+
+
+def _key_fingerprint(key: bytes) -> str:
+    # Public: lets a replayed plan notice a different key without storing anything that helps guess it.
+    return hashlib.sha256(b"anon_pipeline pseudonym key\x00" + key).hexdigest()[:12]
+
+
+@register_op("pseudonym")
+class Pseudonym(ColumnOp):
+    """HMAC-SHA256(key, context + value), hex, truncated to ``length``; nulls stay null."""
+
+    Params = PseudonymParams
+    allowed_on_identifiers = True
+    params: PseudonymParams
+
+    def fit(self, values: pd.Series, ctx: FitContext) -> dict[str, Any]:
+        key = _hmac_key(self.params, ctx.column, self.name)
+        return {"key_id": self.params.key_id, "key_fingerprint": _key_fingerprint(key)}
+
+    def apply(self, values: pd.Series, plan: dict[str, Any], ctx: FitContext) -> pd.Series:
+        key = _hmac_key(self.params, ctx.column, self.name)
+        if plan.get("key_fingerprint") not in (None, _key_fingerprint(key)):
+            raise TransformError(ctx.column, self.name, f"the key in {self.params.key_env} is not the key this plan "
+                                 f"was fitted with (key id {plan.get('key_id')}); tokens would not link")
+        text = _as_text(values)
+        codes, uniques = pd.factorize(text, use_na_sentinel=True)
+        prefix = (self.params.key_id + "_") if self.params.prefix_key_id else ""
+        context = self.params.context.encode() + b"\x00"
+        n = self.params.length
+        # One HMAC per distinct value, then a vectorised take: identifiers are mostly unique, but repeats are free.
+        tokens = [prefix + hmac.new(key, context + str(u).encode(), hashlib.sha256).hexdigest()[:n] for u in uniques]
+        n_coll = len(tokens) - len(set(tokens))
+        if n_coll:
+            raise TransformError(ctx.column, self.name, f"{n_coll} token collision(s) at length {n}; raise length",
+                                 n_rows=n_coll)
+        return _take(tokens, codes, values)
+
+
+# ---- GUIDs and the contract table -----------------------------------------------------------------
+class GuidParams(OpParams):
+    #: Keep the source id <-> GUID "contract" table (encrypted) for authorised re-identification.
+    contract: bool = False
+
+
+@register_op("guid")
+class Guid(ColumnOp):
+    """A fresh random GUID per row, deliberately not seeded: GUIDs must not be re-derivable from the manifest."""
+
+    Params = GuidParams
+    allowed_on_identifiers = True
+    params: GuidParams
+
+    def apply(self, values: pd.Series, plan: dict[str, Any], ctx: FitContext) -> pd.Series:
+        return new_guids(values.index, name=values.name)
+
+
+def new_guids(index: pd.Index, *, name: Any = None) -> pd.Series:
+    """One random (version 4) GUID per index entry; ``uuid4`` draws from the operating system's CSPRNG."""
+    return pd.Series([str(uuid.uuid4()) for _ in range(len(index))], index=index, name=name, dtype="str")
+
+
+def contract_table(source_ids: pd.Series, guids: pd.Series, *, id_name: str = "source_id") -> pd.DataFrame:
+    """The contract table of source document C: source row, source id and GUID, aligned on the row index.
+
+    It re-identifies every row, so it is only ever written encrypted (``secrets.write_encrypted_table``).
+    """
+    if not source_ids.index.equals(guids.index):
+        raise ValueError("contract_table: the source ids and the GUIDs must share one index (the source rows)")
+    return pd.DataFrame({"source_row": np.asarray(source_ids.index), id_name: source_ids.to_numpy(),
+                         "guid": guids.to_numpy()})
+
+
+# ---- masking ------------------------------------------------------------------------------------------
+class MaskParams(OpParams):
+    keep: Literal["first", "last"] = "last"
+    n: int = Field(4, ge=0)
+    mask_char: str = Field("*", min_length=1, max_length=1)
+
+
+@register_op("mask")
+class Mask(ColumnOp):
+    """Keep the first or last ``n`` characters; values no longer than ``n`` are masked whole (else they would leak)."""
+
+    Params = MaskParams
+    allowed_on_identifiers = True
+    params: MaskParams
+
+    def apply(self, values: pd.Series, plan: dict[str, Any], ctx: FitContext) -> pd.Series:
+        p = self.params
+        text = _as_text(values).astype("str")
+        n = p.n
+        if n == 0:
+            pattern = r"."
+        elif p.keep == "last":
+            pattern = rf".(?=.{{{n}}})"    # every character still followed by n characters
+        else:
+            pattern = rf"(?<=.{{{n}}})."   # every character preceded by n characters
+        masked = text.str.replace(pattern, p.mask_char, regex=True, flags=re.DOTALL)
+        short = text.str.len() <= n
+        masked = masked.mask(short, text.str.replace(r".", p.mask_char, regex=True, flags=re.DOTALL))
+        return masked.where(values.notna()).rename(values.name)
+
+
+# ---- safe parts: e-mail domain, phone area code ------------------------------------------------------------
+class _SafePartParams(OpParams):
+    #: What to do with values that do not parse: fail the run (default) or blank them.
+    on_invalid: Literal["error", "null"] = "error"
+
+
+_EMAIL = r"^\s*[^@\s]+@([^@\s]+\.[^@\s]+?)\.?\s*$"
+
+
+@register_op("email_domain")
+class EmailDomain(ColumnOp):
+    """``name@Example.org`` -> ``example.org`` (lower case); values without a valid domain are errors or null."""
+
+    Params = _SafePartParams
+    allowed_on_identifiers = True
+    params: _SafePartParams
+
+    def apply(self, values: pd.Series, plan: dict[str, Any], ctx: FitContext) -> pd.Series:
+        domain = _as_text(values).str.extract(_EMAIL, expand=False).str.lower()
+        _count_failure(ctx.column, self.name, domain.isna() & values.notna(),
+                       "value is not an e-mail address with a domain", self.params.on_invalid)
+        return domain.astype("str").where(domain.notna()).rename(values.name)
+
+
+class PhoneParams(_SafePartParams):
+    #: Also accept numbers in reserved ranges (e.g. Ofcom's 07700 900xxx drama numbers) that are well-formed
+    #: but not allocated; ``true`` accepts only numbers libphonenumber knows to be allocated.
+    require_valid: bool = False
+    region: str = Field("GB", pattern=r"^[A-Z]{2}$")
+
+
+def _area_code(text: str, region: str, require_valid: bool) -> str | None:
+    try:
+        number = phonenumbers.parse(text, region)
+    except phonenumbers.NumberParseException:
+        return None
+    ok = phonenumbers.is_valid_number(number) if require_valid else phonenumbers.is_possible_number(number)
+    if not ok or number.country_code != phonenumbers.country_code_for_region(region):
+        return None
+    ndc = phonenumbers.length_of_national_destination_code(number)
+    if ndc <= 0:
+        return None
+    prefix = phonenumbers.ndd_prefix_for_region(region, True) or ""
+    return prefix + phonenumbers.national_significant_number(number)[:ndc]
+
+
+@register_op("uk_phone_area_code")
+class UkPhoneAreaCode(ColumnOp):
+    """A UK number -> its area (national destination) code with the trunk 0: ``0113 496 0000`` -> ``0113``,
+    ``+44 7700 900123`` -> ``07700``. Parsing uses libphonenumber's metadata (the ``phonenumbers`` package)."""
+
+    Params = PhoneParams
+    allowed_on_identifiers = True
+    params: PhoneParams
+
+    def apply(self, values: pd.Series, plan: dict[str, Any], ctx: FitContext) -> pd.Series:
+        p = self.params
+        text = _as_text(values)
+        codes, uniques = pd.factorize(text, use_na_sentinel=True)
+        # libphonenumber parses one string at a time: parse each distinct value once, then take.
+        out = _take([_area_code(str(u), p.region, p.require_valid) for u in uniques], codes, values)
+        _count_failure(ctx.column, self.name, out.isna() & values.notna(),
+                       f"value is not a {'valid' if p.require_valid else 'well-formed'} {p.region} phone number",
+                       p.on_invalid)
+        return out
