@@ -105,7 +105,7 @@ def _key_fingerprint(key: bytes) -> str:
 
 @register_op("pseudonym")
 class Pseudonym(ColumnOp):
-    """HMAC-SHA256(key, context + value), hex, truncated to ``length``; nulls stay null."""
+    """HMAC-SHA256(key, [context NUL] value) in hex, truncated to ``length``; nulls stay null."""
 
     Params = PseudonymParams
     allowed_on_identifiers = True
@@ -123,7 +123,8 @@ class Pseudonym(ColumnOp):
         text = _as_text(values)
         codes, uniques = pd.factorize(text, use_na_sentinel=True)
         prefix = (self.params.key_id + "_") if self.params.prefix_key_id else ""
-        context = self.params.context.encode() + b"\x00"
+        # Without a context the message is the value alone, so a token is plain HMAC-SHA256(key, value).
+        context = self.params.context.encode() + b"\x00" if self.params.context else b""
         n = self.params.length
         # One HMAC per distinct value, then a vectorised take: identifiers are mostly unique, but repeats are free.
         tokens = [prefix + hmac.new(key, context + str(u).encode(), hashlib.sha256).hexdigest()[:n] for u in uniques]
