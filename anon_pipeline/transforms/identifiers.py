@@ -1,10 +1,11 @@
 """Identifier ops: the only ops allowed on direct identifiers, each keeping a safe form or a pseudonym.
 
+(The per-run random GUID of source document C is not an op: the qi table gives every row one, see
+``pipeline.qi_table``.)
+
 - ``pseudonym``: a keyed HMAC-SHA256 token; the secret comes from an environment variable the policy names,
   never from the policy itself; the same value and key give the same token in every run (releases can be
   linked on purpose), another key gives unrelated tokens; a key id makes rotation visible.
-- ``guid``: a fresh random GUID per row and run (source document C), unlinkable across runs; with
-  ``contract: true`` the pipeline keeps the source id <-> GUID "contract" table, encrypted (:func:`contract_table`).
 - ``mask``: keep the first or last n characters, the rest replaced by a mask character.
 - ``email_domain`` and ``uk_phone_area_code``: keep only the safe part of an e-mail address or a phone number.
 
@@ -17,7 +18,6 @@ import hashlib
 import hmac
 import os
 import re
-import uuid
 from typing import Any, Literal
 
 import numpy as np
@@ -133,40 +133,6 @@ class Pseudonym(ColumnOp):
             raise TransformError(ctx.column, self.name, f"{n_coll} token collision(s) at length {n}; raise length",
                                  n_rows=n_coll)
         return _take(tokens, codes, values)
-
-
-# ---- GUIDs and the contract table -----------------------------------------------------------------
-class GuidParams(OpParams):
-    #: Keep the source id <-> GUID "contract" table (encrypted) for authorised re-identification.
-    contract: bool = False
-
-
-@register_op("guid")
-class Guid(ColumnOp):
-    """A fresh random GUID per row, deliberately not seeded: GUIDs must not be re-derivable from the manifest."""
-
-    Params = GuidParams
-    allowed_on_identifiers = True
-    params: GuidParams
-
-    def apply(self, values: pd.Series, plan: dict[str, Any], ctx: FitContext) -> pd.Series:
-        return new_guids(values.index, name=values.name)
-
-
-def new_guids(index: pd.Index, *, name: Any = None) -> pd.Series:
-    """One random (version 4) GUID per index entry; ``uuid4`` draws from the operating system's CSPRNG."""
-    return pd.Series([str(uuid.uuid4()) for _ in range(len(index))], index=index, name=name, dtype="str")
-
-
-def contract_table(source_ids: pd.Series, guids: pd.Series, *, id_name: str = "source_id") -> pd.DataFrame:
-    """The contract table of source document C: source row, source id and GUID, aligned on the row index.
-
-    It re-identifies every row, so it is only ever written encrypted (``secrets.write_encrypted_table``).
-    """
-    if not source_ids.index.equals(guids.index):
-        raise ValueError("contract_table: the source ids and the GUIDs must share one index (the source rows)")
-    return pd.DataFrame({"source_row": np.asarray(source_ids.index), id_name: source_ids.to_numpy(),
-                         "guid": guids.to_numpy()})
 
 
 # ---- masking ------------------------------------------------------------------------------------------

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import uuid
 
 import pandas as pd
 import pytest
@@ -92,14 +91,13 @@ def test_identifier_ops_are_allowed_on_identifiers_in_a_policy():
     policy = Policy.model_validate({
         "name": "p", "seed": 1,
         "columns": {name: {"role": "identifier", "steps": [{"op": op, **params}]}
-                    for name, op, params in [("a", "pseudonym", {"key_env": "K"}), ("b", "guid", {}),
-                                             ("c", "mask", {"n": 2}), ("d", "email_domain", {}),
+                    for name, op, params in [("a", "pseudonym", {"key_env": "K"}), ("c", "mask", {"n": 2}), ("d", "email_domain", {}),
                                              ("e", "uk_phone_area_code", {})]},
     })
     columns, _ = bind_steps(policy)
-    assert [b.op_name for b in columns.values() for b in b] == ["pseudonym", "guid", "mask", "email_domain",
+    assert [b.op_name for b in columns.values() for b in b] == ["pseudonym", "mask", "email_domain",
                                                                    "uk_phone_area_code"]
-    assert all(get_op(n).allowed_on_identifiers for n in ("pseudonym", "guid", "mask", "email_domain",
+    assert all(get_op(n).allowed_on_identifiers for n in ("pseudonym", "mask", "email_domain",
                                                              "uk_phone_area_code"))
 
 
@@ -130,21 +128,6 @@ def test_pseudonym_reports_collisions_instead_of_merging_people(key_a):
     values = pd.Series([f"person-{i}" for i in range(200_000)])
     with pytest.raises(TransformError, match=r"\d+ token collision\(s\) at length 8"):
         pseudonymise(values, length=8)
-
-
-# ---- guid and contract --------------------------------------------------------------------------------------
-def test_guid_fresh_per_run_and_contract_table_links_rows():
-    values = pd.Series(["n1", "n2", "n3"], index=[10, 11, 12], name="nino")
-    op = idops.Guid(idops.GuidParams(contract=True))
-    first, second = op.apply(values, {}, CTX), op.apply(values, {}, CTX)
-    assert all(uuid.UUID(g).version == 4 for g in first)
-    assert first.nunique() == 3 and not set(first) & set(second)
-    contract = idops.contract_table(values, first, id_name="nino")
-    assert list(contract.columns) == ["source_row", "nino", "guid"]
-    assert contract["source_row"].tolist() == [10, 11, 12]
-    assert contract.set_index("guid")["nino"].to_dict() == dict(zip(first, values))
-    with pytest.raises(ValueError, match="share one index"):
-        idops.contract_table(values, first.reset_index(drop=True))
 
 
 # ---- mask -----------------------------------------------------------------------------------------------------
