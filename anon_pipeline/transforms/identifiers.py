@@ -52,6 +52,12 @@ def _count_failure(column: str, op: str, bad: pd.Series, rule: str, on_invalid: 
         raise TransformError(column, op, f"{rule}; set on_invalid: null to blank them instead", n_rows=n_bad)
 
 
+class IdentifierOp(ColumnOp):
+    """Base of the ops a policy may put on a direct identifier."""
+
+    allowed_on_identifiers = True
+
+
 # ---- keyed pseudonyms -------------------------------------------------------------------------------
 class PseudonymParams(OpParams):
     #: Name of the environment variable holding the secret (not the secret itself).
@@ -104,11 +110,10 @@ def _key_fingerprint(key: bytes) -> str:
 
 
 @register_op("pseudonym")
-class Pseudonym(ColumnOp):
+class Pseudonym(IdentifierOp):
     """HMAC-SHA256(key, [context NUL] value) in hex, truncated to ``length``; nulls stay null."""
 
     Params = PseudonymParams
-    allowed_on_identifiers = True
     params: PseudonymParams
 
     def fit(self, values: pd.Series, ctx: FitContext) -> dict[str, Any]:
@@ -143,11 +148,10 @@ class MaskParams(OpParams):
 
 
 @register_op("mask")
-class Mask(ColumnOp):
+class Mask(IdentifierOp):
     """Keep the first or last ``n`` characters; values no longer than ``n`` are masked whole (else they would leak)."""
 
     Params = MaskParams
-    allowed_on_identifiers = True
     params: MaskParams
 
     def apply(self, values: pd.Series, plan: dict[str, Any], ctx: FitContext) -> pd.Series:
@@ -176,11 +180,10 @@ _EMAIL = r"^\s*[^@\s]+@([^@\s]+\.[^@\s]+?)\.?\s*$"
 
 
 @register_op("email_domain")
-class EmailDomain(ColumnOp):
+class EmailDomain(IdentifierOp):
     """``name@Example.org`` -> ``example.org`` (lower case); values without a valid domain are errors or null."""
 
     Params = _SafePartParams
-    allowed_on_identifiers = True
     params: _SafePartParams
 
     def apply(self, values: pd.Series, plan: dict[str, Any], ctx: FitContext) -> pd.Series:
@@ -213,12 +216,11 @@ def _area_code(text: str, region: str, require_valid: bool) -> str | None:
 
 
 @register_op("uk_phone_area_code")
-class UkPhoneAreaCode(ColumnOp):
+class UkPhoneAreaCode(IdentifierOp):
     """A UK number -> its area (national destination) code with the trunk 0: ``0113 496 0000`` -> ``0113``,
     ``+44 7700 900123`` -> ``07700``. Parsing uses libphonenumber's metadata (the ``phonenumbers`` package)."""
 
     Params = PhoneParams
-    allowed_on_identifiers = True
     params: PhoneParams
 
     def apply(self, values: pd.Series, plan: dict[str, Any], ctx: FitContext) -> pd.Series:
