@@ -31,11 +31,15 @@ def _coerce(name: str, spec: ColumnSpec, values: pd.Series, problems: list[dict]
     present = values.notna()
     if spec.dtype == "str":
         as_str = values.astype("str").where(present)
-        looks_scientific = as_str.str.match(_SCIENTIFIC) & present
-        if looks_scientific.any() and spec.pattern is None:
+        looks_scientific = as_str.str.match(_SCIENTIFIC).fillna(False).astype(bool) & present
+        if spec.pattern is not None:  # a pattern that accepts such values wants them
+            looks_scientific &= ~as_str.str.fullmatch(spec.pattern).fillna(False).astype(bool)
+        if looks_scientific.any():
             problems.append(_problem(name, "text column holds numbers in scientific notation",
-                                     looks_scientific.sum(), "a spreadsheet re-saved the column as numbers; "
-                                     "export it again as text"))
+                                     looks_scientific.sum(), "a spreadsheet re-saved the column as numbers, which "
+                                     "loses digits: export it again with the column formatted as text"))
+            # Counted once, here: blanked so the pattern check does not report the same cells again.
+            as_str = as_str.where(~looks_scientific)
         return as_str
     if spec.dtype in ("int", "float"):
         numbers = pd.to_numeric(values, errors="coerce")
@@ -90,6 +94,15 @@ def raw_schema(policy: Policy) -> pa.DataFrameSchema:
                               strict=True, name=f"{policy.name}.raw")
 
 
+#: The policy setting that would accept what a rule refused, by the start of the rule's text.
+_HINTS = {
+    "not null": "declare nullable: true for this column if missing values are expected",
+    "in range": "widen min/max for this column in the policy if these values are genuine",
+    "one of the": "add the values to allowed for this column in the policy if they are genuine",
+    "matches pattern": "relax pattern for this column in the policy if these values are genuine",
+}
+
+
 def summarise_schema_errors(exc: SchemaErrors) -> list[dict]:
     """(column, rule, row count) per failed check; pandera's failure-case values are dropped here."""
     cases = exc.failure_cases
@@ -99,7 +112,7 @@ def summarise_schema_errors(exc: SchemaErrors) -> list[dict]:
     problems = []
     for (column, check), n in counts.items():
         rule = "not null" if check == "not_nullable" else check
-        hint = "declare nullable: true for this column if missing values are expected" if rule == "not null" else None
+        hint = next((h for prefix, h in _HINTS.items() if rule.startswith(prefix)), None)
         if check.startswith("field_uniqueness") or check == "unique":
             rule = "unique"
         problems.append(_problem(column, rule, n, hint))

@@ -71,6 +71,27 @@ def _csv_header(path: Path, delimiter: str, encoding: str) -> list[str]:
         return next(csv.reader(fh, delimiter=delimiter), [])
 
 
+def _undecodable_cells(path: Path, delimiter: str, encoding: str) -> tuple[str | None, int | None]:
+    """(first column holding bytes that are not ``encoding``, how many rows of it do), by re-reading as latin-1.
+
+    latin-1 maps every byte to one character, so the file always parses and each cell can be re-encoded to its
+    original bytes and tried against the declared encoding; only counts and the column name leave here.
+    """
+    try:
+        frame = pd.read_csv(path, sep=delimiter, encoding="latin-1", dtype="str", keep_default_na=False)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError):
+        return None, None
+    columns = [str(c) for c in frame.columns]
+    for name, column in zip(columns, frame.columns):
+        cells = frame[column].astype("str")
+        redecoded = cells.str.encode("latin-1").str.decode(encoding, errors="replace")
+        bad = redecoded.str.contains("\ufffd", regex=False) & ~cells.str.contains("\ufffd", regex=False)
+        if bad.any():
+            return name, int(bad.sum())
+    bad_header = [n for n in columns if "\ufffd" in n.encode("latin-1").decode(encoding, errors="replace")]
+    return ("(header)" if bad_header else None), (0 if bad_header else None)
+
+
 def read_source(source: SourceFile, policy: Policy) -> pd.DataFrame:
     """Read the raw table as the file holds it: CSV cells stay strings (typing is the raw schema's job)."""
     path = Path(source.path)
@@ -87,9 +108,10 @@ def read_source(source: SourceFile, policy: Policy) -> pd.DataFrame:
         header = _csv_header(path, spec.delimiter, spec.encoding)
         frame = pd.read_csv(path, sep=spec.delimiter, encoding=spec.encoding, dtype="str",
                             keep_default_na=False, na_values=[""], skipinitialspace=False)
-    except UnicodeDecodeError as exc:
-        raise InputDataError(path, f"bytes at offset {exc.start} are not valid {spec.encoding}",
-                             rule=f"encoding {spec.encoding}",
+    except UnicodeDecodeError:
+        column, n_rows = _undecodable_cells(path, spec.delimiter, spec.encoding)
+        raise InputDataError(path, f"bytes that are not valid {spec.encoding}", column=column,
+                             rule=f"encoding {spec.encoding}", n_rows=n_rows,
                              hint="set source.encoding in the policy (e.g. cp1252 or latin-1)") from None
     except pd.errors.EmptyDataError:
         raise InputDataError(path, "the file has no header", rule="not empty", n_rows=0) from None
