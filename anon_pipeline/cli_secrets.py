@@ -7,8 +7,10 @@ import io
 import sys
 from pathlib import Path
 
-from anon_pipeline.secrets import (KEY_ENV, KEY_FILE_ENV, SecretsError, atomic_write_bytes, default_key_path,
-                                   generate_key_file, read_encrypted_table, resolve_key)
+import pandas as pd
+
+from anon_pipeline.secrets import (KEY_ENV, KEY_FILE_ENV, SecretsError, atomic_write_bytes, decrypt_bytes,
+                                   default_key_path, generate_key_file, resolve_key)
 
 
 def add_subcommands(subparsers: argparse._SubParsersAction) -> None:
@@ -20,14 +22,14 @@ def add_subcommands(subparsers: argparse._SubParsersAction) -> None:
     keygen.add_argument("--force", action="store_true", help="replace an existing key file (old files become unreadable)")
     keygen.set_defaults(handler=_keygen)
 
-    decode = subparsers.add_parser("decode", help="decrypt an encrypted key table (.enc) for an authorised user",
+    decode = subparsers.add_parser("decode", help="decrypt a key table, contract or plan (.enc) for an authorised user",
                                    description=f"Decrypt a key table with the key from --key-file, {KEY_ENV}, "
                                    f"{KEY_FILE_ENV} or the default key file. Writes nothing unless the whole "
                                    "file decrypts and authenticates.")
-    decode.add_argument("file", type=Path, help="the encrypted table (*.enc)")
+    decode.add_argument("file", type=Path, help="the encrypted file (*.enc)")
     decode.add_argument("--key-file", type=Path, default=None)
     decode.add_argument("--out", type=Path, default=None,
-                        help="write the table here (.csv or .parquet, mode 0600); default: CSV on stdout")
+                        help="write it here (mode 0600; a table as .csv or .parquet); default: stdout (tables as CSV)")
     decode.add_argument("--force", action="store_true", help="overwrite --out if it exists")
     decode.set_defaults(handler=_decode)
 
@@ -53,19 +55,33 @@ def _keygen(args: argparse.Namespace) -> int:
 def _decode(args: argparse.Namespace) -> int:
     try:
         key = resolve_key(args.key_file, create=False)
-        frame = read_encrypted_table(args.file, key.key)
-        if args.out is None:
-            sys.stdout.write(frame.to_csv(index=False))
-            return 0
-        buf = io.BytesIO()
-        if args.out.suffix == ".parquet":
-            frame.to_parquet(buf, index=False)
+        if not args.file.is_file():
+            raise SecretsError(f"encrypted file {args.file} does not exist")
+        data, meta = decrypt_bytes(args.file.read_bytes(), key.key, source=f"file {args.file}")
+        if meta.get("format") == "parquet":
+            frame = pd.read_parquet(io.BytesIO(data))
+            out_suffix = args.out.suffix if args.out is not None else ".csv"
+            data = _table_bytes(frame, out_suffix)
+            what = f"{len(frame)} row(s)"
         else:
-            frame.to_csv(buf, index=False)
-        atomic_write_bytes(args.out, buf.getvalue(), mode=0o600, overwrite=args.force)
+            what = f"{len(data)} byte(s) of {meta.get('format', 'data')}"
+        if args.out is None:
+            sys.stdout.buffer.write(data)
+            sys.stdout.flush()
+            return 0
+        atomic_write_bytes(args.out, data, mode=0o600, overwrite=args.force)
     except FileExistsError:
         return _fail("decode", FileExistsError(f"{args.out} exists; pass --force to overwrite it"))
     except (SecretsError, OSError) as exc:
         return _fail("decode", exc)
-    print(f"decoded {len(frame)} row(s) to {args.out}", file=sys.stderr)
+    print(f"decoded {what} to {args.out}", file=sys.stderr)
     return 0
+
+
+def _table_bytes(frame: pd.DataFrame, suffix: str) -> bytes:
+    buf = io.BytesIO()
+    if suffix == ".parquet":
+        frame.to_parquet(buf, index=False)
+    else:
+        frame.to_csv(buf, index=False)
+    return buf.getvalue()

@@ -26,3 +26,11 @@ def insurance_csv() -> Path:
 @pytest.fixture
 def adult_dir() -> Path:
     return shared_path("data", "adult")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _key_file_outside_home(tmp_path_factory):
+    """Runs encrypt key tables and create a per-user key when none is configured: keep that out of ~/.config."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("XDG_CONFIG_HOME", str(tmp_path_factory.mktemp("xdg_config")))
+        yield

@@ -18,12 +18,13 @@ from anon_pipeline.pipeline.anonymise import anonymise
 from anon_pipeline.pipeline.checks import (CheckOutcome, check_anonymised_schema, check_k_anonymity,
                                            check_no_identifier_leak, check_schema)
 from anon_pipeline.pipeline.publish import release as publish_release
-from anon_pipeline.pipeline.publish import write_json, write_key_tables, write_reports
-from anon_pipeline.pipeline.qi_table import build_qi_table, qi_schema
+from anon_pipeline.pipeline.publish import write_key_tables, write_plan, write_reports
+from anon_pipeline.pipeline.qi_table import build_qi_table, contract_of, qi_schema
 from anon_pipeline.pipeline.raw_schema import validate_raw
 from anon_pipeline.pipeline.source import SourceFile, read_source, resolve_source
 from anon_pipeline.pipeline.workdir import PolicyDirs
 from anon_pipeline.policy.model import Policy
+from anon_pipeline.release import read_release_table
 from anon_pipeline.reports import anonymity_markdown, anonymity_report, utility_markdown, utility_report
 from anon_pipeline.defs.resources import AnonSettings
 from anon_pipeline.defs.results import check_result, to_metadata
@@ -89,7 +90,7 @@ def policy_definitions(policy: Policy) -> dict[str, list]:
         dirs = PolicyDirs.for_policy(anon.workdir, name)
         folder = write_key_tables(dirs, result.key_tables)
         # The plan holds the codes of encode ops: it is as secret as the key tables, so it lives with them.
-        write_json(folder / "plan.json", result.plan)
+        write_plan(folder, result.plan)
         yield dg.Output(result.table, "anonymised",
                         metadata={"rows": len(result.table), "suppressed_rows": result.suppressed_rows,
                                   "columns": list(result.table.columns)})
@@ -129,19 +130,20 @@ def policy_definitions(policy: Policy) -> dict[str, list]:
     utility_asset = _report_asset("utility_report", utility_report, utility_markdown)
 
     @dg.asset(key=key("release"), group_name=group,
-              ins={"raw": dg.AssetIn(key("raw")), "anonymised": dg.AssetIn(anonymised_key),
+              ins={"raw": dg.AssetIn(key("raw")), "qi_table": dg.AssetIn(key("qi_table")),
+                   "anonymised": dg.AssetIn(anonymised_key),
                    "anonymity": dg.AssetIn(key("anonymity_report")), "utility": dg.AssetIn(key("utility_report"))},
               deps=[key("key_tables")],
               description="The versioned, read-only release; written only when every blocking check passed.")
-    def release(context: dg.AssetExecutionContext, raw: dict, anonymised: pd.DataFrame, anonymity: dict,
-                utility: dict, anon: AnonSettings) -> str:
+    def release(context: dg.AssetExecutionContext, raw: dict, qi_table: pd.DataFrame, anonymised: pd.DataFrame,
+                anonymity: dict, utility: dict, anon: AnonSettings) -> str:
         # The checks run again here, so even a release materialised on its own never publishes a failing table.
         outcomes = [check_anonymised_schema(anonymised, policy), check_k_anonymity(anonymised, policy),
                     check_no_identifier_leak(_typed_raw(raw, policy), anonymised, policy)]
         try:
             folder = publish_release(anonymised, {"anonymity_report": anonymity, "utility_report": utility},
                                      outcomes, policy, PolicyDirs.for_policy(anon.workdir, name),
-                                     source_sha256=raw.get("sha256"))
+                                     source_sha256=raw.get("sha256"), contract=contract_of(qi_table))
         except BlockingCheckFailed as exc:
             raise dg.Failure(description=str(exc)) from None
         context.add_output_metadata({"release_dir": str(folder), "rows": len(anonymised),
@@ -151,8 +153,7 @@ def policy_definitions(policy: Policy) -> dict[str, list]:
     @dg.asset_check(asset=release, name="release_schema", blocking=True)
     def release_check(release: str) -> dg.AssetCheckResult:
         from anon_pipeline.pipeline.anonymise import anonymised_schema
-        frame = pd.read_parquet(Path(release) / "anonymised.parquet") if "parquet" in policy.release.formats \
-            else pd.read_csv(Path(release) / "anonymised.csv", dtype="str")
+        frame = read_release_table(Path(release))
         return check_result(check_schema("release", frame, anonymised_schema(policy)))
 
     assets = [raw, qi_table, anonymised_and_keys, anonymity_asset, utility_asset, release]

@@ -3,38 +3,33 @@ blocking check passed."""
 
 from __future__ import annotations
 
-import hashlib
 import json
-from importlib.metadata import PackageNotFoundError, version
+import logging
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-import anon_pipeline
 from anon_pipeline.errors import BlockingCheckFailed
 from anon_pipeline.pipeline.checks import CheckOutcome
 from anon_pipeline.pipeline.workdir import PolicyDirs
 from anon_pipeline.policy.model import Policy
-from anon_pipeline.release import write_release
+from anon_pipeline.release import build_manifest, policy_hash, write_release
+from anon_pipeline.secrets import (ENCRYPTED_SUFFIX, atomic_write_bytes, encrypt_bytes, resolve_key,
+                                   write_encrypted_table)
 
-_LIBRARIES = ("pandas", "numpy", "pyarrow", "pandera", "pydantic", "scipy", "dagster")
-
-
-def library_versions() -> dict[str, str]:
-    out = {"anon_pipeline": anon_pipeline.__version__}
-    for lib in _LIBRARIES:
-        try:
-            out[lib] = version(lib)
-        except PackageNotFoundError:
-            continue
-    return out
+log = logging.getLogger(__name__)
+CONTRACTS = "contracts"
+ZIP_PASSWORDS = "zip_passwords"
 
 
-def policy_hash(policy: Policy) -> str:
-    if policy.path is not None and policy.path.is_file():
-        return hashlib.sha256(policy.path.read_bytes()).hexdigest()
-    return hashlib.sha256(policy.model_dump_json().encode()).hexdigest()
+def encryption_key() -> bytes:
+    """The key for secrets at rest; on a machine with none, a new per-user key file is made and announced."""
+    info = resolve_key(create=True)
+    if info.created:
+        log.warning("created a new key file for encrypted key tables at %s (mode 0600, key id %s); back it up: "
+                    "key tables cannot be decoded without it", info.path, info.key_id)
+    return info.key
 
 
 def write_json(path: Path, doc: Any) -> Path:
@@ -49,24 +44,58 @@ def write_reports(dirs: PolicyDirs, reports: dict[str, dict]) -> dict[str, Path]
 
 
 def write_key_tables(dirs: PolicyDirs, key_tables: dict[str, pd.DataFrame]) -> Path:
-    """Key tables go to their own folder, apart from the release (they decode the codes)."""
+    """Key tables go to their own folder, apart from the release, encrypted (``anon-pipeline decode`` reads them)."""
     folder = dirs.key_tables
-    for name, table in key_tables.items():
-        table.to_parquet(folder / f"{name}.parquet", index=False)
+    if key_tables:
+        key = encryption_key()
+        for name, table in key_tables.items():
+            write_encrypted_table(folder / f"{name}.parquet{ENCRYPTED_SUFFIX}", table, key, name=name)
     return folder
 
 
+def write_plan(folder: Path, plan: dict[str, Any]) -> Path:
+    """The fitted plan, encrypted: an encode op's codes in it decode the release as well as a key table does."""
+    data = json.dumps(plan, indent=2, default=str).encode()
+    return atomic_write_bytes(folder / f"plan.json{ENCRYPTED_SUFFIX}",
+                              encrypt_bytes(data, encryption_key(), meta={"name": "plan", "format": "json"}))
+
+
+def write_contract(dirs: PolicyDirs, contract: pd.DataFrame, version: str) -> Path:
+    """The contract (source row <-> GUID) of one release, encrypted, beside the key tables."""
+    folder = dirs.key_tables / CONTRACTS
+    folder.mkdir(mode=0o700, exist_ok=True)
+    return write_encrypted_table(folder / f"{version}.parquet{ENCRYPTED_SUFFIX}", contract, encryption_key(),
+                                 name="contract")
+
+
 def release(anonymised: pd.DataFrame, reports: dict[str, dict], outcomes: list[CheckOutcome], policy: Policy,
-            dirs: PolicyDirs, *, source_sha256: str | None = None) -> Path:
-    """Write the release, or raise ``BlockingCheckFailed`` and write nothing where a consumer reads."""
+            dirs: PolicyDirs, *, source_sha256: str | None = None, contract: pd.DataFrame | None = None) -> Path:
+    """Write the release, or raise ``BlockingCheckFailed`` and write nothing where a consumer reads.
+
+    With ``release.contract`` in the policy, ``contract`` is written encrypted apart from the release.
+    """
     failed = {o.name: o.failure_reason() for o in outcomes if o.blocking and not o.passed}
     if failed:
         raise BlockingCheckFailed(policy.name, failed)
-    manifest = {
-        "policy": policy.name, "policy_sha256": policy_hash(policy), "seed": policy.seed,
-        "reference_date": policy.reference_date, "source_sha256": source_sha256, "versions": library_versions(),
-        "checks": {o.name: {"passed": o.passed, "blocking": o.blocking, "description": o.description,
-                            **{k: v for k, v in o.metadata.items() if k not in ("problems",)}} for o in outcomes},
-    }
-    return write_release(dirs.release, {"anonymised": anonymised}, formats=policy.release.formats,
-                         json_files=reports, manifest=manifest)
+    checks = {o.name: {"passed": o.passed, "blocking": o.blocking, "description": o.description,
+                       "value": _measured_value(o),
+                       **{k: v for k, v in o.metadata.items() if k not in ("problems",)}} for o in outcomes}
+    manifest = build_manifest(policy_hash=policy_hash(policy), seed=policy.seed, checks=checks,
+                              policy_name=policy.name,
+                              extra={"reference_date": policy.reference_date, "source_sha256": source_sha256})
+    folder = write_release(dirs.release, {"anonymised": anonymised}, formats=policy.release.formats,
+                           json_files=reports, manifest=manifest, encrypted_zip=policy.release.encrypted_zip,
+                           password_dir=dirs.key_tables / ZIP_PASSWORDS)
+    if policy.release.contract and contract is not None:
+        write_contract(dirs, contract, folder.name)
+    return folder
+
+
+def _measured_value(outcome: CheckOutcome) -> Any:
+    # The figure a reviewer looks for first: K for k-anonymity, leaked cells for the leak check, else the
+    # number of broken schema rules.
+    meta = outcome.metadata
+    for name in ("K", "leaked_cells"):
+        if name in meta:
+            return meta[name]
+    return len(meta.get("problems", []))

@@ -67,5 +67,9 @@ def build_qi_table(raw: pd.DataFrame, policy: Policy) -> tuple[pd.DataFrame, pd.
     problems = validate_table(table, qi_schema(policy), "qi_table")
     if problems:
         raise AnonPipelineError(f"qi_table of policy '{policy.name}' breaks its schema: {problems}")
-    contract = pd.DataFrame({"source_row": np.arange(len(raw)), GUID: table[GUID]})
-    return table, contract
+    return table, contract_of(table)
+
+
+def contract_of(qi_table: pd.DataFrame) -> pd.DataFrame:
+    """The contract (source row number <-> GUID): the qi table keeps the source's row order. A secret."""
+    return pd.DataFrame({"source_row": np.arange(len(qi_table)), GUID: qi_table[GUID].to_numpy()})

@@ -14,7 +14,7 @@ import pandas as pd
 from anon_pipeline.errors import BlockingCheckFailed
 from anon_pipeline.pipeline.anonymise import anonymise
 from anon_pipeline.pipeline.checks import CheckOutcome, staging_checks
-from anon_pipeline.pipeline.publish import release, write_json, write_key_tables, write_reports
+from anon_pipeline.pipeline.publish import release, write_key_tables, write_plan, write_reports
 from anon_pipeline.pipeline.qi_table import build_qi_table
 from anon_pipeline.pipeline.raw_schema import validate_raw
 from anon_pipeline.pipeline.source import read_source, resolve_source
@@ -50,17 +50,18 @@ def run_policy(policy_path: str | Path | Policy, source: str | Path | None = Non
     dirs = PolicyDirs.for_policy(workdir, policy.name)
     src = resolve_source(policy, source, workdir)
     raw = validate_raw(read_source(src, policy), policy, src.path)
-    qi_table, _contract = build_qi_table(raw, policy)
+    qi_table, contract = build_qi_table(raw, policy)
     result = anonymise(qi_table, policy)
     anonymity = {**anonymity_report(qi_table, result.table, policy), "source_sha256": src.sha256}
     utility = utility_report(qi_table, result.table, policy)
     write_reports(dirs, {"anonymity_report": anonymity, "utility_report": utility})
-    write_json(dirs.staging / "plan.json", {k: v for k, v in result.plan.items()})
+    write_plan(dirs.key_tables, result.plan)
     write_key_tables(dirs, result.key_tables)
     outcomes = staging_checks(raw, result.table, policy)
     try:
         release_dir: Path | None = release(result.table, {"anonymity_report": anonymity, "utility_report": utility},
-                                           outcomes, policy, dirs, source_sha256=src.sha256)
+                                           outcomes, policy, dirs, source_sha256=src.sha256,
+                                           contract=contract)
     except BlockingCheckFailed:
         release_dir = None
     k_meta = next(o.metadata for o in outcomes if o.name == "k_anonymity")

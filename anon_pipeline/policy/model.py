@@ -114,6 +114,10 @@ class PrivacySpec(BaseModel):
 
 class ReleaseSpec(_Strict):
     formats: list[Literal["parquet", "csv"]] = Field(default_factory=lambda: ["parquet", "csv"])
+    #: Keep the contract table (source row <-> GUID, source document C), encrypted, apart from the release.
+    contract: bool = False
+    #: Put the tables in an AES-256 zip whose random password goes to a separate 0400 file.
+    encrypted_zip: bool = False
 
 
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")

@@ -11,6 +11,7 @@ import json
 from collections.abc import Mapping
 from datetime import datetime, timezone
 from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
 from typing import Any
 
 #: Distributions whose versions change what a release contains (or how it is protected).
@@ -37,7 +38,11 @@ def _source_version() -> str:
 
 
 def policy_hash(policy: Any) -> str:
-    """SHA-256 of a policy's canonical JSON form (a pydantic model, a mapping, or the file's bytes/text)."""
+    """SHA-256 of a policy: of its file when it was loaded from one (so ``sha256sum policy.yaml`` matches),
+    else of its canonical JSON form (a pydantic model or a mapping); bytes/text are hashed as given."""
+    path = getattr(policy, "path", None)
+    if path is not None and Path(path).is_file():
+        return hashlib.sha256(Path(path).read_bytes()).hexdigest()
     if isinstance(policy, (bytes, bytearray)):
         data = bytes(policy)
     elif isinstance(policy, str):

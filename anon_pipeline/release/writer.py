@@ -141,6 +141,28 @@ def write_release(root: Path, tables: dict[str, pd.DataFrame], *, formats: list[
     return final
 
 
+def read_release_table(folder: Path, name: str = "anonymised") -> pd.DataFrame:
+    """A released table read back (parquet preferred, else CSV as strings), from inside the encrypted zip when
+    the release has one, with the password from the file its manifest names."""
+    folder = Path(folder)
+    manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+    zip_info = manifest.get("encrypted_zip")
+    wanted = [f"{name}.parquet", f"{name}.csv"]
+    if zip_info is None:
+        present = {n: (folder / n).read_bytes() for n in wanted[:1] if (folder / n).is_file()} or \
+                  {n: (folder / n).read_bytes() for n in wanted[1:] if (folder / n).is_file()}
+    else:
+        password = Path(zip_info["password_file"]).read_text(encoding="utf-8").strip().encode()
+        with pyzipper.AESZipFile(folder / zip_info["file"]) as zf:
+            zf.setpassword(password)
+            present = {n: zf.read(n) for n in zf.namelist() if n in wanted}
+    if wanted[0] in present:
+        return pd.read_parquet(io.BytesIO(present[wanted[0]]))
+    if wanted[1] in present:
+        return pd.read_csv(io.BytesIO(present[wanted[1]]), dtype="str")
+    raise FileNotFoundError(f"release {folder} has no table '{name}'")
+
+
 def verify_release(folder: Path) -> list[str]:
     """Problems with a release folder (a file missing, changed, unlisted, or writable); empty when sound."""
     folder = Path(folder)

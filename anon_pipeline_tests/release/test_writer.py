@@ -19,7 +19,7 @@ import pytest
 import pyzipper
 from cryptography.fernet import Fernet
 
-from anon_pipeline.release import build_manifest, policy_hash, verify_release, write_release
+from anon_pipeline.release import build_manifest, policy_hash, read_release_table, verify_release, write_release
 from anon_pipeline.release import writer as writer_module
 from anon_pipeline.secrets import read_encrypted_table
 
@@ -190,3 +190,11 @@ def test_a_run_killed_mid_write_leaves_the_previous_release_and_pointer(tmp_path
     newer = release(root)
     assert not [p for p in root.iterdir() if p.name.startswith(".tmp-")]
     assert os.readlink(root / "latest") == newer.name
+
+
+@pytest.mark.parametrize("zipped", [False, True])
+def test_read_release_table_reads_plain_and_zipped_releases(tmp_path, zipped):
+    folder = release(tmp_path, encrypted_zip=zipped)
+    pd.testing.assert_frame_equal(read_release_table(folder), ANON)
+    with pytest.raises(FileNotFoundError, match="no table 'missing'"):
+        read_release_table(folder, "missing")
