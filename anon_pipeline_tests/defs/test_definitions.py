@@ -91,3 +91,10 @@ def test_bad_input_fails_the_raw_schema_check(tmp_path):
     problems = raw_eval.metadata["problems"].value
     assert problems[0]["column"] == "gender" and problems[0]["n_rows"] == 3
     assert not (tmp_path / "w" / "insurance_customers" / "release").exists()
+
+
+def test_policy_schedule_becomes_a_dagster_schedule(tmp_path):
+    policy = variant(tmp_path, schedule="0 6 1 * *")
+    defs = build_definitions([policy], workdir=str(tmp_path / "w"))
+    schedule = defs.resolve_schedule_def("insurance_customers_schedule")
+    assert schedule.cron_schedule == "0 6 1 * *" and schedule.job_name == "insurance_customers_job"
