@@ -56,6 +56,22 @@ def _where(args: argparse.Namespace) -> int:
     return 0
 
 
+def _sample(args: argparse.Namespace) -> int:
+    from anon_pipeline.sample import generate
+
+    try:
+        frame = generate(args.generator, args.rows, args.seed)
+    except KeyError as exc:
+        print(f"error: {exc.args[0]}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    if str(args.out).endswith((".parquet", ".pq")):
+        frame.to_parquet(args.out, index=False)
+    else:
+        frame.to_csv(args.out, index=False)
+    print(f"wrote {len(frame)} rows of '{args.generator}' (seed {args.seed}) to {args.out}")
+    return 0
+
+
 def add_subcommands(subparsers: argparse._SubParsersAction) -> None:
     run = subparsers.add_parser("run", help="run a policy end to end (plain Python, no Dagster instance)")
     run.add_argument("policy", help="policy YAML file")
@@ -66,3 +82,9 @@ def add_subcommands(subparsers: argparse._SubParsersAction) -> None:
     where.add_argument("policy", help="policy YAML file")
     where.add_argument("--workdir", help="work directory (default: $ANON_PIPELINE_WORKDIR or ./anon_output)")
     where.set_defaults(handler=_where)
+    sample = subparsers.add_parser("sample", help="write a bundled, seeded sample table of any size")
+    sample.add_argument("generator", nargs="?", default="insurance_customers")
+    sample.add_argument("--rows", type=int, default=1000)
+    sample.add_argument("--seed", type=int, default=0)
+    sample.add_argument("--out", required=True, help="CSV or .parquet file to write")
+    sample.set_defaults(handler=_sample)

@@ -23,7 +23,7 @@ COLUMNS = ["given_name", "surname", "gender", "birthdate", "country_of_birth", "
 
 _BLOOD = {"O+": .35, "A+": .30, "B+": .08, "O-": .13, "A-": .08, "AB+": .02, "B-": .02, "AB-": .02}
 _EDUCATION = {"primary": .061, "secondary": .458, "bachelor": .209, "masters": .112, "phD": .052, "other": .108}
-_POOL = 20_000
+_POOL = 4_000
 
 
 def _pool(fake: Faker, method: str, n: int) -> np.ndarray:
