@@ -208,11 +208,20 @@ def _area_code(text: str, region: str, require_valid: bool) -> str | None:
     ok = phonenumbers.is_valid_number(number) if require_valid else phonenumbers.is_possible_number(number)
     if not ok or number.country_code != phonenumbers.country_code_for_region(region):
         return None
+    nsn = phonenumbers.national_significant_number(number)
     ndc = phonenumbers.length_of_national_destination_code(number)
+    if ndc <= 0:
+        # A number a digit or two short of any allocated length (common in generated data, e.g. "028 9018 723")
+        # has no format, but its area code depends only on its leading digits: ask about the padded number.
+        for pad in ("0", "00"):
+            padded = phonenumbers.parse(nsn + pad, region)
+            if phonenumbers.is_valid_number(padded):
+                ndc = phonenumbers.length_of_national_destination_code(padded)
+                break
     if ndc <= 0:
         return None
     prefix = phonenumbers.ndd_prefix_for_region(region, True) or ""
-    return prefix + phonenumbers.national_significant_number(number)[:ndc]
+    return prefix + nsn[:ndc]
 
 
 @register_op("uk_phone_area_code")

@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from anon_pipeline import run_policy
+from anon_pipeline.cli import main
 from anon_pipeline.errors import InputDataError
 from anon_pipeline.release import sha256_file
 from anon_pipeline_tests.release.bad_inputs import CORPUS, POLICY, BadInput, clean_table, sensitive_values
@@ -44,3 +45,17 @@ def test_bad_input_is_refused_clearly_and_changes_nothing(case, table, tmp_path)
     assert sha256_file(path) == before
     release_dir = workdir / "insurance_customers" / "release"
     assert not release_dir.exists() or not any(release_dir.iterdir())
+
+
+@pytest.mark.parametrize("case", CORPUS, ids=[c.name for c in CORPUS])
+def test_cli_exits_non_zero_on_bad_input_and_prints_no_data(case, table, tmp_path, capsys):
+    path = tmp_path / f"{case.name}.csv"
+    case.make(table, path)
+    before = sha256_file(path)
+    code = main(["run", str(POLICY), "--source", str(path), "--workdir", str(tmp_path / "work")])
+    out, err = capsys.readouterr()
+    assert code == 2
+    assert str(path) in err and case.rule.lower() in err.lower()
+    assert not [v for v in sensitive_values(table) if v in out + err]
+    assert sha256_file(path) == before
+    assert not list((tmp_path / "work").glob("*/release/*"))

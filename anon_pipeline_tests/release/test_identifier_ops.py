@@ -166,10 +166,11 @@ def test_email_domain_invalid_values_are_counted_never_shown():
 # ---- UK phone area code ---------------------------------------------------------------------------------------
 def test_uk_phone_area_code_from_every_spelling():
     values = pd.Series(["(07700) 900876", "+44(0)7700 900 032", "+447700900381", "020 7946 0018",
-                        "+44 113 496 0000", "0161 496 0000", "028 9018 0000", "01632 960000", None])
+                        "+44 113 496 0000", "0161 496 0000", "028 9018 0000", "01632 960000",
+                        "+4428 9018723", "(029)2018359", None])   # the last two a digit short, as Faker makes them
     out = idops.UkPhoneAreaCode(idops.PhoneParams()).apply(values, {}, CTX)
-    assert out.tolist()[:8] == ["07700", "07700", "07700", "020", "0113", "0161", "028", "01632"]
-    assert pd.isna(out.iloc[8])
+    assert out.tolist()[:10] == ["07700", "07700", "07700", "020", "0113", "0161", "028", "01632", "028", "029"]
+    assert pd.isna(out.iloc[10])
 
 
 def test_uk_phone_scientific_notation_and_foreign_numbers_are_errors():

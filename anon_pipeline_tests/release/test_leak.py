@@ -1,0 +1,183 @@
+"""No personal data outside the release: run a policy with Dagster on every broken input of the corpus, on an
+input whose release is blocked by a check, and on a good input; then search Dagster's event log and storage,
+every file written outside the release folder (decrypting what is encrypted) and the captured output for every
+identifier value of the input."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+from anon_pipeline.release import sha256_file
+from anon_pipeline.secrets import decrypt_bytes, read_key_file
+from anon_pipeline_tests.release.bad_inputs import CORPUS, IDENTIFIERS, POLICY, PROJECT_ROOT, clean_table
+
+dg = pytest.importorskip("dagster")
+PSEUDO_ENV = "ANON_LEAK_TEST_PSEUDONYM_KEY"
+DAGSTER_CASES = ("wrong_delimiter", "scientific_notation_phones", "not_utf8", "missing_qi_values", "out_of_range",
+                 "duplicated_rows")
+
+
+def _policy_with_identifier_ops(path: Path) -> Path:
+    """The bundled policy, keeping safe forms of three identifiers so the identifier ops are searched too."""
+    doc = yaml.safe_load(POLICY.read_text())
+    columns = doc["columns"]
+    columns["national_insurance_number"]["steps"] = [{"op": "pseudonym", "key_env": PSEUDO_ENV, "key_id": "t1"}]
+    columns["phone_number"].update(output="phone_area", steps=[{"op": "uk_phone_area_code"}])
+    columns["bank_account_number"].update(output="account_hint", steps=[{"op": "mask", "n": 2}])
+    doc["release"] = {"formats": ["parquet", "csv"], "contract": True}
+    path.write_text(yaml.safe_dump(doc, sort_keys=False))
+    return path
+
+
+@pytest.fixture(scope="module")
+def leak_run(tmp_path_factory):
+    base = tmp_path_factory.mktemp("leak")
+    inputs, instance_dir, workdir, config = (base / n for n in ("inputs", "dagster_home", "work", "config"))
+    for folder in (inputs, instance_dir):
+        folder.mkdir()
+    table = clean_table(1000)
+    sources = []
+    # Every broken input takes the same path (the blocking raw_schema check); these carry the most data-shaped
+    # messages. The pure and CLI tests run the whole corpus.
+    for case in (c for c in CORPUS if c.name in DAGSTER_CASES):
+        case.make(table, inputs / f"{case.name}.csv")
+        sources.append(inputs / f"{case.name}.csv")
+    table.iloc[:200].to_csv(inputs / "blocked_by_k.csv", index=False)   # K < k: the release is blocked
+    table.to_csv(inputs / "good.csv", index=False)
+    sources += [inputs / "blocked_by_k.csv", inputs / "good.csv"]
+    checksums = {p.name: sha256_file(p) for p in sources}
+    policy = _policy_with_identifier_ops(base / "policy.yaml")
+    env = {**os.environ, "PYTHONPATH": str(PROJECT_ROOT), "XDG_CONFIG_HOME": str(config), "DAGSTER_HOME": str(instance_dir),
+           PSEUDO_ENV: "leak-test-secret-0123456789abcdef"}
+    for name in ("ANON_PIPELINE_KEY", "ANON_PIPELINE_KEY_FILE"):
+        env.pop(name, None)
+    done = subprocess.run([sys.executable, str(Path(__file__).with_name("leak_run.py")), str(policy),
+                           str(instance_dir), str(workdir), *map(str, sources)],
+                          env=env, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    outcome = json.loads(done.stdout.strip().splitlines()[-1])
+    return {"base": base, "table": table, "sources": sources, "checksums": checksums, "outcome": outcome,
+            "instance_dir": instance_dir, "workdir": workdir, "config": config,
+            "output": done.stdout + "\n" + done.stderr}
+
+
+def _identifier_values(table: pd.DataFrame) -> set[str]:
+    """Every identifier value of the input, less those that also stand as a word in another column's values
+    (the given name "Jordan" is a country of birth, the surname "French" stands in "French Polynesia"): finding
+    those in a table of countries is no leak."""
+    values = {v.strip() for c in IDENTIFIERS for v in table[c] if v.strip()}
+    others = "\n".join(v for c in table.columns if c not in IDENTIFIERS for v in table[c].unique())
+    return values - _found(others, values)
+
+
+def _found(text: str, values: set[str]) -> set[str]:
+    """The values standing on their own in ``text`` (not inside a longer word or number).
+
+    One pass over the text's words: a value is indexed by its first word, so only the places where that word
+    occurs are compared in full (linear in the text, where one regex of thousands of values is not).
+    """
+    by_word: dict[str, list[tuple[int, str]]] = {}
+    for value in values:
+        first = _WORD.search(value)
+        if first is not None:
+            by_word.setdefault(first.group(), []).append((first.start(), value))
+    hits = set()
+    for word in _WORD.finditer(text):
+        for offset, value in by_word.get(word.group(), ()):
+            start, end = word.start() - offset, word.start() - offset + len(value)
+            if start >= 0 and text.startswith(value, start) and \
+                    not (value[0].isalnum() and _is_word_char(text, start - 1)) and \
+                    not (value[-1].isalnum() and _is_word_char(text, end)):
+                hits.add(value)
+    return hits
+
+
+_WORD = re.compile(r"[A-Za-z0-9]+")
+
+
+def _is_word_char(text: str, i: int) -> bool:
+    return 0 <= i < len(text) and text[i].isascii() and text[i].isalnum()
+
+
+def _texts_of_file(path: Path, key: bytes) -> list[str]:
+    """What a file says, in every form a value could hide in: table cells, decrypted content, raw text.
+
+    A parquet file is searched through its cells only: its compressed bytes hold fragments of other values
+    ("West" of "Western Sahara") that would be false alarms, and a value stored in it is in a cell.
+    """
+    data = path.read_bytes()
+    if path.suffix == ".enc":
+        data, meta = decrypt_bytes(data, key, source=str(path))
+        if meta.get("format") == "parquet":
+            return [pd.read_parquet(io.BytesIO(data)).to_csv(index=False)]
+    elif path.suffix == ".parquet":
+        return [pd.read_parquet(path).to_csv(index=False)]
+    texts = [data.decode("utf-8", "replace")]
+    if path.suffix == ".json":
+        texts.append(json.dumps(json.loads(data), ensure_ascii=False))
+    return texts
+
+
+def test_runs_did_what_they_should(leak_run):
+    outcome = leak_run["outcome"]
+    assert outcome.pop("good.csv") is True
+    assert outcome and not any(outcome.values()), outcome       # every bad or blocked input failed the run
+    releases = leak_run["workdir"] / "insurance_customers" / "release"
+    versions = [p for p in releases.iterdir() if not p.name.startswith(".") and p.name not in ("latest",)]
+    assert len(versions) == 1                                     # only the good input was released
+    released = pd.read_parquet(versions[0] / "anonymised.parquet")
+    assert released["national_insurance_number"].str.fullmatch(r"t1_[0-9a-f]{16}").all()
+    assert released["phone_area"].str.fullmatch(r"0\d{2,4}").all()
+    assert released["account_hint"].str.fullmatch(r"\*{6,7}\d{2}").all()
+    contracts = list((leak_run["workdir"] / "insurance_customers" / "key_tables" / "contracts").iterdir())
+    assert [p.name for p in contracts] == [f"{versions[0].name}.parquet.enc"]
+
+
+def test_raw_files_unchanged(leak_run):
+    assert {p.name: sha256_file(p) for p in leak_run["sources"]} == leak_run["checksums"]
+
+
+def test_no_identifier_value_outside_the_release(leak_run):
+    values = _identifier_values(leak_run["table"])
+    key = read_key_file(leak_run["config"] / "anon_pipeline" / "secrets.key")
+    release_root = leak_run["workdir"] / "insurance_customers" / "release"
+    searched, hits = 0, {}
+    for root in (leak_run["instance_dir"], leak_run["workdir"], leak_run["config"]):
+        for path in sorted(p for p in root.rglob("*") if p.is_file() and not p.is_symlink()):
+            if release_root in path.parents and "passwords" not in path.parts:
+                continue                                          # the release itself may hold safe forms
+            searched += 1
+            found = set().union(*(_found(text, values) for text in _texts_of_file(path, key)))
+            if found:
+                hits[str(path.relative_to(leak_run["base"]))] = len(found)
+    assert searched > 10
+    assert not hits, f"identifier values found in {hits}"
+    found = _found(leak_run["output"], values)
+    assert not found, f"{len(found)} identifier value(s) in the captured output"
+
+
+def test_no_identifier_value_in_the_dagster_event_log(leak_run):
+    from dagster._serdes import serialize_value
+
+    values = _identifier_values(leak_run["table"])
+    instance = dg.DagsterInstance.local_temp(str(leak_run["instance_dir"]))
+    runs = instance.get_runs()
+    assert len(runs) == len(leak_run["sources"])
+    n_events = 0
+    for run in runs:
+        records = instance.all_logs(run.run_id)
+        n_events += len(records)
+        text = "\n".join(serialize_value(r) for r in records) + serialize_value(run)
+        found = _found(text, values)
+        assert not found, f"run {run.run_id}: {len(found)} identifier value(s) in the event log"
+    assert n_events > 100
