@@ -16,7 +16,7 @@ import pandera.pandas as pa
 from anon_pipeline.pipeline.qi_table import GUID, GUID_PATTERN
 from anon_pipeline.policy.load import bind_steps
 from anon_pipeline.policy.model import Policy, Role
-from anon_pipeline.pipeline.steps import run_column_steps, run_group_steps
+from anon_pipeline.pipeline.steps import run_steps
 
 
 @dataclass
@@ -41,12 +41,12 @@ def _run(qi_table: pd.DataFrame, policy: Policy, plan: dict[str, Any] | None) ->
         if policy.columns[name].role is Role.identifier or not column_steps[name]:
             continue  # identifier ops already ran in the qi_table
         replayed = plan["columns"][name] if plan is not None else None
-        table[name], new_plan["columns"][name], k = run_column_steps(table[name], column_steps[name], policy, name,
+        table[name], new_plan["columns"][name], k = run_steps(table[name], column_steps[name], policy, name,
                                                                      replayed)
         keys.update(k)
     for group in policy.groups:
         replayed = plan["groups"][group.name] if plan is not None else None
-        out, new_plan["groups"][group.name], k = run_group_steps(table[group.columns], group_steps[group.name],
+        out, new_plan["groups"][group.name], k = run_steps(table[group.columns], group_steps[group.name],
                                                                  policy, group.name, replayed)
         table = table.loc[out.index]
         table[group.columns] = out[group.columns]

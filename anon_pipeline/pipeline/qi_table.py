@@ -18,7 +18,7 @@ from anon_pipeline.errors import AnonPipelineError
 from anon_pipeline.pipeline.raw_schema import summarise_schema_errors
 from anon_pipeline.policy.load import bind_steps
 from anon_pipeline.policy.model import Policy, Role
-from anon_pipeline.pipeline.steps import run_column_steps
+from anon_pipeline.pipeline.steps import run_steps
 
 GUID = "guid"
 GUID_PATTERN = r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$"
@@ -61,7 +61,7 @@ def build_qi_table(raw: pd.DataFrame, policy: Policy) -> tuple[pd.DataFrame, pd.
     for name in policy.kept_columns:
         values = raw[name]
         if policy.columns[name].role is Role.identifier:
-            values, _, _ = run_column_steps(values, column_steps[name], policy, name)
+            values, _, _ = run_steps(values, column_steps[name], policy, name)
         table[name] = values
     table = table.reset_index(drop=True)
     problems = validate_table(table, qi_schema(policy), "qi_table")

@@ -7,7 +7,6 @@ Dagster ``raw`` asset can record which file a run used without storing a copy of
 from __future__ import annotations
 
 import csv
-import hashlib
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -16,6 +15,7 @@ import pandas as pd
 from anon_pipeline.errors import InputDataError
 from anon_pipeline.pipeline.workdir import PolicyDirs
 from anon_pipeline.policy.model import Policy
+from anon_pipeline.release.writer import sha256_file
 from anon_pipeline.sample import generate
 
 
@@ -29,14 +29,6 @@ class SourceFile:
 
     def as_dict(self) -> dict:
         return asdict(self)
-
-
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def _format_of(path: Path, declared: str) -> str:
@@ -55,7 +47,7 @@ def resolve_source(policy: Policy, override: str | Path | None = None, workdir: 
         if not path.is_file():
             raise InputDataError(path, "file not found", rule="source exists")
         fmt = _format_of(path, spec.format if override is None else "auto")
-        return SourceFile(str(path), fmt, file_sha256(path), path.stat().st_size)
+        return SourceFile(str(path), fmt, sha256_file(path), path.stat().st_size)
     sample = spec.sample
     assert sample is not None  # the model fills a default sample when there is no path
     path = PolicyDirs.for_policy(workdir, policy.name).samples / f"{sample.generator}_{sample.rows}_{sample.seed}.csv"
@@ -63,7 +55,7 @@ def resolve_source(policy: Policy, override: str | Path | None = None, workdir: 
         tmp = path.with_suffix(".tmp")
         generate(sample.generator, sample.rows, sample.seed).to_csv(tmp, index=False)
         tmp.replace(path)
-    return SourceFile(str(path), "csv", file_sha256(path), path.stat().st_size, generated=True)
+    return SourceFile(str(path), "csv", sha256_file(path), path.stat().st_size, generated=True)
 
 
 def _csv_header(path: Path, delimiter: str, encoding: str) -> list[str]:

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeVar
 
 import pandas as pd
 
 from anon_pipeline.policy.load import BoundStep
 from anon_pipeline.policy.model import Policy
-from anon_pipeline.transforms.registry import ColumnOp, FitContext, TableOp
+from anon_pipeline.transforms.registry import FitContext
+
+Data = TypeVar("Data", pd.Series, pd.DataFrame)
 
 
 def context(policy: Policy, column: str, step: int) -> FitContext:
@@ -16,34 +18,18 @@ def context(policy: Policy, column: str, step: int) -> FitContext:
                       base_dir=policy.base_dir, step=step)
 
 
-def run_column_steps(values: pd.Series, steps: list[BoundStep], policy: Policy, column: str,
-                     plans: list[dict[str, Any]] | None = None
-                     ) -> tuple[pd.Series, list[dict[str, Any]], dict[str, pd.DataFrame]]:
-    """Fit (unless ``plans`` are given: replay) and apply every step; returns (values, plans, key tables)."""
+def run_steps(data: Data, steps: list[BoundStep], policy: Policy, name: str,
+              plans: list[dict[str, Any]] | None = None) -> tuple[Data, list[dict[str, Any]], dict[str, pd.DataFrame]]:
+    """Fit (unless ``plans`` are given: replay) and apply every step of a column (Series) or a group (DataFrame).
+
+    Returns (output, plans, key tables). ``name`` is the column or group name the ops see in their context.
+    """
     out_plans: list[dict[str, Any]] = []
     keys: dict[str, pd.DataFrame] = {}
     for i, bound in enumerate(steps):
-        op = bound.op
-        assert isinstance(op, ColumnOp)
-        ctx = context(policy, column, i)
-        plan = plans[i]["plan"] if plans is not None else op.fit(values, ctx)
-        values = op.apply(values, plan, ctx)
+        ctx = context(policy, name, i)
+        plan = plans[i]["plan"] if plans is not None else bound.op.fit(data, ctx)
+        data = bound.op.apply(data, plan, ctx)
         out_plans.append({"op": bound.op_name, "plan": plan})
-        keys.update(op.key_tables(plan, ctx))
-    return values, out_plans, keys
-
-
-def run_group_steps(frame: pd.DataFrame, steps: list[BoundStep], policy: Policy, group: str,
-                    plans: list[dict[str, Any]] | None = None
-                    ) -> tuple[pd.DataFrame, list[dict[str, Any]], dict[str, pd.DataFrame]]:
-    out_plans: list[dict[str, Any]] = []
-    keys: dict[str, pd.DataFrame] = {}
-    for i, bound in enumerate(steps):
-        op = bound.op
-        assert isinstance(op, TableOp)
-        ctx = context(policy, group, i)
-        plan = plans[i]["plan"] if plans is not None else op.fit(frame, ctx)
-        frame = op.apply(frame, plan, ctx)
-        out_plans.append({"op": bound.op_name, "plan": plan})
-        keys.update(op.key_tables(plan, ctx))
-    return frame, out_plans, keys
+        keys.update(bound.op.key_tables(plan, ctx))
+    return data, out_plans, keys
