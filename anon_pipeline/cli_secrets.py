@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from anon_pipeline.release.writer import table_bytes
 from anon_pipeline.secrets import (KEY_ENV, KEY_FILE_ENV, SecretsError, atomic_write_bytes, decrypt_bytes,
                                    default_key_path, generate_key_file, resolve_key)
 
@@ -61,7 +62,7 @@ def _decode(args: argparse.Namespace) -> int:
         if meta.get("format") == "parquet":
             frame = pd.read_parquet(io.BytesIO(data))
             out_suffix = args.out.suffix if args.out is not None else ".csv"
-            data = _table_bytes(frame, out_suffix)
+            data = table_bytes(frame, "parquet" if out_suffix == ".parquet" else "csv")
             what = f"{len(frame)} row(s)"
         else:
             what = f"{len(data)} byte(s) of {meta.get('format', 'data')}"
@@ -77,11 +78,3 @@ def _decode(args: argparse.Namespace) -> int:
     print(f"decoded {what} to {args.out}", file=sys.stderr)
     return 0
 
-
-def _table_bytes(frame: pd.DataFrame, suffix: str) -> bytes:
-    buf = io.BytesIO()
-    if suffix == ".parquet":
-        frame.to_parquet(buf, index=False)
-    else:
-        frame.to_csv(buf, index=False)
-    return buf.getvalue()

@@ -119,17 +119,30 @@ def summarise_schema_errors(exc: SchemaErrors) -> list[dict]:
     return problems
 
 
+_DELIMITERS = (",", ";", "\t", "|")
+
+
+def _header_problem(present: list[str], declared: list[str], delimiter: str, n_rows: int) -> dict:
+    """The header names none of the policy's columns: say why without echoing it, since a file without its
+    header row puts its first row of data there."""
+    for sep in _DELIMITERS:
+        if sep != delimiter and len(present) == 1 and set(str(present[0]).split(sep)) & set(declared):
+            return _problem("*", "columns match the policy", n_rows,
+                            f"the header is {sep!r}-separated, not {delimiter!r}: set source.delimiter: {sep!r} "
+                            "in the policy")
+    return _problem("*", "columns match the policy", n_rows,
+                    "no name in the header is a column the policy declares: the file may lack its header row "
+                    "(its first data row was read as the header) or be another table")
+
+
 def validate_raw(frame: pd.DataFrame, policy: Policy, file: str | Path) -> pd.DataFrame:
     """Type and check the raw table; returns a typed copy (the input frame is not modified)."""
     declared, present = list(policy.columns), list(frame.columns)
     problems: list[dict] = []
     missing = [c for c in declared if c not in present]
     extra = [c for c in present if c not in declared]
-    if len(present) == 1 and len(declared) > 1:
-        sep = policy.source.delimiter
-        raise RawSchemaError(file, [_problem(present[0][:40], "columns match the policy", len(frame),
-                                             f"the header split into one column with delimiter {sep!r}: set "
-                                             "source.delimiter in the policy (e.g. ';' or '\\t')")])
+    if not set(present) & set(declared):
+        raise RawSchemaError(file, [_header_problem(present, declared, policy.source.delimiter, len(frame))])
     for c in missing:
         problems.append(_problem(c, "column declared by the policy is missing from the input", len(frame)))
     for c in extra:

@@ -111,7 +111,9 @@ def read_source(source: SourceFile, policy: Policy) -> pd.DataFrame:
         raise InputDataError(path, f"not parseable as CSV with delimiter {spec.delimiter!r} "
                              f"({str(exc).splitlines()[0][:120]})", rule="csv format") from None
     duplicated = sorted({c for c in header if header.count(c) > 1})
-    if duplicated:
+    # Names are only echoed when the header is one (it shares a name with the policy): a file without its
+    # header row would have data here, and the raw schema reports that case without showing it.
+    if duplicated and set(header) & set(policy.columns):
         raise InputDataError(path, f"the header repeats column name(s) {duplicated}", column=duplicated[0],
                              rule="unique column names")
     return frame

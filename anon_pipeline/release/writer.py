@@ -52,7 +52,8 @@ def _version_name() -> str:
     return datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
 
 
-def _table_bytes(frame: pd.DataFrame, fmt: str) -> bytes:
+def table_bytes(frame: pd.DataFrame, fmt: str) -> bytes:
+    """A table serialised as ``parquet`` or ``csv`` (no index)."""
     buf = io.BytesIO()
     if fmt == "parquet":
         frame.to_parquet(buf, index=False)
@@ -103,7 +104,7 @@ def write_release(root: Path, tables: dict[str, pd.DataFrame], *, formats: list[
     tmp.mkdir()
     password_file: Path | None = None
     try:
-        payload = {f"{name}.{fmt}": _table_bytes(frame, fmt) for name, frame in tables.items() for fmt in formats}
+        payload = {f"{name}.{fmt}": table_bytes(frame, fmt) for name, frame in tables.items() for fmt in formats}
         zip_info: dict[str, Any] | None = None
         if encrypted_zip:
             password = secrets.token_urlsafe(24)  # 32 characters, 192 bits

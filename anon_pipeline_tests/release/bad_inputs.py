@@ -56,6 +56,10 @@ def _extra_column(t, p):
     _csv(t.assign(email=[f"person{i}@example.org" for i in range(len(t))]), p)
 
 
+def _no_header(t, p):
+    _csv(t, p, header=False)
+
+
 def _duplicate_column(t, p):
     text = t.to_csv(index=False)
     header, body = text.split("\n", 1)
@@ -105,6 +109,7 @@ def _duplicated_rows(t, p):
 CORPUS = [
     BadInput("wrong_delimiter", _wrong_delimiter, None, "columns match the policy", ROWS, "source.delimiter"),
     BadInput("missing_column", _missing_column, "postcode", "missing", ROWS, None),
+    BadInput("no_header_row", _no_header, None, "columns match the policy", ROWS - 1, "lack its header row"),
     BadInput("extra_column", _extra_column, "email", "not declared", ROWS, "role: drop"),
     BadInput("duplicate_column_names", _duplicate_column, "height", "unique column names", None, None),
     BadInput("day_first_dates", _day_first_dates, "birthdate", "date", ROWS, "date_format: '%d/%m/%Y'"),
