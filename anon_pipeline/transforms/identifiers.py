@@ -1,15 +1,14 @@
 """Identifier ops: the only ops allowed on direct identifiers, each keeping a safe form or a pseudonym.
 
-(The per-run random GUID of source document C is not an op: the qi table gives every row one, see
-``pipeline.qi_table``.)
-
 - ``pseudonym``: a keyed HMAC-SHA256 token; the secret comes from an environment variable the policy names,
   never from the policy itself; the same value and key give the same token in every run (releases can be
   linked on purpose), another key gives unrelated tokens; a key id makes rotation visible.
 - ``mask``: keep the first or last n characters, the rest replaced by a mask character.
 - ``email_domain`` and ``uk_phone_area_code``: keep only the safe part of an e-mail address or a phone number.
 
-Errors name the column, the op, the rule and how many rows break it, never a value.
+The per-run random GUID of source document C is not an op: the qi table gives every row one (and the
+contract table), see ``pipeline.qi_table``. Errors name the column, the op, the rule and how many rows break
+it, never a value.
 """
 
 from __future__ import annotations
@@ -31,8 +30,9 @@ from anon_pipeline.transforms.registry import ColumnOp, FitContext, OpParams, re
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 #: Parameter names someone might use to paste a secret straight into a policy.
 _SECRET_FIELDS = ("key", "secret", "hmac_key", "password", "salt", "pepper", "key_value")
-#: A real environment variable name is short and word-like; a 32+ character run of letters and digits is a key.
-_LOOKS_LIKE_KEY = re.compile(r"^(?=.*\d)(?=.*[a-z])[A-Za-z0-9_]{32,}$")
+#: A real environment variable name is word-like; 32+ characters with digits and either no underscore or
+#: lower-case letters mixed in (hex, base32, base64-ish) is a key pasted in its place.
+_LOOKS_LIKE_KEY = re.compile(r"^(?=.{32,}$)(?=.*\d)(?:[A-Za-z0-9]+|(?=.*[a-z]).*)$")
 
 
 def _as_text(values: pd.Series) -> pd.Series:
