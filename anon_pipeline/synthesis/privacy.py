@@ -92,3 +92,12 @@ def closest_record(raw: pd.DataFrame, synthetic: pd.DataFrame, columns: list[str
     return ClosestRecord(columns=list(columns), rows_measured=len(probe_syn),
                          median=float(np.median(d_syn)), p05=float(np.percentile(d_syn, 5)),
                          raw_median=float(np.median(d_raw)), raw_p05=float(np.percentile(d_raw, 5)))
+
+
+def privacy_report(raw: pd.DataFrame, synthetic: pd.DataFrame, quasi_identifiers: list[str],
+                   continuous_groups: list[list[str]] = (), *, max_rows: int = DEFAULT_MAX_ROWS,
+                   seed: int = 0) -> dict:
+    """Reproductions over all quasi-identifiers, and closest-record distances per continuous group."""
+    return {"reproductions": reproductions(raw, synthetic, list(quasi_identifiers)).as_dict(),
+            "closest_record": [closest_record(raw, synthetic, list(g), max_rows=max_rows, seed=seed).as_dict()
+                               for g in continuous_groups]}
