@@ -9,7 +9,6 @@ evaluating).
 from __future__ import annotations
 
 import numpy as np
-from scipy.special import logsumexp
 
 #: Rows of evaluation points handled at once, so the (points x centres) distance block stays ~32 MB.
 _BLOCK_CELLS = 4_000_000
@@ -63,18 +62,41 @@ def log_density(centres: np.ndarray, bandwidth: np.ndarray, points: np.ndarray,
     points = np.atleast_2d(np.asarray(points, dtype=float).T).T
     h = np.asarray(bandwidth, dtype=float)
     m = centres.shape[1]
-    scaled_c = centres / h
-    scaled_p = points / h
-    c_sq = np.einsum("ij,ij->i", scaled_c, scaled_c)
     log_norm = -np.log(len(centres)) - np.sum(np.log(h)) - 0.5 * m * np.log(2.0 * np.pi)
-    out = np.empty(len(points))
-    block = max(1, _BLOCK_CELLS // max(len(centres), 1))
-    for start in range(0, len(points), block):
-        p = scaled_p[start:start + block]
-        sq = np.einsum("ij,ij->i", p, p)[:, None] + c_sq[None, :] - 2.0 * (p @ scaled_c.T)
-        exponent = -0.5 * np.maximum(sq, 0.0)
-        if centre_groups is not None:
-            same = point_groups[start:start + block, None] == centre_groups[None, :]
-            exponent = np.where(same, exponent, -np.inf)
-        out[start:start + block] = logsumexp(exponent, axis=1)
+    if centre_groups is None:
+        return _log_kernel_sum(centres / h, points / h) + log_norm
+    # Exact-match kernel: only centres of a point's own class contribute, so evaluate class by class (the
+    # number of classes is bounded by the number of points) instead of masking a points x centres block.
+    out = np.full(len(points), -np.inf)
+    order = np.argsort(centre_groups, kind="stable")
+    sorted_groups = centre_groups[order]
+    point_order = np.argsort(point_groups, kind="stable")
+    keys, starts = np.unique(point_groups[point_order], return_index=True)
+    ends = np.append(starts[1:], len(point_order))
+    lo = np.searchsorted(sorted_groups, keys, side="left")
+    hi = np.searchsorted(sorted_groups, keys, side="right")
+    for key_lo, key_hi, p_start, p_end in zip(lo, hi, starts, ends):
+        if key_hi == key_lo:
+            continue
+        rows = point_order[p_start:p_end]
+        out[rows] = _log_kernel_sum(centres[order[key_lo:key_hi]] / h, points[rows] / h)
     return out + log_norm
+
+
+def _log_kernel_sum(scaled_c: np.ndarray, scaled_p: np.ndarray) -> np.ndarray:
+    """log sum_i exp(-|p - c_i|^2 / 2) for every point p (scaled coordinates), in bounded blocks."""
+    c_sq = np.einsum("ij,ij->i", scaled_c, scaled_c)
+    out = np.empty(len(scaled_p))
+    block = max(1, _BLOCK_CELLS // max(len(scaled_c), 1))
+    for start in range(0, len(scaled_p), block):
+        p = scaled_p[start:start + block]
+        # -|p - c|^2 / 2 expanded, so the block is one matrix product; then a log-sum-exp done in place.
+        e = p @ scaled_c.T
+        e -= 0.5 * np.einsum("ij,ij->i", p, p)[:, None]
+        e -= 0.5 * c_sq[None, :]
+        np.minimum(e, 0.0, out=e)
+        top = e.max(axis=1)
+        e -= top[:, None]
+        np.exp(e, out=e)
+        out[start:start + block] = top + np.log(e.sum(axis=1))
+    return out
