@@ -64,12 +64,26 @@ def run_policy(policy: Policy, raw: pd.DataFrame, *, seed: int, column_steps_onl
     return out[[c for c in policy.kept_columns if c in out.columns and policy.columns[c].role.value != "identifier"]]
 
 
-def split_groups(policy: Policy) -> Policy:
-    """The paper's own grouping: discrete synthesis of the three discrete attributes, KDE of the pair."""
+def variant(policy: Policy, groups: list[dict] | None = None, noise_scale: float | None = None) -> Policy:
+    """The same policy file with other groups, or with every gaussian_noise step at another scale."""
     data = yaml.safe_load(policy.path.read_text(encoding="utf-8"))
-    data["groups"] = [{"name": "discrete_attributes", "columns": DISCRETE, "steps": [{"op": "discrete_synthesis"}]},
-                      {"name": "continuous_attributes", "columns": CONTINUOUS, "steps": [{"op": "kde_synthesis"}]}]
+    if groups is not None:
+        data["groups"] = groups
+    if noise_scale is not None:
+        for spec in data["columns"].values():
+            for step in spec.get("steps", []):
+                if step["op"] == "gaussian_noise":
+                    step["scale"] = noise_scale
     return parse_policy(data, policy.path)
+
+
+# The paper's own grouping: discrete synthesis of the three discrete attributes, KDE of the continuous pair.
+SPLIT = [{"name": "discrete_attributes", "columns": DISCRETE, "steps": [{"op": "discrete_synthesis"}]},
+         {"name": "continuous_attributes", "columns": CONTINUOUS, "steps": [{"op": "kde_synthesis"}]}]
+# The policy's joint group, leaving discrete tuples unique in the raw data out of the draw.
+STRICT = [{"name": "quasi_identifiers", "columns": ALL5,
+           "steps": [{"op": "kde_synthesis", "discrete": DISCRETE, "min_count": 2}]}]
+NOISE_SCALES = (0.1, 0.25, 0.5)
 
 
 def kl_figures(raw: pd.DataFrame, anon: pd.DataFrame, mc: int, seed: int) -> dict:
@@ -94,7 +108,9 @@ def main(argv: list[str] | None = None) -> int:
     synth = run_policy(synth_policy, raw_full, seed=seed)
     noise = run_policy(noise_policy, raw_full, seed=seed)
     again = run_policy(synth_policy, raw_full, seed=seed)
-    split = run_policy(split_groups(synth_policy), raw_full, seed=seed)
+    split = run_policy(variant(synth_policy, SPLIT), raw_full, seed=seed)
+    strict = run_policy(variant(synth_policy, STRICT), raw_full, seed=seed)
+    sweep = {s: run_policy(variant(noise_policy, noise_scale=s), raw_full, seed=seed) for s in NOISE_SCALES}
     reproducible = bool(synth.equals(again))
     t_anon = time.perf_counter() - t0
 
@@ -107,8 +123,13 @@ def main(argv: list[str] | None = None) -> int:
     kl_s = kl_figures(raw, synth, args.mc_samples, seed)
     kl_n = kl_figures(raw, noise, args.mc_samples, seed)
     kl_split = kl_figures(raw, split, args.mc_samples, seed)
-    ke_split = k_eps(split, CONTINUOUS, DISCRETE, level=float(synth_policy.privacy.model_extra.get("k_eps_level", 10)))
     level = float(synth_policy.privacy.model_extra.get("k_eps_level", 10))
+    ke_split = k_eps(split, CONTINUOUS, DISCRETE, level=level)
+    ke_strict = k_eps(strict, CONTINUOUS, DISCRETE, level=level)
+    kl_strict = group_kl(raw, strict, ALL5, set(CONTINUOUS), seed=seed, mc_samples=args.mc_samples)
+    rep_strict = privacy_report(raw, strict, DISCRETE, seed=seed)["reproductions"]
+    kl_sweep = {s: group_kl(raw, d, ALL5, set(CONTINUOUS), seed=seed, mc_samples=args.mc_samples)
+                for s, d in sweep.items()}
     ke = {name: k_eps(d, CONTINUOUS, DISCRETE, level=level) for name, d in (("raw", raw), ("synth", synth),
                                                                            ("noise", noise))}
     kd = {name: k_anonymity(d, DISCRETE).K for name, d in (("raw", raw), ("synth", synth), ("noise", noise))}
@@ -137,6 +158,12 @@ def main(argv: list[str] | None = None) -> int:
         f"{k} {v['value']:.3f}({v['standard_error']:.3f})" for k, v in kl_split.items()) +
         f"; r {pearson(split['departure_attr'].to_numpy(float), split['arrival_attr'].to_numpy(float)):.3f}, "
         f"K_eps {ke_split.K_eps}")
+    print(f"joint group with min_count=2 (raw-unique discrete tuples left out): KL all5 "
+          f"{kl_strict['value']:.3f}({kl_strict['standard_error']:.3f}), K_eps {ke_strict.K_eps}, K (discrete) "
+          f"{k_anonymity(strict, DISCRETE).K}, rows reproducing a raw-unique discrete tuple "
+          f"{rep_strict['reproduce_unique_raw']}")
+    print("noise KL all5 by noise scale (fraction of sigma): " + ", ".join(
+        f"{s:g}: {v['value']:.3f}({v['standard_error']:.3f})" for s, v in kl_sweep.items()))
     print(f"noise baseline: r(departure, arrival) {corr[('departure_attr', 'arrival_attr')][2]:.3f}, "
           f"K_eps {ke['noise'].K_eps}, K (discrete) {kd['noise']}")
     rep = privacy["reproductions"]
@@ -157,6 +184,8 @@ def main(argv: list[str] | None = None) -> int:
               "kl_synthesis": {k: v["value"] for k, v in kl_s.items()},
               "kl_noise": {k: v["value"] for k, v in kl_n.items()},
               "kl_synthesis_split_groups": {k: v["value"] for k, v in kl_split.items()},
+              "kl_all5_noise_by_scale": {str(k): v["value"] for k, v in kl_sweep.items()},
+              "kl_all5_min_count_2": kl_strict["value"], "K_eps_min_count_2": ke_strict.K_eps,
               "kl_standard_error_synthesis": {k: v["standard_error"] for k, v in kl_s.items()},
               "kl_standard_error_noise": {k: v["standard_error"] for k, v in kl_n.items()},
               "mc_samples": args.mc_samples,

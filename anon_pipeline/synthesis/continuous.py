@@ -65,10 +65,13 @@ def fit_kde(frame: pd.DataFrame, columns: list[str]) -> KdeFit:
 
 def synthesize_continuous(frame: pd.DataFrame, fit: KdeFit, n: int, rng: np.random.Generator, *,
                           discrete: list[str] = (), clip: bool = False, round_integers: bool = False,
-                          index: pd.Index | None = None) -> pd.DataFrame:
-    """``n`` rows from the group's KDE; ``discrete`` columns ride along from the shared source row."""
+                          index: pd.Index | None = None, source: np.ndarray | None = None) -> pd.DataFrame:
+    """``n`` rows from the group's KDE; ``discrete`` columns ride along from the shared source row.
+
+    ``source`` restricts the rows that may be drawn (positions), e.g. to leave rare discrete tuples out.
+    """
     data = np.column_stack([as_float(frame[c]) for c in fit.columns])
-    points, tau = sample_mixture(data, np.asarray(fit.bandwidth), n, rng)
+    points, tau = sample_mixture(data, np.asarray(fit.bandwidth), n, rng, source=source)
     if clip:
         points = np.clip(points, np.nanmin(data, axis=0), np.nanmax(data, axis=0))
     if index is None:

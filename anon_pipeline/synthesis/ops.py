@@ -78,6 +78,8 @@ class KdeSynthesis(TableOp):
         round_integers: bool = False     # round integer columns back to integers
         #: Columns of the group copied from the shared source row instead of smoothed (a mixed group).
         discrete: list[str] = Field(default_factory=list)
+        #: Leave source rows whose tuple of ``discrete`` columns occurs fewer times than this out of the draw.
+        min_count: int = Field(1, ge=1)
 
     def _continuous(self, frame: pd.DataFrame, ctx: FitContext) -> list[str]:
         missing = [c for c in self.params.discrete if c not in frame.columns]
@@ -96,17 +98,23 @@ class KdeSynthesis(TableOp):
 
     def fit(self, frame: pd.DataFrame, ctx: FitContext) -> dict[str, Any]:
         fit = fit_kde(frame, self._continuous(frame, ctx))
+        pool = sampling_pool(frame[self.params.discrete], self.params.min_count)
+        if len(pool.rows) == 0:
+            raise TransformError(ctx.column, self.name, f"no discrete tuple occurs at least {self.params.min_count} "
+                                 "times", n_rows=len(frame))
         return {"seed": _seed(ctx), "policy_seed": ctx.seed, **_size_plan(frame, self.params.rows),
                 "kde": fit.as_dict(), "clip": self.params.clip, "round_integers": self.params.round_integers,
-                "discrete": list(self.params.discrete)}
+                "discrete": list(self.params.discrete), "min_count": self.params.min_count,
+                "excluded_tuples": pool.excluded_tuples, "excluded_rows": pool.excluded_rows}
 
     def apply(self, frame: pd.DataFrame, plan: dict[str, Any], ctx: FitContext) -> pd.DataFrame:
         kde = plan["kde"]
         fit = KdeFit(columns=kde["columns"], bandwidth=kde["bandwidth"], sigma=kde["sigma"], n=kde["n"])
         rng = np.random.default_rng(plan["seed"])
+        source = sampling_pool(frame[plan["discrete"]], plan["min_count"]).rows if plan["min_count"] > 1 else None
         return synthesize_continuous(frame, fit, plan["output_rows"], rng, discrete=plan["discrete"],
                                      clip=plan["clip"], round_integers=plan["round_integers"],
-                                     index=_index(frame, plan))
+                                     index=_index(frame, plan), source=source)
 
 
 @register_op("rare_value_merge")

@@ -70,3 +70,14 @@ def test_output_size_on_request():
     plan = op.fit(raw, ctx)
     out = op.apply(raw, plan, ctx)
     assert len(out) == 250 and plan["row_count_changes"] and list(out.index) == list(range(250))
+
+
+def test_mixed_group_can_leave_rare_discrete_tuples_out():
+    raw = pd.DataFrame({"x": np.arange(10.0), "lab": list("aaaaabbbbc")})
+    op = KdeSynthesis(KdeSynthesis.Params(discrete=["lab"], min_count=2, rows=2000))
+    ctx = FitContext(column="g", seed=1)
+    plan = op.fit(raw, ctx)
+    out = op.apply(raw, plan, ctx)
+    assert (plan["excluded_tuples"], plan["excluded_rows"]) == (1, 1)
+    assert set(out.lab) == {"a", "b"}
+    assert out.lab.value_counts(normalize=True)["a"] == pytest.approx(5 / 9, abs=0.04)
