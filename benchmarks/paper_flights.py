@@ -8,8 +8,8 @@ JSON line of the figures.
 
     PYTHONPATH=. python benchmarks/paper_flights.py [--seed N] [--mc-samples M]
 
-Until the lead's pipeline runs policies, the column steps and then the group steps are applied here with each
-op's fit/apply (the order a policy implies: per-column steps first, then group steps).
+Every table comes from the pipeline's ``run_policy`` (plain Python, no Dagster) in a temporary work folder; the
+raw reference is the same policy without its groups (the raw data after the deterministic age partition).
 """
 
 from __future__ import annotations
@@ -17,21 +17,21 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 import pandas as pd
-import yaml
 
 import anon_pipeline.synthesis.ops  # noqa: F401  (registers the synthesis ops)
 from anon_pipeline.metrics.k_eps import k_eps
 from anon_pipeline.metrics.k_anonymity import k_anonymity
 from anon_pipeline.policy import load_policy
-from anon_pipeline.policy.load import bind_steps, parse_policy
+from anon_pipeline.pipeline.qi_table import GUID
+from anon_pipeline.pipeline.run import run_policy
+from anon_pipeline.policy.load import parse_policy
 from anon_pipeline.policy.model import Policy
-from anon_pipeline.sample import generate
 from anon_pipeline.synthesis.privacy import privacy_report
-from anon_pipeline.transforms.registry import FitContext
 from anon_pipeline.utility.association import cramers_v, pearson
 from anon_pipeline.utility.report import group_kl
 
@@ -45,35 +45,32 @@ PAPER = {"corr": {("age", "departure_airport"): (0.021, 0.059), ("age", "airline
          "K_raw": 1, "K_synthesis": 1, "K_eps_raw": 1, "K_eps_synthesis": 3}
 
 
-def run_policy(policy: Policy, raw: pd.DataFrame, *, seed: int, column_steps_only: bool = False) -> pd.DataFrame:
-    """Column steps, then group steps, each op fitted and applied in turn; returns the kept columns."""
-    col_steps, group_steps = bind_steps(policy)
-    out = raw.copy()
-    for name, steps in col_steps.items():
-        for i, bound in enumerate(steps):
-            ctx = FitContext(column=name, seed=seed, reference_date=policy.reference_date, step=i)
-            plan = bound.op.fit(out[name], ctx)
-            out[name] = bound.op.apply(out[name], plan, ctx)
-    if not column_steps_only:
-        for group in policy.groups:
-            for i, bound in enumerate(group_steps[group.name]):
-                ctx = FitContext(column=group.name, seed=seed, reference_date=policy.reference_date, step=i)
-                frame = out[group.columns]
-                plan = bound.op.fit(frame, ctx)
-                out[group.columns] = bound.op.apply(frame, plan, ctx)
-    return out[[c for c in policy.kept_columns if c in out.columns and policy.columns[c].role.value != "identifier"]]
+def anonymised(policy: Policy, workdir: Path) -> pd.DataFrame:
+    """The policy's staging table from the pipeline (run_policy), without its GUID column, in canonical order
+    (so the Monte Carlo draws, which pick rows by position, are reproducible from the seed too)."""
+    return canonical(run_policy(policy, workdir=workdir).anonymised.drop(columns=[GUID]))
 
 
-def variant(policy: Policy, groups: list[dict] | None = None, noise_scale: float | None = None) -> Policy:
-    """The same policy file with other groups, or with every gaussian_noise step at another scale."""
-    data = yaml.safe_load(policy.path.read_text(encoding="utf-8"))
+def canonical(frame: pd.DataFrame) -> pd.DataFrame:
+    """Rows leave the pipeline in random GUID order: compare tables as sorted multisets of rows."""
+    return frame.sort_values(list(frame.columns), ignore_index=True)
+
+
+def variant(policy: Policy, seed: int | None, groups: list[dict] | None = None,
+            noise_scale: float | None = None) -> Policy:
+    """The same policy with another seed (policy and sample), other groups, or every gaussian_noise step at
+    another scale."""
+    data = policy.model_dump(mode="json", exclude_none=True)
+    if seed is not None:
+        data["seed"] = seed
+        data["source"]["sample"]["seed"] = seed
     if groups is not None:
         data["groups"] = groups
     if noise_scale is not None:
         for spec in data["columns"].values():
             for step in spec.get("steps", []):
                 if step["op"] == "gaussian_noise":
-                    step["scale"] = noise_scale
+                    step["params"]["scale"] = noise_scale
     return parse_policy(data, policy.path)
 
 
@@ -86,10 +83,11 @@ STRICT = [{"name": "quasi_identifiers", "columns": ALL5,
 NOISE_SCALES = (0.1, 0.25, 0.5)
 
 
-def kl_figures(raw: pd.DataFrame, anon: pd.DataFrame, mc: int, seed: int) -> dict:
-    cont = set(CONTINUOUS)
+def kl_figures(raw: pd.DataFrame, anon: pd.DataFrame, mc: int, seed: int, only: tuple[str, ...] = ()) -> dict:
+    """KL of the paper's three attribute sets; each set has its own Monte Carlo seed, the same for every table."""
     parts = {"departure": ["departure_attr"], "departure_arrival": CONTINUOUS, "all5": ALL5}
-    return {k: group_kl(raw, anon, cols, cont, seed=seed + i, mc_samples=mc) for i, (k, cols) in enumerate(parts.items())}
+    return {k: group_kl(raw, anon, cols, set(CONTINUOUS), seed=seed + i, mc_samples=mc)
+            for i, (k, cols) in enumerate(parts.items()) if not only or k in only}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -97,21 +95,20 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=None, help="override the policies' seed (default: theirs)")
     ap.add_argument("--mc-samples", type=int, default=5000)
     args = ap.parse_args(argv)
-    synth_policy = load_policy(ROOT / "policies" / "flights_synthesis.yaml")
-    noise_policy = load_policy(ROOT / "policies" / "flights_noise.yaml")
-    seed = synth_policy.seed if args.seed is None else args.seed
-    sample = synth_policy.source.sample
-    raw_full = generate(sample.generator, sample.rows, seed if args.seed is not None else sample.seed)
+    synth_policy = variant(load_policy(ROOT / "policies" / "flights_synthesis.yaml"), args.seed)
+    noise_policy = variant(load_policy(ROOT / "policies" / "flights_noise.yaml"), args.seed)
+    seed = synth_policy.seed
     t0 = time.perf_counter()
-    # The reference the synthetic table is judged against: the raw data after the deterministic partition.
-    raw = run_policy(synth_policy, raw_full, seed=seed, column_steps_only=True)
-    synth = run_policy(synth_policy, raw_full, seed=seed)
-    noise = run_policy(noise_policy, raw_full, seed=seed)
-    again = run_policy(synth_policy, raw_full, seed=seed)
-    split = run_policy(variant(synth_policy, SPLIT), raw_full, seed=seed)
-    strict = run_policy(variant(synth_policy, STRICT), raw_full, seed=seed)
-    sweep = {s: run_policy(variant(noise_policy, noise_scale=s), raw_full, seed=seed) for s in NOISE_SCALES}
-    reproducible = bool(synth.equals(again))
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        # The reference the synthetic table is judged against: the raw data after the deterministic partition.
+        raw = anonymised(variant(synth_policy, None, groups=[]), work)
+        synth = anonymised(synth_policy, work)
+        noise = anonymised(noise_policy, work)
+        reproducible = bool(synth.equals(anonymised(synth_policy, work)))
+        split = anonymised(variant(synth_policy, None, SPLIT), work)
+        strict = anonymised(variant(synth_policy, None, STRICT), work)
+        sweep = {s: anonymised(variant(noise_policy, None, noise_scale=s), work) for s in NOISE_SCALES}
     t_anon = time.perf_counter() - t0
 
     t0 = time.perf_counter()
@@ -126,10 +123,9 @@ def main(argv: list[str] | None = None) -> int:
     level = float(synth_policy.privacy.model_extra.get("k_eps_level", 10))
     ke_split = k_eps(split, CONTINUOUS, DISCRETE, level=level)
     ke_strict = k_eps(strict, CONTINUOUS, DISCRETE, level=level)
-    kl_strict = group_kl(raw, strict, ALL5, set(CONTINUOUS), seed=seed, mc_samples=args.mc_samples)
+    kl_strict = kl_figures(raw, strict, args.mc_samples, seed, ("all5",))["all5"]
     rep_strict = privacy_report(raw, strict, DISCRETE, seed=seed)["reproductions"]
-    kl_sweep = {s: group_kl(raw, d, ALL5, set(CONTINUOUS), seed=seed, mc_samples=args.mc_samples)
-                for s, d in sweep.items()}
+    kl_sweep = {s: kl_figures(raw, d, args.mc_samples, seed, ("all5",))["all5"] for s, d in sweep.items()}
     ke = {name: k_eps(d, CONTINUOUS, DISCRETE, level=level) for name, d in (("raw", raw), ("synth", synth),
                                                                            ("noise", noise))}
     kd = {name: k_anonymity(d, DISCRETE).K for name, d in (("raw", raw), ("synth", synth), ("noise", noise))}
@@ -137,7 +133,7 @@ def main(argv: list[str] | None = None) -> int:
     privacy_disc = privacy_report(raw, synth, DISCRETE, seed=seed)["reproductions"]
     t_measure = time.perf_counter() - t0
 
-    print(f"flights: N={len(raw)}, seed={seed}, anonymise x3 {t_anon:.2f} s, measures {t_measure:.2f} s, "
+    print(f"flights: N={len(raw)}, seed={seed}, pipeline runs x9 {t_anon:.2f} s, measures {t_measure:.2f} s, "
           f"KL by Monte Carlo with M={args.mc_samples} (standard error in brackets)")
     print(f"{'figure':46s} {'paper':>16s} {'ours':>26s}")
     for (a, b), (p_raw, p_syn) in PAPER["corr"].items():

@@ -48,10 +48,10 @@ def from_float(values: np.ndarray, like: pd.Series, index: pd.Index, *, rounded:
         tz = getattr(like.dt, "tz", None)
         return out.dt.tz_localize(tz) if tz is not None else out.astype(like.dtype)
     if rounded and pd.api.types.is_integer_dtype(like):
-        values = np.round(values)
-        if np.isnan(values).any():
-            return pd.Series(values, index=index, name=like.name).astype("Int64")
-        return pd.Series(values.astype(like.dtype), index=index, name=like.name)
+        out = pd.Series(np.round(values), index=index, name=like.name)
+        # A numpy integer dtype cannot hold a missing value; the nullable Int64 can.
+        numpy_int = not isinstance(like.dtype, pd.api.extensions.ExtensionDtype)
+        return out.astype("Int64" if numpy_int and out.isna().any() else like.dtype)
     return pd.Series(values, index=index, name=like.name)
 
 

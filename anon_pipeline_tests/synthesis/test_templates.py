@@ -106,3 +106,11 @@ def test_noise_scale_is_a_fraction_of_sigma():
     diff = op.apply(values, plan, CTX) - values
     assert diff.std() == pytest.approx(0.5 * values.std(ddof=0), rel=0.02)
     assert op.apply(values, plan, CTX).equals(op.apply(values, plan, CTX))
+
+
+@pytest.mark.parametrize("dtype", ["int64", "Int64"])
+def test_noise_rounds_back_to_the_integer_dtype(dtype):
+    values = pd.Series([20, 30, 40, 50], dtype=dtype)
+    op = GaussianNoise(GaussianNoise.Params(scale=0.3, round_integers=True, clip=True))
+    out = op.apply(values, op.fit(values, CTX), CTX)
+    assert out.dtype == values.dtype and out.between(20, 50).all()
