@@ -1,6 +1,7 @@
 """The synthesis templates as registered ops, usable from policies.
 
-Group ops (``groups:``): ``discrete_synthesis``, ``kde_synthesis``. Column ops (``columns:``):
+Group ops (``groups:``): ``discrete_synthesis``, ``kde_synthesis``, and ``grouped_synthesis`` (splits a group
+into dependent subgroups, automatically or as listed, and picks the template per subgroup). Column ops (``columns:``):
 ``rare_value_merge``, ``datetime_partition``, ``gaussian_noise``.
 
 Plans hold no raw rows: a synthesis plan records the seed, sizes and bandwidths, and ``apply`` resamples the
@@ -12,7 +13,7 @@ fresh RangeIndex and says so in its plan (``row_count_changes``).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -21,11 +22,13 @@ from pydantic import Field, model_validator
 from anon_pipeline.errors import TransformError
 from anon_pipeline.synthesis.continuous import KdeFit, as_float, fit_kde, from_float, synthesize_continuous
 from anon_pipeline.synthesis.discrete import sample_discrete, sampling_pool
+from anon_pipeline.synthesis.grouping import Grouping, auto_groups, explicit_groups
 from anon_pipeline.synthesis.kde import population_sigma
 from anon_pipeline.synthesis.noise import add_noise
 from anon_pipeline.synthesis.partition import NamedPartition, cut, named_partition
 from anon_pipeline.synthesis.rare import apply_rare_merge, fit_rare_merge
 from anon_pipeline.transforms.registry import ColumnOp, FitContext, OpParams, TableOp, register_op
+from anon_pipeline.utility.report import is_continuous
 
 
 def _seed(ctx: FitContext) -> int:
@@ -188,3 +191,65 @@ class GaussianNoise(ColumnOp):
         if self.params.clip and len(x):
             noisy = np.clip(noisy, np.nanmin(x), np.nanmax(x))
         return from_float(noisy, values, values.index, rounded=self.params.round_integers)
+
+
+@register_op("grouped_synthesis")
+class GroupedSynthesis(TableOp):
+    """Splits a policy group into dependent subgroups (automatically, by association above a threshold, or as
+    listed) and synthesises each independently: template 1 for an all-discrete subgroup, template 2 (with the
+    discrete members copied from the shared source row) otherwise. The plan records the subgroups and the
+    associations that linked them."""
+
+    class Params(SynthesisParams):
+        grouping: Literal["auto", "explicit", "single"] = "auto"
+        threshold: float = Field(0.3, ge=0, le=1)
+        #: With grouping: explicit, the subgroups (columns left out become singletons).
+        subgroups: list[list[str]] = Field(default_factory=list)
+        #: Columns smoothed by the kernel (default: the group's float and datetime columns).
+        continuous: list[str] | None = None
+        min_count: int = Field(1, ge=1)
+        clip: bool = False
+        round_integers: bool = False
+
+    def _subops(self, frame: pd.DataFrame, ctx: FitContext) -> tuple[Grouping, list[tuple[list[str], TableOp]]]:
+        cols = list(frame.columns)
+        p = self.params
+        if p.grouping == "auto":
+            grouping = auto_groups(frame, cols, p.threshold)
+        else:
+            try:
+                grouping = explicit_groups(cols, p.subgroups if p.grouping == "explicit" else [cols])
+            except ValueError as exc:
+                raise TransformError(ctx.column, self.name, str(exc)) from None
+        cont = set(p.continuous) if p.continuous is not None else {c for c in cols if is_continuous(frame[c])}
+        ops: list[tuple[list[str], TableOp]] = []
+        for group in grouping.groups:
+            smooth = [c for c in group if c in cont]
+            if smooth:
+                op: TableOp = KdeSynthesis(KdeSynthesis.Params(
+                    rows=p.rows, clip=p.clip, round_integers=p.round_integers, min_count=p.min_count,
+                    discrete=[c for c in group if c not in cont]))
+            else:
+                op = DiscreteSynthesis(DiscreteSynthesis.Params(rows=p.rows, min_count=p.min_count))
+            ops.append((group, op))
+        return grouping, ops
+
+    @staticmethod
+    def _sub_ctx(ctx: FitContext, i: int) -> FitContext:
+        return FitContext(column=f"{ctx.column}/{i}", seed=ctx.seed, reference_date=ctx.reference_date,
+                          base_dir=ctx.base_dir, step=ctx.step)
+
+    def fit(self, frame: pd.DataFrame, ctx: FitContext) -> dict[str, Any]:
+        grouping, ops = self._subops(frame, ctx)
+        subplans = [{"columns": cols, "op": op.name, "plan": op.fit(frame[cols], self._sub_ctx(ctx, i))}
+                    for i, (cols, op) in enumerate(ops)]
+        return {"policy_seed": ctx.seed, **_size_plan(frame, self.params.rows), "grouping": grouping.as_dict(),
+                "subgroups": subplans}
+
+    def apply(self, frame: pd.DataFrame, plan: dict[str, Any], ctx: FitContext) -> pd.DataFrame:
+        parts = []
+        for i, sub in enumerate(plan["subgroups"]):
+            # Both sub-ops apply from their plan alone, so default params rebuild them.
+            op_cls = DiscreteSynthesis if sub["op"] == DiscreteSynthesis.name else KdeSynthesis
+            parts.append(op_cls(op_cls.Params()).apply(frame[sub["columns"]], sub["plan"], self._sub_ctx(ctx, i)))
+        return pd.concat(parts, axis=1)[list(frame.columns)]

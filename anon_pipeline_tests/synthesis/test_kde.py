@@ -81,3 +81,24 @@ def test_mixed_group_can_leave_rare_discrete_tuples_out():
     assert (plan["excluded_tuples"], plan["excluded_rows"]) == (1, 1)
     assert set(out.lab) == {"a", "b"}
     assert out.lab.value_counts(normalize=True)["a"] == pytest.approx(5 / 9, abs=0.04)
+
+
+def test_grouped_synthesis_splits_by_association_and_keeps_dependence():
+    from anon_pipeline.synthesis.ops import GroupedSynthesis
+
+    rng = np.random.default_rng(8)
+    n = 5000
+    x = rng.normal(size=n)
+    raw = pd.DataFrame({"x": x, "y": x + rng.normal(scale=0.3, size=n), "z": rng.normal(size=n),
+                        "c": rng.choice(["u", "v", "w"], n), "d": np.where(x > 0, "pos", "neg")})
+    op = GroupedSynthesis(GroupedSynthesis.Params(threshold=0.3))
+    ctx = FitContext(column="g", seed=2)
+    plan = op.fit(raw, ctx)
+    assert sorted(sorted(s["columns"]) for s in plan["subgroups"]) == [["c"], ["d", "x", "y"], ["z"]]
+    assert {s["op"] for s in plan["subgroups"]} == {"discrete_synthesis", "kde_synthesis"}
+    out = op.apply(raw, plan, ctx)
+    assert list(out.columns) == list(raw.columns) and out.index.equals(raw.index)
+    assert np.corrcoef(out.x, out.y)[0, 1] > 0.85
+    assert abs(np.corrcoef(out.x, out.z)[0, 1]) < 0.05
+    assert (out.x[out.d == "pos"].mean() - out.x[out.d == "neg"].mean()) > 1.2
+    pd.testing.assert_frame_equal(out, op.apply(raw, op.fit(raw, ctx), ctx))
