@@ -77,8 +77,10 @@ def closest_record(raw: pd.DataFrame, synthetic: pd.DataFrame, columns: list[str
     rng = np.random.default_rng(seed)
     raw_x = np.column_stack([as_float(raw[c]) for c in columns])
     syn_x = np.column_stack([as_float(synthetic[c]) for c in columns])
+    # Complete rows in a canonical order, so the subsample depends on the seed, not on the row order given.
     raw_x = raw_x[~np.isnan(raw_x).any(axis=1)]
     syn_x = syn_x[~np.isnan(syn_x).any(axis=1)]
+    raw_x, syn_x = raw_x[np.lexsort(raw_x.T[::-1])], syn_x[np.lexsort(syn_x.T[::-1])]
     sigma = raw_x.std(axis=0)
     sigma[sigma == 0] = 1.0
     raw_x, syn_x = raw_x / sigma, syn_x / sigma

@@ -54,6 +54,12 @@ def _joint_codes(raw: pd.DataFrame, anon: pd.DataFrame, columns: list[str]) -> t
     """Tuple codes shared by both frames (a tuple has the same code in raw and anon)."""
     both = pd.concat([raw[columns], anon[columns]], ignore_index=True)
     codes = encode_codes(both, columns)
+    # Renumber the tuples in the order of their text form, so codes do not depend on row order.
+    uniq, first = np.unique(codes, return_index=True)
+    text = both.iloc[first].astype(str).agg("\x1f".join, axis=1).to_numpy()
+    rank = np.empty(len(uniq), dtype=np.int64)
+    rank[np.argsort(text, kind="stable")] = np.arange(len(uniq))
+    codes = rank[np.searchsorted(uniq, codes)]
     return codes[:len(raw)], codes[len(raw):]
 
 
@@ -67,8 +73,12 @@ def kl_discrete(raw: pd.DataFrame, anon: pd.DataFrame, columns: list[str]) -> KL
 
 
 def _complete(data: np.ndarray, codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Complete rows in a canonical order (by code, then values), so the estimate does not depend on the row
+    order the caller happens to pass (a pipeline may shuffle rows) but only on the seed."""
     ok = ~np.isnan(data).any(axis=1)
-    return data[ok], codes[ok]
+    data, codes = data[ok], codes[ok]
+    order = np.lexsort((*data.T[::-1], codes))
+    return data[order], codes[order]
 
 
 def _bounded(data: np.ndarray, codes: np.ndarray, max_centres: int, rng: np.random.Generator):
