@@ -26,7 +26,7 @@ from anon_pipeline.metrics.k_anonymity import encode_codes, k_anonymity
 from anon_pipeline.synthesis.continuous import as_float
 
 #: Cells the dense summed-area table may hold (classes x grid cells); above it, the pruning grid coarsens.
-_MAX_GRID_CELLS = 20_000_000
+_MAX_GRID_CELLS = 8_000_000
 _BATCH = 4096
 
 
