@@ -19,6 +19,7 @@ from scipy.spatial import cKDTree
 
 from anon_pipeline.metrics.k_anonymity import encode_codes
 from anon_pipeline.synthesis.continuous import as_float
+from anon_pipeline.utility.sampling import order_free_subsample
 
 DEFAULT_MAX_ROWS = 200_000
 
@@ -74,19 +75,17 @@ class ClosestRecord:
 
 def closest_record(raw: pd.DataFrame, synthetic: pd.DataFrame, columns: list[str], *,
                    max_rows: int = DEFAULT_MAX_ROWS, seed: int = 0) -> ClosestRecord:
-    rng = np.random.default_rng(seed)
     raw_x = np.column_stack([as_float(raw[c]) for c in columns])
     syn_x = np.column_stack([as_float(synthetic[c]) for c in columns])
-    # Complete rows in a canonical order, so the subsample depends on the seed, not on the row order given.
     raw_x = raw_x[~np.isnan(raw_x).any(axis=1)]
     syn_x = syn_x[~np.isnan(syn_x).any(axis=1)]
-    raw_x, syn_x = raw_x[np.lexsort(raw_x.T[::-1])], syn_x[np.lexsort(syn_x.T[::-1])]
     sigma = raw_x.std(axis=0)
     sigma[sigma == 0] = 1.0
     raw_x, syn_x = raw_x / sigma, syn_x / sigma
     tree = cKDTree(raw_x)
-    probe_syn = syn_x if len(syn_x) <= max_rows else syn_x[rng.choice(len(syn_x), max_rows, replace=False)]
-    probe_raw = raw_x if len(raw_x) <= max_rows else raw_x[rng.choice(len(raw_x), max_rows, replace=False)]
+    # Subsamples keyed on the rows' values, so the figures do not depend on the row order given.
+    probe_syn = syn_x[order_free_subsample(syn_x, None, max_rows, seed)]
+    probe_raw = raw_x[order_free_subsample(raw_x, None, max_rows, seed + 1)]
     d_syn, _ = tree.query(probe_syn, k=1, workers=-1)
     # k=2: the first hit of a raw row is itself (or an exact duplicate, distance 0, which is what we want).
     d_raw, _ = tree.query(probe_raw, k=2, workers=-1)

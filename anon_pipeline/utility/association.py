@@ -24,10 +24,6 @@ def _codes(series: pd.Series) -> tuple[np.ndarray, int]:
     return codes.astype(np.int64), len(uniques)
 
 
-def _numeric(series: pd.Series) -> np.ndarray:
-    return as_float(series)
-
-
 def pearson(x: np.ndarray, y: np.ndarray) -> float:
     ok = ~(np.isnan(x) | np.isnan(y))
     x, y = x[ok], y[ok]
@@ -36,10 +32,7 @@ def pearson(x: np.ndarray, y: np.ndarray) -> float:
     return float(np.corrcoef(x, y)[0, 1])
 
 
-def cramers_v(a: pd.Series, b: pd.Series) -> float:
-    """Cramer's V (scipy.stats.contingency.association) of two categorical columns; missing is a value."""
-    ca, na = _codes(a)
-    cb, nb = _codes(b)
+def _cramers_v_codes(ca: np.ndarray, na: int, cb: np.ndarray, nb: int) -> float:
     table = np.bincount(ca * nb + cb, minlength=na * nb).reshape(na, nb)
     table = table[table.sum(axis=1) > 0][:, table.sum(axis=0) > 0]
     if min(table.shape) < 2:
@@ -47,9 +40,12 @@ def cramers_v(a: pd.Series, b: pd.Series) -> float:
     return float(scipy_association(table, method="cramer"))
 
 
-def correlation_ratio(categories: pd.Series, values: np.ndarray) -> float:
-    """eta = sqrt(between-category variance / total variance) of ``values`` across ``categories``."""
-    codes, k = _codes(categories)
+def cramers_v(a: pd.Series, b: pd.Series) -> float:
+    """Cramer's V (scipy.stats.contingency.association) of two categorical columns; missing is a value."""
+    return _cramers_v_codes(*_codes(a), *_codes(b))
+
+
+def _correlation_ratio_codes(codes: np.ndarray, k: int, values: np.ndarray) -> float:
     ok = ~np.isnan(values)
     codes, values = codes[ok], values[ok]
     if len(values) < 2:
@@ -63,23 +59,38 @@ def correlation_ratio(categories: pd.Series, values: np.ndarray) -> float:
     return float(np.sqrt(between / total))
 
 
+def correlation_ratio(categories: pd.Series, values: np.ndarray) -> float:
+    """eta = sqrt(between-category variance / total variance) of ``values`` across ``categories``."""
+    return _correlation_ratio_codes(*_codes(categories), np.asarray(values, dtype=float))
+
+
 def pair_association(a: pd.Series, b: pd.Series) -> tuple[float, str]:
-    na, nb = is_numeric(a), is_numeric(b)
+    return _pair(_encode(a), _encode(b))
+
+
+def _encode(series: pd.Series) -> tuple[bool, tuple]:
+    """Each column is encoded once: floats for a numeric column, (codes, count) for a categorical one."""
+    return (True, (as_float(series),)) if is_numeric(series) else (False, _codes(series))
+
+
+def _pair(a: tuple[bool, tuple], b: tuple[bool, tuple]) -> tuple[float, str]:
+    (na, ea), (nb, eb) = a, b
     if na and nb:
-        return pearson(_numeric(a), _numeric(b)), "pearson"
+        return pearson(ea[0], eb[0]), "pearson"
     if not na and not nb:
-        return cramers_v(a, b), "cramers_v"
-    cat, num = (b, a) if na else (a, b)
-    return correlation_ratio(cat, _numeric(num)), "correlation_ratio"
+        return _cramers_v_codes(*ea, *eb), "cramers_v"
+    cat, num = (eb, ea) if na else (ea, eb)
+    return _correlation_ratio_codes(*cat, num[0]), "correlation_ratio"
 
 
 def association_matrix(df: pd.DataFrame, columns: list[str]) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(values, kinds): symmetric matrices over ``columns``; the diagonal is 1."""
+    encoded = {c: _encode(df[c]) for c in columns}
     values = pd.DataFrame(np.eye(len(columns)), index=columns, columns=columns)
     kinds = pd.DataFrame("self", index=columns, columns=columns, dtype=object)
     for i, a in enumerate(columns):
         for b in columns[i + 1:]:
-            v, kind = pair_association(df[a], df[b])
+            v, kind = _pair(encoded[a], encoded[b])
             values.loc[a, b] = values.loc[b, a] = v
             kinds.loc[a, b] = kinds.loc[b, a] = kind
     return values, kinds

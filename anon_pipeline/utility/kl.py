@@ -20,9 +20,9 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import pandas as pd
 
-from anon_pipeline.metrics.k_anonymity import encode_codes
 from anon_pipeline.synthesis.continuous import as_float
 from anon_pipeline.synthesis.kde import log_density, sample_mixture, silverman_bandwidth
+from anon_pipeline.utility.sampling import order_free_subsample
 
 DEFAULT_MC_SAMPLES = 2000
 DEFAULT_MAX_CENTRES = 10_000
@@ -50,16 +50,23 @@ def kl_from_frequencies(p_anon: np.ndarray, p_raw: np.ndarray) -> float:
     return float(np.sum(p_anon[use] * np.log(p_anon[use] / p_raw[use])))
 
 
+def _sorted_codes(values: pd.Series) -> np.ndarray:
+    """Codes in the sorted order of the values (missing last), so they do not depend on row order."""
+    try:
+        codes, _ = pd.factorize(values, sort=True, use_na_sentinel=False)
+    except TypeError:            # values of mixed types: order them by their text form
+        codes, _ = pd.factorize(values.astype(str), sort=True, use_na_sentinel=False)
+    return codes.astype(np.int64)
+
+
 def _joint_codes(raw: pd.DataFrame, anon: pd.DataFrame, columns: list[str]) -> tuple[np.ndarray, np.ndarray]:
-    """Tuple codes shared by both frames (a tuple has the same code in raw and anon)."""
-    both = pd.concat([raw[columns], anon[columns]], ignore_index=True)
-    codes = encode_codes(both, columns)
-    # Renumber the tuples in the order of their text form, so codes do not depend on row order.
-    uniq, first = np.unique(codes, return_index=True)
-    text = both.iloc[first].astype(str).agg("\x1f".join, axis=1).to_numpy()
-    rank = np.empty(len(uniq), dtype=np.int64)
-    rank[np.argsort(text, kind="stable")] = np.arange(len(uniq))
-    codes = rank[np.searchsorted(uniq, codes)]
+    """Tuple codes shared by both frames (a tuple has the same code in raw and anon), independent of row order."""
+    codes = np.zeros(len(raw) + len(anon), dtype=np.int64)
+    for col in columns:
+        col_codes = _sorted_codes(pd.concat([raw[col], anon[col]], ignore_index=True))
+        # Mixed radix, re-densified in sorted order (so still order-free) to keep it from overflowing.
+        codes = codes * (int(col_codes.max(initial=0)) + 1) + col_codes
+        codes = pd.factorize(codes, sort=True)[0].astype(np.int64)
     return codes[:len(raw)], codes[len(raw):]
 
 
@@ -72,20 +79,15 @@ def kl_discrete(raw: pd.DataFrame, anon: pd.DataFrame, columns: list[str]) -> KL
     return KL(value=kl_from_frequencies(p_anon, p_raw), method="discrete", mass_outside_raw=outside)
 
 
-def _complete(data: np.ndarray, codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Complete rows in a canonical order (by code, then values), so the estimate does not depend on the row
-    order the caller happens to pass (a pipeline may shuffle rows) but only on the seed."""
+def _prepared(data: np.ndarray, codes: np.ndarray, max_centres: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Complete rows, at most ``max_centres`` of them, in a canonical order: the estimate then depends on the
+    seed and on the data, never on the row order the caller happens to pass (a pipeline may shuffle rows)."""
     ok = ~np.isnan(data).any(axis=1)
     data, codes = data[ok], codes[ok]
+    pick = order_free_subsample(data, codes, max_centres, seed)
+    data, codes = data[pick], codes[pick]
     order = np.lexsort((*data.T[::-1], codes))
     return data[order], codes[order]
-
-
-def _bounded(data: np.ndarray, codes: np.ndarray, max_centres: int, rng: np.random.Generator):
-    if len(data) <= max_centres:
-        return data, codes
-    pick = rng.choice(len(data), size=max_centres, replace=False)
-    return data[pick], codes[pick]
 
 
 def kl_continuous(raw: pd.DataFrame, anon: pd.DataFrame, continuous: list[str], discrete: list[str] = (),
@@ -96,10 +98,10 @@ def kl_continuous(raw: pd.DataFrame, anon: pd.DataFrame, continuous: list[str], 
     discrete = list(discrete)
     raw_codes, anon_codes = _joint_codes(raw, anon, discrete) if discrete else \
         (np.zeros(len(raw), np.int64), np.zeros(len(anon), np.int64))
-    raw_x, raw_codes = _complete(np.column_stack([as_float(raw[c]) for c in continuous]), raw_codes)
-    anon_x, anon_codes = _complete(np.column_stack([as_float(anon[c]) for c in continuous]), anon_codes)
-    raw_x, raw_codes = _bounded(raw_x, raw_codes, max_centres, rng)
-    anon_x, anon_codes = _bounded(anon_x, anon_codes, max_centres, rng)
+    raw_x, raw_codes = _prepared(np.column_stack([as_float(raw[c]) for c in continuous]), raw_codes,
+                                 max_centres, seed)
+    anon_x, anon_codes = _prepared(np.column_stack([as_float(anon[c]) for c in continuous]), anon_codes,
+                                   max_centres, seed + 1)
     # Bandwidths from the (possibly subsampled) sets themselves: each is the Silverman KDE of what it holds.
     # Degenerate (constant) columns get a tiny bandwidth so the density stays defined.
     scale = np.nanstd(np.vstack([raw_x, anon_x]), axis=0)

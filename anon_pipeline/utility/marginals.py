@@ -21,7 +21,7 @@ def ks_complement(raw: pd.Series, anon: pd.Series) -> float:
 
 
 def tv_complement(raw: pd.Series, anon: pd.Series) -> float:
-    both = pd.concat([raw.astype(object), anon.astype(object)], ignore_index=True)
+    both = pd.concat([raw, anon], ignore_index=True)
     codes, uniques = pd.factorize(both, use_na_sentinel=False)
     p = np.bincount(codes[:len(raw)], minlength=len(uniques)) / max(len(raw), 1)
     q = np.bincount(codes[len(raw):], minlength=len(uniques)) / max(len(anon), 1)

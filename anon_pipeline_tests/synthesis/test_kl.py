@@ -81,3 +81,17 @@ def test_kl_estimate_does_not_depend_on_row_order():
     shuffled = kl_continuous(raw.sample(frac=1.0, random_state=1), anon.sample(frac=1.0, random_state=2), ["v"],
                              ["g"], mc_samples=300, max_centres=1000, seed=4)
     assert first.value == shuffled.value
+
+
+def test_order_free_subsample_picks_the_same_rows_in_any_order():
+    from anon_pipeline.utility.sampling import order_free_subsample
+
+    data = np.random.default_rng(0).normal(size=(5000, 2))
+    perm = np.random.default_rng(1).permutation(5000)
+    a = data[order_free_subsample(data, None, 700, seed=3)]
+    b = data[perm][order_free_subsample(data[perm], None, 700, seed=3)]
+    assert len(a) == 700 and {tuple(r) for r in a} == {tuple(r) for r in b}
+    c = data[order_free_subsample(data, None, 700, seed=4)]
+    assert {tuple(r) for r in a} != {tuple(r) for r in c}
+    # Roughly uniform: the subsample's mean is near the data's.
+    assert np.abs(a.mean(axis=0)).max() < 0.15
