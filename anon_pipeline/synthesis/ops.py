@@ -1,8 +1,8 @@
 """The synthesis templates as registered ops, usable from policies.
 
-Group ops (``groups:``): ``discrete_synthesis``, ``kde_synthesis``, and ``grouped_synthesis`` (splits a group
-into dependent subgroups, automatically or as listed, and picks the template per subgroup). Column ops (``columns:``):
-``rare_value_merge``, ``datetime_partition``, ``gaussian_noise``.
+Group ops (``groups:``): ``discrete_synthesis``, ``kde_synthesis``, and ``grouped_synthesis`` (splits a
+group into dependent subgroups, automatically or as listed, and picks the template per subgroup).
+Column ops (``columns:``): ``rare_value_merge``, ``datetime_partition``, ``gaussian_noise``.
 
 Plans hold no raw rows: a synthesis plan records the seed, sizes and bandwidths, and ``apply`` resamples the
 frame it is given (replaying a frozen plan on a new batch synthesises that batch with the frozen
