@@ -104,6 +104,12 @@ def _hmac_key(params: PseudonymParams, column: str, op: str) -> bytes:
     return secret.encode()
 
 
+def _hmac_hex(keyed: hmac.HMAC, value: str) -> str:
+    h = keyed.copy()
+    h.update(value.encode())
+    return h.hexdigest()
+
+
 def _key_fingerprint(key: bytes) -> str:
     # Public: lets a replayed plan notice a different key without storing anything that helps guess it.
     return hashlib.sha256(b"anon_pipeline pseudonym key\x00" + key).hexdigest()[:12]
@@ -132,7 +138,8 @@ class Pseudonym(IdentifierOp):
         context = self.params.context.encode() + b"\x00" if self.params.context else b""
         n = self.params.length
         # One HMAC per distinct value, then a vectorised take: identifiers are mostly unique, but repeats are free.
-        tokens = [prefix + hmac.new(key, context + str(u).encode(), hashlib.sha256).hexdigest()[:n] for u in uniques]
+        keyed = hmac.new(key, context, hashlib.sha256)   # copying a keyed state skips re-deriving the key pads
+        tokens = [prefix + _hmac_hex(keyed, str(u))[:n] for u in uniques.tolist()]
         n_coll = len(tokens) - len(set(tokens))
         if n_coll:
             raise TransformError(ctx.column, self.name, f"{n_coll} token collision(s) at length {n}; raise length",
