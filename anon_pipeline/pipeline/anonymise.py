@@ -24,6 +24,9 @@ class Anonymised:
     table: pd.DataFrame
     plan: dict[str, Any]
     key_tables: dict[str, pd.DataFrame] = field(default_factory=dict)
+    #: After every column's steps, before any group's (input column names): the "generalised" table that
+    #: synthesised groups are measured against.
+    generalised: pd.DataFrame | None = None
 
     @property
     def suppressed_rows(self) -> int:
@@ -44,6 +47,7 @@ def _run(qi_table: pd.DataFrame, policy: Policy, plan: dict[str, Any] | None) ->
         table[name], new_plan["columns"][name], k = run_steps(table[name], column_steps[name], policy, name,
                                                                      replayed)
         keys.update(k)
+    generalised = table.copy()
     for group in policy.groups:
         replayed = plan["groups"][group.name] if plan is not None else None
         out, new_plan["groups"][group.name], k = run_steps(table[group.columns], group_steps[group.name],
@@ -53,7 +57,7 @@ def _run(qi_table: pd.DataFrame, policy: Policy, plan: dict[str, Any] | None) ->
         keys.update(k)
     table = table.rename(columns={c: policy.output_name(c) for c in policy.kept_columns})
     table = table.sort_values(GUID, ignore_index=True)
-    return Anonymised(table, new_plan, keys)
+    return Anonymised(table, new_plan, keys, generalised)
 
 
 def anonymise(qi_table: pd.DataFrame, policy: Policy) -> Anonymised:
