@@ -12,6 +12,7 @@ import pandas as pd
 
 from anon_pipeline.errors import BlockingCheckFailed
 from anon_pipeline.pipeline.checks import CheckOutcome
+from anon_pipeline.pipeline.qi_table import GUID
 from anon_pipeline.pipeline.workdir import PolicyDirs
 from anon_pipeline.policy.model import Policy
 from anon_pipeline.release import build_manifest, policy_hash, write_release
@@ -72,7 +73,8 @@ def release(anonymised: pd.DataFrame, reports: dict[str, dict], outcomes: list[C
             dirs: PolicyDirs, *, source_sha256: str | None = None, contract: pd.DataFrame | None = None) -> Path:
     """Write the release, or raise ``BlockingCheckFailed`` and write nothing where a consumer reads.
 
-    With ``release.contract`` in the policy, ``contract`` is written encrypted apart from the release.
+    With ``release.contract`` in the policy, the rows of ``contract`` (source row <-> GUID) whose GUID was
+    released are written encrypted apart from the release.
     """
     failed = {o.name: o.failure_reason() for o in outcomes if o.blocking and not o.passed}
     if failed:
@@ -87,7 +89,11 @@ def release(anonymised: pd.DataFrame, reports: dict[str, dict], outcomes: list[C
                            json_files=reports, manifest=manifest, encrypted_zip=policy.release.encrypted_zip,
                            password_dir=dirs.key_tables / ZIP_PASSWORDS)
     if policy.release.contract and contract is not None:
-        write_contract(dirs, contract, folder.name)
+        # Only rows that were released: suppressed rows have nothing to link, fully synthetic rows (fresh GUIDs)
+        # have no source row at all, and then no contract is written.
+        linked = contract[contract[GUID].isin(anonymised[GUID])]
+        if len(linked):
+            write_contract(dirs, linked.reset_index(drop=True), folder.name)
     return folder
 
 

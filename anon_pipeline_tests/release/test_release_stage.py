@@ -72,3 +72,15 @@ def test_a_blocked_run_leaves_the_last_release_and_writes_no_contract(policy_fil
     contracts = list((work / "insurance_customers" / "key_tables" / "contracts").iterdir())
     assert [p.name for p in contracts] == [f"{good.release_dir.name}.parquet.enc"]
     assert verify_release(good.release_dir) == []
+
+
+def test_fully_synthetic_rows_have_no_contract(tmp_path):
+    doc = yaml.safe_load((POLICY.parent / "flights_synthesis.yaml").read_text())
+    doc["source"]["sample"]["rows"] = 2000
+    doc["groups"][0]["steps"][0]["rows"] = 2500       # another size: every row is fresh, with a fresh GUID
+    doc["release"] = {"formats": ["parquet"], "contract": True}
+    path = tmp_path / "flights.yaml"
+    path.write_text(yaml.safe_dump(doc, sort_keys=False))
+    result = run_policy(path, workdir=tmp_path / "work")
+    assert result.released and len(result.anonymised) == 2500
+    assert not list((tmp_path / "work").glob(f"{doc['name']}/key_tables/contracts/*"))
