@@ -1,4 +1,5 @@
-"""``anon-pipeline keygen`` and ``anon-pipeline decode``: make a key, and decode an encrypted key table with it."""
+"""``anon-pipeline keygen``, ``decode`` and ``verify``: make a key, decode an encrypted key table with it, and
+check a release against its manifest."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from anon_pipeline.release.writer import table_bytes
+from anon_pipeline.release.writer import table_bytes, verify_release
 from anon_pipeline.secrets import (KEY_ENV, KEY_FILE_ENV, SecretsError, atomic_write_bytes, decrypt_bytes,
                                    default_key_path, generate_key_file, resolve_key)
 
@@ -33,6 +34,12 @@ def add_subcommands(subparsers: argparse._SubParsersAction) -> None:
                         help="write it here (mode 0600; a table as .csv or .parquet); default: stdout (tables as CSV)")
     decode.add_argument("--force", action="store_true", help="overwrite --out if it exists")
     decode.set_defaults(handler=_decode)
+
+    verify = subparsers.add_parser("verify", help="check a release folder against its manifest",
+                                   description="Re-hash every file of a release and compare with manifest.json; "
+                                   "also report files missing, unlisted or writable. Exit 1 when anything is off.")
+    verify.add_argument("release", type=Path, help="a release version folder (or its 'latest' link)")
+    verify.set_defaults(handler=_verify)
 
 
 def _fail(command: str, exc: Exception) -> int:
@@ -78,3 +85,15 @@ def _decode(args: argparse.Namespace) -> int:
     print(f"decoded {what} to {args.out}", file=sys.stderr)
     return 0
 
+
+
+def _verify(args: argparse.Namespace) -> int:
+    if not (args.release / "manifest.json").is_file():
+        return _fail("verify", FileNotFoundError(f"{args.release} has no manifest.json; is it a release folder?"))
+    problems = verify_release(args.release)
+    for problem in problems:
+        print(f"anon-pipeline verify: {problem}", file=sys.stderr)
+    if problems:
+        return 1
+    print(f"{args.release}: every file matches its SHA-256 in the manifest and is read-only")
+    return 0

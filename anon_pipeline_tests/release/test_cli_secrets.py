@@ -12,6 +12,7 @@ import pandas as pd
 import pytest
 
 from anon_pipeline.cli import main
+from anon_pipeline.release import write_release
 from anon_pipeline.secrets import generate_key_file, read_key_file, write_encrypted_table
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -83,3 +84,15 @@ def test_the_installed_command_exits_non_zero_on_error(tmp_path):
     done = subprocess.run([sys.executable, "-m", "anon_pipeline.cli", "decode", str(tmp_path / "missing.enc")],
                           env=env, capture_output=True, text=True, timeout=120)
     assert done.returncode == 2 and "no key configured" in done.stderr
+
+
+def test_verify_passes_a_sound_release_and_fails_a_changed_one(tmp_path, capsys):
+    folder = write_release(tmp_path / "rel", {"t": TABLE}, formats=["csv"])
+    assert main(["verify", str(tmp_path / "rel" / "latest")]) == 0
+    folder.chmod(0o755)
+    (folder / "t.csv").chmod(0o644)
+    (folder / "t.csv").write_text("code,region\n0,Nowhere\n")
+    capsys.readouterr()
+    assert main(["verify", str(folder)]) == 1
+    assert "t.csv: SHA-256 differs from the manifest" in capsys.readouterr().err
+    assert main(["verify", str(tmp_path)]) == 2
