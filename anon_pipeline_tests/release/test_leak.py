@@ -12,6 +12,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import dagster as dg
 import pandas as pd
 import pytest
 import yaml
@@ -20,7 +21,6 @@ from anon_pipeline.release import sha256_file
 from anon_pipeline.secrets import decrypt_bytes, read_key_file
 from anon_pipeline_tests.release.bad_inputs import CORPUS, IDENTIFIERS, POLICY, PROJECT_ROOT, clean_table
 
-dg = pytest.importorskip("dagster")
 PSEUDO_ENV = "ANON_LEAK_TEST_PSEUDONYM_KEY"
 DAGSTER_CASES = ("no_header_row", "not_utf8", "scientific_notation_phones", "duplicated_rows")
 
@@ -165,8 +165,6 @@ def test_no_identifier_value_outside_the_release(leak_run):
 
 
 def test_no_identifier_value_in_the_dagster_event_log(leak_run):
-    from dagster._serdes import serialize_value
-
     values = _identifier_values(leak_run["table"])
     instance = dg.DagsterInstance.local_temp(str(leak_run["instance_dir"]))
     runs = instance.get_runs()
@@ -175,7 +173,7 @@ def test_no_identifier_value_in_the_dagster_event_log(leak_run):
     for run in runs:
         records = instance.all_logs(run.run_id)
         n_events += len(records)
-        text = "\n".join(serialize_value(r) for r in records) + serialize_value(run)
+        text = "\n".join(dg.serialize_value(r) for r in records) + dg.serialize_value(run)
         found = _found(text, values)
         assert not found, f"run {run.run_id}: {len(found)} identifier value(s) in the event log"
     assert n_events > 100
