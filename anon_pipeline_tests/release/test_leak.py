@@ -18,7 +18,7 @@ import pytest
 import yaml
 
 from anon_pipeline.release import sha256_file
-from anon_pipeline.secrets import decrypt_bytes, read_key_file
+from anon_pipeline.secrets import decrypt_bytes, read_key_file, write_encrypted_table
 from anon_pipeline_tests.release.bad_inputs import CORPUS, IDENTIFIERS, POLICY, PROJECT_ROOT, clean_table
 
 PSEUDO_ENV = "ANON_LEAK_TEST_PSEUDONYM_KEY"
@@ -177,3 +177,16 @@ def test_no_identifier_value_in_the_dagster_event_log(leak_run):
         found = _found(text, values)
         assert not found, f"run {run.run_id}: {len(found)} identifier value(s) in the event log"
     assert n_events > 100
+
+
+def test_the_search_would_find_a_leak(leak_run, tmp_path):
+    """The searches above are only worth their silence if they find what is there: plant values and look."""
+    table, values = leak_run["table"], _identifier_values(leak_run["table"])
+    key = read_key_file(leak_run["config"] / "anon_pipeline" / "secrets.key")
+    nino, phone = table["national_insurance_number"].iloc[3], table["phone_number"].iloc[5]
+    (tmp_path / "log.txt").write_text(f"step failed on value {nino}: bad\n")
+    table[["surname"]].to_parquet(tmp_path / "staged.parquet")
+    write_encrypted_table(tmp_path / "keys.parquet.enc", table[["phone_number"]].iloc[5:6], key)
+    assert _found("\n".join(_texts_of_file(tmp_path / "log.txt", key)), values) == {nino}
+    assert len(_found("\n".join(_texts_of_file(tmp_path / "staged.parquet", key)), values)) > 100
+    assert phone in _found("\n".join(_texts_of_file(tmp_path / "keys.parquet.enc", key)), values)
