@@ -21,7 +21,8 @@ def add_subcommands(subparsers: argparse._SubParsersAction) -> None:
                                    f"is never printed; point {KEY_FILE_ENV} at the file, or leave it at the "
                                    "default place.")
     keygen.add_argument("--key-file", type=Path, default=None, help="where to write the key (outside any repository)")
-    keygen.add_argument("--force", action="store_true", help="replace an existing key file (old files become unreadable)")
+    keygen.add_argument("--force", action="store_true",
+                        help="replace an existing key file (files encrypted with it become unreadable)")
     keygen.set_defaults(handler=_keygen)
 
     decode = subparsers.add_parser("decode", help="decrypt a key table, contract or plan (.enc) for an authorised user",

@@ -77,7 +77,7 @@ def _check_outside_repository(path: Path) -> None:
     tree = git_work_tree(path.resolve().parent)
     if tree is not None:
         raise SecretsError(f"key file {path} is inside the git work tree {tree}; keep keys outside any repository "
-                        f"(e.g. {default_key_path()}) so they are never committed")
+                           f"(e.g. {default_key_path()}) so they are never committed")
 
 
 def _validate(key: bytes, where: str) -> bytes:
@@ -86,7 +86,7 @@ def _validate(key: bytes, where: str) -> bytes:
         Fernet(key)
     except (ValueError, TypeError):
         raise SecretsError(f"{where} does not hold a valid key (expected 32 url-safe base64-encoded bytes, "
-                        "as written by `anon-pipeline keygen`)") from None
+                           "as written by `anon-pipeline keygen`)") from None
     return key
 
 
@@ -101,7 +101,7 @@ def generate_key_file(path: Path | None = None, *, overwrite: bool = False) -> P
     _check_outside_repository(path)
     if path.exists() and not overwrite:
         raise KeyFileExists(f"key file {path} already exists; refusing to overwrite it (data encrypted with it would "
-                        "become unreadable); pass overwrite/--force to replace it")
+                            "become unreadable); pass overwrite/--force to replace it")
     path.parent.mkdir(parents=True, exist_ok=True, mode=KEY_DIR_MODE)
     try:
         atomic_write_bytes(path, Fernet.generate_key() + b"\n", mode=KEY_FILE_MODE, overwrite=overwrite)
@@ -142,7 +142,7 @@ def resolve_key(key_file: Path | None = None, *, create: bool = False) -> KeyInf
         return KeyInfo(read_key_file(path), "default key file", path)
     if not create:
         raise SecretsError(f"no key configured: set {KEY_ENV} or {KEY_FILE_ENV}, pass --key-file, or create "
-                        f"{path} with `anon-pipeline keygen`")
+                           f"{path} with `anon-pipeline keygen`")
     try:
         generate_key_file(path)
         created = True

@@ -99,8 +99,8 @@ def _hmac_key(params: PseudonymParams, column: str, op: str) -> bytes:
         raise TransformError(column, op, f"environment variable {params.key_env} (named by key_env) is not set "
                              "or empty; it must hold the pseudonym secret")
     if len(secret.encode()) < 16:
-        raise TransformError(column, op, f"the secret in {params.key_env} is shorter than 16 bytes; use at "
-                             "least 32 random bytes (e.g. `python -c \"import secrets; print(secrets.token_hex(32))\"`)")
+        raise TransformError(column, op, f"the secret in {params.key_env} is shorter than 16 bytes; use at least 32 "
+                             "random bytes, e.g. from `python -c 'import secrets; print(secrets.token_hex(32))'`")
     return secret.encode()
 
 

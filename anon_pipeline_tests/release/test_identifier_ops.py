@@ -90,17 +90,15 @@ def test_policy_with_a_pasted_key_fails_at_load_naming_the_column():
 
 
 def test_identifier_ops_are_allowed_on_identifiers_in_a_policy():
+    ops = {"a": ("pseudonym", {"key_env": "K"}), "b": ("mask", {"n": 2}), "c": ("email_domain", {}),
+           "d": ("uk_phone_area_code", {})}
     policy = Policy.model_validate({
         "name": "p", "seed": 1,
-        "columns": {name: {"role": "identifier", "steps": [{"op": op, **params}]}
-                    for name, op, params in [("a", "pseudonym", {"key_env": "K"}), ("c", "mask", {"n": 2}), ("d", "email_domain", {}),
-                                             ("e", "uk_phone_area_code", {})]},
+        "columns": {name: {"role": "identifier", "steps": [{"op": op, **params}]} for name, (op, params) in ops.items()},
     })
     columns, _ = bind_steps(policy)
-    assert [b.op_name for b in columns.values() for b in b] == ["pseudonym", "mask", "email_domain",
-                                                                   "uk_phone_area_code"]
-    assert all(get_op(n).allowed_on_identifiers for n in ("pseudonym", "mask", "email_domain",
-                                                             "uk_phone_area_code"))
+    assert [step.op_name for steps in columns.values() for step in steps] == [op for op, _ in ops.values()]
+    assert all(get_op(op).allowed_on_identifiers for op, _ in ops.values())
 
 
 def test_pseudonym_missing_or_short_secret_is_a_clear_error(monkeypatch):

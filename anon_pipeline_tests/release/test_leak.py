@@ -55,8 +55,8 @@ def leak_run(tmp_path_factory):
     sources.append(inputs / "good.csv")
     checksums = {p.name: sha256_file(p) for p in sources}
     policy = _policy_with_identifier_ops(base / "policy.yaml")
-    env = {**os.environ, "PYTHONPATH": str(PROJECT_ROOT), "XDG_CONFIG_HOME": str(config), "DAGSTER_HOME": str(instance_dir),
-           PSEUDO_ENV: "leak-test-secret-0123456789abcdef"}
+    env = {**os.environ, "PYTHONPATH": str(PROJECT_ROOT), "XDG_CONFIG_HOME": str(config),
+           "DAGSTER_HOME": str(instance_dir), PSEUDO_ENV: "leak-test-secret-0123456789abcdef"}
     for name in ("ANON_PIPELINE_KEY", "ANON_PIPELINE_KEY_FILE"):
         env.pop(name, None)
     done = subprocess.run([sys.executable, str(Path(__file__).with_name("leak_run.py")), str(policy),
