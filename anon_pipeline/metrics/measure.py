@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass
+from dataclasses import field as dataclass_field
 from typing import Any, Literal
 
 import numpy as np
@@ -134,13 +136,43 @@ def _smallest_classes(qi_cols: list[EncodedColumn], ids: np.ndarray, sizes: np.n
             for c in chosen]
 
 
-def measure(df: pd.DataFrame, quasi_identifiers: Sequence[str], sensitive_attributes: Sequence[str] = (),
-            **params: Any) -> dict[str, Any]:
-    """Every anonymity and risk measure of ``df`` for the given quasi-identifiers and sensitive attributes.
+@dataclass
+class PreparedTable:
+    """A table encoded once for a set of quasi-identifiers and sensitive attributes, suppression applied."""
 
-    See :class:`MeasureParams` for the options. Values of quasi-identifiers appear in the result only under
-    ``smallest_classes``, and only when ``show_smallest`` asks for them.
-    """
+    quasi_identifiers: list[str]
+    sensitive_attributes: list[str]
+    qi_cols: list[EncodedColumn]
+    sa_cols: dict[str, EncodedColumn]
+    ids: np.ndarray
+    n_classes: int
+    sizes: np.ndarray
+    n_rows_in: int
+    n_rows: int
+    n_suppressed: int
+    opts: MeasureParams
+    orders: dict[str, list[Any]]
+    _contingencies: dict[str, dv.Contingency] = dataclass_field(default_factory=dict)
+
+    def contingency(self, attribute: str) -> dv.Contingency:
+        if attribute not in self._contingencies:
+            col = self.sa_cols[attribute]
+            self._contingencies[attribute] = dv.contingency(self.ids, self.n_classes, col.codes, col.cardinality)
+        return self._contingencies[attribute]
+
+    def ordered(self, attribute: str) -> bool:
+        """Whether t-closeness uses the ordered distance: numeric, ordinal or ordered-categorical values."""
+        override = self.opts.t_distance.get(attribute)
+        if override is not None:
+            return override == "ordered"
+        uniques = self.sa_cols[attribute].uniques
+        return (pd.api.types.is_numeric_dtype(uniques.dtype) or attribute in self.orders
+                or bool(getattr(uniques.dtype, "ordered", False)))
+
+
+def prepare(df: pd.DataFrame, quasi_identifiers: Sequence[str], sensitive_attributes: Sequence[str] = (),
+            **params: Any) -> PreparedTable:
+    """Encode the columns once, apply the suppression rule and group by the quasi-identifiers."""
     opts = MeasureParams(**params)
     qis, sas = list(dict.fromkeys(quasi_identifiers)), list(dict.fromkeys(sensitive_attributes))
     overlap = set(qis) & set(sas)
@@ -162,14 +194,33 @@ def measure(df: pd.DataFrame, quasi_identifiers: Sequence[str], sensitive_attrib
 
     ids, n_classes = joint_ids(qi_cols, n_rows)
     sizes = np.bincount(ids, minlength=n_classes) if n_rows else np.zeros(0, dtype=np.int64)
+    return PreparedTable(qis, sas, qi_cols, {c.name: c for c in sa_cols}, ids, n_classes, sizes, n_total, n_rows,
+                         n_suppressed, opts, orders)
+
+
+def measure(df: pd.DataFrame, quasi_identifiers: Sequence[str], sensitive_attributes: Sequence[str] = (),
+            **params: Any) -> dict[str, Any]:
+    """Every anonymity and risk measure of ``df`` for the given quasi-identifiers and sensitive attributes.
+
+    See :class:`MeasureParams` for the options. Values of quasi-identifiers appear in the result only under
+    ``smallest_classes``, and only when ``show_smallest`` asks for them.
+    """
+    return summarise(prepare(df, quasi_identifiers, sensitive_attributes, **params))
+
+
+def summarise(tab: PreparedTable) -> dict[str, Any]:
+    """The measure() dict of a prepared table."""
+    opts, qis, sas = tab.opts, tab.quasi_identifiers, tab.sensitive_attributes
+    ids, n_classes, sizes, n_rows = tab.ids, tab.n_classes, tab.sizes, tab.n_rows
+    qi_cols = tab.qi_cols
     kan = k_from_sizes(sizes, qis, n_rows)
 
     out: dict[str, Any] = {
         "quasi_identifiers": qis,
         "sensitive_attributes": sas,
-        "n_rows_in": n_total,
+        "n_rows_in": tab.n_rows_in,
         "n_rows": n_rows,
-        "n_suppressed": n_suppressed,
+        "n_suppressed": tab.n_suppressed,
         "suppressed": opts.suppressed,
         "k_anonymity": kan.K,
         "k_percent": kan.k_percent,
@@ -190,11 +241,9 @@ def measure(df: pd.DataFrame, quasi_identifiers: Sequence[str], sensitive_attrib
     per_attr: dict[str, dict[str, Any]] = {}
     cts: list[dv.Contingency] = []
     if n_rows:
-        for col in sa_cols:
-            ct = dv.contingency(ids, n_classes, col.codes, col.cardinality)
-            default = "ordered" if (pd.api.types.is_numeric_dtype(col.uniques.dtype) or col.name in orders
-                                    or getattr(col.uniques.dtype, "ordered", False)) else "equal"
-            per_attr[col.name] = _sensitive(ct, opts.t_distance.get(col.name, default) == "ordered")
+        for name in sas:
+            ct = tab.contingency(name)
+            per_attr[name] = _sensitive(ct, tab.ordered(name))
             cts.append(ct)
     if per_attr:
         agg = {key: min if key.startswith(("l_", "entropy")) else max
