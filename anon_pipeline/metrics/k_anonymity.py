@@ -17,7 +17,7 @@ from anon_pipeline.metrics.encoding import encode_frame, joint_ids
 def encode_codes(df: pd.DataFrame, columns: list[str]) -> np.ndarray:
     """One int64 class id per row: the joint code of ``columns`` (missing values are their own code)."""
     encoded = encode_frame(df, list(columns))
-    return joint_ids([encoded[c] for c in dict.fromkeys(columns)], len(df))[0]
+    return joint_ids([encoded[c] for c in dict.fromkeys(columns)], len(df))[0].astype(np.int64)
 
 
 def class_sizes(df: pd.DataFrame, columns: list[str]) -> np.ndarray:

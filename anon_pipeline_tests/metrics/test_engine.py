@@ -9,7 +9,7 @@ import pytest
 
 from anon_pipeline.metrics import class_sizes, encode_codes, k_anonymity, measure
 from anon_pipeline.metrics import diversity as dv
-from anon_pipeline.metrics.encoding import encode_column, joint_ids
+from anon_pipeline.metrics.encoding import dense_rank, encode_column, joint_ids
 
 
 def _random_table(rng: np.random.Generator, n: int, wide: bool) -> pd.DataFrame:
@@ -102,3 +102,11 @@ def test_diversity_per_class_against_groupby():
     top = by_class.apply(lambda v: v.value_counts().iloc[0]).sort_index().to_numpy()
     r1, tail = dv.recursive_c(ct, 2)
     assert r1.tolist() == top.tolist() and (tail == np.bincount(ids) - top).all()
+
+
+@pytest.mark.parametrize("span", [1000, 3 << 20, 1 << 40])  # presence mask, mask by key ranges, sort
+def test_dense_rank_paths_agree_with_numpy_unique(span):
+    key = np.random.default_rng(7).integers(0, span, 5000)
+    ids, uniques = dense_rank(key, span)
+    expected_uniques, expected_ids = np.unique(key, return_inverse=True)
+    assert uniques.tolist() == expected_uniques.tolist() and ids.tolist() == expected_ids.tolist()
