@@ -50,12 +50,19 @@ class Contingency:
 
 def contingency(class_ids: np.ndarray, n_classes: int, value_codes: np.ndarray, n_values: int) -> Contingency:
     """Count the (class, value) cells with one dense ranking of ``class * n_values + value``."""
-    key = class_ids.astype(np.int64) * n_values
+    key = class_ids.astype(np.int64)
+    key *= n_values
     key += value_codes
     cell_ids, cells = dense_rank(key, n_classes * n_values)
-    pair_count = np.bincount(cell_ids, minlength=len(cells))
-    del cell_ids, key
-    pair_class, pair_value = np.divmod(cells, n_values)
+    del key
+    # Cells are at most one per row: int32 while the table has fewer than 2**31 rows halves their memory.
+    small = np.int32 if len(class_ids) < 2**31 else np.int64
+    pair_count = np.bincount(cell_ids, minlength=len(cells)).astype(small)
+    del cell_ids
+    pair_class = (cells // n_values).astype(small)
+    cells %= n_values
+    pair_value = cells.astype(small)
+    del cells
     per_class = np.bincount(pair_class, minlength=n_classes)
     class_start = np.zeros(n_classes, dtype=np.int64)
     np.cumsum(per_class[:-1], out=class_start[1:])
@@ -115,9 +122,13 @@ def t_closeness_per_class(ct: Contingency, ordered: bool) -> np.ndarray:
     n_classes = len(ct.class_size)
     if not ordered:
         # 0.5 * sum over all values |q - p|; values absent from a class contribute p, i.e. 1 - sum of present p.
-        q, p = ct.q(), ct.p()
-        present = np.bincount(ct.pair_class, weights=np.abs(q - p), minlength=n_classes)
+        p = ct.p()
         covered = np.bincount(ct.pair_class, weights=p, minlength=n_classes)
+        gap = ct.q()
+        gap -= p
+        del p
+        np.abs(gap, out=gap)
+        present = np.bincount(ct.pair_class, weights=gap, minlength=n_classes)
         return 0.5 * (present + 1.0 - covered)
     m = ct.n_values
     if m < 2:

@@ -16,8 +16,8 @@ import pandas as pd
 
 #: Dense remapping through a presence mask costs ``span`` bytes plus 4 * ``span``: at most this many codes per
 #: row at a time (or ``_MIN_SPAN``), in at most ``_MAX_CHUNKS`` key ranges; beyond, a sort (``np.unique``).
-_SPAN_PER_ROW = 4
-_MIN_SPAN = 1 << 20
+_SPAN_PER_ROW = 2
+_MIN_SPAN = 1 << 16
 _MAX_CHUNKS = 8
 
 
@@ -70,7 +70,9 @@ def encode_column(values: pd.Series, order: Sequence | None = None) -> EncodedCo
         arr = values.to_numpy()
         lo, hi = int(arr.min()), int(arr.max())
         if hi - lo < max(_SPAN_PER_ROW * len(arr), _MIN_SPAN):
-            codes, present = dense_rank(arr.astype(np.int64) - lo, hi - lo + 1)
+            shifted = arr.astype(np.int64)
+            shifted -= lo
+            codes, present = dense_rank(shifted, hi - lo + 1)
             return EncodedColumn(name, codes.astype(_code_dtype(len(present))), pd.Index(present + lo))
     try:
         codes, uniques = pd.factorize(values, sort=True, use_na_sentinel=False)
@@ -83,13 +85,14 @@ def _id_dtype(n_rows: int) -> np.dtype:
     return np.dtype(np.int32) if n_rows < 2**31 else np.dtype(np.int64)
 
 
-def _presence_rank(key: np.ndarray, span: int, dtype: np.dtype) -> tuple[np.ndarray, np.ndarray]:
+def _presence_rank(key: np.ndarray, span: int, dtype: np.dtype, keys: bool) -> tuple[np.ndarray, np.ndarray | int]:
     present = np.zeros(span, dtype=bool)
     present[key] = True
     # int32 running counts: ~8x faster than an int64 cumsum over a bool array, and half the memory.
     remap = np.cumsum(present, dtype=dtype)
+    n_unique = int(remap[-1]) if span else 0
     remap -= 1
-    return remap[key], np.flatnonzero(present)
+    return remap[key], (np.flatnonzero(present) if keys else n_unique)
 
 
 def dense_rank(key: np.ndarray, span: int) -> tuple[np.ndarray, np.ndarray]:
@@ -99,24 +102,38 @@ def dense_rank(key: np.ndarray, span: int) -> tuple[np.ndarray, np.ndarray]:
     up to ``_MAX_CHUNKS`` times that, through the mask one key range at a time (memory stays bounded); beyond,
     through a sort.
     """
+    return _rank(key, span, True)  # type: ignore[return-value]
+
+
+def dense_count(key: np.ndarray, span: int) -> tuple[np.ndarray, int]:
+    """As :func:`dense_rank`, returning the number of distinct keys instead of the keys themselves."""
+    return _rank(key, span, False)  # type: ignore[return-value]
+
+
+def _rank(key: np.ndarray, span: int, keys: bool) -> tuple[np.ndarray, np.ndarray | int]:
     dtype = _id_dtype(len(key))
     limit = max(_SPAN_PER_ROW * len(key), _MIN_SPAN)
     if span <= limit:
-        return _presence_rank(key, span, dtype)
+        return _presence_rank(key, span, dtype, keys)
     if span <= _MAX_CHUNKS * limit:
         ids = np.empty(len(key), dtype=dtype)
         parts: list[np.ndarray] = []
         offset = 0
         for lo in range(0, span, limit):
-            rows = np.flatnonzero((key >= lo) & (key < lo + limit))
-            sub_ids, sub_keys = _presence_rank(key[rows] - lo, min(limit, span - lo), dtype)
+            rows = key >= lo
+            rows &= key < lo + limit
+            sub = key[rows]
+            sub -= lo
+            sub_ids, found = _presence_rank(sub, min(limit, span - lo), dtype, keys)
+            del sub
             sub_ids += offset
             ids[rows] = sub_ids
-            parts.append(sub_keys + lo)
-            offset += len(sub_keys)
-        return ids, np.concatenate(parts)
+            if keys:
+                parts.append(found + lo)
+            offset += len(found) if keys else found
+        return ids, (np.concatenate(parts) if keys else offset)
     uniques, ids = np.unique(key, return_inverse=True)
-    return ids.astype(dtype, copy=False), uniques
+    return ids.astype(dtype, copy=False), (uniques if keys else len(uniques))
 
 
 def joint_ids(columns: Sequence[EncodedColumn], n_rows: int) -> tuple[np.ndarray, int]:
@@ -134,13 +151,14 @@ def joint_ids(columns: Sequence[EncodedColumn], n_rows: int) -> tuple[np.ndarray
     for col in ordered[1:]:
         card = max(col.cardinality, 1)
         if span * card > limit:
-            ids, uniq = dense_rank(key, span)
-            key, span = ids.astype(np.int64), max(len(uniq), 1)
+            ids, n_unique = dense_count(key, span)
+            del key
+            key, span = ids.astype(np.int64), max(n_unique, 1)
+            del ids
         key *= card
         key += col.codes
         span *= card
-    ids, uniq = dense_rank(key, span)
-    return ids, len(uniq)
+    return dense_count(key, span)
 
 
 def encode_frame(df: pd.DataFrame, columns: Sequence[str],
