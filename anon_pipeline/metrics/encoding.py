@@ -65,7 +65,9 @@ def encode_column(values: pd.Series, order: Sequence | None = None) -> EncodedCo
             codes[codes < 0] = len(uniques)
             uniques = uniques.append(pd.Index([np.nan]))
         return EncodedColumn(name, codes.astype(_code_dtype(len(uniques))), uniques)
-    if pd.api.types.is_integer_dtype(values.dtype) and not isinstance(values.dtype, pd.api.extensions.ExtensionDtype) and len(values):
+    plain_int = pd.api.types.is_integer_dtype(values.dtype) and not isinstance(values.dtype,
+                                                                              pd.api.extensions.ExtensionDtype)
+    if plain_int and len(values):
         # Small-range integers (ages, years, codes): offset and remap through a presence mask, no hashing.
         arr = values.to_numpy()
         lo, hi = int(arr.min()), int(arr.max())

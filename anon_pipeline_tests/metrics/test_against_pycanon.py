@@ -1,9 +1,10 @@
 """On the adult data set, every measure pycanon 1.0.1 also computes equals pycanon's value.
 
 pycanon loops over classes in Python and needs minutes for t-closeness on the raw table (12,458 classes), so
-the raw table is compared on k, distinct l and recursive (c, l) (entropy l follows from l = 1 there), and every measure is compared on generalised
-versions of adult (ARX's hierarchies shipped with the data), one with small classes suppressed. pycanon runs
-once per module.
+the raw table is compared on k, distinct l and recursive (c, l) (entropy l follows from l = 1 there), and every
+measure on generalised versions of adult (ARX's hierarchies shipped with the data), one with small classes
+suppressed, and on small random tables. pycanon runs once per module; benchmarks/metrics.py compares every
+measure on the raw table.
 """
 
 from __future__ import annotations
