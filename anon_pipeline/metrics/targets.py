@@ -11,8 +11,8 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import Any, Literal
+from dataclasses import dataclass, field, replace
+from typing import Any, ClassVar, Literal
 
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -51,6 +51,11 @@ class LTarget(_PerAttribute):
             raise ValueError(f"{self.variant} l-diversity needs a whole l")
         return self
 
+    @property
+    def check(self) -> str:
+        return {"distinct": "l_diversity", "entropy": "entropy_l_diversity",
+                "recursive": "recursive_c_l_diversity"}[self.variant]
+
 
 class TTarget(_PerAttribute):
     t: float = Field(ge=0, le=1)
@@ -58,14 +63,17 @@ class TTarget(_PerAttribute):
     distance: Literal["auto", "equal", "ordered"] = "auto"
     #: Value order of an ordinal attribute, lowest first (implies the ordered distance).
     order: list[Any] | None = None
+    check: ClassVar[str] = "t_closeness"
 
 
 class DeltaTarget(_PerAttribute):
     delta: float = Field(gt=0)
+    check: ClassVar[str] = "delta_disclosure"
 
 
 class BetaTarget(_PerAttribute):
     beta: float = Field(gt=0)
+    check: ClassVar[str] = "basic_beta_likeness"
 
 
 class RiskTargets(_Target):
@@ -123,6 +131,16 @@ def _check_name(*parts: str) -> str:
     return re.sub(r"[^A-Za-z0-9_]", "_", "_".join(p for p in parts if p))
 
 
+def _numbered(names: list[str]) -> list[str]:
+    """Check names must be unique: a second target of the same kind on the same attribute gets ``_2``."""
+    seen: dict[str, int] = {}
+    out = []
+    for name in names:
+        seen[name] = seen.get(name, 0) + 1
+        out.append(name if seen[name] == 1 else f"{name}_{seen[name]}")
+    return out
+
+
 def _attributes(target: _PerAttribute, sensitive: Sequence[str], rename: Mapping[str, str]) -> list[str]:
     if target.attribute is None:
         if not sensitive:
@@ -143,12 +161,12 @@ def _result(name: str, measured: float | int | None, target: float | int, at_lea
 
 def _l_result(tg: LTarget, ct: dv.Contingency, attr: str, base: dict[str, Any]) -> TargetResult:
     if tg.variant == "distinct":
-        return _result(_check_name("l_diversity", attr), int(dv.distinct_per_class(ct).min()), int(tg.l), True,
+        return _result(_check_name(tg.check, attr), int(dv.distinct_per_class(ct).min()), int(tg.l), True,
                        tg.blocking, variant="distinct", attribute=attr, **base)
     if tg.variant == "entropy":
         # exp(min entropy) >= l, with the last-bit slack of exp(ln l) for a class spread evenly over l values.
         measured = dv.entropy_l(ct)
-        res = _result(_check_name("entropy_l_diversity", attr), measured, tg.l, True, tg.blocking,
+        res = _result(_check_name(tg.check, attr), measured, tg.l, True, tg.blocking,
                       variant="entropy", attribute=attr, **base)
         return TargetResult(res.name, measured * (1 + 1e-12) >= tg.l, res.blocking, res.measured, res.target,
                             res.metadata)
@@ -160,7 +178,7 @@ def _l_result(tg: LTarget, ct: dv.Contingency, attr: str, base: dict[str, Any]) 
             "variant": "recursive", "l": int(tg.l), "c": tg.c, "attribute": attr, **base}
     if not math.isfinite(worst):
         meta["why"] = f"a class has fewer than {int(tg.l)} distinct values"
-    return TargetResult(_check_name("recursive_c_l_diversity", attr), bool(passed), tg.blocking,
+    return TargetResult(_check_name(tg.check, attr), bool(passed), tg.blocking,
                         worst if math.isfinite(worst) else None, tg.c, meta)
 
 
@@ -172,13 +190,13 @@ def _per_attribute(spec: PrivacyTargets, tab: PreparedTable, attrs_of, base: dic
         for a in attrs_of(tg):
             ordered = tab.ordered(a)
             measured = float(dv.t_closeness_per_class(tab.contingency(a), ordered).max())
-            results.append(_result(_check_name("t_closeness", a), measured, tg.t, False, tg.blocking,
+            results.append(_result(_check_name(tg.check, a), measured, tg.t, False, tg.blocking,
                                    attribute=a, distance="ordered" if ordered else "equal", **base))
     for tg in spec.delta:
-        results += [_result(_check_name("delta_disclosure", a), dv.delta_disclosure(tab.contingency(a)), tg.delta,
+        results += [_result(_check_name(tg.check, a), dv.delta_disclosure(tab.contingency(a)), tg.delta,
                             False, tg.blocking, attribute=a, **base) for a in attrs_of(tg)]
     for tg in spec.beta:
-        results += [_result(_check_name("basic_beta_likeness", a), dv.basic_beta(tab.contingency(a)), tg.beta,
+        results += [_result(_check_name(tg.check, a), dv.basic_beta(tab.contingency(a)), tg.beta,
                             False, tg.blocking, attribute=a, **base) for a in attrs_of(tg)]
     return results
 
@@ -186,6 +204,26 @@ def _per_attribute(spec: PrivacyTargets, tab: PreparedTable, attrs_of, base: dic
 _RISK_KEYS = (("prosecutor_max", "prosecutor_risk_max"), ("prosecutor_avg", "prosecutor_risk_avg"),
               ("marketer", "marketer_risk"), ("sample_unique_share", "sample_unique_share"),
               ("records_at_risk_share", "records_at_risk_share"))
+
+
+def planned_checks(privacy_section: Mapping[str, Any] | PrivacyTargets, sensitive_attributes: Sequence[str] = (),
+                   rename: Mapping[str, str] | None = None) -> list[tuple[str, bool]]:
+    """(name, blocking) of every result :func:`evaluate_targets` will return, in the same order, without data:
+    what a Dagster definition needs to declare its checks up front."""
+    spec = _spec(privacy_section)
+    rename = dict(rename or {})
+    out = [("k_anonymity", spec.k_blocking)] if spec.k is not None else []
+    for tg in [*spec.l, *spec.t, *spec.delta, *spec.beta]:
+        out += [(_check_name(tg.check, a), tg.blocking) for a in _attributes(tg, sensitive_attributes, rename)]
+    if spec.risk is not None:
+        out += [(measured, spec.risk.blocking) for key, measured in _RISK_KEYS if getattr(spec.risk, key) is not None]
+    return list(zip(_numbered([name for name, _ in out]), [blocking for _, blocking in out]))
+
+
+def _spec(privacy_section: Mapping[str, Any] | PrivacyTargets) -> PrivacyTargets:
+    if isinstance(privacy_section, PrivacyTargets):
+        return privacy_section
+    return PrivacyTargets.model_validate(dict(privacy_section))
 
 
 def evaluate_targets(privacy_section: Mapping[str, Any] | PrivacyTargets, anonymised_df: pd.DataFrame,
@@ -197,8 +235,7 @@ def evaluate_targets(privacy_section: Mapping[str, Any] | PrivacyTargets, anonym
     resolves the policy's k quasi-identifier set); ``rename`` maps policy (input) names used in targets'
     ``attribute`` to output names. A target naming no attribute applies to each sensitive attribute.
     """
-    spec = privacy_section if isinstance(privacy_section, PrivacyTargets) else PrivacyTargets.model_validate(
-        dict(privacy_section))
+    spec = _spec(privacy_section)
     rename = dict(rename or {})
 
     def attrs_of(tg: _PerAttribute) -> list[str]:
@@ -230,4 +267,4 @@ def evaluate_targets(privacy_section: Mapping[str, Any] | PrivacyTargets, anonym
                 extra = {"threshold": risk.threshold} if key == "records_at_risk_share" else {}
                 results.append(_result(measured_key, figures[measured_key], bound, False, risk.blocking,
                                        **extra, **base))
-    return results
+    return [replace(r, name=name) for r, name in zip(results, _numbered([r.name for r in results]))]

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 from pydantic import ValidationError
 
-from anon_pipeline.metrics import PrivacyTargets, anonymity_report, evaluate_targets, report_markdown
+from anon_pipeline.metrics import PrivacyTargets, anonymity_report, evaluate_targets, planned_checks, report_markdown
 
 
 @pytest.fixture
@@ -54,7 +54,7 @@ def test_targets_pass_and_fail(anonymised):
         ("k_anonymity", True, True),
         ("l_diversity_diagnosis", True, True),
         ("entropy_l_diversity_diagnosis", True, False),     # exp(H) = 1.89 >= 1.8
-        ("entropy_l_diversity_diagnosis", False, False),    # ... < 2
+        ("entropy_l_diversity_diagnosis_2", False, False),  # ... < 2 (a second target of a kind is numbered)
         ("recursive_c_l_diversity_diagnosis", True, False),  # max r1 / (r2 + ...) = 2 < 3
         ("t_closeness_diagnosis", True, False),             # 0.4 <= 0.41
         ("delta_disclosure_diagnosis", False, False),       # ln(20/9) = 0.80 > 0.5
@@ -63,6 +63,7 @@ def test_targets_pass_and_fail(anonymised):
         ("prosecutor_risk_avg", False, False),              # 0.3 > 0.25
         ("records_at_risk_share", False, False),            # 0.6 of rows have risk 1/3 > 0.3
     ]
+    assert planned_checks(section, ["diagnosis"]) == [(name, blocking) for name, _, blocking in got]
     res = _by_name(results)
     assert res["k_anonymity"].measured == 3 and res["k_anonymity"].target == 3
     assert res["k_anonymity"].metadata["rows_below_k"] == 0
