@@ -123,3 +123,13 @@ def test_equals_pycanon_on_random_small_tables(seed):
         key = "recursive_c_l_diversity_pycanon" if fn == "recursive_c_l_diversity" else fn
         theirs = getattr(pycanon, fn)(df, qis, sas)
         assert _same(got[key], theirs), f"seed {seed}: {fn} ours {got[key]} pycanon {theirs}"
+
+
+def test_where_we_depart_from_pycanon_recursive_c():
+    """pycanon ranks a class's counts rarest first; with (2, 1) and (2, 1, 1) counts it reports c = 1, though the
+    most frequent value (2) is not below 1 x the rest (1): by the published definition c is 3 (see the hand test)."""
+    df = pd.DataFrame({"a": [1, 1, 1, 1, 1, 1, 1, 2, 2, 2], "b": list("xxxyyyyxxx"), "s": list("AABABCCBCC")})
+    theirs = pycanon.recursive_c_l_diversity(df, ["a", "b"], ["s"])
+    got = measure(df, ["a", "b"], ["s"])
+    assert got["recursive_c_l_diversity_pycanon"] == (theirs[0], theirs[1]) == (1, 2)
+    assert got["recursive_c_l_diversity"] == (3, 2)
