@@ -1,0 +1,150 @@
+"""Grouping a lattice node: one group-by over integer codes, rolled up from the smallest finer node seen.
+
+A node's table has one row per (equivalence class, sensitive value) -- or per class without a sensitive
+column -- holding a representative row's level-0 codes and a row count. Because hierarchies are trees, any
+coarser node can be grouped from that table instead of from the data, which gets cheaper as the search
+climbs the lattice.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from anon_pipeline.hierarchies.encoded import EncodedHierarchy
+from anon_pipeline.search.criteria import ClassTable
+
+_DENSE_SLACK = 1 << 12
+_KEY_LIMIT = 1 << 62
+
+
+@dataclass(frozen=True)
+class NodeGroups:
+    """A grouped node: its class table and every table row's codes at the node's levels."""
+
+    levels: tuple[int, ...]
+    table: ClassTable
+    node_codes: np.ndarray   # (table rows, columns) codes at the node's levels
+    reps: np.ndarray         # (table rows, columns) level-0 codes of a representative data row
+
+
+def _joint_key(columns: list[np.ndarray], cards: list[int]) -> tuple[np.ndarray, int]:
+    """One int64 key per row for the tuple of codes, and the size of the key space."""
+    key = np.zeros(len(columns[0]) if columns else 0, dtype=np.int64)
+    space = 1
+    for col, card in zip(columns, cards):
+        if space * card >= _KEY_LIMIT:
+            key, uniques = pd.factorize(key)
+            key = key.astype(np.int64)
+            space = len(uniques)
+        key = key * card + col
+        space *= card
+    return key, space
+
+
+def _group(key: np.ndarray, space: int, weights: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Group rows by key: (group of every row, one representative row per group, summed weights)."""
+    n = len(key)
+    if space <= 8 * n + _DENSE_SLACK:
+        present = np.zeros(space, dtype=bool)
+        present[key] = True
+        rank = np.cumsum(present) - 1
+        inverse = rank[key]
+        n_groups = int(rank[-1]) + 1 if space else 0
+    else:
+        inverse, uniques = pd.factorize(key)
+        n_groups = len(uniques)
+    rep = np.empty(n_groups, dtype=np.int64)
+    rep[inverse] = np.arange(n)
+    sums = np.bincount(inverse, weights=weights, minlength=n_groups)
+    return inverse, rep, sums
+
+
+class Grouper:
+    """Groups nodes of one problem, caching small tables to roll coarser nodes up from."""
+
+    def __init__(self, hierarchies: list[EncodedHierarchy], codes: np.ndarray, sensitive: np.ndarray | None,
+                 n_sensitive: int = 0, cache_rows: int = 3_000_000) -> None:
+        self.hierarchies = hierarchies
+        self.n_sensitive = n_sensitive
+        self.cache_rows = cache_rows
+        self.groupings = 0
+        base_levels = tuple(0 for _ in hierarchies)
+        cols = [codes[:, j] for j in range(codes.shape[1])]
+        cards = [h.domain_size for h in hierarchies]
+        if sensitive is not None:
+            cols.append(sensitive)
+            cards.append(n_sensitive)
+        key, space = _joint_key(cols, cards)
+        _, rep, sums = _group(key, space, np.ones(len(key)))
+        base = (codes[rep], sums, None if sensitive is None else sensitive[rep])
+        self._cache: dict[tuple[int, ...], tuple[np.ndarray, np.ndarray, np.ndarray | None]] = {base_levels: base}
+        self._cached_rows = len(rep)
+        self._index()
+
+    def _index(self) -> None:
+        self._keys = list(self._cache)
+        self._key_levels = np.array(self._keys, dtype=np.int64).reshape(len(self._keys), -1)
+        self._key_rows = np.array([len(self._cache[k][1]) for k in self._keys])
+
+    def _source(self, levels: tuple[int, ...]):
+        finer = np.all(self._key_levels <= np.asarray(levels), axis=1)
+        rows = np.where(finer, self._key_rows, np.iinfo(np.int64).max)
+        return self._cache[self._keys[int(np.argmin(rows))]]
+
+    def group(self, levels: tuple[int, ...]) -> NodeGroups:
+        reps, counts, sens = self._source(levels)
+        node_cols = [h.level_codes[lv][reps[:, j]] for j, (h, lv) in enumerate(zip(self.hierarchies, levels))]
+        cards = [h.cardinality(lv) for h, lv in zip(self.hierarchies, levels)]
+        class_key, class_space = _joint_key(node_cols, cards)
+        if sens is None:
+            inverse, rep, sums = _group(class_key, class_space, counts)
+            n_rows = len(rep)
+            cls = np.arange(n_rows)
+            sizes = sums
+            new_sens = None
+        else:
+            key, space = _joint_key([class_key, sens], [class_space, self.n_sensitive])
+            inverse, rep, sums = _group(key, space, counts)
+            cls, _ = pd.factorize(class_key[rep])
+            cls = cls.astype(np.int64)
+            sizes = np.bincount(cls, weights=sums)
+            new_sens = sens[rep]
+        self.groupings += 1
+        new_reps = reps[rep]
+        node_codes = np.stack([c[rep] for c in node_cols], axis=1) if node_cols else np.zeros((len(rep), 0), np.int64)
+        table = ClassTable(cls=cls, counts=sums, sizes=sizes, sens=new_sens)
+        self._remember(levels, (new_reps, sums, new_sens))
+        return NodeGroups(levels=tuple(levels), table=table, node_codes=node_codes, reps=new_reps)
+
+    def _remember(self, levels, table) -> None:
+        rows = len(table[1])
+        if levels in self._cache or rows > self.cache_rows:
+            return
+        while self._cached_rows + rows > self.cache_rows and len(self._cache) > 1:
+            # drop the largest non-base table: small tables are the cheap roll-up sources
+            victim = max((lv for lv in self._cache if any(lv)), key=lambda lv: len(self._cache[lv][1]), default=None)
+            if victim is None:
+                break
+            self._cached_rows -= len(self._cache.pop(victim)[1])
+        self._cache[levels] = table
+        self._cached_rows += rows
+        self._index()
+
+
+def row_classes(hierarchies: list[EncodedHierarchy], codes: np.ndarray, levels: tuple[int, ...] | list[int],
+                sensitive: np.ndarray | None = None, n_sensitive: int = 0) -> tuple[np.ndarray, ClassTable]:
+    """The class of every data row at ``levels`` and the node's class table (no caching, no roll-up)."""
+    node_cols = [h.level_codes[lv][codes[:, j]] for j, (h, lv) in enumerate(zip(hierarchies, levels))]
+    cards = [h.cardinality(lv) for h, lv in zip(hierarchies, levels)]
+    key, _ = _joint_key(node_cols, cards)
+    row_class, uniques = pd.factorize(key)
+    row_class = row_class.astype(np.int64)
+    sizes = np.bincount(row_class, minlength=len(uniques)).astype(np.float64)
+    if sensitive is None:
+        return row_class, ClassTable(cls=np.arange(len(uniques)), counts=sizes, sizes=sizes)
+    pair_key, space = _joint_key([row_class, sensitive], [len(uniques), n_sensitive])
+    _, rep, sums = _group(pair_key, space, np.ones(len(pair_key)))
+    return row_class, ClassTable(cls=row_class[rep], counts=sums, sizes=sizes, sens=sensitive[rep])
