@@ -15,13 +15,16 @@ import pandas as pd
 from anon_pipeline.errors import InputDataError
 
 
-def as_hierarchy_strings(values: pd.Series) -> pd.Series:
-    """Data values as the strings a hierarchy file would hold (integers without a trailing ``.0``)."""
+def as_hierarchy_strings(values: pd.Series | pd.Index | np.ndarray) -> np.ndarray:
+    """Values as the strings a hierarchy file would hold (integral floats without ``.0``; missing -> None)."""
+    values = pd.Series(values)
     if pd.api.types.is_float_dtype(values.dtype):
         non_na = values.dropna()
         if len(non_na) and bool((non_na == np.floor(non_na)).all()):
             values = values.astype("Int64")
-    return values.astype("string").astype(object).where(values.notna(), None)
+    out = np.array([None if v is None or v is pd.NA or (isinstance(v, float) and np.isnan(v)) else str(v)
+                    for v in values.astype(object)], dtype=object)
+    return out
 
 
 @dataclass(frozen=True)
@@ -76,15 +79,15 @@ class EncodedHierarchy:
 
     def encode(self, values: pd.Series) -> np.ndarray:
         """Level-0 code of every value; an uncovered value is an error naming the column and the count."""
-        strings = as_hierarchy_strings(values)
-        index = pd.Index(self.labels[0])
-        codes = index.get_indexer(strings.to_numpy())
-        missing = codes < 0
+        # Map the distinct values only: columns repeat few values many times.
+        row_codes, uniques = pd.factorize(pd.Series(values), use_na_sentinel=False)
+        unique_codes = pd.Index(self.labels[0]).get_indexer(as_hierarchy_strings(uniques))
+        missing = unique_codes < 0
         if missing.any():
-            n_values = int(pd.Series(strings[missing]).nunique(dropna=False))
-            raise InputDataError(None, f"{n_values} distinct value(s) have no entry in the hierarchy",
-                                 column=self.column, rule="hierarchy coverage", n_rows=int(missing.sum()))
-        return codes.astype(np.int64)
+            n_rows = int(np.isin(row_codes, np.flatnonzero(missing)).sum())
+            raise InputDataError(None, f"{int(missing.sum())} distinct value(s) have no entry in the hierarchy",
+                                 column=self.column, rule="hierarchy coverage", n_rows=n_rows)
+        return unique_codes.astype(np.int64)[row_codes]
 
     def generalise(self, codes: np.ndarray, level: int) -> np.ndarray:
         """Labels at ``level`` for level-0 codes."""

@@ -87,7 +87,12 @@ class Grouper:
     def _index(self) -> None:
         self._keys = list(self._cache)
         self._key_levels = np.array(self._keys, dtype=np.int64).reshape(len(self._keys), -1)
-        self._key_rows = np.array([len(self._cache[k][1]) for k in self._keys])
+        self._key_rows = np.array([len(self._cache[k][1]) for k in self._keys], dtype=np.int64)
+
+    def _append_index(self, levels: tuple[int, ...], rows: int) -> None:
+        self._keys.append(levels)
+        self._key_levels = np.vstack([self._key_levels, np.asarray(levels, dtype=np.int64)[None, :]])
+        self._key_rows = np.append(self._key_rows, rows)
 
     def _source(self, levels: tuple[int, ...]):
         finer = np.all(self._key_levels <= np.asarray(levels), axis=1)
@@ -123,15 +128,20 @@ class Grouper:
         rows = len(table[1])
         if levels in self._cache or rows > self.cache_rows:
             return
+        evicted = False
         while self._cached_rows + rows > self.cache_rows and len(self._cache) > 1:
             # drop the largest non-base table: small tables are the cheap roll-up sources
             victim = max((lv for lv in self._cache if any(lv)), key=lambda lv: len(self._cache[lv][1]), default=None)
             if victim is None:
                 break
             self._cached_rows -= len(self._cache.pop(victim)[1])
+            evicted = True
         self._cache[levels] = table
         self._cached_rows += rows
-        self._index()
+        if evicted:
+            self._index()
+        else:
+            self._append_index(levels, rows)
 
 
 def row_classes(hierarchies: list[EncodedHierarchy], codes: np.ndarray, levels: tuple[int, ...] | list[int],

@@ -145,6 +145,10 @@ class _Search:
         order = np.lexsort(tuple(self.nodes[:, j] for j in reversed(range(len(dims)))) + (height,))
         self.rank = np.empty(len(order), dtype=np.int64)
         self.rank[order] = np.arange(len(order))
+        # per column and level: which nodes are at least / at most that level, to mark up- and down-sets fast
+        self._ge = [[self.nodes[:, j] >= v for v in range(d)] for j, d in enumerate(dims)]
+        self._le = [[self.nodes[:, j] <= v for v in range(d)] for j, d in enumerate(dims)]
+        self.strides = np.array([int(np.prod(dims[j + 1:], dtype=np.int64)) for j in range(len(dims))], dtype=np.int64)
         self.status = np.zeros(len(self.nodes), dtype=np.int8)  # 1 anonymous, -1 not, 0 unknown
         self.scored = np.full(len(self.nodes), np.nan)
         self.max_out = problem.max_outliers
@@ -154,9 +158,22 @@ class _Search:
         self.grouper = Grouper(problem.hierarchies, problem.codes, problem.sensitive, problem.n_sensitive)
         self.best = -1
         self.best_score = math.inf
+        self._turn = 0
 
     def index(self, levels) -> int:
-        return int(np.ravel_multi_index(tuple(int(x) for x in levels), self.dims))
+        return int(np.dot(levels, self.strides))
+
+    def upset(self, levels) -> np.ndarray:
+        mask = self._ge[0][levels[0]].copy()
+        for j in range(1, len(levels)):
+            mask &= self._ge[j][levels[j]]
+        return mask
+
+    def downset(self, levels) -> np.ndarray:
+        mask = self._le[0][levels[0]].copy()
+        for j in range(1, len(levels)):
+            mask &= self._le[j][levels[j]]
+        return mask
 
     def _offer(self, idx: int, score: float) -> None:
         self.scored[idx] = score
@@ -179,32 +196,29 @@ class _Search:
         anonymous = float(table.sizes[fail].sum()) <= self.max_out
         refined = self.quality.refine(levels, table.sizes)
         if refined is not None:
-            up = np.all(self.nodes >= levels, axis=1)
+            up = self.upset(levels)
             self.bound[up] = np.maximum(self.bound[up], refined)
         if anonymous:
             self.status[idx] = 1
             if self.monotone:
-                up = np.all(self.nodes >= levels, axis=1)
-                self.status[up & (self.status == 0)] = 1
+                self.status[self.upset(levels) & (self.status == 0)] = 1
             self._offer(idx, self.quality.score(levels, groups, fail))
         else:
             self.status[idx] = -1
             if self.monotone or self._size_part_fails(table):
-                self.status[np.all(self.nodes <= levels, axis=1)] = -1
+                self.status[self.downset(levels)] = -1
 
     def chain_from(self, idx: int) -> list[int]:
         chain = [idx]
         cur = self.nodes[idx].copy()
         while np.any(cur < self.heights):
-            options = []
-            for j in np.flatnonzero(cur < self.heights):
-                nxt = cur.copy()
-                nxt[j] += 1
-                k = self.index(nxt)
-                options.append((self.bound[k], j, k))
-            _, j, k = min(options)
-            cur[j] += 1
-            chain.append(k)
+            # step to the parent with the highest bound: it reaches the anonymous region soonest
+            here = self.index(cur)
+            open_cols = np.flatnonzero(cur < self.heights)
+            parents = here + self.strides[open_cols]
+            pick = int(np.argmax(self.bound[parents]))
+            cur[open_cols[pick]] += 1
+            chain.append(int(parents[pick]))
         return chain
 
     def binary_search(self, idx: int) -> None:
@@ -234,8 +248,19 @@ class _Search:
             if len(where) == 0:
                 return
             b = self.bound[where]
-            tied = where[b == b.min()]
-            idx = int(tied[np.argmin(self.rank[tied])])
+            known = where[self.status[where] == 1]
+            if len(known):
+                # an inferred-anonymous node needs only scoring; take the most promising first
+                kb = self.bound[known]
+                tied = known[kb == kb.min()]
+                idx = int(tied[np.argmin(self.rank[tied])])
+            elif self.monotone and self._turn % 2:
+                # the unresolved node closest below the best: proving it not anonymous prunes most
+                idx = int(where[np.argmax(b)])
+            else:
+                tied = where[b == b.min()]
+                idx = int(tied[np.argmin(self.rank[tied])])
+            self._turn += 1
             if self.status[idx] == 1:
                 if self.exact_is_bound:
                     self._offer(idx, float(self.bound[idx]))
