@@ -52,6 +52,18 @@ class InputDataError(AnonPipelineError):
         super().__init__(text)
 
 
+class RawSchemaError(InputDataError):
+    """Several rules of the raw schema are broken at once: one error listing each (column, rule, row count)."""
+
+    def __init__(self, file: str | Path | None, problems: list[dict]) -> None:
+        self.problems = list(problems)
+        lines = [f"column '{p['column']}', rule '{p['rule']}': {p['n_rows']} row(s)"
+                 + (f" (hint: {p['hint']})" if p.get("hint") else "") for p in self.problems]
+        first = self.problems[0] if self.problems else {}
+        super().__init__(file, f"{len(self.problems)} rule(s) of the raw schema broken:\n  " + "\n  ".join(lines),
+                         column=first.get("column"), rule=first.get("rule"), n_rows=first.get("n_rows"))
+
+
 class TransformError(AnonPipelineError):
     """A transform op cannot process its input: names the column, the op, the rule and the row count."""
 

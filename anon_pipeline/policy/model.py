@@ -85,6 +85,8 @@ class SourceSpec(_Strict):
     delimiter: str = ","
     encoding: str = "utf-8"
     sample: SampleSpec | None = None
+    #: Rows that repeat another row in every column are usually an export fault: an error unless ``allow``.
+    duplicate_rows: Literal["error", "allow"] = "error"
 
     @model_validator(mode="after")
     def _something_to_read(self) -> "SourceSpec":

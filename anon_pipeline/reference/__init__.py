@@ -1,1 +1,1 @@
-"""Package reference."""
+"""Reference data shipped with the package (postcodes, countries) and their offline look-ups."""

@@ -1,1 +1,4 @@
 """Imports every built-in op module so their ``@register_op`` decorators run."""
+
+from anon_pipeline.transforms import (  # noqa: F401
+    age, band, country_continent, encode, hierarchy, postcode_region, regroup)

@@ -1,0 +1,164 @@
+"""The asset graph of one policy, built from the core's stages. No anonymisation logic lives here.
+
+    raw -> qi_table -> anonymised + key_tables -> anonymity_report, utility_report -> release
+
+Every key is prefixed with the policy name. Blocking checks (ERROR severity) on ``raw``, ``qi_table`` and
+``anonymised`` keep ``release`` from running when they fail.
+"""
+
+
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+import pandas as pd
+
+from anon_pipeline.errors import BlockingCheckFailed, InputDataError
+from anon_pipeline.pipeline.anonymise import anonymise
+from anon_pipeline.pipeline.checks import (CheckOutcome, check_anonymised_schema, check_k_anonymity,
+                                           check_no_identifier_leak, check_schema)
+from anon_pipeline.pipeline.publish import release as publish_release
+from anon_pipeline.pipeline.publish import write_json, write_key_tables, write_reports
+from anon_pipeline.pipeline.qi_table import build_qi_table, qi_schema
+from anon_pipeline.pipeline.raw_schema import validate_raw
+from anon_pipeline.pipeline.source import SourceFile, read_source, resolve_source
+from anon_pipeline.pipeline.workdir import PolicyDirs
+from anon_pipeline.policy.model import Policy
+from anon_pipeline.reports import anonymity_markdown, anonymity_report, utility_markdown, utility_report
+from anon_pipeline.defs.resources import AnonSettings
+from anon_pipeline.defs.results import check_result, to_metadata
+
+
+class RawConfig(dg.Config):
+    """Run config of ``raw``: point the policy at another file (e.g. this month's export) without editing it."""
+
+    source: str | None = None
+
+
+def _typed_raw(descriptor: dict[str, Any], policy: Policy) -> pd.DataFrame:
+    src = SourceFile(**descriptor)
+    return validate_raw(read_source(src, policy), policy, src.path)
+
+
+def policy_definitions(policy: Policy) -> dict[str, list]:
+    """Assets, checks, the job and the optional schedule of one policy."""
+    name = policy.name
+    key = lambda asset: dg.AssetKey([name, asset])  # noqa: E731
+    group = name
+
+    @dg.asset(key=key("raw"), group_name=group, description="The source file as it is: a descriptor (path, "
+              "SHA-256, size) only, so no copy of the personal data enters the asset store.")
+    def raw(context: dg.AssetExecutionContext, config: RawConfig, anon: AnonSettings) -> dict:
+        src = resolve_source(policy, config.source, anon.workdir)
+        context.add_output_metadata({"bytes": src.n_bytes, "format": src.format, "sha256": src.sha256,
+                                     "generated_sample": src.generated})
+        return src.as_dict()
+
+    @dg.asset_check(asset=raw, name="raw_schema", blocking=True,
+                    description="Types and rules the policy declares for every input column.")
+    def raw_schema_check(raw: dict) -> dg.AssetCheckResult:
+        try:
+            typed = _typed_raw(raw, policy)
+        except InputDataError as exc:
+            problems = getattr(exc, "problems", None) or [{"column": exc.column, "rule": exc.rule,
+                                                           "n_rows": exc.n_rows, "hint": exc.hint}]
+            return check_result(CheckOutcome("raw_schema", False, True, f"{len(problems)} rule(s) broken",
+                                             {"problems": problems}))
+        return check_result(CheckOutcome("raw_schema", True, True, "conforms to the policy",
+                                         {"rows": len(typed), "columns": len(typed.columns)}))
+
+    @dg.asset(key=key("qi_table"), group_name=group, ins={"raw": dg.AssetIn(key("raw"))},
+              description="Identifiers dropped, a fresh random GUID per row, pandera-validated.")
+    def qi_table(context: dg.AssetExecutionContext, raw: dict) -> pd.DataFrame:
+        table, _contract = build_qi_table(_typed_raw(raw, policy), policy)
+        context.add_output_metadata({"rows": len(table), "columns": list(table.columns)})
+        return table
+
+    @dg.asset_check(asset=qi_table, name="qi_table_schema", blocking=True)
+    def qi_table_check(qi_table: pd.DataFrame) -> dg.AssetCheckResult:
+        return check_result(check_schema("qi_table", qi_table, qi_schema(policy)))
+
+    @dg.multi_asset(
+        outs={"anonymised": dg.AssetOut(key=key("anonymised"), group_name=group,
+                                        description="Staging table: every op chain applied; checked before release."),
+              "key_tables": dg.AssetOut(key=key("key_tables"), group_name=group,
+                                        description="Key tables (code -> value), kept apart from the release.")},
+        ins={"qi_table": dg.AssetIn(key("qi_table"))}, name=f"{name}__anonymise")
+    def anonymised_and_keys(context: dg.AssetExecutionContext, qi_table: pd.DataFrame, anon: AnonSettings):
+        result = anonymise(qi_table, policy)
+        dirs = PolicyDirs.for_policy(anon.workdir, name)
+        folder = write_key_tables(dirs, result.key_tables)
+        # The plan holds the codes of encode ops: it is as secret as the key tables, so it lives with them.
+        write_json(folder / "plan.json", result.plan)
+        yield dg.Output(result.table, "anonymised",
+                        metadata={"rows": len(result.table), "suppressed_rows": result.suppressed_rows,
+                                  "columns": list(result.table.columns)})
+        yield dg.Output({n: len(t) for n, t in result.key_tables.items()}, "key_tables",
+                        metadata={"folder": str(folder), "tables": sorted(result.key_tables)})
+
+    anonymised_key = key("anonymised")
+
+    @dg.asset_check(asset=anonymised_key, name="anonymised_schema", blocking=True)
+    def anonymised_schema_check(anonymised: pd.DataFrame) -> dg.AssetCheckResult:
+        return check_result(check_anonymised_schema(anonymised, policy))
+
+    @dg.asset_check(asset=anonymised_key, name="k_anonymity", blocking=True,
+                    description=f"K over {policy.k_quasi_identifiers} must reach k = {policy.privacy.k}.")
+    def k_anonymity_check(anonymised: pd.DataFrame) -> dg.AssetCheckResult:
+        return check_result(check_k_anonymity(anonymised, policy))
+
+    @dg.asset_check(asset=anonymised_key, name="no_identifier_leak", blocking=True,
+                    additional_ins={"raw": dg.AssetIn(key("raw"))},
+                    description="No value of a direct-identifier column of the input occurs in the table.")
+    def leak_check(anonymised: pd.DataFrame, raw: dict) -> dg.AssetCheckResult:
+        return check_result(check_no_identifier_leak(_typed_raw(raw, policy), anonymised, policy))
+
+    def _report_asset(report_name: str, build, markdown):
+        @dg.asset(key=key(report_name), group_name=group,
+                  ins={"qi_table": dg.AssetIn(key("qi_table")), "anonymised": dg.AssetIn(anonymised_key)})
+        def _report(context: dg.AssetExecutionContext, qi_table: pd.DataFrame, anonymised: pd.DataFrame,
+                    anon: AnonSettings) -> dict:
+            doc = build(qi_table, anonymised, policy)
+            paths = write_reports(PolicyDirs.for_policy(anon.workdir, name), {report_name: doc})
+            context.add_output_metadata({"report": dg.MetadataValue.md(markdown(doc)),
+                                         "path": str(paths[report_name])})
+            return doc
+        return _report
+
+    anonymity_asset = _report_asset("anonymity_report", anonymity_report, anonymity_markdown)
+    utility_asset = _report_asset("utility_report", utility_report, utility_markdown)
+
+    @dg.asset(key=key("release"), group_name=group,
+              ins={"raw": dg.AssetIn(key("raw")), "anonymised": dg.AssetIn(anonymised_key),
+                   "anonymity": dg.AssetIn(key("anonymity_report")), "utility": dg.AssetIn(key("utility_report"))},
+              deps=[key("key_tables")],
+              description="The versioned, read-only release; written only when every blocking check passed.")
+    def release(context: dg.AssetExecutionContext, raw: dict, anonymised: pd.DataFrame, anonymity: dict,
+                utility: dict, anon: AnonSettings) -> str:
+        # The checks run again here, so even a release materialised on its own never publishes a failing table.
+        outcomes = [check_anonymised_schema(anonymised, policy), check_k_anonymity(anonymised, policy),
+                    check_no_identifier_leak(_typed_raw(raw, policy), anonymised, policy)]
+        try:
+            folder = publish_release(anonymised, {"anonymity_report": anonymity, "utility_report": utility},
+                                     outcomes, policy, PolicyDirs.for_policy(anon.workdir, name),
+                                     source_sha256=raw.get("sha256"))
+        except BlockingCheckFailed as exc:
+            raise dg.Failure(description=str(exc)) from None
+        context.add_output_metadata({"release_dir": str(folder), "rows": len(anonymised),
+                                     **to_metadata({"K": outcomes[1].metadata["K"]})})
+        return str(folder)
+
+    @dg.asset_check(asset=release, name="release_schema", blocking=True)
+    def release_check(release: str) -> dg.AssetCheckResult:
+        from anon_pipeline.pipeline.anonymise import anonymised_schema
+        frame = pd.read_parquet(Path(release) / "anonymised.parquet") if "parquet" in policy.release.formats \
+            else pd.read_csv(Path(release) / "anonymised.csv", dtype="str")
+        return check_result(check_schema("release", frame, anonymised_schema(policy)))
+
+    assets = [raw, qi_table, anonymised_and_keys, anonymity_asset, utility_asset, release]
+    checks = [raw_schema_check, qi_table_check, anonymised_schema_check, k_anonymity_check, leak_check, release_check]
+    job = dg.define_asset_job(f"{name}_job", selection=dg.AssetSelection.key_prefixes([name]),
+                              description=f"Every asset and check of policy '{name}'.")
+    schedules = [dg.ScheduleDefinition(name=f"{name}_schedule", job=job, cron_schedule=policy.schedule)] \
+        if policy.schedule else []
+    return {"assets": assets, "asset_checks": checks, "jobs": [job], "schedules": schedules}

@@ -1,0 +1,143 @@
+"""The raw schema: the policy's column declarations as typing rules plus a pandera schema.
+
+``validate_raw`` types every column as the policy declares and checks every rule, collecting all problems
+before raising one ``RawSchemaError`` that lists (column, rule, row count, hint). pandera's failure cases
+hold data values; only their counts leave this module.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+
+import pandas as pd
+import pandera.pandas as pa
+from pandera.errors import SchemaErrors
+
+from anon_pipeline.errors import RawSchemaError
+from anon_pipeline.policy.model import ColumnSpec, Policy
+
+_DTYPES = {"str": "str", "int": "Int64", "float": "Float64", "date": "datetime64[ns]",
+           "datetime": "datetime64[ns]", "bool": "boolean"}
+_SCIENTIFIC = r"^[+-]?\d(\.\d+)?[eE][+-]?\d+$"
+
+
+def _problem(column: str, rule: str, n_rows: int, hint: str | None = None) -> dict:
+    return {"column": column, "rule": rule, "n_rows": int(n_rows), "hint": hint}
+
+
+def _coerce(name: str, spec: ColumnSpec, values: pd.Series, problems: list[dict]) -> pd.Series:
+    """Type one column; unparseable cells are counted as a problem and become missing."""
+    present = values.notna()
+    if spec.dtype == "str":
+        as_str = values.astype("str").where(present)
+        looks_scientific = as_str.str.match(_SCIENTIFIC) & present
+        if looks_scientific.any() and spec.pattern is None:
+            problems.append(_problem(name, "text column holds numbers in scientific notation",
+                                     looks_scientific.sum(), "a spreadsheet re-saved the column as numbers; "
+                                     "export it again as text"))
+        return as_str
+    if spec.dtype in ("int", "float"):
+        numbers = pd.to_numeric(values, errors="coerce")
+        bad = numbers.isna() & present
+        if spec.dtype == "int":
+            fractional = numbers.notna() & (numbers % 1 != 0)
+            bad |= fractional
+        if bad.any():
+            problems.append(_problem(name, f"dtype {spec.dtype}", bad.sum()))
+        return numbers.where(~bad).astype(_DTYPES[spec.dtype])
+    if spec.dtype in ("date", "datetime"):
+        fmt = spec.date_format or ("%Y-%m-%d" if spec.dtype == "date" else "ISO8601")
+        parsed = pd.to_datetime(values, format=fmt, errors="coerce")
+        bad = parsed.isna() & present
+        if bad.any():
+            hint = None
+            if spec.dtype == "date" and spec.date_format is None:
+                dayfirst = pd.to_datetime(values[bad], format="%d/%m/%Y", errors="coerce")
+                if dayfirst.notna().all():
+                    hint = "the dates look day-first (DD/MM/YYYY): set date_format: '%d/%m/%Y' for this column"
+            problems.append(_problem(name, f"dtype {spec.dtype} (format {fmt})", bad.sum(), hint))
+        return parsed.astype("datetime64[ns]")
+    # bool
+    mapping = {"true": True, "false": False, "1": True, "0": False, "yes": True, "no": False}
+    lowered = values.astype("str").str.strip().str.lower().where(present)
+    mapped = lowered.map(mapping)
+    bad = mapped.isna() & present
+    if bad.any():
+        problems.append(_problem(name, "dtype bool", bad.sum()))
+    return mapped.astype("boolean")
+
+
+def _column_schema(spec: ColumnSpec) -> pa.Column:
+    checks = []
+    if spec.min is not None or spec.max is not None:
+        lo = spec.min if spec.min is not None else float("-inf")
+        hi = spec.max if spec.max is not None else float("inf")
+        if spec.dtype in ("date", "datetime"):
+            raise ValueError("min/max apply to numeric columns")
+        checks.append(pa.Check.in_range(lo, hi, error=f"in range [{spec.min}, {spec.max}]"))
+    if spec.allowed is not None:
+        checks.append(pa.Check.isin(spec.allowed, error=f"one of the {len(spec.allowed)} allowed values"))
+    if spec.pattern is not None:
+        checks.append(pa.Check.str_matches(spec.pattern, error=f"matches pattern {spec.pattern}"))
+    return pa.Column(_DTYPES[spec.dtype], checks=checks, nullable=spec.nullable, unique=spec.unique,
+                     coerce=False, required=True)
+
+
+def raw_schema(policy: Policy) -> pa.DataFrameSchema:
+    """The pandera schema of the typed raw table (after ``_coerce``)."""
+    return pa.DataFrameSchema({name: _column_schema(spec) for name, spec in policy.columns.items()},
+                              strict=True, name=f"{policy.name}.raw")
+
+
+def summarise_schema_errors(exc: SchemaErrors) -> list[dict]:
+    """(column, rule, row count) per failed check; pandera's failure-case values are dropped here."""
+    cases = exc.failure_cases
+    counts: Counter = Counter()
+    for column, check, index in zip(cases["column"], cases["check"], cases["index"]):
+        counts[(str(column), str(check))] += 1 if index is not None else 0
+    problems = []
+    for (column, check), n in counts.items():
+        rule = "not null" if check == "not_nullable" else check
+        hint = "declare nullable: true for this column if missing values are expected" if rule == "not null" else None
+        if check.startswith("field_uniqueness") or check == "unique":
+            rule = "unique"
+        problems.append(_problem(column, rule, n, hint))
+    return problems
+
+
+def validate_raw(frame: pd.DataFrame, policy: Policy, file: str | Path) -> pd.DataFrame:
+    """Type and check the raw table; returns a typed copy (the input frame is not modified)."""
+    declared, present = list(policy.columns), list(frame.columns)
+    problems: list[dict] = []
+    missing = [c for c in declared if c not in present]
+    extra = [c for c in present if c not in declared]
+    if len(present) == 1 and len(declared) > 1:
+        sep = policy.source.delimiter
+        raise RawSchemaError(file, [_problem(present[0][:40], "columns match the policy", len(frame),
+                                             f"the header split into one column with delimiter {sep!r}: set "
+                                             "source.delimiter in the policy (e.g. ';' or '\\t')")])
+    for c in missing:
+        problems.append(_problem(c, "column declared by the policy is missing from the input", len(frame)))
+    for c in extra:
+        problems.append(_problem(c, "column is not declared by the policy (declare it, e.g. role: drop)", len(frame)))
+    if len(frame) == 0:
+        problems.append(_problem("*", "at least one data row", 0, "the file has a header but no rows"))
+    if problems:
+        raise RawSchemaError(file, problems)
+    typed = pd.DataFrame({name: _coerce(name, spec, frame[name], problems)
+                          for name, spec in policy.columns.items()}, index=frame.index)
+    if policy.source.duplicate_rows == "error":
+        dupes = frame.duplicated(keep="first")
+        if dupes.any():
+            problems.append(_problem("*", "no duplicated rows", dupes.sum(),
+                                     "set source.duplicate_rows: allow if repeated rows are expected"))
+    try:
+        raw_schema(policy).validate(typed, lazy=True)
+    except SchemaErrors as exc:
+        coerced_away = {p["column"] for p in problems}
+        problems.extend(p for p in summarise_schema_errors(exc)
+                        if not (p["rule"] == "not null" and p["column"] in coerced_away))
+    if problems:
+        raise RawSchemaError(file, problems)
+    return typed

@@ -1,0 +1,95 @@
+"""Finding and reading a policy's input: a CSV or parquet file, or a bundled sample generated on demand.
+
+The raw file is only ever read. Its checksum is taken so a run can prove it did not change it, and so the
+Dagster ``raw`` asset can record which file a run used without storing a copy of personal data.
+"""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from anon_pipeline.errors import InputDataError
+from anon_pipeline.pipeline.workdir import PolicyDirs
+from anon_pipeline.policy.model import Policy
+from anon_pipeline.release.writer import sha256_file
+from anon_pipeline.sample import generate
+
+
+@dataclass(frozen=True)
+class SourceFile:
+    path: str
+    format: str
+    sha256: str
+    n_bytes: int
+    generated: bool = False
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def _format_of(path: Path, declared: str) -> str:
+    if declared != "auto":
+        return declared
+    return "parquet" if path.suffix.lower() in (".parquet", ".pq") else "csv"
+
+
+def resolve_source(policy: Policy, override: str | Path | None = None, workdir: str | Path | None = None) -> SourceFile:
+    """The file this run reads: ``override``, else the policy's path, else its bundled sample (generated once)."""
+    spec = policy.source
+    if override is not None or spec.path is not None:
+        path = Path(override) if override is not None else Path(spec.path)
+        if not path.is_absolute():
+            path = (Path.cwd() / path) if override is not None else (policy.base_dir / path)
+        if not path.is_file():
+            raise InputDataError(path, "file not found", rule="source exists")
+        fmt = _format_of(path, spec.format if override is None else "auto")
+        return SourceFile(str(path), fmt, sha256_file(path), path.stat().st_size)
+    sample = spec.sample
+    assert sample is not None  # the model fills a default sample when there is no path
+    path = PolicyDirs.for_policy(workdir, policy.name).samples / f"{sample.generator}_{sample.rows}_{sample.seed}.csv"
+    if not path.is_file():
+        tmp = path.with_suffix(".tmp")
+        generate(sample.generator, sample.rows, sample.seed).to_csv(tmp, index=False)
+        tmp.replace(path)
+    return SourceFile(str(path), "csv", sha256_file(path), path.stat().st_size, generated=True)
+
+
+def _csv_header(path: Path, delimiter: str, encoding: str) -> list[str]:
+    with path.open(newline="", encoding=encoding) as fh:
+        return next(csv.reader(fh, delimiter=delimiter), [])
+
+
+def read_source(source: SourceFile, policy: Policy) -> pd.DataFrame:
+    """Read the raw table as the file holds it: CSV cells stay strings (typing is the raw schema's job)."""
+    path = Path(source.path)
+    spec = policy.source
+    if source.n_bytes == 0:
+        raise InputDataError(path, "the file is empty (no header, no rows)", rule="not empty", n_rows=0)
+    if source.format == "parquet":
+        try:
+            return pd.read_parquet(path)
+        except Exception as exc:  # pyarrow raises several types for a broken file
+            raise InputDataError(path, f"not a readable parquet file ({type(exc).__name__})",
+                                 rule="parquet format") from None
+    try:
+        header = _csv_header(path, spec.delimiter, spec.encoding)
+        frame = pd.read_csv(path, sep=spec.delimiter, encoding=spec.encoding, dtype="str",
+                            keep_default_na=False, na_values=[""], skipinitialspace=False)
+    except UnicodeDecodeError as exc:
+        raise InputDataError(path, f"bytes at offset {exc.start} are not valid {spec.encoding}",
+                             rule=f"encoding {spec.encoding}",
+                             hint="set source.encoding in the policy (e.g. cp1252 or latin-1)") from None
+    except pd.errors.EmptyDataError:
+        raise InputDataError(path, "the file has no header", rule="not empty", n_rows=0) from None
+    except pd.errors.ParserError as exc:
+        raise InputDataError(path, f"not parseable as CSV with delimiter {spec.delimiter!r} "
+                             f"({str(exc).splitlines()[0][:120]})", rule="csv format") from None
+    duplicated = sorted({c for c in header if header.count(c) > 1})
+    if duplicated:
+        raise InputDataError(path, f"the header repeats column name(s) {duplicated}", column=duplicated[0],
+                             rule="unique column names")
+    return frame

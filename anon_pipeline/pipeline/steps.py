@@ -1,0 +1,35 @@
+"""Running a chain of ops: fit each step on the output of the one before, apply it, collect plans and key tables."""
+
+from __future__ import annotations
+
+from typing import Any, TypeVar
+
+import pandas as pd
+
+from anon_pipeline.policy.load import BoundStep
+from anon_pipeline.policy.model import Policy
+from anon_pipeline.transforms.registry import FitContext
+
+Data = TypeVar("Data", pd.Series, pd.DataFrame)
+
+
+def context(policy: Policy, column: str, step: int) -> FitContext:
+    return FitContext(column=column, seed=policy.seed, reference_date=policy.reference_date,
+                      base_dir=policy.base_dir, step=step)
+
+
+def run_steps(data: Data, steps: list[BoundStep], policy: Policy, name: str,
+              plans: list[dict[str, Any]] | None = None) -> tuple[Data, list[dict[str, Any]], dict[str, pd.DataFrame]]:
+    """Fit (unless ``plans`` are given: replay) and apply every step of a column (Series) or a group (DataFrame).
+
+    Returns (output, plans, key tables). ``name`` is the column or group name the ops see in their context.
+    """
+    out_plans: list[dict[str, Any]] = []
+    keys: dict[str, pd.DataFrame] = {}
+    for i, bound in enumerate(steps):
+        ctx = context(policy, name, i)
+        plan = plans[i]["plan"] if plans is not None else bound.op.fit(data, ctx)
+        data = bound.op.apply(data, plan, ctx)
+        out_plans.append({"op": bound.op_name, "plan": plan})
+        keys.update(bound.op.key_tables(plan, ctx))
+    return data, out_plans, keys

@@ -1,0 +1,59 @@
+"""``encode``: replace each category by an opaque code and keep a key table code -> value apart.
+
+Codes come from the operating system's CSPRNG, not the policy seed: a seeded code would let anyone holding the
+policy (or the manifest, which records the seed) rebuild the key table. The fitted plan holds the codes, so a
+run is still replayable from its plan.
+"""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any, Literal
+
+import pandas as pd
+
+from anon_pipeline.errors import TransformError
+from anon_pipeline.transforms.registry import ColumnOp, FitContext, OpParams, register_op
+
+
+class EncodeParams(OpParams):
+    #: Name of the key table emitted (default: the column name).
+    key_table: str | None = None
+    #: ``token``: random hex strings; ``integer``: a random permutation of 0..n-1 (document A's numeric codes).
+    style: Literal["token", "integer"] = "token"
+    token_length: int = 8
+
+
+@register_op("encode")
+class Encode(ColumnOp):
+    Params = EncodeParams
+    params: EncodeParams
+
+    def fit(self, values: pd.Series, ctx: FitContext) -> dict[str, Any]:
+        categories = sorted(values.dropna().astype("str").unique().tolist())
+        rng = secrets.SystemRandom()
+        if self.params.style == "integer":
+            codes = [str(c) for c in rng.sample(range(len(categories)), len(categories))]
+        else:
+            codes = []
+            used: set[str] = set()
+            while len(codes) < len(categories):
+                code = secrets.token_hex((self.params.token_length + 1) // 2)[: self.params.token_length]
+                if code not in used:
+                    used.add(code)
+                    codes.append(code)
+        return {"codes": dict(zip(categories, codes))}
+
+    def apply(self, values: pd.Series, plan: dict[str, Any], ctx: FitContext) -> pd.Series:
+        coded = values.astype("str").map(plan["codes"]).where(values.notna())
+        unknown = coded.isna() & values.notna()
+        if unknown.any():
+            raise TransformError(ctx.column, self.name, "values were not seen when the plan was fitted",
+                                 n_rows=int(unknown.sum()))
+        return coded.astype("str").rename(values.name)
+
+    def key_tables(self, plan: dict[str, Any], ctx: FitContext) -> dict[str, pd.DataFrame]:
+        name = self.params.key_table or ctx.column
+        table = pd.DataFrame({"code": list(plan["codes"].values()), "value": list(plan["codes"].keys())},
+                             dtype="str")
+        return {name: table.sort_values("code", ignore_index=True)}

@@ -1,0 +1,100 @@
+"""The Dagster layer: definitions load from workspace.yaml's module; materialise end to end; a failing
+blocking check keeps the release from being written."""
+
+import importlib
+from pathlib import Path
+
+import dagster as dg
+import yaml
+
+from anon_pipeline.defs.build import build_definitions
+from anon_pipeline_tests.pipeline.policies import ROOT, variant
+
+ASSETS = ["raw", "qi_table", "anonymised", "key_tables", "anonymity_report", "utility_report", "release"]
+CHECKS = {("anonymised", "k_anonymity"), ("anonymised", "no_identifier_leak"), ("anonymised", "anonymised_schema"),
+          ("raw", "raw_schema"), ("qi_table", "qi_table_schema"), ("release", "release_schema")}
+
+
+def test_workspace_module_loads_every_bundled_policy(monkeypatch, tmp_path):
+    workspace = yaml.safe_load((ROOT / "workspace.yaml").read_text())
+    module_name = workspace["load_from"][0]["python_module"]["module_name"]
+    monkeypatch.chdir(ROOT)
+    monkeypatch.setenv("ANON_PIPELINE_WORKDIR", str(tmp_path))
+    module = importlib.reload(importlib.import_module(module_name))
+    defs: dg.Definitions = module.defs
+    keys = {k.to_user_string() for k in defs.resolve_all_asset_keys()}
+    assert {f"insurance_customers/{a}" for a in ASSETS} <= keys
+    job = defs.resolve_job_def("insurance_customers_job")
+    assert job is not None
+    check_keys = {(c.asset_key.path[-1], c.name) for c in defs.resolve_asset_graph().asset_check_keys
+                  if c.asset_key.path[0] == "insurance_customers"}
+    assert check_keys == CHECKS
+
+
+def _materialise(policy_file: Path, workdir: Path, run_config=None):
+    defs = build_definitions([policy_file], workdir=str(workdir))
+    name = yaml.safe_load(policy_file.read_text())["name"]
+    job = defs.resolve_job_def(f"{name}_job")
+    return job.execute_in_process(instance=dg.DagsterInstance.ephemeral(), raise_on_error=False,
+                                  run_config=run_config or {})
+
+
+def test_materialise_end_to_end_writes_the_release(tmp_path):
+    policy = variant(tmp_path)
+    result = _materialise(policy, tmp_path / "w")
+    assert result.success
+    evaluations = {e.asset_check_evaluation_data.check_name: e.asset_check_evaluation_data.passed
+                   for e in result.all_events if e.event_type_value == "ASSET_CHECK_EVALUATION"}
+    assert set(evaluations) == {c for _, c in CHECKS} and all(evaluations.values())
+    release = Path(result.output_for_node("insurance_customers__release"))
+    assert (release / "anonymised.parquet").is_file()
+    assert (tmp_path / "w" / "insurance_customers" / "release" / "latest").resolve() == release.resolve()
+
+
+def test_source_override_by_run_config(tmp_path):
+    from anon_pipeline.sample import generate
+
+    source = tmp_path / "march.csv"
+    generate("insurance_customers", 120, 9).to_csv(source, index=False)
+    result = _materialise(variant(tmp_path, privacy__k=1), tmp_path / "w",
+                          {"ops": {"insurance_customers__raw": {"config": {"source": str(source)}}}})
+    assert result.success
+    assert len(result.output_for_node("insurance_customers__anonymise", "anonymised")) == 120
+
+
+def test_failing_k_check_blocks_the_release(tmp_path):
+    policy = variant(tmp_path, privacy__k=5000)
+    result = _materialise(policy, tmp_path / "w")
+    assert not result.success
+    k_eval = [e.asset_check_evaluation_data for e in result.all_events
+              if e.event_type_value == "ASSET_CHECK_EVALUATION" and e.asset_check_evaluation_data.check_name ==
+              "k_anonymity"][0]
+    assert not k_eval.passed and k_eval.severity == dg.AssetCheckSeverity.ERROR
+    assert k_eval.metadata["K"].value < 5000
+    materialised = {e.asset_key.path[-1] for e in result.all_events if e.event_type_value == "ASSET_MATERIALIZATION"}
+    assert "release" not in materialised
+    assert not (tmp_path / "w" / "insurance_customers" / "release").exists()
+
+
+def test_bad_input_fails_the_raw_schema_check(tmp_path):
+    from anon_pipeline.sample import generate
+
+    frame = generate("insurance_customers", 60, 2)
+    frame.loc[:2, "gender"] = "X"
+    source = tmp_path / "bad.csv"
+    frame.to_csv(source, index=False)
+    result = _materialise(variant(tmp_path, source={"path": str(source)}), tmp_path / "w")
+    assert not result.success
+    raw_eval = [e.asset_check_evaluation_data for e in result.all_events
+                if e.event_type_value == "ASSET_CHECK_EVALUATION"][0]
+    assert raw_eval.check_name == "raw_schema" and not raw_eval.passed
+    problems = raw_eval.metadata["problems"].value
+    assert problems[0]["column"] == "gender" and problems[0]["n_rows"] == 3
+    assert not (tmp_path / "w" / "insurance_customers" / "release").exists()
+
+
+def test_policy_schedule_becomes_a_dagster_schedule(tmp_path):
+    policy = variant(tmp_path, schedule="0 6 1 * *")
+    defs = build_definitions([policy], workdir=str(tmp_path / "w"))
+    schedule = defs.resolve_schedule_def("insurance_customers_schedule")
+    assert schedule.cron_schedule == "0 6 1 * *" and schedule.job_name == "insurance_customers_job"

@@ -1,0 +1,116 @@
+"""run_policy end to end on the bundled generated sample: release, failure paths, overrides, replay."""
+
+import hashlib
+import stat
+
+import pandas as pd
+import pytest
+
+import anon_pipeline as ap
+from anon_pipeline.errors import InputDataError, PolicyError
+from anon_pipeline.pipeline.anonymise import anonymise, replay
+from anon_pipeline.pipeline.qi_table import build_qi_table
+from anon_pipeline.pipeline.raw_schema import validate_raw
+from anon_pipeline.policy import load_policy
+from anon_pipeline.sample import generate
+from anon_pipeline_tests.pipeline.policies import BUNDLED, variant
+
+
+@pytest.fixture(scope="module")
+def bundled_run(tmp_path_factory):
+    return ap.run_policy(BUNDLED, workdir=tmp_path_factory.mktemp("work"))
+
+
+def test_bundled_policy_releases_read_only_files(bundled_run):
+    r = bundled_run
+    assert r.released and r.release_dir is not None
+    assert all(r.checks.values()), r.checks
+    files = {p.name for p in r.release_dir.iterdir()}
+    assert {"anonymised.parquet", "anonymised.csv", "manifest.json", "anonymity_report.json",
+            "utility_report.json"} <= files
+    for p in r.release_dir.iterdir():
+        assert stat.S_IMODE(p.stat().st_mode) == 0o444
+    assert stat.S_IMODE(r.release_dir.stat().st_mode) == 0o555
+    assert (r.release_dir.parent / "latest").resolve() == r.release_dir.resolve()
+    released = pd.read_parquet(r.release_dir / "anonymised.parquet")
+    assert len(released) == 1000
+
+
+def test_anonymised_table_has_no_identifiers_no_nan_and_decodable_codes(bundled_run):
+    table = bundled_run.anonymised
+    assert not {"given_name", "surname", "phone_number", "national_insurance_number",
+                "bank_account_number", "current_country", "postcode", "birthdate"} & set(table.columns)
+    assert table.notna().all().all()
+    assert table["guid"].is_unique
+    assert bundled_run.anonymity["K"] >= 10
+    assert bundled_run.anonymity["quasi_identifiers"] == ["gender", "age_band"]
+    edu = bundled_run.key_tables["education_tier"]
+    decoded = table["education_code"].map(dict(zip(edu["code"], edu["value"])))
+    assert set(decoded) <= {"compulsory", "undergraduate", "postgraduate", "other"} and decoded.notna().all()
+
+
+def test_failed_k_check_releases_nothing_and_keeps_the_last_good_release(tmp_path):
+    good = ap.run_policy(BUNDLED, workdir=tmp_path)
+    strict = variant(tmp_path, privacy__k=5000)
+    before = sorted(p.name for p in (tmp_path / "insurance_customers" / "release").iterdir())
+    result = ap.run_policy(strict, workdir=tmp_path)
+    assert not result.released and result.release_dir is None
+    assert result.checks["k_anonymity"] is False
+    assert "K = " in result.failed_checks["k_anonymity"]
+    after = sorted(p.name for p in (tmp_path / "insurance_customers" / "release").iterdir())
+    assert before == after
+    assert (tmp_path / "insurance_customers" / "release" / "latest").resolve() == good.release_dir.resolve()
+
+
+def test_source_override_and_raw_file_unchanged(tmp_path):
+    source = tmp_path / "this_month.csv"
+    generate("insurance_customers", 250, 3).to_csv(source, index=False)
+    digest = hashlib.sha256(source.read_bytes()).hexdigest()
+    result = ap.run_policy(BUNDLED, source=source, workdir=tmp_path / "w")
+    assert len(result.anonymised) == 250
+    assert hashlib.sha256(source.read_bytes()).hexdigest() == digest
+
+
+def test_bad_input_raises_one_clear_error_without_values(tmp_path):
+    frame = generate("insurance_customers", 100, 4)
+    frame.loc[:4, "weight"] = 250.5
+    frame.loc[:1, "birthdate"] = ["15/07/1984", "01/02/1990"]
+    source = tmp_path / "bad.csv"
+    frame.to_csv(source, index=False)
+    with pytest.raises(InputDataError) as info:
+        ap.run_policy(BUNDLED, source=source, workdir=tmp_path / "w")
+    text = str(info.value)
+    assert str(source) in text
+    assert "column 'weight'" in text and "5 row(s)" in text and "in range" in text
+    assert "column 'birthdate'" in text and "2 row(s)" in text and "%d/%m/%Y" in text
+    assert "250.5" not in text and "15/07/1984" not in text
+    assert not (tmp_path / "w" / "insurance_customers" / "release").exists()
+
+
+def test_column_the_policy_does_not_mention_is_an_error(tmp_path):
+    frame = generate("insurance_customers", 50, 5).assign(favourite_colour="blue")
+    source = tmp_path / "extra.csv"
+    frame.to_csv(source, index=False)
+    with pytest.raises(InputDataError, match="favourite_colour.*not declared by the policy"):
+        ap.run_policy(BUNDLED, source=source, workdir=tmp_path)
+
+
+def test_unknown_op_fails_at_load(tmp_path):
+    path = variant(tmp_path, columns__weight={"role": "quasi_identifier", "dtype": "float",
+                                              "steps": [{"op": "nope"}]})
+    with pytest.raises(PolicyError, match="column 'weight'.*unknown op"):
+        ap.run_policy(path, workdir=tmp_path)
+
+
+def test_plan_replays_on_new_data():
+    policy = load_policy(BUNDLED)
+    first, _ = build_qi_table(validate_raw(generate("insurance_customers", 300, 1).astype("str"), policy, "a"),
+                              policy)
+    fitted = anonymise(first, policy)
+    second, _ = build_qi_table(validate_raw(generate("insurance_customers", 200, 2).astype("str"), policy, "b"),
+                               policy)
+    replayed = replay(second, policy, fitted.plan)
+    assert fitted.plan["columns"] == replayed.plan["columns"]
+    # The same education tier gets the same code in both batches.
+    codes = fitted.plan["columns"]["education_level"][1]["plan"]["codes"]
+    assert set(replayed.table["education_code"]) <= set(codes.values())
