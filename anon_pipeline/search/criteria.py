@@ -11,6 +11,7 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 
 L_VARIANTS = ("distinct", "entropy")
 T_VARIANTS = ("equal", "ordered")
@@ -114,3 +115,22 @@ def _t_distance(table: ClassTable, variant: str, q: np.ndarray | None) -> np.nda
     np.add.at(dense, (table.cls, table.sens), p)
     cum = np.cumsum(dense - q[None, :], axis=1)
     return np.abs(cum[:, :-1]).sum(axis=1) / (m - 1)
+
+
+def encode_sensitive(values: pd.Series, ordered: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Codes of a sensitive column and its values; ``ordered`` sorts them (ordered-distance t-closeness)."""
+    if ordered:
+        if values.isna().any():
+            raise ValueError(f"sensitive column '{values.name}' has {int(values.isna().sum())} missing value(s); "
+                             "ordered t-closeness needs every value")
+        uniques = np.sort(values.unique())
+        codes = pd.Index(uniques).get_indexer(values)
+    else:
+        codes, uniques = pd.factorize(values, use_na_sentinel=False)
+    return np.asarray(codes, dtype=np.int64), np.asarray(uniques, dtype=object)
+
+
+def global_distribution(sensitive: np.ndarray | None, n_sensitive: int) -> np.ndarray | None:
+    if sensitive is None or len(sensitive) == 0:
+        return None
+    return np.bincount(sensitive, minlength=n_sensitive) / len(sensitive)

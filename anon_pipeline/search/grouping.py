@@ -144,6 +144,17 @@ class Grouper:
             self._append_index(levels, rows)
 
 
+def class_table(row_class: np.ndarray, n_classes: int, sensitive: np.ndarray | None = None,
+                n_sensitive: int = 0) -> ClassTable:
+    """The class table of rows already assigned to classes (with their sensitive codes, if any)."""
+    sizes = np.bincount(row_class, minlength=n_classes).astype(np.float64)
+    if sensitive is None:
+        return ClassTable(cls=np.arange(n_classes), counts=sizes, sizes=sizes)
+    pair_key, space = _joint_key([row_class, sensitive], [n_classes, n_sensitive])
+    _, rep, sums = _group(pair_key, space, np.ones(len(pair_key)))
+    return ClassTable(cls=row_class[rep], counts=sums, sizes=sizes, sens=sensitive[rep])
+
+
 def row_classes(hierarchies: list[EncodedHierarchy], codes: np.ndarray, levels: tuple[int, ...] | list[int],
                 sensitive: np.ndarray | None = None, n_sensitive: int = 0) -> tuple[np.ndarray, ClassTable]:
     """The class of every data row at ``levels`` and the node's class table (no caching, no roll-up)."""
@@ -152,9 +163,4 @@ def row_classes(hierarchies: list[EncodedHierarchy], codes: np.ndarray, levels: 
     key, _ = _joint_key(node_cols, cards)
     row_class, uniques = pd.factorize(key)
     row_class = row_class.astype(np.int64)
-    sizes = np.bincount(row_class, minlength=len(uniques)).astype(np.float64)
-    if sensitive is None:
-        return row_class, ClassTable(cls=np.arange(len(uniques)), counts=sizes, sizes=sizes)
-    pair_key, space = _joint_key([row_class, sensitive], [len(uniques), n_sensitive])
-    _, rep, sums = _group(pair_key, space, np.ones(len(pair_key)))
-    return row_class, ClassTable(cls=row_class[rep], counts=sums, sizes=sizes, sens=sensitive[rep])
+    return row_class, class_table(row_class, len(uniques), sensitive, n_sensitive)

@@ -20,7 +20,8 @@ import pandas as pd
 
 from anon_pipeline.hierarchies.arx_csv import load_arx_csv
 from anon_pipeline.hierarchies.encoded import EncodedHierarchy
-from anon_pipeline.search.criteria import ClassTable, Criteria, failing_classes
+from anon_pipeline.search.criteria import (ClassTable, Criteria, encode_sensitive, failing_classes,
+                                           global_distribution)
 from anon_pipeline.search.grouping import Grouper, NodeGroups, row_classes
 from anon_pipeline.search.quality import Quality, make_quality
 
@@ -56,9 +57,7 @@ class Problem:
 
     @property
     def global_distribution(self) -> np.ndarray | None:
-        if self.sensitive is None:
-            return None
-        return np.bincount(self.sensitive, minlength=self.n_sensitive) / self.n_rows
+        return global_distribution(self.sensitive, self.n_sensitive)
 
     def classify(self, levels) -> tuple[np.ndarray, ClassTable, np.ndarray]:
         """Per data row: its class; the class table; which classes are suppressed."""
@@ -89,16 +88,7 @@ def encode_problem(df: pd.DataFrame, hierarchies: Mapping[str, HierarchyLike], c
     if criteria.needs_sensitive:
         if sensitive is None or sensitive not in df.columns:
             raise ValueError("l-diversity and t-closeness need `sensitive`, a column of the table")
-        values = df[sensitive]
-        if criteria.t is not None and criteria.t_variant == "ordered":
-            sens_values = np.sort(values.dropna().unique())
-            sens_codes = pd.Index(sens_values).get_indexer(values)
-        else:
-            sens_codes, sens_values = pd.factorize(values, use_na_sentinel=False)
-        sens_codes = np.asarray(sens_codes, dtype=np.int64)
-        sens_values = np.asarray(sens_values, dtype=object)
-        if (sens_codes < 0).any():
-            raise ValueError(f"sensitive column '{sensitive}' has missing values; ordered t-closeness needs values")
+        sens_codes, sens_values = encode_sensitive(df[sensitive], criteria.t is not None and criteria.t_variant == "ordered")
     return Problem(columns, encoded, codes, sens_codes, sens_values, criteria, suppression_limit)
 
 
