@@ -14,6 +14,8 @@ import numpy as np
 import pandas as pd
 
 L_VARIANTS = ("distinct", "entropy")
+#: floating-point slack for entropy and distance bounds (ARX compares exactly, so sums can land 1 ulp off)
+_TOLERANCE = 1e-10
 T_VARIANTS = ("equal", "ordered")
 
 
@@ -92,9 +94,10 @@ def failing_classes(table: ClassTable, criteria: Criteria, global_dist: np.ndarr
             flogf = np.bincount(table.cls, weights=counts * (np.log(counts) / math.log(2)), minlength=n_classes)
             total = sizes.astype(np.float64)
             entropy = -((flogf / total) - np.log(total) / math.log(2))
-            fail |= ~(entropy >= math.log(criteria.l) / math.log(2))
+            # a tolerance so that classes exactly at the bound (e.g. l equally frequent values) pass
+            fail |= ~(entropy >= math.log(criteria.l) / math.log(2) - _TOLERANCE)
     if criteria.t is not None:
-        fail |= _t_distance(table, criteria.t_variant, global_dist) > criteria.t
+        fail |= _t_distance(table, criteria.t_variant, global_dist) > criteria.t + _TOLERANCE
     return fail
 
 
