@@ -326,6 +326,18 @@ def search_problem(problem: Problem, quality: str) -> OptimalResult:
     )
 
 
+def evaluate_levels(problem: Problem, levels: Mapping[str, int] | list[int], quality: str) -> tuple[float, int, bool]:
+    """(score, suppressed rows, criteria met within the limit) of one given node, e.g. another tool's choice."""
+    lv = np.array([levels[c] for c in problem.columns] if isinstance(levels, Mapping) else list(levels),
+                  dtype=np.int64)
+    model = make_quality(quality, problem.hierarchies, problem.codes, problem.n_rows)
+    groups = Grouper(problem.hierarchies, problem.codes, problem.sensitive, problem.n_sensitive).group(
+        tuple(int(x) for x in lv))
+    fail = failing_classes(groups.table, problem.criteria, problem.global_distribution)
+    suppressed = int(groups.table.sizes[fail].sum())
+    return model.score(lv, groups, fail), suppressed, suppressed <= problem.max_outliers
+
+
 def optimal(df: pd.DataFrame, hierarchies: Mapping[str, HierarchyLike], *, k: int | None = None,
             l: float | None = None, l_variant: str = "distinct", sensitive: str | None = None,
             t: float | None = None, suppression_limit: float = 0.0, quality: str = "loss",
