@@ -56,23 +56,23 @@ class EncodedHierarchy:
         """Encode a hierarchy frame (column 0 the value, then ever more general levels)."""
         if hierarchy.shape[0] == 0 or hierarchy.shape[1] == 0:
             raise ValueError(f"hierarchy for column '{column}' is empty")
-        frame = hierarchy.astype(str)
-        base = frame.iloc[:, 0]
-        if base.duplicated().any():
-            raise ValueError(f"hierarchy for column '{column}': {int(base.duplicated().sum())} value(s) "
+        table = hierarchy.to_numpy(dtype=object).astype(str).astype(object)
+        base_codes, base_uniques = pd.factorize(table[:, 0])
+        if len(base_uniques) != len(table):
+            raise ValueError(f"hierarchy for column '{column}': {len(table) - len(base_uniques)} value(s) "
                              "appear more than once in the first column")
-        n = len(frame)
+        n = len(table)
         level_codes, labels, shares = [], [], []
-        for level in range(frame.shape[1]):
-            codes, uniques = pd.factorize(frame.iloc[:, level])
+        for level in range(table.shape[1]):
+            codes, uniques = pd.factorize(table[:, level])
             codes = codes.astype(np.int64)
             level_codes.append(codes)
             labels.append(np.asarray(uniques, dtype=object))
             shares.append(np.bincount(codes, minlength=len(uniques)) / n)
         # Rolling counts up from a finer node needs a tree: each label has exactly one parent.
         for level in range(1, len(level_codes)):
-            pairs = np.unique(np.stack([level_codes[level - 1], level_codes[level]]), axis=1)
-            if pairs.shape[1] != len(labels[level - 1]):
+            pairs = np.unique(level_codes[level - 1] * len(labels[level]) + level_codes[level])
+            if len(pairs) != len(labels[level - 1]):
                 raise ValueError(f"hierarchy for column '{column}': level {level - 1} has a label with more than "
                                  f"one parent at level {level} (a hierarchy must be a tree)")
         return cls(column, tuple(level_codes), tuple(labels), tuple(shares))

@@ -22,24 +22,36 @@ _KEY_LIMIT = 1 << 62
 
 @dataclass(frozen=True)
 class NodeGroups:
-    """A grouped node: its class table and every table row's codes at the node's levels."""
+    """A grouped node: its class table, and every table row's codes at the node's levels (on demand)."""
 
     levels: tuple[int, ...]
     table: ClassTable
-    node_codes: np.ndarray   # (table rows, columns) codes at the node's levels
-    reps: np.ndarray         # (table rows, columns) level-0 codes of a representative data row
+    source_codes: list[np.ndarray]  # per column, the node-level code of every row of the source table
+    rep: np.ndarray                 # the source row representing every table row
+
+    @property
+    def node_codes(self) -> np.ndarray:
+        """(table rows, columns) codes at the node's levels."""
+        if not self.source_codes:
+            return np.zeros((len(self.rep), 0), dtype=np.int64)
+        return np.stack([c[self.rep] for c in self.source_codes], axis=1)
 
 
 def _joint_key(columns: list[np.ndarray], cards: list[int]) -> tuple[np.ndarray, int]:
     """One int64 key per row for the tuple of codes, and the size of the key space."""
-    key = np.zeros(len(columns[0]) if columns else 0, dtype=np.int64)
-    space = 1
-    for col, card in zip(columns, cards):
+    if not columns:
+        return np.zeros(0, dtype=np.int64), 1
+    key = np.array(columns[0], dtype=np.int64)
+    space = int(cards[0])
+    for col, card in zip(columns[1:], cards[1:]):
+        if card == 1:
+            continue  # a fully generalised column adds nothing to the key
         if space * card >= _KEY_LIMIT:
-            key, uniques = pd.factorize(key)
-            key = key.astype(np.int64)
+            codes, uniques = pd.factorize(key)
+            key = codes.astype(np.int64)
             space = len(uniques)
-        key = key * card + col
+        key *= card
+        key += col
         space *= card
     return key, space
 
@@ -63,7 +75,10 @@ def _group(key: np.ndarray, space: int, weights: np.ndarray) -> tuple[np.ndarray
 
 
 class Grouper:
-    """Groups nodes of one problem, caching small tables to roll coarser nodes up from."""
+    """Groups nodes of one problem, caching small tables to roll coarser nodes up from.
+
+    A cached table is (per-column level-0 codes of a representative row, row counts, sensitive codes).
+    """
 
     def __init__(self, hierarchies: list[EncodedHierarchy], codes: np.ndarray, sensitive: np.ndarray | None,
                  n_sensitive: int = 0, cache_rows: int = 3_000_000) -> None:
@@ -71,6 +86,8 @@ class Grouper:
         self.n_sensitive = n_sensitive
         self.cache_rows = cache_rows
         self.groupings = 0
+        self._cards = [[h.cardinality(lv) for lv in range(h.height + 1)] for h in hierarchies]
+        self._maps = [[m.astype(np.int32) for m in h.level_codes] for h in hierarchies]
         base_levels = tuple(0 for _ in hierarchies)
         cols = [codes[:, j] for j in range(codes.shape[1])]
         cards = [h.domain_size for h in hierarchies]
@@ -79,8 +96,12 @@ class Grouper:
             cards.append(n_sensitive)
         key, space = _joint_key(cols, cards)
         _, rep, sums = _group(key, space, np.ones(len(key)))
-        base = (codes[rep], sums, None if sensitive is None else sensitive[rep])
-        self._cache: dict[tuple[int, ...], tuple[np.ndarray, np.ndarray, np.ndarray | None]] = {base_levels: base}
+        base_cols = [np.ascontiguousarray(codes[rep, j], dtype=np.int32) for j in range(codes.shape[1])]
+        # the base table's codes at every level, so grouping from it needs no gather
+        self._base_levels = [[m[c] for m in maps] for c, maps in zip(base_cols, self._maps)]
+        base = (base_cols, sums, None if sensitive is None else sensitive[rep])
+        self._base_key = base_levels
+        self._cache: dict[tuple[int, ...], tuple[list[np.ndarray], np.ndarray, np.ndarray | None]] = {base_levels: base}
         self._cached_rows = len(rep)
         self._index()
 
@@ -94,49 +115,51 @@ class Grouper:
         self._key_levels = np.vstack([self._key_levels, np.asarray(levels, dtype=np.int64)[None, :]])
         self._key_rows = np.append(self._key_rows, rows)
 
-    def _source(self, levels: tuple[int, ...]):
+    def _source(self, levels: tuple[int, ...]) -> tuple[tuple[int, ...], tuple]:
         finer = np.all(self._key_levels <= np.asarray(levels), axis=1)
         rows = np.where(finer, self._key_rows, np.iinfo(np.int64).max)
-        return self._cache[self._keys[int(np.argmin(rows))]]
+        key = self._keys[int(np.argmin(rows))]
+        return key, self._cache[key]
 
     def group(self, levels: tuple[int, ...]) -> NodeGroups:
-        reps, counts, sens = self._source(levels)
-        node_cols = [h.level_codes[lv][reps[:, j]] for j, (h, lv) in enumerate(zip(self.hierarchies, levels))]
-        cards = [h.cardinality(lv) for h, lv in zip(self.hierarchies, levels)]
+        source_key, (reps, counts, sens) = self._source(levels)
+        if source_key == self._base_key:
+            node_cols = [by_level[lv] for by_level, lv in zip(self._base_levels, levels)]
+        else:
+            node_cols = [maps[lv][c] for maps, c, lv in zip(self._maps, reps, levels)]
+        cards = [cards[lv] for cards, lv in zip(self._cards, levels)]
         class_key, class_space = _joint_key(node_cols, cards)
         if sens is None:
-            inverse, rep, sums = _group(class_key, class_space, counts)
-            n_rows = len(rep)
-            cls = np.arange(n_rows)
+            _, rep, sums = _group(class_key, class_space, counts)
+            cls = np.arange(len(rep))
             sizes = sums
             new_sens = None
         else:
             key, space = _joint_key([class_key, sens], [class_space, self.n_sensitive])
-            inverse, rep, sums = _group(key, space, counts)
+            _, rep, sums = _group(key, space, counts)
             cls, _ = pd.factorize(class_key[rep])
             cls = cls.astype(np.int64)
             sizes = np.bincount(cls, weights=sums)
             new_sens = sens[rep]
         self.groupings += 1
-        new_reps = reps[rep]
-        node_codes = np.stack([c[rep] for c in node_cols], axis=1) if node_cols else np.zeros((len(rep), 0), np.int64)
         table = ClassTable(cls=cls, counts=sums, sizes=sizes, sens=new_sens)
-        self._remember(levels, (new_reps, sums, new_sens))
-        return NodeGroups(levels=tuple(levels), table=table, node_codes=node_codes, reps=new_reps)
+        self._remember(levels, reps, rep, sums, new_sens)
+        return NodeGroups(levels=tuple(levels), table=table, source_codes=node_cols, rep=rep)
 
-    def _remember(self, levels, table) -> None:
-        rows = len(table[1])
+    def _remember(self, levels, reps, rep, sums, sens) -> None:
+        rows = len(rep)
         if levels in self._cache or rows > self.cache_rows:
             return
         evicted = False
         while self._cached_rows + rows > self.cache_rows and len(self._cache) > 1:
             # drop the largest non-base table: small tables are the cheap roll-up sources
-            victim = max((lv for lv in self._cache if any(lv)), key=lambda lv: len(self._cache[lv][1]), default=None)
+            victim = max((lv for lv in self._cache if lv != self._base_key), key=lambda lv: len(self._cache[lv][1]),
+                         default=None)
             if victim is None:
                 break
             self._cached_rows -= len(self._cache.pop(victim)[1])
             evicted = True
-        self._cache[levels] = table
+        self._cache[levels] = ([c[rep] for c in reps], sums, sens)
         self._cached_rows += rows
         if evicted:
             self._index()

@@ -192,7 +192,8 @@ class _Search:
             self.status[idx] = 1
             if self.monotone:
                 self.status[self.upset(levels) & (self.status == 0)] = 1
-            self._offer(idx, self.quality.score(levels, groups, fail))
+            exact = float(self.bound[idx]) if self.exact_is_bound else self.quality.score(levels, groups, fail)
+            self._offer(idx, exact)
         else:
             self.status[idx] = -1
             if self.monotone or self._size_part_fails(table):
@@ -230,25 +231,29 @@ class _Search:
             self.check(chain[(lo + hi) // 2])
 
     def run(self) -> None:
+        # nodes that may still need work; the set only shrinks, so it is filtered rather than rebuilt
+        active = np.arange(len(self.nodes))
         while True:
-            cand = (self.status != -1) & np.isnan(self.scored)
+            active = active[(self.status[active] != -1) & np.isnan(self.scored[active])]
             if self.best >= 0:
-                cand &= (self.bound < self.best_score) | ((self.bound == self.best_score) & (self.rank < self.rank[self.best]))
-            where = np.flatnonzero(cand)
-            if len(where) == 0:
+                b = self.bound[active]
+                active = active[(b < self.best_score) | ((b == self.best_score) &
+                                                        (self.rank[active] < self.rank[self.best]))]
+            if len(active) == 0:
                 return
-            b = self.bound[where]
-            known = where[self.status[where] == 1]
+            b = self.bound[active]
+            known = active[self.status[active] == 1]
             if len(known):
                 # an inferred-anonymous node needs only scoring; take the most promising first
                 kb = self.bound[known]
                 tied = known[kb == kb.min()]
                 idx = int(tied[np.argmin(self.rank[tied])])
-            elif self.monotone and self._turn % 2:
-                # the unresolved node closest below the best: proving it not anonymous prunes most
-                idx = int(where[np.argmax(b)])
+            elif self.monotone and (self.max_out == 0 or self._turn % 2):
+                # The unresolved node closest below the best: proving it not anonymous prunes most. With
+                # suppression anonymous nodes are dense, so every other start is the most promising node.
+                idx = int(active[np.argmax(b)])
             else:
-                tied = where[b == b.min()]
+                tied = active[b == b.min()]
                 idx = int(tied[np.argmin(self.rank[tied])])
             self._turn += 1
             if self.status[idx] == 1:
@@ -262,11 +267,10 @@ class _Search:
                 self.check(idx)
 
 
-def _neighbour_report(problem: Problem, quality: Quality, levels: np.ndarray, best_score: float) -> list[dict]:
+def _neighbour_report(problem: Problem, quality: Quality, levels: np.ndarray, grouper: Grouper) -> list[dict]:
     """What every lower neighbour of the chosen node fails (or that it scores no better)."""
     out = []
     c = problem.criteria
-    grouper = Grouper(problem.hierarchies, problem.codes, problem.sensitive, problem.n_sensitive)
     q = problem.global_distribution
     for j, col in enumerate(problem.columns):
         if levels[j] == 0:
@@ -322,7 +326,7 @@ def search_problem(problem: Problem, quality: str) -> OptimalResult:
         max_suppressed=problem.max_outliers,
         lattice_size=len(search.nodes),
         suppressed_mask=mask,
-        lower_neighbours=_neighbour_report(problem, model, levels, search.best_score),
+        lower_neighbours=_neighbour_report(problem, model, levels, search.grouper),
     )
 
 
