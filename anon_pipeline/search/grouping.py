@@ -81,8 +81,9 @@ class Grouper:
     """
 
     def __init__(self, hierarchies: list[EncodedHierarchy], codes: np.ndarray, sensitive: np.ndarray | None,
-                 n_sensitive: int = 0, cache_rows: int = 3_000_000) -> None:
+                 n_sensitive: int = 0, cache_rows: int = 3_000_000, cache_entries: int = 1024) -> None:
         self.hierarchies = hierarchies
+        self.cache_entries = cache_entries
         self.n_sensitive = n_sensitive
         self.cache_rows = cache_rows
         self.groupings = 0
@@ -119,7 +120,12 @@ class Grouper:
         finer = np.all(self._key_levels <= np.asarray(levels), axis=1)
         rows = np.where(finer, self._key_rows, np.iinfo(np.int64).max)
         key = self._keys[int(np.argmin(rows))]
-        return key, self._cache[key]
+        reps, counts, sens = self._cache[key]
+        if callable(reps):
+            # materialised on first use: most grouped nodes never serve as a source
+            reps = reps()
+            self._cache[key] = (reps, counts, sens)
+        return key, (reps, counts, sens)
 
     def group(self, levels: tuple[int, ...]) -> NodeGroups:
         source_key, (reps, counts, sens) = self._source(levels)
@@ -150,21 +156,16 @@ class Grouper:
         rows = len(rep)
         if levels in self._cache or rows > self.cache_rows:
             return
-        evicted = False
-        while self._cached_rows + rows > self.cache_rows and len(self._cache) > 1:
-            # drop the largest non-base table: small tables are the cheap roll-up sources
-            victim = max((lv for lv in self._cache if lv != self._base_key), key=lambda lv: len(self._cache[lv][1]),
-                         default=None)
-            if victim is None:
-                break
-            self._cached_rows -= len(self._cache.pop(victim)[1])
-            evicted = True
-        self._cache[levels] = ([c[rep] for c in reps], sums, sens)
-        self._cached_rows += rows
-        if evicted:
+        if self._cached_rows + rows > self.cache_rows or len(self._cache) >= self.cache_entries:
+            # Drop the larger half of the non-base tables at once: small tables are the cheap roll-up sources,
+            # and evicting in bulk keeps the index rebuilds rare.
+            others = sorted((lv for lv in self._cache if lv != self._base_key), key=lambda lv: len(self._cache[lv][1]))
+            for lv in others[len(others) // 2:]:
+                self._cached_rows -= len(self._cache.pop(lv)[1])
             self._index()
-        else:
-            self._append_index(levels, rows)
+        self._cache[levels] = (lambda: [c[rep] for c in reps], sums, sens)
+        self._cached_rows += rows
+        self._append_index(levels, rows)
 
 
 def class_table(row_class: np.ndarray, n_classes: int, sensitive: np.ndarray | None = None,

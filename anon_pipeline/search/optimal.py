@@ -131,7 +131,7 @@ class _Search:
         grids = np.meshgrid(*[np.arange(d) for d in dims], indexing="ij")
         self.nodes = np.stack([g.ravel() for g in grids], axis=1).astype(np.int64)
         self.bound = quality.bounds(self.nodes)
-        height = self.nodes.sum(axis=1)
+        self.height = height = self.nodes.sum(axis=1)
         order = np.lexsort(tuple(self.nodes[:, j] for j in reversed(range(len(dims)))) + (height,))
         self.rank = np.empty(len(order), dtype=np.int64)
         self.rank[order] = np.arange(len(order))
@@ -139,6 +139,8 @@ class _Search:
         self._ge = [[self.nodes[:, j] >= v for v in range(d)] for j, d in enumerate(dims)]
         self._le = [[self.nodes[:, j] <= v for v in range(d)] for j, d in enumerate(dims)]
         self.strides = np.array([int(np.prod(dims[j + 1:], dtype=np.int64)) for j in range(len(dims))], dtype=np.int64)
+        self._stride_list = [int(x) for x in self.strides]
+        self._height_list = [int(x) for x in self.heights]
         self.status = np.zeros(len(self.nodes), dtype=np.int8)  # 1 anonymous, -1 not, 0 unknown
         self.scored = np.full(len(self.nodes), np.nan)
         self.max_out = problem.max_outliers
@@ -148,7 +150,6 @@ class _Search:
         self.grouper = Grouper(problem.hierarchies, problem.codes, problem.sensitive, problem.n_sensitive)
         self.best = -1
         self.best_score = math.inf
-        self._turn = 0
 
     def index(self, levels) -> int:
         return int(np.dot(levels, self.strides))
@@ -200,17 +201,30 @@ class _Search:
                 self.status[self.downset(levels)] = -1
 
     def chain_from(self, idx: int) -> list[int]:
-        chain = [idx]
-        cur = self.nodes[idx].copy()
-        while np.any(cur < self.heights):
-            # step to the parent with the highest bound: it reaches the anonymous region soonest
-            here = self.index(cur)
-            open_cols = np.flatnonzero(cur < self.heights)
-            parents = here + self.strides[open_cols]
-            pick = int(np.argmax(self.bound[parents]))
-            cur[open_cols[pick]] += 1
-            chain.append(int(parents[pick]))
-        return chain
+        """A path from the bottom to the top through ``idx``: down by the gentlest, up by the cheapest step."""
+        bound = self.bound
+        strides = self._stride_list
+        heights = self._height_list
+        start = [int(x) for x in self.nodes[idx]]
+        up, cur, here = [], list(start), idx
+        while True:
+            options = [(bound[here + strides[j]], j) for j in range(len(cur)) if cur[j] < heights[j]]
+            if not options:
+                break
+            _, j = min(options)
+            cur[j] += 1
+            here += strides[j]
+            up.append(here)
+        down, cur, here = [], list(start), idx
+        while True:
+            options = [(-bound[here - strides[j]], j) for j in range(len(cur)) if cur[j] > 0]
+            if not options:
+                break
+            _, j = min(options)
+            cur[j] -= 1
+            here -= strides[j]
+            down.append(here)
+        return down[::-1] + [idx] + up
 
     def binary_search(self, idx: int) -> None:
         chain = self.chain_from(idx)
@@ -248,14 +262,14 @@ class _Search:
                 kb = self.bound[known]
                 tied = known[kb == kb.min()]
                 idx = int(tied[np.argmin(self.rank[tied])])
-            elif self.monotone and (self.max_out == 0 or self._turn % 2):
-                # The unresolved node closest below the best: proving it not anonymous prunes most. With
-                # suppression anonymous nodes are dense, so every other start is the most promising node.
-                idx = int(active[np.argmax(b)])
+            elif self.monotone:
+                # The most general unresolved node (then the one closest below the best): proving it not
+                # anonymous prunes the largest down-set; a path through it finds the frontier near it.
+                top = active[self.height[active] == self.height[active].max()]
+                idx = int(top[np.argmax(self.bound[top])])
             else:
                 tied = active[b == b.min()]
                 idx = int(tied[np.argmin(self.rank[tied])])
-            self._turn += 1
             if self.status[idx] == 1:
                 if self.exact_is_bound:
                     self._offer(idx, float(self.bound[idx]))
