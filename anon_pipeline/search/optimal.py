@@ -141,7 +141,8 @@ class _Search:
         self.strides = np.array([int(np.prod(dims[j + 1:], dtype=np.int64)) for j in range(len(dims))], dtype=np.int64)
         self._stride_list = [int(x) for x in self.strides]
         self._height_list = [int(x) for x in self.heights]
-        self.status = np.zeros(len(self.nodes), dtype=np.int8)  # 1 anonymous, -1 not, 0 unknown
+        self.status = np.zeros(len(self.nodes), dtype=np.int8)
+        self.mstatus = np.zeros(len(self.nodes), dtype=np.int8)  # 1 anonymous, -1 not, 0 unknown
         self.scored = np.full(len(self.nodes), np.nan)
         self.max_out = problem.max_outliers
         self.monotone = problem.criteria.monotone(self.max_out)
@@ -171,7 +172,7 @@ class _Search:
         if score < self.best_score or (score == self.best_score and self.rank[idx] < self.rank[self.best]):
             self.best, self.best_score = idx, score
 
-    def _size_part_fails(self, table: ClassTable) -> bool:
+    def _monotone_part_fails(self, table: ClassTable) -> bool:
         """The monotone part of the criteria (class sizes, distinct l) already breaks the budget."""
         c = self.problem.criteria
         fail = table.sizes < c.min_class_size
@@ -189,6 +190,14 @@ class _Search:
         if refined is not None:
             up = self.upset(levels)
             self.bound[up] = np.maximum(self.bound[up], refined)
+        # ``mstatus`` tracks the monotone part of the criteria; for monotone criteria it is the whole
+        mono_ok = anonymous or (not self.monotone and not self._monotone_part_fails(table))
+        if mono_ok:
+            self.mstatus[self.upset(levels) & (self.mstatus == 0)] = 1
+        else:
+            down = self.downset(levels)
+            self.mstatus[down] = -1
+            self.status[down] = -1
         if anonymous:
             self.status[idx] = 1
             if self.monotone:
@@ -197,8 +206,6 @@ class _Search:
             self._offer(idx, exact)
         else:
             self.status[idx] = -1
-            if self.monotone or self._size_part_fails(table):
-                self.status[self.downset(levels)] = -1
 
     def chain_from(self, idx: int) -> list[int]:
         """A path from the bottom to the top through ``idx``: down by the gentlest, up by the cheapest step."""
@@ -227,15 +234,16 @@ class _Search:
         return down[::-1] + [idx] + up
 
     def binary_search(self, idx: int) -> None:
+        """Locate the frontier of the (monotone part of the) criteria on a bottom-to-top path through ``idx``."""
         chain = self.chain_from(idx)
         top = chain[-1]
-        if self.status[top] == 0:
+        if self.mstatus[top] == 0:
             self.check(top)
-        if self.status[top] == -1:
+        if self.mstatus[top] == -1:
             self.status[:] = -1  # nothing is anonymous if the most general node is not
             return
         while True:
-            st = self.status[chain]
+            st = self.mstatus[chain]
             known_bad = np.flatnonzero(st == -1)
             known_good = np.flatnonzero(st == 1)
             lo = int(known_bad.max()) if len(known_bad) else -1
@@ -262,12 +270,14 @@ class _Search:
                 kb = self.bound[known]
                 tied = known[kb == kb.min()]
                 idx = int(tied[np.argmin(self.rank[tied])])
-            elif self.monotone:
+            elif self.monotone or np.any(self.mstatus[active] == 0):
                 # The most general unresolved node (then the one closest below the best): proving it not
                 # anonymous prunes the largest down-set; a path through it finds the frontier near it.
-                top = active[self.height[active] == self.height[active].max()]
+                pool = active if self.monotone else active[self.mstatus[active] == 0]
+                top = pool[self.height[pool] == self.height[pool].max()]
                 idx = int(top[np.argmax(self.bound[top])])
             else:
+                # non-monotone criteria: whatever passes the monotone part is checked one by one, best first
                 tied = active[b == b.min()]
                 idx = int(tied[np.argmin(self.rank[tied])])
             if self.status[idx] == 1:
@@ -275,7 +285,7 @@ class _Search:
                     self._offer(idx, float(self.bound[idx]))
                 else:
                     self.check(idx)
-            elif self.monotone:
+            elif self.mstatus[idx] == 0:
                 self.binary_search(idx)
             else:
                 self.check(idx)
