@@ -8,7 +8,6 @@ the interval edges, missing from a grouping) are left out, so the coverage check
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -92,29 +91,33 @@ def groupings(values: pd.Series, maps: Sequence[Mapping[str, str]]) -> pd.DataFr
     return _finish(base, levels)
 
 
-def _reference_file(name: str) -> pd.DataFrame:
-    with resources.files("anon_pipeline.reference").joinpath("data", name).open("r", encoding="utf-8") as fh:
-        return pd.read_csv(fh, dtype=str, keep_default_na=False)
+def uk_postcodes(values: pd.Series) -> pd.DataFrame:
+    """Postcode (or district) -> district -> area -> region -> nation, from the shipped ONS tables.
 
+    A few postcode areas straddle regions; their area label then names the region too (``SY (Wales)``) so
+    the hierarchy stays a tree.
+    """
+    from anon_pipeline.reference.postcodes import lookup
 
-def uk_postcode_districts(values: pd.Series) -> pd.DataFrame:
-    """Postcode district (outward code) -> area -> region -> nation, from the shipped ONS reference table."""
-    table = _reference_file("uk_postcode_district_region.csv")
-    wanted = set(as_hierarchy_strings(_distinct(values)))
-    table = table[table["district"].isin(wanted)]
-    return _finish(table["district"].tolist(), [table[c].tolist() for c in ("area", "region", "nation")])
+    distinct = _distinct(values).astype(str)
+    levels = {lv: lookup(distinct, lv) for lv in ("district", "area", "region", "nation")}
+    area, region = levels["area"], levels["region"]
+    regions_per_area = region.groupby(area).nunique()
+    split = area.map(regions_per_area).fillna(0) > 1
+    levels["area"] = area.where(~split, area + " (" + region + ")")
+    return _finish(distinct.tolist(), [levels[lv].tolist() for lv in ("district", "area", "region", "nation")])
 
 
 def countries(values: pd.Series) -> pd.DataFrame:
-    """Country (short English name) -> UN sub-region -> continent, from country_converter's data table."""
-    with resources.files("country_converter").joinpath("country_data.tsv").open("r", encoding="utf-8") as fh:
-        table = pd.read_csv(fh, sep="\t", dtype=str, keep_default_na=False)
-    wanted = set(as_hierarchy_strings(_distinct(values)))
-    table = table[table["name_short"].isin(wanted)]
-    return _finish(table["name_short"].tolist(), [table[c].tolist() for c in ("UNregion", "continent")])
+    """Country name -> continent -> cross-continent region (APAC, Europe, Africa, The Americas)."""
+    from anon_pipeline.reference.countries import CROSS_CONTINENT, continents
+
+    distinct = _distinct(values).astype(str)
+    continent = continents(distinct)
+    return _finish(distinct.tolist(), [continent.tolist(), continent.map(CROSS_CONTINENT).tolist()])
 
 
-REFERENCES = {"uk_postcode_district": uk_postcode_districts, "country": countries}
+REFERENCES = {"uk_postcode": uk_postcodes, "country": countries}
 
 
 def build_hierarchy(spec: Any, values: pd.Series, base_dir: str | Path = ".") -> pd.DataFrame:
@@ -122,7 +125,7 @@ def build_hierarchy(spec: Any, values: pd.Series, base_dir: str | Path = ".") ->
 
     Specs: a path to an ARX CSV (relative to ``base_dir``), or a mapping with one of ``arx: path``,
     ``intervals: [[edges of level 1], ...]``, ``mask: n | [chars per level]``, ``dates: [month, year, decade]``,
-    ``groups: [{value: group}, {group: larger group}, ...]``, ``reference: uk_postcode_district | country``.
+    ``groups: [{value: group}, {group: larger group}, ...]``, ``reference: uk_postcode | country``.
     """
     if isinstance(spec, pd.DataFrame):
         return spec

@@ -48,9 +48,16 @@ def test_groupings_chain_levels():
     assert h.values.tolist() == [["a", "ab", "all", "*"], ["b", "ab", "all", "*"], ["c", "c", "all", "*"]]
 
 
-def test_reference_postcode_districts():
-    h = build_hierarchy({"reference": "uk_postcode_district"}, pd.Series(["AB1", "B79"]))
-    assert h.values.tolist() == [["AB1", "AB", "Scotland", "Scotland", "*"], ["B79", "B", "West Midlands", "England", "*"]]
+def test_reference_postcodes():
+    h = build_hierarchy({"reference": "uk_postcode"}, pd.Series(["AB1 0AA", "B79", "ZZ99"]))
+    assert h.values.tolist() == [["AB1 0AA", "AB1", "AB", "Scotland", "Scotland", "*"],
+                                 ["B79", "B79", "B", "West Midlands", "England", "*"]]  # ZZ99 is uncovered
+    EncodedHierarchy.build("postcode", h)
+
+
+def test_reference_countries():
+    h = build_hierarchy({"reference": "country"}, pd.Series(["Germany", "Japan"]))
+    assert h.values.tolist() == [["Germany", "Europe", "Europe", "*"], ["Japan", "Asia", "APAC", "*"]]
 
 
 def test_uncovered_values_name_column_and_count_not_values():
