@@ -19,6 +19,7 @@ import json
 import statistics
 import sys
 import time
+import warnings
 from pathlib import Path
 
 import pandas as pd
@@ -73,7 +74,8 @@ def run_anjana(df: pd.DataFrame, k: int, suppression: float, repeats: int):
         hierarchies[c] = {i: h[i].to_numpy(dtype=object) for i in h.columns}
     try:
         # ANJANA's type checks reject pandas 3's Arrow-backed strings: give it object columns.
-        with pd.option_context("future.infer_string", False):
+        with warnings.catch_warnings(), pd.option_context("future.infer_string", False):
+            warnings.simplefilter("ignore")
             data = df.astype(object)
 
             def call():

@@ -382,3 +382,23 @@ def optimal(df: pd.DataFrame, hierarchies: Mapping[str, HierarchyLike], *, k: in
     criteria = Criteria(k=k, l=l, l_variant=l_variant, t=t, t_variant=t_variant)
     problem = encode_problem(df, hierarchies, criteria, sensitive, suppression_limit)
     return search_problem(problem, quality)
+
+
+def apply_levels(df: pd.DataFrame, hierarchies: Mapping[str, HierarchyLike], levels: Mapping[str, int], *,
+                 suppressed: np.ndarray | None = None, suppress: str = "star") -> pd.DataFrame:
+    """``df`` with every quasi-identifier generalised to its level; ``suppressed`` rows become ``*`` or go.
+
+    ``suppressed`` is a boolean per row, e.g. ``OptimalResult.suppressed_mask``.
+    """
+    if suppress not in ("star", "remove"):
+        raise ValueError("suppress must be 'star' or 'remove'")
+    out = df.copy()
+    for column, level in levels.items():
+        encoded = EncodedHierarchy.build(column, to_hierarchy_frame(hierarchies[column]))
+        out[column] = encoded.generalise(encoded.encode(df[column]), int(level))
+    if suppressed is None or not suppressed.any():
+        return out
+    if suppress == "remove":
+        return out.loc[~suppressed]
+    out.loc[suppressed, list(levels)] = "*"
+    return out

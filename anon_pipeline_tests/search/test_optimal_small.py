@@ -10,7 +10,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from anon_pipeline.search import optimal
+from anon_pipeline.search import apply_levels, optimal
 from anon_pipeline.search.quality import QUALITY_MODELS
 from anon_pipeline_tests.search.reference import evaluate, exhaustive
 
@@ -91,3 +91,32 @@ def test_pruning_never_skips_the_optimum(seed, n, k, limit, quality):
         return
     result = optimal(df, hierarchies, k=k, suppression_limit=limit, quality=quality)
     assert math.isclose(result.score, min(nodes.values()), rel_tol=1e-9, abs_tol=1e-9)
+
+
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(seed=st.integers(0, 10_000), n=st.integers(10, 60), limit=st.sampled_from([0.0, 0.1, 0.3]),
+       crit=st.sampled_from([dict(l=2, l_variant="entropy"), dict(l=2), dict(t=0.25), dict(k=2, t=0.35),
+                             dict(k=3, l=2, l_variant="entropy")]),
+       quality=st.sampled_from(["loss", "nu_entropy_nm", "discernibility", "aecs"]))
+def test_pruning_never_skips_the_optimum_with_l_and_t(seed, n, limit, crit, quality):
+    df = table(seed, n)
+    hierarchies = {"age": AGE, "zip": ZIP}
+    kw = dict(crit, sensitive="disease", suppression_limit=limit, quality=quality)
+    nodes = exhaustive(df, hierarchies, **kw)
+    if not nodes:
+        with pytest.raises(ValueError):
+            optimal(df, hierarchies, **kw)
+        return
+    result = optimal(df, hierarchies, **kw)
+    assert math.isclose(result.score, min(nodes.values()), rel_tol=1e-9, abs_tol=1e-9)
+
+
+def test_apply_levels_generalises_and_suppresses():
+    df = table(5)
+    result = optimal(df, HIER, k=4, suppression_limit=0.1)
+    out = apply_levels(df, HIER, result.levels, suppressed=result.suppressed_mask)
+    assert int((out["age"] == "*").sum()) >= result.suppressed
+    kept = out.loc[~result.suppressed_mask]
+    assert kept.groupby(list(HIER)).size().min() >= 4
+    removed = apply_levels(df, HIER, result.levels, suppressed=result.suppressed_mask, suppress="remove")
+    assert len(removed) == len(df) - result.suppressed
