@@ -128,13 +128,11 @@ class _Search:
         if n_nodes > MAX_LATTICE_NODES:
             raise ValueError(f"the lattice has {n_nodes} nodes, more than the {MAX_LATTICE_NODES} this search "
                              "enumerates; use fewer levels or Mondrian")
-        grids = np.meshgrid(*[np.arange(d) for d in dims], indexing="ij")
-        self.nodes = np.stack([g.ravel() for g in grids], axis=1).astype(np.int64)
+        self.nodes = np.indices(dims, dtype=np.int64).reshape(len(dims), -1).T.copy()
         self.bound = quality.bounds(self.nodes)
-        self.height = height = self.nodes.sum(axis=1)
-        order = np.lexsort(tuple(self.nodes[:, j] for j in reversed(range(len(dims)))) + (height,))
-        self.rank = np.empty(len(order), dtype=np.int64)
-        self.rank[order] = np.arange(len(order))
+        self.height = self.nodes.sum(axis=1)
+        # tie-break order: lower height first, then lexicographic (= the enumeration order of ``nodes``)
+        self.rank = self.height * len(self.nodes) + np.arange(len(self.nodes))
         # per column and level: which nodes are at least / at most that level, to mark up- and down-sets fast
         self._ge = [[self.nodes[:, j] >= v for v in range(d)] for j, d in enumerate(dims)]
         self._le = [[self.nodes[:, j] <= v for v in range(d)] for j, d in enumerate(dims)]
