@@ -3,11 +3,16 @@
 ``fit`` runs the search once and freezes the result -- the chosen levels and each column's value -> label map
 -- with what the report needs (nodes checked, search time, the chosen node and what every lower neighbour
 failed). ``apply`` replays the frozen levels on any batch and suppresses the rows of classes that fail the
-same criteria there, as ``*`` or by removing them.
+same criteria there, as ``*`` or by removing them. Mondrian is local recoding: its boxes belong to the batch
+they were cut from, so ``apply`` partitions each batch afresh (the plan records the fitted partitioning's size).
+
+Suppressed rows kept as ``*`` form one class of their own; with fewer than k of them a k check that counts
+that class fails, so ``suppress: remove`` is the safe choice when the release is checked that way.
 """
 
 from __future__ import annotations
 
+import time
 from typing import Any, Literal
 
 import numpy as np
@@ -87,7 +92,15 @@ class Generalise(TableOp):
     def fit(self, frame: pd.DataFrame, ctx: FitContext) -> dict[str, Any]:
         p = self.params
         if p.strategy == "mondrian":
-            return {"strategy": "mondrian", "k": p.k}
+            columns = p.columns or [c for c in frame.columns if c != p.sensitive]
+            started = time.perf_counter()
+            try:
+                result = mondrian(frame, columns, k=int(p.k))
+            except ValueError as exc:
+                raise TransformError(ctx.column, self.name, str(exc)) from None
+            return {"strategy": "mondrian", "k": p.k, "columns": columns, "n_classes": result.n_classes,
+                    "min_class_size": result.min_class_size, "search_seconds": time.perf_counter() - started,
+                    "suppressed_rows": 0}
         missing = [c for c in p.hierarchies if c not in frame.columns]
         if missing:
             raise TransformError(ctx.column, self.name, f"hierarchy column(s) {missing} are not in the group")
@@ -136,7 +149,7 @@ class Generalise(TableOp):
     def apply(self, frame: pd.DataFrame, plan: dict[str, Any], ctx: FitContext) -> pd.DataFrame:
         p = self.params
         if plan["strategy"] == "mondrian":
-            columns = p.columns or [c for c in frame.columns if c != p.sensitive]
+            columns = plan["columns"]
             try:
                 result = mondrian(frame, columns, k=int(plan["k"]))
             except ValueError as exc:
