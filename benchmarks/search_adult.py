@@ -30,7 +30,8 @@ sys.path.insert(0, str(ROOT))
 from anon_pipeline.hierarchies import load_arx_csv  # noqa: E402
 from anon_pipeline.search import optimal  # noqa: E402
 from anon_pipeline.search.criteria import Criteria  # noqa: E402
-from anon_pipeline.search.optimal import encode_problem, evaluate_levels  # noqa: E402
+from anon_pipeline.search.optimal import evaluate_levels  # noqa: E402
+from anon_pipeline.search.problem import encode_problem  # noqa: E402
 
 ADULT = ROOT.parent / "shared" / "data" / "adult"
 COLUMNS = ["sex", "age", "race", "marital-status", "education", "native-country", "workclass", "occupation",
@@ -74,16 +75,17 @@ def run_anjana(df: pd.DataFrame, k: int, suppression: float, repeats: int):
         hierarchies[c] = {i: h[i].to_numpy(dtype=object) for i in h.columns}
     try:
         # ANJANA's type checks reject pandas 3's Arrow-backed strings: give it object columns.
-        with warnings.catch_warnings(), pd.option_context("future.infer_string", False):
-            warnings.simplefilter("ignore")
-            data = df.astype(object)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # pandas warns that the option is deprecated
+            with pd.option_context("future.infer_string", False):
+                data = df.astype(object)
 
-            def call():
-                with contextlib.redirect_stdout(io.StringIO()):
-                    return k_anonymity(data, [], COLUMNS, k, suppression * 100, hierarchies)
+                def call():
+                    with contextlib.redirect_stdout(io.StringIO()):
+                        return k_anonymity(data, [], COLUMNS, k, suppression * 100, hierarchies)
 
-            seconds, out = median_time(call, repeats)
-            levels = utils.get_transformation(out, COLUMNS, hierarchies)
+                seconds, out = median_time(call, repeats)
+                levels = utils.get_transformation(out, COLUMNS, hierarchies)
     except Exception as exc:  # noqa: BLE001 -- report any failure of the peer instead of aborting the run
         return {"error": f"{type(exc).__name__}: {exc}"[:300]}
     return {"levels": [int(x) for x in levels], "suppressed": int(len(df) - len(out)), "seconds": seconds}

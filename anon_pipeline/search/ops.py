@@ -25,7 +25,8 @@ from anon_pipeline.search.criteria import Criteria, encode_sensitive, failing_cl
 from anon_pipeline.search.grouping import class_table
 from anon_pipeline.hierarchies.encoded import as_hierarchy_strings
 from anon_pipeline.search.mondrian import mondrian
-from anon_pipeline.search.optimal import encode_problem, search_problem
+from anon_pipeline.search.optimal import search_problem
+from anon_pipeline.search.problem import encode_problem
 from anon_pipeline.search.quality import QUALITY_MODELS
 from anon_pipeline.transforms.registry import FitContext, OpParams, TableOp, register_op
 
