@@ -82,7 +82,10 @@ def policy_definitions(policy: Policy) -> dict[str, list]:
         outs={"anonymised": dg.AssetOut(key=key("anonymised"), group_name=group,
                                         description="Staging table: every op chain applied; checked before release."),
               "key_tables": dg.AssetOut(key=key("key_tables"), group_name=group,
-                                        description="Key tables (code -> value), kept apart from the release.")},
+                                        description="Key tables (code -> value), kept apart from the release."),
+              "generalised": dg.AssetOut(key=key("generalised"), group_name=group,
+                                         description="After every column's steps, before group steps (synthesis, "
+                                                     "lattice search): what synthesised groups are measured against.")},
         ins={"qi_table": dg.AssetIn(key("qi_table"))}, name=f"{name}__anonymise")
     def anonymised_and_keys(context: dg.AssetExecutionContext, qi_table: pd.DataFrame, anon: AnonSettings):
         result = anonymise(qi_table, policy)
@@ -95,6 +98,7 @@ def policy_definitions(policy: Policy) -> dict[str, list]:
                                   "columns": list(result.table.columns)})
         yield dg.Output({n: len(t) for n, t in result.key_tables.items()}, "key_tables",
                         metadata={"folder": str(folder), "tables": sorted(result.key_tables)})
+        yield dg.Output(result.generalised, "generalised", metadata={"rows": len(result.generalised)})
 
     anonymised_key = key("anonymised")
 
@@ -115,10 +119,11 @@ def policy_definitions(policy: Policy) -> dict[str, list]:
 
     def _report_asset(report_name: str, build, markdown):
         @dg.asset(key=key(report_name), group_name=group,
-                  ins={"qi_table": dg.AssetIn(key("qi_table")), "anonymised": dg.AssetIn(anonymised_key)})
+                  ins={"qi_table": dg.AssetIn(key("qi_table")), "anonymised": dg.AssetIn(anonymised_key),
+                       "generalised": dg.AssetIn(key("generalised"))})
         def _report(context: dg.AssetExecutionContext, qi_table: pd.DataFrame, anonymised: pd.DataFrame,
-                    anon: AnonSettings) -> dict:
-            doc = build(qi_table, anonymised, policy)
+                    generalised: pd.DataFrame, anon: AnonSettings) -> dict:
+            doc = build(qi_table, anonymised, policy, generalised)
             paths = write_reports(PolicyDirs.for_policy(anon.workdir, name), {report_name: doc})
             context.add_output_metadata({"report": dg.MetadataValue.md(markdown(doc)),
                                          "path": str(paths[report_name])})

@@ -13,7 +13,8 @@ from typing import Any
 import pandas as pd
 import pandera.pandas as pa
 
-from anon_pipeline.pipeline.qi_table import GUID, GUID_PATTERN
+from anon_pipeline.errors import TransformError
+from anon_pipeline.pipeline.qi_table import GUID, GUID_PATTERN, random_guids
 from anon_pipeline.policy.load import bind_steps
 from anon_pipeline.policy.model import Policy, Role
 from anon_pipeline.pipeline.steps import run_steps
@@ -24,10 +25,13 @@ class Anonymised:
     table: pd.DataFrame
     plan: dict[str, Any]
     key_tables: dict[str, pd.DataFrame] = field(default_factory=dict)
+    #: After every column's steps, before any group's (input column names): the "generalised" table that
+    #: synthesised groups are measured against.
+    generalised: pd.DataFrame | None = None
 
     @property
     def suppressed_rows(self) -> int:
-        return int(self.plan.get("rows_in", len(self.table)) - len(self.table))
+        return max(0, int(self.plan.get("rows_in", len(self.table)) - len(self.table)))
 
 
 def _run(qi_table: pd.DataFrame, policy: Policy, plan: dict[str, Any] | None) -> Anonymised:
@@ -44,16 +48,38 @@ def _run(qi_table: pd.DataFrame, policy: Policy, plan: dict[str, Any] | None) ->
         table[name], new_plan["columns"][name], k = run_steps(table[name], column_steps[name], policy, name,
                                                                      replayed)
         keys.update(k)
+    generalised = table.copy()
+    resized: list[pd.DataFrame] = []
     for group in policy.groups:
         replayed = plan["groups"][group.name] if plan is not None else None
         out, new_plan["groups"][group.name], k = run_steps(table[group.columns], group_steps[group.name],
-                                                                 policy, group.name, replayed)
+                                                           policy, group.name, replayed)
+        keys.update(k)
+        if any(p["plan"].get("row_count_changes") for p in new_plan["groups"][group.name]):
+            resized.append(out.reset_index(drop=True))
+            continue
         table = table.loc[out.index]
         table[group.columns] = out[group.columns]
-        keys.update(k)
+    if resized:
+        table = _fully_synthetic(resized, policy)
     table = table.rename(columns={c: policy.output_name(c) for c in policy.kept_columns})
     table = table.sort_values(GUID, ignore_index=True)
-    return Anonymised(table, new_plan, keys)
+    return Anonymised(table, new_plan, keys, generalised)
+
+
+def _fully_synthetic(outputs: list[pd.DataFrame], policy: Policy) -> pd.DataFrame:
+    """A release of another size than the input: allowed only when every kept column is synthesised (there is
+    no real row left to attach a column to), each group drawing the same number of rows; rows get new GUIDs."""
+    covered = [c for out in outputs for c in out.columns]
+    uncovered = [c for c in policy.kept_columns if c not in covered]
+    sizes = {len(out) for out in outputs}
+    if uncovered or len(sizes) != 1 or len(outputs) != len(policy.groups):
+        raise TransformError("*", "rows", f"an output size other than the input's needs every kept column in a "
+                             f"synthesised group with the same rows; not synthesised: {uncovered}, group sizes: "
+                             f"{sorted(sizes)}")
+    table = pd.concat(outputs, axis=1)
+    table.insert(0, GUID, pd.array(random_guids(len(table)), dtype="str"))
+    return table[[GUID, *policy.kept_columns]]
 
 
 def anonymise(qi_table: pd.DataFrame, policy: Policy) -> Anonymised:

@@ -52,8 +52,8 @@ def run_policy(policy_path: str | Path | Policy, source: str | Path | None = Non
     raw = validate_raw(read_source(src, policy), policy, src.path)
     qi_table, _contract = build_qi_table(raw, policy)
     result = anonymise(qi_table, policy)
-    anonymity = {**anonymity_report(qi_table, result.table, policy), "source_sha256": src.sha256}
-    utility = utility_report(qi_table, result.table, policy)
+    anonymity = {**anonymity_report(qi_table, result.table, policy, result.generalised), "source_sha256": src.sha256}
+    utility = utility_report(qi_table, result.table, policy, result.generalised)
     write_reports(dirs, {"anonymity_report": anonymity, "utility_report": utility})
     write_json(dirs.staging / "plan.json", {k: v for k, v in result.plan.items()})
     write_key_tables(dirs, result.key_tables)

@@ -11,7 +11,9 @@ from typing import Any
 import pandas as pd
 
 from anon_pipeline.metrics import k_anonymity
+from anon_pipeline.metrics.k_eps import k_eps
 from anon_pipeline.policy.model import Policy
+from anon_pipeline.synthesis.privacy import privacy_report
 
 SMALLEST_CLASSES_SHOWN = 5
 
@@ -25,13 +27,14 @@ def smallest_classes(frame: pd.DataFrame, columns: list[str], n: int = SMALLEST_
     return out
 
 
-def anonymity_report(qi_table: pd.DataFrame, anonymised: pd.DataFrame, policy: Policy) -> dict[str, Any]:
+def anonymity_report(qi_table: pd.DataFrame, anonymised: pd.DataFrame, policy: Policy,
+                     generalised: pd.DataFrame | None = None) -> dict[str, Any]:
     inputs = policy.k_quasi_identifiers
     outputs = [policy.output_name(c) for c in inputs]
     target = policy.privacy.k
     raw = k_anonymity(qi_table, inputs).as_dict(target)
     anon = k_anonymity(anonymised, outputs).as_dict(target)
-    return {
+    report: dict[str, Any] = {
         "policy": policy.name,
         "quasi_identifiers": {"input": inputs, "output": outputs},
         "k_target": target,
@@ -40,6 +43,31 @@ def anonymity_report(qi_table: pd.DataFrame, anonymised: pd.DataFrame, policy: P
         "anonymised": {**anon, "smallest_classes": smallest_classes(anonymised, outputs)},
         "suppressed_rows": len(qi_table) - len(anonymised),
     }
+    report.update(continuous_measures(qi_table if generalised is None else generalised, anonymised, policy))
+    return report
+
+
+def _continuous(policy: Policy, columns: list[str], frame: pd.DataFrame) -> list[str]:
+    return [c for c in columns if policy.columns[c].dtype == "float" and pd.api.types.is_float_dtype(frame[c])]
+
+
+def continuous_measures(before: pd.DataFrame, anonymised: pd.DataFrame, policy: Policy) -> dict[str, Any]:
+    """Document C's K_eps where continuous quasi-identifiers stay continuous, and the privacy of synthetic rows
+    (copies of raw rows, closest-record distances) where groups were synthesised. ``before`` is the table the
+    groups started from (column steps applied), so both sides share a domain."""
+    out: dict[str, Any] = {}
+    inputs = policy.k_quasi_identifiers
+    anon = anonymised.rename(columns={policy.output_name(c): c for c in inputs})
+    continuous = _continuous(policy, inputs, anon)
+    if continuous and len(_continuous(policy, continuous, before)) == len(continuous):
+        level = float(getattr(policy.privacy, "k_eps_level", None) or 10.0)
+        discrete = [c for c in inputs if c not in continuous]
+        raw_side, anon_side = k_eps(before, continuous, discrete, level), k_eps(anon, continuous, discrete, level)
+        out["k_eps"] = {"level_percent": level, "raw": raw_side.as_dict(), "anonymised": anon_side.as_dict()}
+    if policy.groups:
+        groups = [[c for c in g.columns if c in continuous] for g in policy.groups]
+        out["synthetic_rows"] = privacy_report(before, anon, inputs, [g for g in groups if g], seed=policy.seed)
+    return out
 
 
 def anonymity_markdown(report: dict[str, Any]) -> str:

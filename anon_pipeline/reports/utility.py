@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from anon_pipeline.policy.model import Policy, Role
+from anon_pipeline.utility import utility_report as distribution_report
 
 MAX_CATEGORIES_LISTED = 50
 
@@ -37,7 +38,21 @@ def _distribution(values: pd.Series) -> dict[str, int] | None:
     return {str(k): int(v) for k, v in counts.sort_index().items()}
 
 
-def utility_report(qi_table: pd.DataFrame, anonymised: pd.DataFrame, policy: Policy) -> dict[str, Any]:
+def domain_preserving_columns(qi_table: pd.DataFrame, anonymised: pd.DataFrame, policy: Policy) -> list[str]:
+    """Quasi-identifiers whose released values live in the same domain as before: synthesised group members, and
+    numeric columns that stay numeric (noise, top-coding)."""
+    grouped = {c for g in policy.groups for c in g.columns}
+    out = []
+    for name in policy.quasi_identifiers:
+        after = anonymised[policy.output_name(name)]
+        numeric = pd.api.types.is_numeric_dtype(qi_table[name]) and pd.api.types.is_numeric_dtype(after)
+        if name in grouped or numeric:
+            out.append(name)
+    return out
+
+
+def utility_report(qi_table: pd.DataFrame, anonymised: pd.DataFrame, policy: Policy,
+                   generalised: pd.DataFrame | None = None) -> dict[str, Any]:
     columns: dict[str, Any] = {}
     for name in policy.kept_columns:
         spec = policy.columns[name]
@@ -54,7 +69,20 @@ def utility_report(qi_table: pd.DataFrame, anonymised: pd.DataFrame, policy: Pol
             q = after.astype("str").value_counts(normalize=True)
             entry["total_variation"] = round(float(0.5 * p.subtract(q, fill_value=0).abs().sum()), 6)
         columns[out_name] = entry
-    return {"policy": policy.name, "rows_before": len(qi_table), "rows_after": len(anonymised), "columns": columns}
+    report = {"policy": policy.name, "rows_before": len(qi_table), "rows_after": len(anonymised), "columns": columns}
+    comparable = domain_preserving_columns(qi_table, anonymised, policy)
+    if comparable:
+        # Noise and synthesis keep a column's domain, so document C's KL divergence and association matrices apply.
+        before = qi_table.copy()
+        if generalised is not None:
+            grouped = [c for g in policy.groups for c in g.columns]
+            before[grouped] = generalised[grouped]
+        anon = anonymised.rename(columns={policy.output_name(c): c for c in comparable})
+        groups = {g.name: [c for c in g.columns if c in comparable] for g in policy.groups}
+        report["distribution"] = distribution_report(before[comparable], anon[comparable], comparable,
+                                                     groups={k: v for k, v in groups.items() if v} or None,
+                                                     seed=policy.seed)
+    return report
 
 
 def utility_markdown(report: dict[str, Any]) -> str:

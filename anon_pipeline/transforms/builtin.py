@@ -2,3 +2,4 @@
 
 from anon_pipeline.transforms import (  # noqa: F401
     age, band, country_continent, encode, hierarchy, postcode_region, regroup)
+from anon_pipeline.synthesis import ops as synthesis_ops  # noqa: F401

@@ -1,0 +1,84 @@
+"""Continuous synthesis (source document C, template 2) of a column group, as a pure function on frames.
+
+Numeric and datetime columns are synthesised from the Silverman KDE (a shared source row per output row plus
+h_j * N(0, 1)); columns listed as ``discrete`` are copied from the same source row, which makes the result a
+draw from the mixed product kernel and keeps the dependence between the two kinds.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from anon_pipeline.synthesis.kde import population_sigma, sample_mixture, silverman_factor
+
+
+@dataclass(frozen=True)
+class KdeFit:
+    columns: list[str]
+    bandwidth: list[float]
+    sigma: list[float]
+    n: int
+
+    def as_dict(self) -> dict:
+        return {"columns": self.columns, "bandwidth": self.bandwidth, "sigma": self.sigma, "n": self.n,
+                "silverman_factor": silverman_factor(max(self.n, 1), len(self.columns))}
+
+
+def as_float(series: pd.Series) -> np.ndarray:
+    """Numeric view of a column: datetimes become nanoseconds since the epoch (NaT -> NaN)."""
+    if pd.api.types.is_datetime64_any_dtype(series):
+        ns = series.dt.tz_localize(None) if getattr(series.dt, "tz", None) is not None else series
+        ns = ns.astype("datetime64[ns]")
+        values = ns.to_numpy().astype("int64").astype(float)
+        values[ns.isna().to_numpy()] = np.nan
+        return values
+    if not pd.api.types.is_numeric_dtype(series) or pd.api.types.is_bool_dtype(series):
+        raise TypeError("not numeric or datetime")
+    return series.to_numpy(dtype=float, na_value=np.nan)
+
+
+def from_float(values: np.ndarray, like: pd.Series, index: pd.Index, *, rounded: bool) -> pd.Series:
+    """Back to ``like``'s dtype: datetimes from nanoseconds; integers when ``rounded`` (else float)."""
+    if pd.api.types.is_datetime64_any_dtype(like):
+        ns = pd.to_datetime(np.round(values), unit="ns")
+        out = pd.Series(ns, index=index, name=like.name)
+        tz = getattr(like.dt, "tz", None)
+        return out.dt.tz_localize(tz) if tz is not None else out.astype(like.dtype)
+    if rounded and pd.api.types.is_integer_dtype(like):
+        out = pd.Series(np.round(values), index=index, name=like.name)
+        # A numpy integer dtype cannot hold a missing value; the nullable Int64 can.
+        numpy_int = not isinstance(like.dtype, pd.api.extensions.ExtensionDtype)
+        return out.astype("Int64" if numpy_int and out.isna().any() else like.dtype)
+    return pd.Series(values, index=index, name=like.name)
+
+
+def fit_kde(frame: pd.DataFrame, columns: list[str]) -> KdeFit:
+    data = np.column_stack([as_float(frame[c]) for c in columns])
+    n = int(np.sum(~np.isnan(data).any(axis=1)))
+    sigma = population_sigma(data)
+    h = silverman_factor(max(n, 1), len(columns)) * sigma
+    return KdeFit(columns=list(columns), bandwidth=[float(x) for x in h], sigma=[float(x) for x in sigma], n=n)
+
+
+def synthesize_continuous(frame: pd.DataFrame, fit: KdeFit, n: int, rng: np.random.Generator, *,
+                          discrete: list[str] = (), clip: bool = False, round_integers: bool = False,
+                          index: pd.Index | None = None, source: np.ndarray | None = None) -> pd.DataFrame:
+    """``n`` rows from the group's KDE; ``discrete`` columns ride along from the shared source row.
+
+    ``source`` restricts the rows that may be drawn (positions), e.g. to leave rare discrete tuples out.
+    """
+    data = np.column_stack([as_float(frame[c]) for c in fit.columns])
+    points, tau = sample_mixture(data, np.asarray(fit.bandwidth), n, rng, source=source)
+    if clip:
+        points = np.clip(points, np.nanmin(data, axis=0), np.nanmax(data, axis=0))
+    if index is None:
+        index = frame.index if n == len(frame) else pd.RangeIndex(n)
+    out = {}
+    for j, col in enumerate(fit.columns):
+        out[col] = from_float(points[:, j], frame[col], index, rounded=round_integers)
+    for col in discrete:
+        out[col] = frame[col].iloc[tau].set_axis(index)
+    return pd.DataFrame(out, index=index)[[c for c in frame.columns if c in out]]

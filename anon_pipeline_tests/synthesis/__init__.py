@@ -1,0 +1,1 @@
+"""Tests for anonymisation by synthesis (issue 4)."""
