@@ -56,8 +56,10 @@ def test_reference_postcodes():
 
 
 def test_reference_countries():
-    h = build_hierarchy({"reference": "country"}, pd.Series(["Germany", "Japan"]))
-    assert h.values.tolist() == [["Germany", "Europe", "Europe", "*"], ["Japan", "Asia", "APAC", "*"]]
+    h = build_hierarchy({"reference": "country"}, pd.Series(["Germany", "Japan", "Atlantis"]))
+    assert h.values.tolist() == [["Germany", "Western Europe", "Europe", "Europe", "*"],
+                                 ["Japan", "Eastern Asia", "Asia", "APAC", "*"]]  # Atlantis is uncovered
+    EncodedHierarchy.build("country", h)
 
 
 def test_uncovered_values_name_column_and_count_not_values():
