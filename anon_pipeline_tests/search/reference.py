@@ -20,7 +20,7 @@ def generalise(df: pd.DataFrame, hierarchies: dict[str, pd.DataFrame], levels: t
 
 
 def evaluate(df, hierarchies, levels, *, k=None, l=None, l_variant="distinct", sensitive=None, t=None,
-             suppression_limit=0.0, quality="loss"):
+             t_variant="equal", suppression_limit=0.0, quality="loss"):
     """(anonymous, score, suppressed rows) of one node."""
     cols = list(hierarchies)
     n = len(df)
@@ -40,8 +40,14 @@ def evaluate(df, hierarchies, levels, *, k=None, l=None, l_variant="distinct", s
                 if -(p * np.log2(p)).sum() < math.log2(l) - 1e-12:
                     bad = True
         if t is not None:
-            p = rows[sensitive].value_counts(normalize=True).reindex(q.index, fill_value=0.0)
-            if 0.5 * (p - q).abs().sum() > t + 1e-12:
+            if t_variant == "equal":
+                p = rows[sensitive].value_counts(normalize=True).reindex(q.index, fill_value=0.0)
+                distance = 0.5 * (p - q).abs().sum()
+            else:  # ordered: cumulative differences over the sorted domain, / (m - 1)
+                order = q.sort_index()
+                p = rows[sensitive].value_counts(normalize=True).reindex(order.index, fill_value=0.0)
+                distance = (p - order).cumsum().abs().sum() / max(len(order) - 1, 1)
+            if distance > t + 1e-12:
                 bad = True
         fail[cls] = bad
     outlier = key.map(fail).to_numpy(dtype=bool)

@@ -65,6 +65,12 @@ def test_l_diversity_and_t_closeness_alone_and_combined(kw):
     assert_optimal(table(2, 80), HIER, **kw)
 
 
+def test_ordered_t_closeness_on_a_numeric_sensitive_column():
+    df = table(6, 80)
+    df["claims"] = np.random.default_rng(6).integers(0, 6, len(df))
+    assert_optimal(df, HIER, k=2, t=0.2, t_variant="ordered", sensitive="claims", suppression_limit=0.05)
+
+
 def test_lower_neighbours_are_reported():
     result = assert_optimal(table(3), HIER, k=4, quality="loss")
     for entry in result.lower_neighbours:
