@@ -81,7 +81,7 @@ class Grouper:
     """
 
     def __init__(self, hierarchies: list[EncodedHierarchy], codes: np.ndarray, sensitive: np.ndarray | None,
-                 n_sensitive: int = 0, cache_rows: int = 3_000_000, cache_entries: int = 1024) -> None:
+                 n_sensitive: int = 0, cache_rows: int = 1_000_000, cache_entries: int = 1024) -> None:
         self.hierarchies = hierarchies
         self.cache_entries = cache_entries
         self.n_sensitive = n_sensitive
