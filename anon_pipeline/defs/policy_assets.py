@@ -15,8 +15,9 @@ import pandas as pd
 
 from anon_pipeline.errors import BlockingCheckFailed, InputDataError
 from anon_pipeline.pipeline.anonymise import anonymise
-from anon_pipeline.pipeline.checks import (CheckOutcome, check_anonymised_schema, check_k_anonymity,
-                                           check_no_identifier_leak, check_schema)
+from anon_pipeline.pipeline.checks import (CheckOutcome, check_anonymised_schema, check_no_identifier_leak,
+                                           check_privacy_targets, check_schema, planned_privacy_checks,
+                                           staging_checks)
 from anon_pipeline.pipeline.publish import release as publish_release
 from anon_pipeline.pipeline.publish import write_key_tables, write_plan, write_reports
 from anon_pipeline.pipeline.qi_table import build_qi_table, contract_of, qi_schema
@@ -107,10 +108,17 @@ def policy_definitions(policy: Policy) -> dict[str, list]:
     def anonymised_schema_check(anonymised: pd.DataFrame) -> dg.AssetCheckResult:
         return check_result(check_anonymised_schema(anonymised, policy))
 
-    @dg.asset_check(asset=anonymised_key, name="k_anonymity", blocking=True,
-                    description=f"K over {policy.k_quasi_identifiers} must reach k = {policy.privacy.k}.")
-    def k_anonymity_check(anonymised: pd.DataFrame) -> dg.AssetCheckResult:
-        return check_result(check_k_anonymity(anonymised, policy))
+    @dg.multi_asset_check(
+        specs=[dg.AssetCheckSpec(check_name, asset=anonymised_key, blocking=blocking,
+                                 description="k-anonymity over " + ", ".join(policy.k_quasi_identifiers)
+                                 if check_name == "k_anonymity" else f"privacy target {check_name}")
+               for check_name, blocking in planned_privacy_checks(policy)],
+        name=f"{name}__privacy_targets", ins={"anonymised": dg.AssetIn(anonymised_key)})
+    def privacy_checks(anonymised: pd.DataFrame):
+        for outcome in check_privacy_targets(anonymised, policy):
+            yield dg.AssetCheckResult(asset_key=anonymised_key, check_name=outcome.name, passed=outcome.passed,
+                                      severity=check_result(outcome).severity, description=outcome.description,
+                                      metadata=check_result(outcome).metadata)
 
     @dg.asset_check(asset=anonymised_key, name="no_identifier_leak", blocking=True,
                     additional_ins={"raw": dg.AssetIn(key("raw"))},
@@ -143,8 +151,7 @@ def policy_definitions(policy: Policy) -> dict[str, list]:
     def release(context: dg.AssetExecutionContext, raw: dict, qi_table: pd.DataFrame, anonymised: pd.DataFrame,
                 anonymity: dict, utility: dict, anon: AnonSettings) -> str:
         # The checks run again here, so even a release materialised on its own never publishes a failing table.
-        outcomes = [check_anonymised_schema(anonymised, policy), check_k_anonymity(anonymised, policy),
-                    check_no_identifier_leak(_typed_raw(raw, policy), anonymised, policy)]
+        outcomes = staging_checks(_typed_raw(raw, policy), anonymised, policy)
         try:
             folder = publish_release(anonymised, {"anonymity_report": anonymity, "utility_report": utility},
                                      outcomes, policy, PolicyDirs.for_policy(anon.workdir, name),
@@ -152,7 +159,8 @@ def policy_definitions(policy: Policy) -> dict[str, list]:
         except BlockingCheckFailed as exc:
             raise dg.Failure(description=str(exc)) from None
         context.add_output_metadata({"release_dir": str(folder), "rows": len(anonymised),
-                                     **to_metadata({"K": outcomes[1].metadata["K"]})})
+                                     **to_metadata({o.name: o.metadata.get("measured") for o in outcomes
+                                                    if "measured" in o.metadata})})
         return str(folder)
 
     @dg.asset_check(asset=release, name="release_schema", blocking=True)
@@ -162,7 +170,7 @@ def policy_definitions(policy: Policy) -> dict[str, list]:
         return check_result(check_schema("release", frame, anonymised_schema(policy)))
 
     assets = [raw, qi_table, anonymised_and_keys, anonymity_asset, utility_asset, release]
-    checks = [raw_schema_check, qi_table_check, anonymised_schema_check, k_anonymity_check, leak_check, release_check]
+    checks = [raw_schema_check, qi_table_check, anonymised_schema_check, privacy_checks, leak_check, release_check]
     job = dg.define_asset_job(f"{name}_job", selection=dg.AssetSelection.key_prefixes([name]),
                               description=f"Every asset and check of policy '{name}'.")
     schedules = [dg.ScheduleDefinition(name=f"{name}_schedule", job=job, cron_schedule=policy.schedule)] \

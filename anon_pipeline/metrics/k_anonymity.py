@@ -1,4 +1,5 @@
-"""k-anonymity from one group-by over integer codes: K, k = K/N in %, class sizes, rows below a target.
+"""k-anonymity from one group-by over integer codes: K, k = K/N in %, class sizes, rows below a target, and
+the three classes of source document C.
 
 Missing values in a quasi-identifier are a value of their own (they form their own classes).
 """
@@ -10,18 +11,13 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from anon_pipeline.metrics.encoding import encode_frame, joint_ids
+
 
 def encode_codes(df: pd.DataFrame, columns: list[str]) -> np.ndarray:
     """One int64 class id per row: the joint code of ``columns`` (missing values are their own code)."""
-    if not columns:
-        return np.zeros(len(df), dtype=np.int64)
-    codes = np.zeros(len(df), dtype=np.int64)
-    for col in columns:
-        col_codes, uniques = pd.factorize(df[col], use_na_sentinel=False)
-        codes = codes * (len(uniques) + 1) + col_codes
-        # Re-densify so the joint code never overflows however many columns there are.
-        codes = pd.factorize(codes)[0].astype(np.int64)
-    return codes
+    encoded = encode_frame(df, list(columns))
+    return joint_ids([encoded[c] for c in dict.fromkeys(columns)], len(df))[0].astype(np.int64)
 
 
 def class_sizes(df: pd.DataFrame, columns: list[str]) -> np.ndarray:
@@ -70,14 +66,18 @@ class KAnonymity:
         return out
 
 
-def k_anonymity(df: pd.DataFrame, quasi_identifiers: list[str]) -> KAnonymity:
-    sizes = class_sizes(df, list(quasi_identifiers))
+def k_from_sizes(sizes: np.ndarray, quasi_identifiers: list[str], n_rows: int) -> KAnonymity:
+    """KAnonymity from the class sizes of one group-by (classes of size 0 are ignored)."""
     sizes = sizes[sizes > 0]
     dist_sizes, dist_counts = np.unique(sizes, return_counts=True)
     return KAnonymity(
         quasi_identifiers=list(quasi_identifiers),
-        n_rows=len(df),
+        n_rows=int(n_rows),
         K=int(sizes.min()) if sizes.size else 0,
         n_classes=int(sizes.size),
         class_size_distribution={int(s): int(c) for s, c in zip(dist_sizes, dist_counts)},
     )
+
+
+def k_anonymity(df: pd.DataFrame, quasi_identifiers: list[str]) -> KAnonymity:
+    return k_from_sizes(class_sizes(df, list(quasi_identifiers)), list(quasi_identifiers), len(df))

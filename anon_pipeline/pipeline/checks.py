@@ -11,10 +11,10 @@ from typing import Any
 
 import pandas as pd
 
-from anon_pipeline.metrics import k_anonymity
+from anon_pipeline.metrics.targets import evaluate_targets, planned_checks
 from anon_pipeline.pipeline.anonymise import anonymised_schema
 from anon_pipeline.pipeline.qi_table import validate_table
-from anon_pipeline.policy.model import Policy
+from anon_pipeline.policy.model import Policy, Role
 
 
 @dataclass(frozen=True)
@@ -29,28 +29,51 @@ class CheckOutcome:
         return f"{self.description} ({', '.join(f'{k}={v}' for k, v in self.metadata.items() if k in _SUMMARY)})"
 
 
-_SUMMARY = ("K", "k_target", "rows_below_k", "leaked_cells", "columns", "problems")
+_SUMMARY = ("K", "k_target", "measured", "target", "rows_below_k", "leaked_cells", "columns", "problems")
 
 
 def k_quasi_identifier_outputs(policy: Policy) -> list[str]:
     return [policy.output_name(c) for c in policy.k_quasi_identifiers]
 
 
-def check_k_anonymity(anonymised: pd.DataFrame, policy: Policy) -> CheckOutcome:
-    qis = k_quasi_identifier_outputs(policy)
-    result = k_anonymity(anonymised, qis)
-    target = policy.privacy.k
-    passed = target is None or result.K >= target
-    meta = {"K": result.K, "k_target": target, "k_percent": round(result.k_percent, 4), "N": result.n_rows,
-            "n_classes": result.n_classes, "quasi_identifiers": qis}
-    if target is not None:
-        meta["rows_below_k"] = result.rows_below(target)
-        meta["classes_below_k"] = result.classes_below(target)
-    if target is None:
-        text = f"K = {result.K} (no k target set)"
-    else:
-        text = f"K = {result.K} {'>=' if passed else '<'} k = {target} over {', '.join(qis)}"
-    return CheckOutcome("k_anonymity", passed, True, text, meta)
+def privacy_section(policy: Policy) -> dict[str, Any]:
+    """The policy's ``privacy:`` section as the metrics engine reads it. K is always measured: without a k
+    target it is checked against 1, which only an empty table fails."""
+    section = policy.privacy.model_dump()
+    if section.get("k") is None:
+        section["k"] = 1
+    return section
+
+
+def target_names(policy: Policy) -> tuple[list[str], dict[str, str]]:
+    """(sensitive output columns, input -> output names) the privacy targets are measured with."""
+    rename = {c: policy.output_name(c) for c in policy.columns}
+    return [rename[c] for c in policy.columns_with(Role.sensitive)], rename
+
+
+def planned_privacy_checks(policy: Policy) -> list[tuple[str, bool]]:
+    """(name, blocking) of every privacy check, known without data (Dagster declares them up front)."""
+    sensitive, rename = target_names(policy)
+    return planned_checks(privacy_section(policy), sensitive, rename)
+
+
+def check_privacy_targets(anonymised: pd.DataFrame, policy: Policy) -> list[CheckOutcome]:
+    """One outcome per target of the ``privacy:`` section (k, l, t, delta, beta, risk)."""
+    sensitive, rename = target_names(policy)
+    results = evaluate_targets(privacy_section(policy), anonymised, k_quasi_identifier_outputs(policy), sensitive,
+                               rename=rename)
+    outcomes = []
+    for r in results:
+        meta = {"measured": r.measured, "target": r.target, **r.metadata}
+        text = r.description()
+        if r.name == "k_anonymity":
+            meta.update(K=r.measured, k_target=policy.privacy.k)
+            text = (f"K = {r.measured} {'>=' if r.passed else '<'} k = {r.target} over "
+                    f"{', '.join(k_quasi_identifier_outputs(policy))}")
+            if policy.privacy.k is None:
+                text = f"K = {r.measured} (no k target set)"
+        outcomes.append(CheckOutcome(r.name, r.passed, r.blocking, text, meta))
+    return outcomes
 
 
 def _cell_strings(frame: pd.DataFrame) -> set[str]:
@@ -92,5 +115,5 @@ def check_anonymised_schema(anonymised: pd.DataFrame, policy: Policy) -> CheckOu
 
 def staging_checks(raw: pd.DataFrame, anonymised: pd.DataFrame, policy: Policy) -> list[CheckOutcome]:
     """Every check on the anonymised (staging) table."""
-    return [check_anonymised_schema(anonymised, policy), check_k_anonymity(anonymised, policy),
-            check_no_identifier_leak(raw, anonymised, policy)]
+    return [check_anonymised_schema(anonymised, policy), check_no_identifier_leak(raw, anonymised, policy),
+            *check_privacy_targets(anonymised, policy)]

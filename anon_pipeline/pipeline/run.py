@@ -68,6 +68,8 @@ def run_policy(policy_path: str | Path | Policy, source: str | Path | None = Non
     return RunResult(
         policy=policy.name, anonymised=result.table, key_tables=result.key_tables,
         anonymity={"K": k_meta["K"], "k_percent": k_meta["k_percent"], "k_target": k_meta["k_target"],
-                   "quasi_identifiers": k_meta["quasi_identifiers"], "report": anonymity},
+                   "quasi_identifiers": k_meta["quasi_identifiers"], "report": anonymity,
+                   "targets": {o.name: {"passed": o.passed, "measured": o.metadata.get("measured"),
+                                        "target": o.metadata.get("target")} for o in outcomes[2:]}},
         utility=utility, checks={o.name: o.passed for o in outcomes}, check_details=outcomes,
         released=release_dir is not None, release_dir=release_dir, workdir=dirs.root, plan=result.plan)

@@ -13,6 +13,7 @@ import yaml
 from pydantic import ValidationError
 
 from anon_pipeline.errors import PolicyError
+from anon_pipeline.metrics.targets import PrivacyTargets
 from anon_pipeline.policy.model import Policy, Role, Step
 from anon_pipeline.transforms.registry import ColumnOp, OpParams, TableOp, get_op
 
@@ -93,6 +94,12 @@ def parse_policy(data: Any, policy_file: Path | None = None) -> Policy:
         raise PolicyError(policy_file, f"{first['msg']} ({len(exc.errors())} error(s) in all)",
                           column=column, field=_field_path(loc) or None) from None
     policy._path = Path(policy_file).resolve() if policy_file is not None else None
+    try:
+        PrivacyTargets.model_validate(policy.privacy.model_dump())
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        raise PolicyError(policy_file, f"{first['msg']} ({len(exc.errors())} error(s) in privacy)",
+                          field="privacy." + _field_path(tuple(first["loc"]))) from None
     bind_steps(policy)
     return policy
 

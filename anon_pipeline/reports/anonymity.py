@@ -1,7 +1,8 @@
-"""The anonymity report: K, k = K/N %, class sizes and rows below the target, for raw and anonymised side by side.
+"""The anonymity report of a policy run: every measure of the metrics engine for the quasi-identifier table and
+the anonymised table side by side, plus K_eps and the privacy of synthetic rows where they apply.
 
-"Raw" is the quasi-identifier table (the input's values, identifiers already gone). Only counts leave the raw
-side; for the anonymised side the generalised values of the smallest classes may be shown.
+Only counts and measures leave the raw side; for the anonymised side the generalised values of the smallest
+classes are shown.
 """
 
 from __future__ import annotations
@@ -10,39 +11,26 @@ from typing import Any
 
 import pandas as pd
 
-from anon_pipeline.metrics import k_anonymity
 from anon_pipeline.metrics.k_eps import k_eps
-from anon_pipeline.policy.model import Policy
+from anon_pipeline.metrics.report import anonymity_report as measures_side_by_side
+from anon_pipeline.metrics.report import report_markdown
+from anon_pipeline.metrics.targets import PrivacyTargets
+from anon_pipeline.policy.model import Policy, Role
 from anon_pipeline.synthesis.privacy import privacy_report
-
-SMALLEST_CLASSES_SHOWN = 5
-
-
-def smallest_classes(frame: pd.DataFrame, columns: list[str], n: int = SMALLEST_CLASSES_SHOWN) -> list[dict]:
-    sizes = frame.groupby(columns, dropna=False, observed=True).size().sort_values(kind="stable").head(n)
-    out = []
-    for key, size in sizes.items():
-        key = key if isinstance(key, tuple) else (key,)
-        out.append({**{c: (None if pd.isna(v) else str(v)) for c, v in zip(columns, key)}, "size": int(size)})
-    return out
 
 
 def anonymity_report(qi_table: pd.DataFrame, anonymised: pd.DataFrame, policy: Policy,
                      generalised: pd.DataFrame | None = None) -> dict[str, Any]:
-    inputs = policy.k_quasi_identifiers
-    outputs = [policy.output_name(c) for c in inputs]
-    target = policy.privacy.k
-    raw = k_anonymity(qi_table, inputs).as_dict(target)
-    anon = k_anonymity(anonymised, outputs).as_dict(target)
-    report: dict[str, Any] = {
-        "policy": policy.name,
-        "quasi_identifiers": {"input": inputs, "output": outputs},
-        "k_target": target,
-        "missing_values": "a missing quasi-identifier value counts as a value of its own",
-        "raw": raw,
-        "anonymised": {**anon, "smallest_classes": smallest_classes(anonymised, outputs)},
-        "suppressed_rows": len(qi_table) - len(anonymised),
-    }
+    spec = PrivacyTargets.model_validate(policy.privacy.model_dump())
+    params: dict[str, Any] = {"suppressed": spec.suppressed, "suppression_marker": spec.suppression_marker}
+    if spec.k is not None:
+        params["k"] = spec.k
+    if spec.risk is not None:
+        params.update(risk_threshold=spec.risk.threshold, population_size=spec.risk.population_size)
+    report = measures_side_by_side(qi_table, anonymised, policy.k_quasi_identifiers,
+                                   policy.columns_with(Role.sensitive),
+                                   rename={c: policy.output_name(c) for c in policy.columns}, **params)
+    report = {"policy": policy.name, "k_target": spec.k, **report}
     report.update(continuous_measures(qi_table if generalised is None else generalised, anonymised, policy))
     return report
 
@@ -71,13 +59,14 @@ def continuous_measures(before: pd.DataFrame, anonymised: pd.DataFrame, policy: 
 
 
 def anonymity_markdown(report: dict[str, Any]) -> str:
-    raw, anon = report["raw"], report["anonymised"]
-    rows = [("N (rows)", raw["N"], anon["N"]), ("K", raw["K"], anon["K"]),
-            ("k = K/N (%)", f"{raw['k_percent']:.3f}", f"{anon['k_percent']:.3f}"),
-            ("classes", raw["n_classes"], anon["n_classes"]), ("category", raw["category"], anon["category"])]
-    if report["k_target"] is not None:
-        rows.append((f"rows in classes below k={report['k_target']}", raw["rows_below_k"], anon["rows_below_k"]))
-    lines = [f"Quasi-identifiers: {', '.join(report['quasi_identifiers']['output'])}", "",
-             "| measure | raw (qi_table) | anonymised |", "|---|---|---|"]
-    lines += [f"| {a} | {b} | {c} |" for a, b, c in rows]
+    lines = [report_markdown(report)]
+    if "k_eps" in report:
+        ke = report["k_eps"]
+        lines += ["", f"K_eps (T = {ke['level_percent']:g} %): raw {ke['raw']['K_eps']}, "
+                      f"anonymised {ke['anonymised']['K_eps']}; k = min(K, K_eps)/N: raw "
+                      f"{ke['raw']['k_percent']:.4g} %, anonymised {ke['anonymised']['k_percent']:.4g} %"]
+    if "synthetic_rows" in report:
+        rep = report["synthetic_rows"]["reproductions"]
+        lines += ["", f"Synthetic rows reproducing a raw row on every quasi-identifier: {rep['reproduce_raw']} "
+                      f"(of a raw row that was unique: {rep['reproduce_unique_raw']})"]
     return "\n".join(lines)

@@ -1,0 +1,164 @@
+"""Building hierarchies from policy-style specs: intervals, masking, dates, explicit groupings, references.
+
+Every builder returns a frame in ARX's layout -- column 0 the value (as a string), then ever more general
+levels, the last one ``*`` -- covering the distinct values it is given. Values a spec cannot place (outside
+the interval edges, missing from a grouping) are left out, so the coverage check names them as uncovered.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from anon_pipeline.hierarchies.arx_csv import load_arx_csv
+from anon_pipeline.hierarchies.encoded import as_hierarchy_strings
+
+TOP = "*"
+
+
+def _finish(base: Sequence[str], levels: list[Sequence[str]]) -> pd.DataFrame:
+    """Stack value and levels, dropping rows any level could not place, and end with ``*``."""
+    frame = pd.DataFrame({i: list(col) for i, col in enumerate([base, *levels])}, dtype=object)
+    frame = frame.dropna().drop_duplicates(subset=[0])
+    if frame.shape[1] == 1 or (frame.iloc[:, -1] != TOP).any():
+        frame[frame.shape[1]] = TOP
+    return frame.astype(str).reset_index(drop=True)
+
+
+def _distinct(values: pd.Series) -> pd.Series:
+    return pd.Series(values).dropna().drop_duplicates().reset_index(drop=True)
+
+
+def intervals(values: pd.Series, edges_per_level: Sequence[Sequence[float]]) -> pd.DataFrame:
+    """Numeric bins per level: ``edges_per_level[i]`` are the ascending edges of level ``i+1``'s bins ``[a, b)``."""
+    distinct = _distinct(pd.to_numeric(values, errors="coerce"))
+    base = as_hierarchy_strings(distinct)
+    levels = []
+    for edges in edges_per_level:
+        edges = np.asarray(sorted(float(e) for e in edges))
+        if len(edges) < 2:
+            raise ValueError("an interval level needs at least two edges")
+        pos = np.searchsorted(edges, distinct.to_numpy(dtype=float), side="right") - 1
+        inside = (pos >= 0) & (pos < len(edges) - 1)
+        labels = [f"[{_num(edges[p])}, {_num(edges[p + 1])})" if ok else None for p, ok in zip(pos, inside)]
+        levels.append(labels)
+    return _finish(base, levels)
+
+
+def _num(x: float) -> str:
+    return str(int(x)) if float(x).is_integer() else repr(float(x))
+
+
+def masking(values: pd.Series, masked_per_level: int | Sequence[int]) -> pd.DataFrame:
+    """Trailing characters replaced by ``*``: level ``i`` masks ``masked_per_level[i-1]`` characters."""
+    counts = list(range(1, int(masked_per_level) + 1)) if isinstance(masked_per_level, int) else list(masked_per_level)
+    base = [str(v) for v in as_hierarchy_strings(_distinct(values))]
+    levels = [[v[: max(len(v) - n, 0)] + "*" * min(n, len(v)) for v in base] for n in counts]
+    return _finish(base, levels)
+
+
+_DATE_LEVELS = {
+    "month": lambda d: d.dt.strftime("%Y-%m"),
+    "year": lambda d: d.dt.strftime("%Y"),
+    "decade": lambda d: (d.dt.year // 10 * 10).astype(str) + "s",
+}
+
+
+def dates(values: pd.Series, levels: Sequence[str] = ("month", "year", "decade")) -> pd.DataFrame:
+    """Calendar generalisation of dates: day -> month -> year -> decade (any ordered subset)."""
+    distinct = _distinct(values)
+    parsed = pd.to_datetime(distinct, errors="coerce")
+    unknown = [lv for lv in levels if lv not in _DATE_LEVELS]
+    if unknown:
+        raise ValueError(f"unknown date level(s) {unknown}; use {list(_DATE_LEVELS)}")
+    base = as_hierarchy_strings(distinct)
+    cols = [_DATE_LEVELS[lv](parsed).where(parsed.notna(), None).tolist() for lv in levels]
+    return _finish(base, cols)
+
+
+def groupings(values: pd.Series, maps: Sequence[Mapping[str, str]]) -> pd.DataFrame:
+    """Explicit groups: ``maps[0]`` maps values to groups, ``maps[1]`` those groups to larger ones, and so on."""
+    base = [str(v) for v in as_hierarchy_strings(_distinct(values))]
+    levels, current = [], base
+    for mapping in maps:
+        lookup = {str(k): str(v) for k, v in mapping.items()}
+        current = [lookup.get(v) if v is not None else None for v in current]
+        levels.append(current)
+    return _finish(base, levels)
+
+
+def uk_postcodes(values: pd.Series) -> pd.DataFrame:
+    """Postcode (or district) -> district -> area -> region -> nation, from the shipped ONS tables.
+
+    A few postcode areas straddle regions; their area label then names the region too (``SY (Wales)``) so
+    the hierarchy stays a tree.
+    """
+    from anon_pipeline.reference.postcodes import lookup
+
+    distinct = _distinct(values).astype(str)
+    levels = {lv: lookup(distinct, lv) for lv in ("district", "area", "region", "nation")}
+    area, region = levels["area"], levels["region"]
+    regions_per_area = region.groupby(area).nunique()
+    split = area.map(regions_per_area).fillna(0) > 1
+    levels["area"] = area.where(~split, area + " (" + region + ")")
+    return _finish(distinct.tolist(), [levels[lv].tolist() for lv in ("district", "area", "region", "nation")])
+
+
+def countries(values: pd.Series) -> pd.DataFrame:
+    """Country name -> UN sub-region -> continent -> cross-continent region (APAC, Europe, Africa, Americas).
+
+    Names only the alias table knows get their continent as sub-region; a sub-region spanning continents
+    (``Western Asia``) is labelled with the continent too, so the hierarchy stays a tree.
+    """
+    from anon_pipeline.reference.countries import CROSS_CONTINENT, _converter, continents
+
+    distinct = _distinct(values).astype(str)
+    continent = continents(distinct)
+    regions = _converter().convert(distinct.tolist(), to="UNregion", not_found=None) if len(distinct) else []
+    regions = regions if isinstance(regions, list) else [regions]
+    sub = pd.Series([r if isinstance(r, str) else None for r in regions], index=distinct.index, dtype=object)
+    sub = sub.fillna(continent)
+    spans = sub.map(continent.groupby(sub).nunique()).fillna(0) > 1
+    sub = sub.where(~spans, sub + " (" + continent + ")")
+    return _finish(distinct.tolist(), [sub.tolist(), continent.tolist(), continent.map(CROSS_CONTINENT).tolist()])
+
+
+REFERENCES = {"uk_postcode": uk_postcodes, "country": countries}
+
+
+def build_hierarchy(spec: Any, values: pd.Series, base_dir: str | Path = ".") -> pd.DataFrame:
+    """A hierarchy from a policy spec, for the given column values.
+
+    Specs: a path to an ARX CSV (relative to ``base_dir``), or a mapping with one of ``arx: path``,
+    ``intervals: [[edges of level 1], ...]``, ``mask: n | [chars per level]``, ``dates: [month, year, decade]``,
+    ``groups: [{value: group}, {group: larger group}, ...]``, ``reference: uk_postcode | country``.
+    """
+    if isinstance(spec, pd.DataFrame):
+        return spec
+    if isinstance(spec, (str, Path)):
+        spec = {"arx": spec}
+    if not isinstance(spec, Mapping) or len(spec) != 1:
+        raise ValueError("a hierarchy spec is a path or a mapping with exactly one of "
+                         "arx, intervals, mask, dates, groups, reference")
+    (kind, arg), = spec.items()
+    if kind == "arx":
+        path = Path(arg)
+        return load_arx_csv(path if path.is_absolute() else Path(base_dir) / path)
+    if kind == "intervals":
+        return intervals(values, arg)
+    if kind == "mask":
+        return masking(values, arg)
+    if kind == "dates":
+        return dates(values, arg or ("month", "year", "decade"))
+    if kind == "groups":
+        return groupings(values, arg)
+    if kind == "reference":
+        try:
+            return REFERENCES[arg](values)
+        except KeyError:
+            raise ValueError(f"unknown reference hierarchy '{arg}'; use {sorted(REFERENCES)}") from None
+    raise ValueError(f"unknown hierarchy kind '{kind}'")

@@ -1,0 +1,173 @@
+"""Integer encoding: every column becomes dense codes once, and any set of columns becomes one class id per row.
+
+Every measure in this package works on these codes, so the table is read once and each group-by is a few
+numpy passes (``bincount`` and gathers) instead of a pandas group-by over values.
+
+Missing values are a value of their own: they get a code like any other value (the last one).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+#: Dense remapping through a presence mask costs ``span`` bytes plus 4 * ``span``: at most this many codes per
+#: row at a time (or ``_MIN_SPAN``), in at most ``_MAX_CHUNKS`` key ranges; beyond, a sort (``np.unique``).
+_SPAN_PER_ROW = 2
+_MIN_SPAN = 1 << 16
+_MAX_CHUNKS = 8
+
+
+@dataclass(frozen=True)
+class EncodedColumn:
+    """Codes 0..cardinality-1 per row; ``uniques[code]`` is the value (sorted when the values sort)."""
+
+    name: str
+    codes: np.ndarray
+    uniques: pd.Index
+
+    @property
+    def cardinality(self) -> int:
+        return len(self.uniques)
+
+    @property
+    def n_missing(self) -> int:
+        missing = np.flatnonzero(pd.isna(self.uniques))
+        return int(np.isin(self.codes, missing).sum()) if missing.size else 0
+
+
+def _code_dtype(cardinality: int) -> np.dtype:
+    return np.dtype(np.int32) if cardinality < 2**31 else np.dtype(np.int64)
+
+
+def encode_column(values: pd.Series, order: Sequence | None = None) -> EncodedColumn:
+    """Dense codes of one column, in sorted value order when the values sort (or in ``order`` when given).
+
+    ``order`` lists the values of an ordinal attribute from lowest to highest; a value missing from it is an
+    error naming the column and the count (never the value).
+    """
+    name = str(values.name)
+    if order is not None:
+        uniques = pd.Index(list(order))
+        codes = uniques.get_indexer(values)
+        if (codes < 0).any():
+            raise ValueError(f"column '{name}': {int((codes < 0).sum())} row(s) hold a value not in the given order")
+        return EncodedColumn(name, codes.astype(_code_dtype(len(uniques))), uniques)
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        # Category codes are already dense; unused categories are dropped so cardinality counts what occurs.
+        values = values.cat.remove_unused_categories()
+        codes = values.cat.codes.to_numpy().astype(np.int64)
+        uniques = pd.Index(values.cat.categories)
+        if (codes < 0).any():
+            codes[codes < 0] = len(uniques)
+            uniques = uniques.append(pd.Index([np.nan]))
+        return EncodedColumn(name, codes.astype(_code_dtype(len(uniques))), uniques)
+    plain_int = pd.api.types.is_integer_dtype(values.dtype) and not isinstance(values.dtype,
+                                                                              pd.api.extensions.ExtensionDtype)
+    if plain_int and len(values):
+        # Small-range integers (ages, years, codes): offset and remap through a presence mask, no hashing.
+        arr = values.to_numpy()
+        lo, hi = int(arr.min()), int(arr.max())
+        if hi - lo < max(_SPAN_PER_ROW * len(arr), _MIN_SPAN):
+            shifted = arr.astype(np.int64)
+            shifted -= lo
+            codes, present = dense_rank(shifted, hi - lo + 1)
+            return EncodedColumn(name, codes.astype(_code_dtype(len(present))), pd.Index(present + lo))
+    try:
+        codes, uniques = pd.factorize(values, sort=True, use_na_sentinel=False)
+    except TypeError:  # values of mixed types do not sort: order of first appearance instead
+        codes, uniques = pd.factorize(values, sort=False, use_na_sentinel=False)
+    return EncodedColumn(name, codes.astype(_code_dtype(len(uniques))), pd.Index(uniques))
+
+
+def _id_dtype(n_rows: int) -> np.dtype:
+    return np.dtype(np.int32) if n_rows < 2**31 else np.dtype(np.int64)
+
+
+def _presence_rank(key: np.ndarray, span: int, dtype: np.dtype, keys: bool) -> tuple[np.ndarray, np.ndarray | int]:
+    present = np.zeros(span, dtype=bool)
+    present[key] = True
+    # int32 running counts: ~8x faster than an int64 cumsum over a bool array, and half the memory.
+    remap = np.cumsum(present, dtype=dtype)
+    n_unique = int(remap[-1]) if span else 0
+    remap -= 1
+    return remap[key], (np.flatnonzero(present) if keys else n_unique)
+
+
+def dense_rank(key: np.ndarray, span: int) -> tuple[np.ndarray, np.ndarray]:
+    """Map non-negative int keys below ``span`` to 0..J-1 in sorted key order: (ids per row, sorted unique keys).
+
+    Ids are int32 while the row count allows it. Spans up to a few codes per row go through a presence mask;
+    up to ``_MAX_CHUNKS`` times that, through the mask one key range at a time (memory stays bounded); beyond,
+    through a sort.
+    """
+    return _rank(key, span, True)  # type: ignore[return-value]
+
+
+def dense_count(key: np.ndarray, span: int) -> tuple[np.ndarray, int]:
+    """As :func:`dense_rank`, returning the number of distinct keys instead of the keys themselves."""
+    return _rank(key, span, False)  # type: ignore[return-value]
+
+
+def _rank(key: np.ndarray, span: int, keys: bool) -> tuple[np.ndarray, np.ndarray | int]:
+    dtype = _id_dtype(len(key))
+    limit = max(_SPAN_PER_ROW * len(key), _MIN_SPAN)
+    if span <= limit:
+        return _presence_rank(key, span, dtype, keys)
+    if span <= _MAX_CHUNKS * limit:
+        ids = np.empty(len(key), dtype=dtype)
+        parts: list[np.ndarray] = []
+        offset = 0
+        for lo in range(0, span, limit):
+            rows = key >= lo
+            rows &= key < lo + limit
+            sub = key[rows]
+            sub -= lo
+            sub_ids, found = _presence_rank(sub, min(limit, span - lo), dtype, keys)
+            del sub
+            sub_ids += offset
+            ids[rows] = sub_ids
+            if keys:
+                parts.append(found + lo)
+            offset += len(found) if keys else found
+        return ids, (np.concatenate(parts) if keys else offset)
+    uniques, ids = np.unique(key, return_inverse=True)
+    return ids.astype(dtype, copy=False), (uniques if keys else len(uniques))
+
+
+def joint_ids(columns: Sequence[EncodedColumn], n_rows: int) -> tuple[np.ndarray, int]:
+    """One dense class id per row (int32 below 2**31 rows) for the joint values of ``columns``: (ids, classes).
+
+    Codes are combined in mixed radix, widest column first so the span stays small, and re-densified whenever
+    the next product would leave the range a presence mask handles (or overflow int64).
+    """
+    if not columns:
+        return np.zeros(n_rows, dtype=_id_dtype(n_rows)), (1 if n_rows else 0)
+    ordered = sorted(columns, key=lambda c: -c.cardinality)
+    key = ordered[0].codes.astype(np.int64)
+    span = max(ordered[0].cardinality, 1)
+    limit = max(_SPAN_PER_ROW * n_rows, _MIN_SPAN)
+    for col in ordered[1:]:
+        card = max(col.cardinality, 1)
+        if span * card > limit:
+            ids, n_unique = dense_count(key, span)
+            del key
+            key, span = ids.astype(np.int64), max(n_unique, 1)
+            del ids
+        key *= card
+        key += col.codes
+        span *= card
+    return dense_count(key, span)
+
+
+def encode_frame(df: pd.DataFrame, columns: Sequence[str],
+                 orders: dict[str, Sequence] | None = None) -> dict[str, EncodedColumn]:
+    """Encode each named column once (``orders`` gives the value order of ordinal columns)."""
+    orders = orders or {}
+    missing = [c for c in columns if c not in df.columns]
+    if missing:
+        raise KeyError(f"columns not in the table: {missing}")
+    return {c: encode_column(df[c], orders.get(c)) for c in dict.fromkeys(columns)}

@@ -1,0 +1,185 @@
+"""The ``generalise`` table op: a policy group's quasi-identifiers generalised by lattice search or Mondrian.
+
+``fit`` runs the search once and freezes the result -- the chosen levels and each column's value -> label map
+-- with what the report needs (nodes checked, search time, the chosen node and what every lower neighbour
+failed). ``apply`` replays the frozen levels on any batch and suppresses the rows of classes that fail the
+same criteria there, as ``*`` or by removing them. Mondrian is local recoding: its boxes belong to the batch
+they were cut from, so ``apply`` partitions each batch afresh (the plan records the fitted partitioning's size).
+
+Suppressed rows kept as ``*`` form one class of their own; with fewer than k of them a k check that counts
+that class fails, so ``suppress: remove`` is the safe choice when the release is checked that way.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+from pydantic import Field, model_validator
+
+from anon_pipeline.errors import TransformError
+from anon_pipeline.hierarchies.builders import TOP, build_hierarchy
+from anon_pipeline.search.criteria import Criteria, encode_sensitive, failing_classes, global_distribution
+from anon_pipeline.search.grouping import class_table
+from anon_pipeline.hierarchies.encoded import as_hierarchy_strings
+from anon_pipeline.search.mondrian import mondrian
+from anon_pipeline.search.optimal import search_problem
+from anon_pipeline.search.problem import encode_problem
+from anon_pipeline.search.quality import QUALITY_MODELS
+from anon_pipeline.transforms.registry import FitContext, OpParams, TableOp, register_op
+
+_VALUE_LOCAL = ("intervals", "mask", "dates", "reference")
+
+
+class GeneraliseParams(OpParams):
+    strategy: Literal["optimal", "mondrian"] = "optimal"
+    #: column -> ARX CSV path (relative to the policy's folder) or a builder spec (see build_hierarchy)
+    hierarchies: dict[str, Any] = Field(default_factory=dict)
+    #: Mondrian's numeric quasi-identifiers (default: every column of the group but ``sensitive``)
+    columns: list[str] | None = None
+    k: int | None = Field(None, ge=1)
+    l: float | None = Field(None, ge=1)
+    l_variant: Literal["distinct", "entropy"] = "distinct"
+    t: float | None = Field(None, ge=0, le=1)
+    t_variant: Literal["equal", "ordered"] = "equal"
+    sensitive: str | None = None
+    suppression_limit: float = Field(0.0, ge=0, le=1)
+    quality: str = "loss"
+    #: what happens to suppressed rows: their quasi-identifiers become "*", or the rows are removed
+    suppress: Literal["star", "remove"] = "star"
+
+    @model_validator(mode="after")
+    def _consistent(self) -> "GeneraliseParams":
+        if self.quality not in QUALITY_MODELS:
+            raise ValueError(f"quality must be one of {QUALITY_MODELS}")
+        if self.strategy == "optimal":
+            if not self.hierarchies:
+                raise ValueError("strategy 'optimal' needs hierarchies for the quasi-identifiers")
+            if self.k is None and self.l is None and self.t is None:
+                raise ValueError("give at least one target: k, l or t")
+        elif self.k is None:
+            raise ValueError("strategy 'mondrian' needs k")
+        if (self.l is not None or self.t is not None) and self.sensitive is None:
+            raise ValueError("l and t need `sensitive`, a column of the group")
+        return self
+
+    def criteria(self) -> Criteria:
+        return Criteria(k=self.k, l=self.l, l_variant=self.l_variant, t=self.t, t_variant=self.t_variant)
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
+@register_op("generalise")
+class Generalise(TableOp):
+    Params = GeneraliseParams
+    params: GeneraliseParams
+
+    def _hierarchy(self, column: str, values: pd.Series, ctx: FitContext) -> pd.DataFrame:
+        try:
+            return build_hierarchy(self.params.hierarchies[column], values, ctx.base_dir)
+        except (OSError, ValueError) as exc:
+            raise TransformError(column, self.name, f"cannot build the hierarchy: {exc}") from None
+
+    def fit(self, frame: pd.DataFrame, ctx: FitContext) -> dict[str, Any]:
+        p = self.params
+        if p.strategy == "mondrian":
+            columns = p.columns or [c for c in frame.columns if c != p.sensitive]
+            started = time.perf_counter()
+            try:
+                result = mondrian(frame, columns, k=int(p.k))
+            except ValueError as exc:
+                raise TransformError(ctx.column, self.name, str(exc)) from None
+            return {"strategy": "mondrian", "k": p.k, "columns": columns, "n_classes": result.n_classes,
+                    "min_class_size": result.min_class_size, "search_seconds": time.perf_counter() - started,
+                    "suppressed_rows": 0}
+        missing = [c for c in p.hierarchies if c not in frame.columns]
+        if missing:
+            raise TransformError(ctx.column, self.name, f"hierarchy column(s) {missing} are not in the group")
+        hierarchies = {c: self._hierarchy(c, frame[c], ctx) for c in p.hierarchies}
+        try:
+            problem = encode_problem(frame, hierarchies, p.criteria(), p.sensitive, p.suppression_limit)
+            result = search_problem(problem, p.quality)
+        except ValueError as exc:
+            raise TransformError(ctx.column, self.name, str(exc)) from None
+        maps = {c: dict(zip(h.labels[0].tolist(), h.generalise(np.arange(h.domain_size), result.levels[c]).tolist()))
+                for c, h in zip(problem.columns, problem.hierarchies)}
+        return _jsonable({
+            "strategy": "optimal",
+            "levels": result.levels,
+            "chosen_node": [result.levels[c] for c in problem.columns],
+            "score": result.score,
+            "quality": p.quality,
+            "suppressed_rows": result.suppressed,
+            "suppression_budget": result.max_suppressed,
+            "nodes_checked": result.nodes_checked,
+            "lattice_size": result.lattice_size,
+            "search_seconds": result.search_seconds,
+            "lower_neighbours": result.lower_neighbours,
+            "maps": maps,
+        })
+
+    def _generalised(self, frame: pd.DataFrame, plan: dict[str, Any], ctx: FitContext) -> pd.DataFrame:
+        out = frame.copy()
+        for column, mapping in plan["maps"].items():
+            keys = pd.Series(as_hierarchy_strings(frame[column]), index=frame.index)
+            mapped = keys.map(mapping)
+            unseen = mapped.isna() & keys.notna()
+            if unseen.any():
+                spec = self.params.hierarchies[column]
+                if isinstance(spec, dict) and next(iter(spec)) in _VALUE_LOCAL:
+                    extra = self._hierarchy(column, frame.loc[unseen, column], ctx)
+                    level = plan["levels"][column]
+                    mapped = mapped.fillna(keys.map(dict(zip(extra.iloc[:, 0], extra.iloc[:, level]))))
+                    unseen = mapped.isna() & keys.notna()
+            if unseen.any() or keys.isna().any():
+                raise TransformError(column, self.name, "value(s) have no entry in the hierarchy",
+                                     n_rows=int(unseen.sum() + keys.isna().sum()))
+            out[column] = mapped.astype(object)
+        return out
+
+    def apply(self, frame: pd.DataFrame, plan: dict[str, Any], ctx: FitContext) -> pd.DataFrame:
+        p = self.params
+        if plan["strategy"] == "mondrian":
+            columns = plan["columns"]
+            try:
+                result = mondrian(frame, columns, k=int(plan["k"]))
+            except ValueError as exc:
+                raise TransformError(ctx.column, self.name, str(exc)) from None
+            out = frame.copy()
+            for c in columns:
+                out[c] = result.frame[c].astype(object)
+            return out
+        out = self._generalised(frame, plan, ctx)
+        qis = list(plan["maps"])
+        fail_rows = self._failing_rows(out, qis)
+        if not fail_rows.any():
+            return out
+        if p.suppress == "remove":
+            return out.loc[~fail_rows]
+        out.loc[fail_rows, qis] = TOP
+        return out
+
+    def _failing_rows(self, out: pd.DataFrame, qis: list[str]) -> np.ndarray:
+        """Rows of classes (on the generalised values) that fail the criteria."""
+        p = self.params
+        if len(out) == 0:
+            return np.zeros(0, dtype=bool)
+        row_class, uniques = pd.MultiIndex.from_frame(out[qis].astype(str)).factorize()
+        row_class = row_class.astype(np.int64)
+        criteria = p.criteria()
+        sens = uniq_sens = None
+        if criteria.needs_sensitive:
+            sens, uniq_sens = encode_sensitive(out[p.sensitive], p.t is not None and p.t_variant == "ordered")
+        n_sens = 0 if uniq_sens is None else len(uniq_sens)
+        table = class_table(row_class, len(uniques), sens, n_sens)
+        return failing_classes(table, criteria, global_distribution(sens, n_sens))[row_class]

@@ -1,0 +1,32 @@
+"""The policy's privacy: section becomes checks: blocking ones stop the release, the others only report."""
+
+import pytest
+
+import anon_pipeline as ap
+from anon_pipeline.errors import PolicyError
+from anon_pipeline.policy import load_policy
+from anon_pipeline_tests.pipeline.policies import variant
+
+
+def test_blocking_l_diversity_target_that_fails_stops_the_release(tmp_path):
+    # drinks_per_week has 3 bands, so distinct l can never reach 4.
+    policy = variant(tmp_path, privacy__l=[{"variant": "distinct", "l": 4, "attribute": "avg_n_drinks_per_week",
+                                            "blocking": True}])
+    result = ap.run_policy(policy, workdir=tmp_path / "w")
+    assert result.checks["l_diversity_drinks_per_week"] is False
+    assert not result.released
+    target = result.anonymity["targets"]["l_diversity_drinks_per_week"]
+    assert target["target"] == 4 and target["measured"] <= 3
+
+
+def test_non_blocking_target_reports_but_releases(tmp_path):
+    policy = variant(tmp_path, privacy__t={"t": 0.0001, "attribute": "avg_n_cigret_per_week"})
+    result = ap.run_policy(policy, workdir=tmp_path / "w")
+    assert result.checks["t_closeness_cigarettes_per_week"] is False
+    assert result.released
+
+
+def test_bad_target_fails_at_load_naming_the_field(tmp_path):
+    policy = variant(tmp_path, privacy__l=[{"variant": "fancy", "l": 2}])
+    with pytest.raises(PolicyError, match="field 'privacy.l"):
+        load_policy(policy)
