@@ -98,10 +98,10 @@ def release(anonymised: pd.DataFrame, reports: dict[str, dict], outcomes: list[C
 
 
 def _measured_value(outcome: CheckOutcome) -> Any:
-    # The figure a reviewer looks for first: K for k-anonymity, leaked cells for the leak check, else the
-    # number of broken schema rules.
+    # The figure a reviewer looks for first: what a privacy target measured (K, l, t, ...), leaked cells for
+    # the leak check, else the number of broken schema rules.
     meta = outcome.metadata
-    for name in ("K", "leaked_cells"):
+    for name in ("measured", "K", "leaked_cells"):
         if name in meta:
             return meta[name]
     return len(meta.get("problems", []))

@@ -53,6 +53,8 @@ def test_a_release_keeps_every_secret_encrypted_and_apart(policy_file, tmp_path,
     assert manifest["seed"] == yaml.safe_load(policy_file.read_text())["seed"]
     assert manifest["checks"]["k_anonymity"]["value"] == result.anonymity["K"]
     assert manifest["checks"]["no_identifier_leak"]["value"] == 0
+    assert set(manifest["checks"]) == set(result.checks)
+    assert all(c["value"] == c.get("measured", c["value"]) for c in manifest["checks"].values())
     password_file = Path(manifest["encrypted_zip"]["password_file"])
     assert password_file.parent == secrets_dir / "zip_passwords"
     assert stat.S_IMODE(password_file.stat().st_mode) == 0o400
