@@ -14,7 +14,7 @@ import dagster as dg
 import pandas as pd
 
 from anon_pipeline.errors import BlockingCheckFailed, InputDataError
-from anon_pipeline.pipeline.anonymise import anonymise
+from anon_pipeline.pipeline.anonymise import anonymise, anonymised_schema, plan_summary
 from anon_pipeline.pipeline.checks import (CheckOutcome, check_anonymised_schema, check_no_identifier_leak,
                                            check_privacy_targets, check_schema, planned_privacy_checks,
                                            staging_checks)
@@ -98,7 +98,8 @@ def policy_definitions(policy: Policy) -> dict[str, list]:
         yield dg.Output(result.table, "anonymised",
                         metadata={"rows": len(result.table), "suppressed_rows": result.suppressed_rows,
                                   "columns": list(result.table.columns)})
-        yield dg.Output({n: len(t) for n, t in result.key_tables.items()}, "key_tables",
+        yield dg.Output({"tables": {n: len(t) for n, t in result.key_tables.items()},
+                         "plan_summary": plan_summary(result.plan)}, "key_tables",
                         metadata={"folder": str(folder), "tables": sorted(result.key_tables)})
         yield dg.Output(result.generalised, "generalised", metadata={"rows": len(result.generalised)})
 
@@ -129,10 +130,10 @@ def policy_definitions(policy: Policy) -> dict[str, list]:
     def _report_asset(report_name: str, build, markdown):
         @dg.asset(key=key(report_name), group_name=group,
                   ins={"qi_table": dg.AssetIn(key("qi_table")), "anonymised": dg.AssetIn(anonymised_key),
-                       "generalised": dg.AssetIn(key("generalised"))})
+                       "generalised": dg.AssetIn(key("generalised")), "key_tables": dg.AssetIn(key("key_tables"))})
         def _report(context: dg.AssetExecutionContext, qi_table: pd.DataFrame, anonymised: pd.DataFrame,
-                    generalised: pd.DataFrame, anon: AnonSettings) -> dict:
-            doc = build(qi_table, anonymised, policy, generalised)
+                    generalised: pd.DataFrame, key_tables: dict, anon: AnonSettings) -> dict:
+            doc = build(qi_table, anonymised, policy, generalised, key_tables.get("plan_summary"))
             paths = write_reports(PolicyDirs.for_policy(anon.workdir, name), {report_name: doc})
             context.add_output_metadata({"report": dg.MetadataValue.md(markdown(doc)),
                                          "path": str(paths[report_name])})
@@ -165,7 +166,6 @@ def policy_definitions(policy: Policy) -> dict[str, list]:
 
     @dg.asset_check(asset=release, name="release_schema", blocking=True)
     def release_check(release: str) -> dg.AssetCheckResult:
-        from anon_pipeline.pipeline.anonymise import anonymised_schema
         frame = read_release_table(Path(release))
         return check_result(check_schema("release", frame, anonymised_schema(policy)))
 

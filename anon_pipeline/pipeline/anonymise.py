@@ -82,6 +82,23 @@ def _fully_synthetic(outputs: list[pd.DataFrame], policy: Policy) -> pd.DataFram
     return table[[GUID, *policy.kept_columns]]
 
 
+_SUMMARY_KEYS = ("strategy", "quality", "chosen_node", "levels", "score", "lower_neighbours", "nodes_checked",
+                 "search_seconds", "suppressed_rows", "seed", "output_rows", "merged_values", "merged_rows")
+
+
+def plan_summary(plan: dict[str, Any]) -> dict[str, Any]:
+    """What a report may show of a plan: search results, seeds and counts, never codes or value maps (the codes
+    of ``encode`` steps are as secret as the key tables)."""
+    out: dict[str, Any] = {}
+    for kind in ("columns", "groups"):
+        for name, steps in plan.get(kind, {}).items():
+            for i, step in enumerate(steps):
+                kept = {k: step["plan"][k] for k in _SUMMARY_KEYS if k in step["plan"]}
+                if kept:
+                    out[f"{name}[{i}] {step['op']}"] = kept
+    return out
+
+
 def anonymise(qi_table: pd.DataFrame, policy: Policy) -> Anonymised:
     return _run(qi_table, policy, None)
 

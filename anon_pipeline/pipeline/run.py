@@ -12,7 +12,7 @@ from typing import Any
 import pandas as pd
 
 from anon_pipeline.errors import BlockingCheckFailed
-from anon_pipeline.pipeline.anonymise import anonymise
+from anon_pipeline.pipeline.anonymise import anonymise, plan_summary
 from anon_pipeline.pipeline.checks import CheckOutcome, staging_checks
 from anon_pipeline.pipeline.publish import release, write_key_tables, write_plan, write_reports
 from anon_pipeline.pipeline.qi_table import build_qi_table
@@ -52,7 +52,8 @@ def run_policy(policy_path: str | Path | Policy, source: str | Path | None = Non
     raw = validate_raw(read_source(src, policy), policy, src.path)
     qi_table, contract = build_qi_table(raw, policy)
     result = anonymise(qi_table, policy)
-    anonymity = {**anonymity_report(qi_table, result.table, policy, result.generalised), "source_sha256": src.sha256}
+    anonymity = {**anonymity_report(qi_table, result.table, policy, result.generalised, plan_summary(result.plan)),
+                 "source_sha256": src.sha256}
     utility = utility_report(qi_table, result.table, policy, result.generalised)
     write_reports(dirs, {"anonymity_report": anonymity, "utility_report": utility})
     write_plan(dirs.key_tables, result.plan)

@@ -73,9 +73,10 @@ def bind_steps(policy: Policy) -> tuple[dict[str, list[BoundStep]], dict[str, li
     groups: dict[str, list[BoundStep]] = {}
     for gi, group in enumerate(policy.groups):
         for col in group.columns:
-            if policy.columns[col].role is not Role.quasi_identifier:
-                raise PolicyError(pf, f"group '{group.name}' may only hold quasi-identifiers", column=col,
-                                  field=f"groups[{gi}].columns")
+            # Sensitive columns may join a group so a search can measure l or t on them.
+            if policy.columns[col].role not in (Role.quasi_identifier, Role.sensitive):
+                raise PolicyError(pf, f"group '{group.name}' may only hold quasi-identifiers and sensitive columns",
+                                  column=col, field=f"groups[{gi}].columns")
         groups[group.name] = [_bind(pf, s, column=None, field=f"groups[{gi}].steps[{i}]", table=True)
                               for i, s in enumerate(group.steps)]
     return columns, groups

@@ -20,7 +20,8 @@ from anon_pipeline.synthesis.privacy import privacy_report
 
 
 def anonymity_report(qi_table: pd.DataFrame, anonymised: pd.DataFrame, policy: Policy,
-                     generalised: pd.DataFrame | None = None) -> dict[str, Any]:
+                     generalised: pd.DataFrame | None = None,
+                     plan_summary: dict[str, Any] | None = None) -> dict[str, Any]:
     spec = PrivacyTargets.model_validate(policy.privacy.model_dump())
     params: dict[str, Any] = {"suppressed": spec.suppressed, "suppression_marker": spec.suppression_marker}
     if spec.k is not None:
@@ -32,6 +33,8 @@ def anonymity_report(qi_table: pd.DataFrame, anonymised: pd.DataFrame, policy: P
                                    rename={c: policy.output_name(c) for c in policy.columns}, **params)
     report = {"policy": policy.name, "k_target": spec.k, **report}
     report.update(continuous_measures(qi_table if generalised is None else generalised, anonymised, policy))
+    if plan_summary:
+        report["steps"] = plan_summary
     return report
 
 
@@ -65,6 +68,13 @@ def anonymity_markdown(report: dict[str, Any]) -> str:
         lines += ["", f"K_eps (T = {ke['level_percent']:g} %): raw {ke['raw']['K_eps']}, "
                       f"anonymised {ke['anonymised']['K_eps']}; k = min(K, K_eps)/N: raw "
                       f"{ke['raw']['k_percent']:.4g} %, anonymised {ke['anonymised']['k_percent']:.4g} %"]
+    for step, summary in report.get("steps", {}).items():
+        if "chosen_node" in summary or "levels" in summary:
+            failed = [n for n in summary.get("lower_neighbours", []) if not n.get("satisfies", True)]
+            lines += ["", f"Search {step}: chose levels {summary.get('levels')} (score {summary.get('score')}, "
+                          f"{summary.get('nodes_checked')} nodes checked in {summary.get('search_seconds', 0):.3f} s, "
+                          f"{summary.get('suppressed_rows', 0)} rows suppressed); "
+                          f"{len(failed)} lower neighbour(s) fail the criteria"]
     if "synthetic_rows" in report:
         rep = report["synthetic_rows"]["reproductions"]
         lines += ["", f"Synthetic rows reproducing a raw row on every quasi-identifier: {rep['reproduce_raw']} "

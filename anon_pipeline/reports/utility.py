@@ -52,7 +52,8 @@ def domain_preserving_columns(qi_table: pd.DataFrame, anonymised: pd.DataFrame, 
 
 
 def utility_report(qi_table: pd.DataFrame, anonymised: pd.DataFrame, policy: Policy,
-                   generalised: pd.DataFrame | None = None) -> dict[str, Any]:
+                   generalised: pd.DataFrame | None = None, plan_summary: dict[str, Any] | None = None
+                   ) -> dict[str, Any]:
     columns: dict[str, Any] = {}
     for name in policy.kept_columns:
         spec = policy.columns[name]

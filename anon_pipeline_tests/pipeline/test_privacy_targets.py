@@ -30,3 +30,15 @@ def test_bad_target_fails_at_load_naming_the_field(tmp_path):
     policy = variant(tmp_path, privacy__l=[{"variant": "fancy", "l": 2}])
     with pytest.raises(PolicyError, match="field 'privacy.l"):
         load_policy(policy)
+
+
+def test_report_says_which_node_the_search_chose_and_shows_no_codes(tmp_path):
+    from anon_pipeline.reports.anonymity import anonymity_markdown
+    from anon_pipeline_tests.search.test_policy_generalise import policy_with_search
+
+    result = ap.run_policy(policy_with_search(tmp_path), workdir=tmp_path / "w")
+    steps = result.anonymity["report"]["steps"]
+    search = steps["demographics[0] generalise"]
+    assert set(search["levels"]) == {"gender", "birthdate"} and "lower_neighbours" in search
+    assert "Search demographics[0] generalise: chose levels" in anonymity_markdown(result.anonymity["report"])
+    assert not any("codes" in summary for summary in steps.values())
