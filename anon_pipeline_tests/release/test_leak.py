@@ -8,6 +8,7 @@ import io
 import json
 import os
 import re
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -111,7 +112,9 @@ def _texts_of_file(path: Path, key: bytes) -> list[str]:
     """What a file says, in every form a value could hide in: table cells, decrypted content, raw text.
 
     A parquet file is searched through its cells only: its compressed bytes hold fragments of other values
-    ("West" of "Western Sahara") that would be false alarms, and a value stored in it is in a cell.
+    ("West" of "Western Sahara") that would be false alarms, and a value stored in it is in a cell. Dagster's
+    SQLite files likewise through every cell of every table, as a page boundary cuts text into fragments
+    ("Mark" of "MarkdownMetadataEntryData").
     """
     data = path.read_bytes()
     if path.suffix == ".enc":
@@ -120,10 +123,23 @@ def _texts_of_file(path: Path, key: bytes) -> list[str]:
             return [pd.read_parquet(io.BytesIO(data)).to_csv(index=False)]
     elif path.suffix == ".parquet":
         return [pd.read_parquet(path).to_csv(index=False)]
+    elif path.suffix == ".db":
+        return [_sqlite_text(path)]
     texts = [data.decode("utf-8", "replace")]
     if path.suffix == ".json":
         texts.append(json.dumps(json.loads(data), ensure_ascii=False))
     return texts
+
+
+def _sqlite_text(path: Path) -> str:
+    with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as db:
+        tables = [row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
+        rows = [row for table in tables for row in db.execute(f'SELECT * FROM "{table}"')]
+    return "\n".join(" | ".join(_cell_text(cell) for cell in row) for row in rows)
+
+
+def _cell_text(cell) -> str:
+    return cell.decode("utf-8", "replace") if isinstance(cell, bytes) else str(cell)
 
 
 def test_runs_did_what_they_should(leak_run):
@@ -190,3 +206,7 @@ def test_the_search_would_find_a_leak(leak_run, tmp_path):
     assert _found("\n".join(_texts_of_file(tmp_path / "log.txt", key)), values) == {nino}
     assert len(_found("\n".join(_texts_of_file(tmp_path / "staged.parquet", key)), values)) > 100
     assert phone in _found("\n".join(_texts_of_file(tmp_path / "keys.parquet.enc", key)), values)
+    with sqlite3.connect(tmp_path / "events.db") as db:
+        db.execute("CREATE TABLE event_logs (id INTEGER, event TEXT)")
+        db.execute("INSERT INTO event_logs VALUES (1, ?)", (json.dumps({"message": f"bad phone {phone}"}),))
+    assert _found("\n".join(_texts_of_file(tmp_path / "events.db", key)), values) == {phone}
