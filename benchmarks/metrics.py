@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import statistics
 import subprocess
 import sys
 import time
@@ -32,7 +31,9 @@ import pandas as pd
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # the shared timing helper
 
+from timing import median_time  # noqa: E402
 from anon_pipeline.metrics import diversity as dv  # noqa: E402
 from anon_pipeline.metrics import measure, prepare  # noqa: E402
 from anon_pipeline.metrics.encoding import encode_frame  # noqa: E402
@@ -44,13 +45,6 @@ SA = ["occupation"]
 CARDINALITIES = [2, 72, 5, 7, 16, 41, 7, 2]
 
 
-def median_time(fn, repeats: int) -> tuple[float, object]:
-    times, result = [], None
-    for _ in range(repeats):
-        start = time.perf_counter()
-        result = fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times), result
 
 
 # ---- our measures, one at a time, each from the DataFrame ---------------------------------------------------

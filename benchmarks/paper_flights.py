@@ -21,9 +21,12 @@ import tempfile
 import time
 from pathlib import Path
 
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
+
 import pandas as pd
 
-import anon_pipeline.synthesis.ops  # noqa: F401  (registers the synthesis ops)
+
 from anon_pipeline.metrics.k_eps import k_eps
 from anon_pipeline.metrics.k_anonymity import k_anonymity
 from anon_pipeline.policy import load_policy

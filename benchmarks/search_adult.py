@@ -16,7 +16,6 @@ import argparse
 import contextlib
 import io
 import json
-import statistics
 import sys
 import time
 import warnings
@@ -26,7 +25,9 @@ import pandas as pd
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # the shared timing helper
 
+from timing import median_time  # noqa: E402
 from anon_pipeline.hierarchies import load_arx_csv  # noqa: E402
 from anon_pipeline.search import optimal  # noqa: E402
 from anon_pipeline.search.criteria import Criteria  # noqa: E402
@@ -53,13 +54,6 @@ ROWS = [  # name, criteria, suppression, quality, ARX levels, ARX score
 ]
 
 
-def median_time(fn, repeats: int):
-    times, result = [], None
-    for _ in range(repeats):
-        start = time.perf_counter()
-        result = fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times), result
 
 
 def run_anjana(df: pd.DataFrame, k: int, suppression: float, repeats: int):

@@ -19,7 +19,12 @@ import argparse
 import json
 import statistics
 import time
+import sys
 import tracemalloc
+from pathlib import Path
+
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
 
 import numpy as np
 import pandas as pd
