@@ -12,6 +12,7 @@ from pathlib import Path
 from anon_pipeline.errors import AnonPipelineError
 from anon_pipeline.pipeline.workdir import PolicyDirs
 from anon_pipeline.policy import load_policy
+from anon_pipeline.secrets.keys import SecretsError, resolve_key
 
 EXIT_CHECK_FAILED = 1
 EXIT_BAD_INPUT = 2
@@ -43,7 +44,12 @@ def _print_where(workdir: Path | str | None, policy_name: str) -> None:
     latest = dirs.root / "release" / "latest"
     print(f"release:    {latest.resolve() if latest.exists() else '(none yet)'}")
     print(f"reports:    {dirs.root / 'reports'}")
-    print(f"key tables: {dirs.root / 'key_tables'} (secret: keep apart from the release)")
+    print(f"key tables: {dirs.root / 'key_tables'} (encrypted; keep apart from the release)")
+    try:
+        key = resolve_key(create=False)
+        print(f"key:        {key.path or key.source}  (decode: anon-pipeline decode <file>.enc)")
+    except SecretsError:
+        print("key:        none configured yet (the first run creates one and says where)")
 
 
 def _where(args: argparse.Namespace) -> int:
