@@ -84,14 +84,26 @@ def _cell_strings(frame: pd.DataFrame) -> set[str]:
 
 
 def check_no_identifier_leak(raw: pd.DataFrame, anonymised: pd.DataFrame, policy: Policy) -> CheckOutcome:
-    """No value of any direct-identifier column of the input occurs as a cell anywhere in ``anonymised``."""
+    """No value of any direct-identifier column of the input occurs as a cell anywhere in ``anonymised``.
+
+    A cell is not counted when the same value is also an input value of the column it sits in (a given name
+    "Jordan" and a country of birth "Jordan"): there it is that column's own data, not a copied identifier.
+    """
     identifiers = [c for c in policy.identifiers if c in raw.columns]
     secrets_ = _cell_strings(raw[identifiers]) - {""}
+    source_of = {policy.output_name(c): c for c in policy.kept_columns}
     leaked_columns = []
     leaked_cells = 0
+    shared_values = 0
     for column in anonymised.columns:
+        suspects = secrets_
+        source = source_of.get(column)
+        if source is not None and policy.columns[source].role is not Role.identifier:
+            own = secrets_ & _cell_strings(raw[[source]])
+            shared_values += len(own)
+            suspects = secrets_ - own
         cells = anonymised[column].dropna().astype("str").str.strip()
-        hit = cells.isin(secrets_)
+        hit = cells.isin(suspects)
         if hit.any():
             leaked_columns.append(column)
             leaked_cells += int(hit.sum())
@@ -99,7 +111,8 @@ def check_no_identifier_leak(raw: pd.DataFrame, anonymised: pd.DataFrame, policy
     text = ("no identifier value occurs in the anonymised table" if passed else
             f"{leaked_cells} cell(s) in column(s) {leaked_columns} equal a direct-identifier value of the input")
     return CheckOutcome("no_identifier_leak", passed, True, text,
-                        {"identifier_columns": identifiers, "leaked_cells": leaked_cells, "columns": leaked_columns})
+                        {"identifier_columns": identifiers, "leaked_cells": leaked_cells, "columns": leaked_columns,
+                         "values_shared_with_their_own_column": shared_values})
 
 
 def check_schema(name: str, frame: pd.DataFrame, schema) -> CheckOutcome:

@@ -15,6 +15,9 @@ from anon_pipeline.policy.model import Policy, Role
 from anon_pipeline.utility import utility_report as distribution_report
 
 MAX_CATEGORIES_LISTED = 50
+#: Raw categories rarer than this are pooled, so the before-side distribution never singles out a few people.
+MIN_CATEGORY_COUNT = 5
+POOLED = "<categories with fewer than 5 rows>"
 
 
 def entropy_bits(values: pd.Series) -> float:
@@ -31,11 +34,17 @@ def _side(values: pd.Series) -> dict[str, Any]:
     return out
 
 
-def _distribution(values: pd.Series) -> dict[str, int] | None:
+def _distribution(values: pd.Series, min_count: int = 1) -> dict[str, int] | None:
+    """Counts per category, or None for columns with too many categories to list; categories below
+    ``min_count`` rows are pooled into one entry."""
     counts = values.astype("str").fillna("<missing>").value_counts(dropna=False)
     if len(counts) > MAX_CATEGORIES_LISTED:
         return None
-    return {str(k): int(v) for k, v in counts.sort_index().items()}
+    rare = counts[counts < min_count]
+    out = {str(k): int(v) for k, v in counts[counts >= min_count].sort_index().items()}
+    if len(rare):
+        out[POOLED] = int(rare.sum())
+    return out
 
 
 def domain_preserving_columns(qi_table: pd.DataFrame, anonymised: pd.DataFrame, policy: Policy) -> list[str]:
@@ -62,6 +71,8 @@ def utility_report(qi_table: pd.DataFrame, anonymised: pd.DataFrame, policy: Pol
         entry: dict[str, Any] = {"role": spec.role.value, "output": out_name,
                                  "ops": [s.op for s in spec.steps], "before": _side(before), "after": _side(after),
                                  "after_distribution": _distribution(after)}
+        if not pd.api.types.is_numeric_dtype(before):
+            entry["before_distribution"] = _distribution(before, MIN_CATEGORY_COUNT)
         h_before = entry["before"]["entropy_bits"]
         entry["entropy_retained"] = round(entry["after"]["entropy_bits"] / h_before, 6) if h_before > 0 else 1.0
         if spec.role is not Role.quasi_identifier and not spec.steps:

@@ -114,3 +114,16 @@ def test_plan_replays_on_new_data():
     # The same education tier gets the same code in both batches.
     codes = fitted.plan["columns"]["education_level"][1]["plan"]["codes"]
     assert set(replayed.table["education_code"]) <= set(codes.values())
+
+
+def test_utility_report_lists_distributions_before_and_after_without_rare_raw_values(bundled_run):
+    columns = bundled_run.utility["columns"]
+    education = columns["education_code"]
+    assert sum(education["before_distribution"].values()) == 1000
+    assert set(education["before_distribution"]) <= {"primary", "secondary", "bachelor", "masters", "phD", "other"}
+    assert sum(education["after_distribution"].values()) == 1000
+    # 200+ countries and ~1000 postcodes: too many to list, so the raw side is not listed at all.
+    assert columns["birth_region_code"]["before_distribution"] is None
+    assert columns["home_region_code"]["before_distribution"] is None
+    assert all(count >= 5 for name, count in columns["blood_group"]["before_distribution"].items()
+               if not name.startswith("<"))
