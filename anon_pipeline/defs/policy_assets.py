@@ -92,13 +92,13 @@ def policy_definitions(policy: Policy) -> dict[str, list]:
     def anonymised_and_keys(context: dg.AssetExecutionContext, qi_table: pd.DataFrame, anon: AnonSettings):
         result = anonymise(qi_table, policy)
         dirs = PolicyDirs.for_policy(anon.workdir, name)
-        folder = write_key_tables(dirs, result.key_tables)
+        folder = write_key_tables(dirs, result.key_tables, result.plan_id)
         # The plan holds the codes of encode ops: it is as secret as the key tables, so it lives with them.
         write_plan(folder, result.plan)
         yield dg.Output(result.table, "anonymised",
                         metadata={"rows": len(result.table), "suppressed_rows": result.suppressed_rows,
                                   "columns": list(result.table.columns)})
-        yield dg.Output({"tables": {n: len(t) for n, t in result.key_tables.items()},
+        yield dg.Output({"tables": {n: len(t) for n, t in result.key_tables.items()}, "plan_id": result.plan_id,
                          "plan_summary": plan_summary(result.plan)}, "key_tables",
                         metadata={"folder": str(folder), "tables": sorted(result.key_tables)})
         yield dg.Output(result.generalised, "generalised", metadata={"rows": len(result.generalised)})
@@ -146,17 +146,18 @@ def policy_definitions(policy: Policy) -> dict[str, list]:
     @dg.asset(key=key("release"), group_name=group,
               ins={"raw": dg.AssetIn(key("raw")), "qi_table": dg.AssetIn(key("qi_table")),
                    "anonymised": dg.AssetIn(anonymised_key),
-                   "anonymity": dg.AssetIn(key("anonymity_report")), "utility": dg.AssetIn(key("utility_report"))},
-              deps=[key("key_tables")],
+                   "anonymity": dg.AssetIn(key("anonymity_report")), "utility": dg.AssetIn(key("utility_report")),
+                   "key_tables": dg.AssetIn(key("key_tables"))},
               description="The versioned, read-only release; written only when every blocking check passed.")
     def release(context: dg.AssetExecutionContext, raw: dict, qi_table: pd.DataFrame, anonymised: pd.DataFrame,
-                anonymity: dict, utility: dict, anon: AnonSettings) -> str:
+                anonymity: dict, utility: dict, key_tables: dict, anon: AnonSettings) -> str:
         # The checks run again here, so even a release materialised on its own never publishes a failing table.
         outcomes = staging_checks(_typed_raw(raw, policy), anonymised, policy)
         try:
             folder = publish_release(anonymised, {"anonymity_report": anonymity, "utility_report": utility},
                                      outcomes, policy, PolicyDirs.for_policy(anon.workdir, name),
-                                     source_sha256=raw.get("sha256"), contract=contract_of(qi_table))
+                                     source_sha256=raw.get("sha256"), contract=contract_of(qi_table),
+                                     plan_id=key_tables.get("plan_id"))
         except BlockingCheckFailed as exc:
             raise dg.Failure(description=str(exc)) from None
         context.add_output_metadata({"release_dir": str(folder), "rows": len(anonymised),

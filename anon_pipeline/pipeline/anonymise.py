@@ -7,6 +7,8 @@ attacker who knows the source export could use to link rows back.
 
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -28,6 +30,12 @@ class Anonymised:
     #: After every column's steps, before any group's (input column names): the "generalised" table that
     #: synthesised groups are measured against.
     generalised: pd.DataFrame | None = None
+
+    @property
+    def plan_id(self) -> str:
+        """Identifies the plan (and so the codes): key tables are filed under it and each release names it, so
+        an older release is decoded with its own key tables, not the latest ones."""
+        return hashlib.sha256(json.dumps(self.plan, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
     @property
     def suppressed_rows(self) -> int:

@@ -44,9 +44,16 @@ def write_reports(dirs: PolicyDirs, reports: dict[str, dict]) -> dict[str, Path]
     return {name: write_json(dirs.reports / f"{name}.json", doc) for name, doc in reports.items()}
 
 
-def write_key_tables(dirs: PolicyDirs, key_tables: dict[str, pd.DataFrame]) -> Path:
-    """Key tables go to their own folder, apart from the release, encrypted (``anon-pipeline decode`` reads them)."""
-    folder = dirs.key_tables
+def key_table_folder(dirs: PolicyDirs, plan_id: str) -> Path:
+    folder = dirs.key_tables / plan_id
+    folder.mkdir(mode=0o700, exist_ok=True)
+    return folder
+
+
+def write_key_tables(dirs: PolicyDirs, key_tables: dict[str, pd.DataFrame], plan_id: str) -> Path:
+    """Key tables go apart from the release, encrypted (``anon-pipeline decode`` reads them), in a folder named
+    by the plan they belong to: every run draws new codes, and each release must stay decodable."""
+    folder = key_table_folder(dirs, plan_id)
     if key_tables:
         key = encryption_key()
         for name, table in key_tables.items():
@@ -70,7 +77,8 @@ def write_contract(dirs: PolicyDirs, contract: pd.DataFrame, version: str) -> Pa
 
 
 def release(anonymised: pd.DataFrame, reports: dict[str, dict], outcomes: list[CheckOutcome], policy: Policy,
-            dirs: PolicyDirs, *, source_sha256: str | None = None, contract: pd.DataFrame | None = None) -> Path:
+            dirs: PolicyDirs, *, source_sha256: str | None = None, contract: pd.DataFrame | None = None,
+            plan_id: str | None = None) -> Path:
     """Write the release, or raise ``BlockingCheckFailed`` and write nothing where a consumer reads.
 
     With ``release.contract`` in the policy, the rows of ``contract`` (source row <-> GUID) whose GUID was
@@ -84,7 +92,9 @@ def release(anonymised: pd.DataFrame, reports: dict[str, dict], outcomes: list[C
                        **{k: v for k, v in o.metadata.items() if k not in ("problems",)}} for o in outcomes}
     manifest = build_manifest(policy_hash=policy_hash(policy), seed=policy.seed, checks=checks,
                               policy_name=policy.name,
-                              extra={"reference_date": policy.reference_date, "source_sha256": source_sha256})
+                              extra={"reference_date": policy.reference_date, "source_sha256": source_sha256,
+                                     "plan_id": plan_id,
+                                     "key_tables": f"key_tables/{plan_id}" if plan_id else None})
     folder = write_release(dirs.release, {"anonymised": anonymised}, formats=policy.release.formats,
                            json_files=reports, manifest=manifest, encrypted_zip=policy.release.encrypted_zip,
                            password_dir=dirs.key_tables / ZIP_PASSWORDS)

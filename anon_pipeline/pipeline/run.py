@@ -56,13 +56,12 @@ def run_policy(policy_path: str | Path | Policy, source: str | Path | None = Non
                  "source_sha256": src.sha256}
     utility = utility_report(qi_table, result.table, policy, result.generalised)
     write_reports(dirs, {"anonymity_report": anonymity, "utility_report": utility})
-    write_plan(dirs.key_tables, result.plan)
-    write_key_tables(dirs, result.key_tables)
+    write_plan(write_key_tables(dirs, result.key_tables, result.plan_id), result.plan)
     outcomes = staging_checks(raw, result.table, policy)
     try:
         release_dir: Path | None = release(result.table, {"anonymity_report": anonymity, "utility_report": utility},
                                            outcomes, policy, dirs, source_sha256=src.sha256,
-                                           contract=contract)
+                                           contract=contract, plan_id=result.plan_id)
     except BlockingCheckFailed:
         release_dir = None
     k_meta = next(o.metadata for o in outcomes if o.name == "k_anonymity")

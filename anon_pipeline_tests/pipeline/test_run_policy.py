@@ -1,6 +1,7 @@
 """run_policy end to end on the bundled generated sample: release, failure paths, overrides, replay."""
 
 import hashlib
+import json
 import stat
 
 import pandas as pd
@@ -127,3 +128,20 @@ def test_utility_report_lists_distributions_before_and_after_without_rare_raw_va
     assert columns["home_region_code"]["before_distribution"] is None
     assert all(count >= 5 for name, count in columns["blood_group"]["before_distribution"].items()
                if not name.startswith("<"))
+
+
+def test_each_release_names_the_key_tables_that_decode_it(tmp_path):
+    from anon_pipeline.secrets import read_encrypted_table, resolve_key
+
+    runs = [ap.run_policy(BUNDLED, workdir=tmp_path) for _ in range(2)]
+    key = resolve_key().key
+    for run in runs:
+        manifest = json.loads((run.release_dir / "manifest.json").read_text())
+        folder = tmp_path / "insurance_customers" / manifest["key_tables"]
+        table = read_encrypted_table(folder / "education_tier.parquet.enc", key)
+        released = pd.read_parquet(run.release_dir / "anonymised.parquet")
+        decoded = released["education_code"].map(dict(zip(table["code"], table["value"])))
+        assert decoded.notna().all()
+        assert decoded.value_counts().sum() == len(released)
+    # Fresh codes every run, so the two releases need different key tables.
+    assert runs[0].plan["columns"] != runs[1].plan["columns"]

@@ -40,9 +40,10 @@ def test_a_release_keeps_every_secret_encrypted_and_apart(policy_file, tmp_path,
     key = resolve_key().key
     secrets_dir = tmp_path / "work" / "insurance_customers" / "key_tables"
     assert not list(secrets_dir.rglob("*.parquet")) and not list(secrets_dir.rglob("*.json"))
+    plan_dir = secrets_dir / json.loads((result.release_dir / "manifest.json").read_text())["plan_id"]
     for name, table in result.key_tables.items():
-        pd.testing.assert_frame_equal(read_encrypted_table(secrets_dir / f"{name}.parquet.enc", key), table)
-    plan, meta = decrypt_bytes((secrets_dir / "plan.json.enc").read_bytes(), key)
+        pd.testing.assert_frame_equal(read_encrypted_table(plan_dir / f"{name}.parquet.enc", key), table)
+    plan, meta = decrypt_bytes((plan_dir / "plan.json.enc").read_bytes(), key)
     assert meta["format"] == "json" and json.loads(plan) == json.loads(json.dumps(result.plan, default=str))
     contract = read_encrypted_table(secrets_dir / "contracts" / f"{result.release_dir.name}.parquet.enc", key)
     assert sorted(contract["source_row"]) == list(range(len(result.anonymised)))
