@@ -32,7 +32,7 @@ def policy_files() -> list[Path]:
 
 def build_definitions(files: list[Path] | None = None, workdir: str | None = None) -> dg.Definitions:
     workdir = workdir or str(default_workdir())
-    parts: dict[str, list] = {"assets": [], "asset_checks": [], "jobs": [], "schedules": []}
+    parts: dict[str, list] = {"assets": [], "asset_checks": [], "jobs": [], "schedules": [], "sensors": []}
     names: dict[str, Path] = {}
     for file in files if files is not None else policy_files():
         policy = load_policy(file)

@@ -27,6 +27,7 @@ from anon_pipeline.pipeline.workdir import PolicyDirs
 from anon_pipeline.policy.model import Policy
 from anon_pipeline.release import read_release_table
 from anon_pipeline.reports import anonymity_markdown, anonymity_report, utility_markdown, utility_report
+from anon_pipeline.defs.inbox_sensor import inbox_sensor
 from anon_pipeline.defs.resources import AnonSettings
 from anon_pipeline.defs.results import check_result, to_metadata
 
@@ -43,7 +44,7 @@ def _typed_raw(descriptor: dict[str, Any], policy: Policy) -> pd.DataFrame:
 
 
 def policy_definitions(policy: Policy) -> dict[str, list]:
-    """Assets, checks, the job and the optional schedule of one policy."""
+    """Assets, checks, the job, and the optional schedule and inbox sensor of one policy."""
     name = policy.name
     key = lambda asset: dg.AssetKey([name, asset])  # noqa: E731
     group = name
@@ -176,4 +177,5 @@ def policy_definitions(policy: Policy) -> dict[str, list]:
                               description=f"Every asset and check of policy '{name}'.")
     schedules = [dg.ScheduleDefinition(name=f"{name}_schedule", job=job, cron_schedule=policy.schedule)] \
         if policy.schedule else []
-    return {"assets": assets, "asset_checks": checks, "jobs": [job], "schedules": schedules}
+    sensors = [inbox_sensor(policy, job)] if policy.source.inbox else []
+    return {"assets": assets, "asset_checks": checks, "jobs": [job], "schedules": schedules, "sensors": sensors}

@@ -85,6 +85,9 @@ class SourceSpec(_Strict):
     delimiter: str = ","
     encoding: str = "utf-8"
     sample: SampleSpec | None = None
+    #: A folder (relative to the policy) a Dagster sensor watches: each new or changed CSV/parquet file there
+    #: starts the policy's job with that file as its source.
+    inbox: str | None = None
     #: Rows that repeat another row in every column are usually an export fault: an error unless ``allow``.
     duplicate_rows: Literal["error", "allow"] = "error"
 

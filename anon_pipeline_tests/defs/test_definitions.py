@@ -109,3 +109,28 @@ def test_privacy_targets_are_declared_as_checks_with_their_blocking(tmp_path):
     assert specs["entropy_l_diversity_drinks_per_week"] is True
     assert specs["entropy_l_diversity_cigarettes_per_week"] is True
     assert specs["prosecutor_risk_max"] is False
+
+
+def test_inbox_sensor_requests_one_run_per_new_or_changed_file(tmp_path):
+    import os
+
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    policy = variant(tmp_path, source={"inbox": "inbox"})
+    defs = build_definitions([policy], workdir=str(tmp_path / "w"))
+    sensor = defs.resolve_sensor_def("insurance_customers_inbox_sensor")
+    with dg.instance_for_test() as instance:
+        first = sensor.evaluate_tick(dg.build_sensor_context(instance=instance))
+        assert not first.run_requests
+        (inbox / "march.csv").write_text("a,b\n1,2\n")
+        (inbox / "notes.txt").write_text("not an input")
+        second = sensor.evaluate_tick(dg.build_sensor_context(instance=instance, cursor=first.cursor))
+        assert len(second.run_requests) == 1
+        config = second.run_requests[0].run_config["ops"]["insurance_customers__raw"]["config"]
+        assert config["source"] == str((inbox / "march.csv").resolve())
+        third = sensor.evaluate_tick(dg.build_sensor_context(instance=instance, cursor=second.cursor))
+        assert not third.run_requests
+        (inbox / "march.csv").write_text("a,b\n1,2\n3,4\n")
+        os.utime(inbox / "march.csv", ns=(1, 10**18))
+        fourth = sensor.evaluate_tick(dg.build_sensor_context(instance=instance, cursor=third.cursor))
+        assert len(fourth.run_requests) == 1
