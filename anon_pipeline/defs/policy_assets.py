@@ -38,14 +38,21 @@ class RawConfig(dg.Config):
     source: str | None = None
 
 
-def _typed_raw(descriptor: dict[str, Any], policy: Policy) -> pd.DataFrame:
+def _typed_raw(descriptor: dict[str, Any], policy: Policy, cache: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """The validated raw table. Several steps need it (schema check, qi_table, leak check, release); the raw asset
+    stores no copy, so one run reads and validates it once and keeps only the latest file's table."""
     src = SourceFile(**descriptor)
-    return validate_raw(read_source(src, policy), policy, src.path)
+    if src.sha256 not in cache:
+        typed = validate_raw(read_source(src, policy), policy, src.path)
+        cache.clear()
+        cache[src.sha256] = typed
+    return cache[src.sha256]
 
 
 def policy_definitions(policy: Policy) -> dict[str, list]:
     """Assets, checks, the job, and the optional schedule and inbox sensor of one policy."""
     name = policy.name
+    raw_cache: dict[str, pd.DataFrame] = {}
     key = lambda asset: dg.AssetKey([name, asset])  # noqa: E731
     group = name
 
@@ -61,7 +68,7 @@ def policy_definitions(policy: Policy) -> dict[str, list]:
                     description="Types and rules the policy declares for every input column.")
     def raw_schema_check(raw: dict) -> dg.AssetCheckResult:
         try:
-            typed = _typed_raw(raw, policy)
+            typed = _typed_raw(raw, policy, raw_cache)
         except InputDataError as exc:
             problems = getattr(exc, "problems", None) or [{"column": exc.column, "rule": exc.rule,
                                                            "n_rows": exc.n_rows, "hint": exc.hint}]
@@ -73,7 +80,7 @@ def policy_definitions(policy: Policy) -> dict[str, list]:
     @dg.asset(key=key("qi_table"), group_name=group, ins={"raw": dg.AssetIn(key("raw"))},
               description="Identifiers dropped, a fresh random GUID per row, pandera-validated.")
     def qi_table(context: dg.AssetExecutionContext, raw: dict) -> pd.DataFrame:
-        table, _contract = build_qi_table(_typed_raw(raw, policy), policy)
+        table, _contract = build_qi_table(_typed_raw(raw, policy, raw_cache), policy)
         context.add_output_metadata({"rows": len(table), "columns": list(table.columns)})
         return table
 
@@ -126,7 +133,7 @@ def policy_definitions(policy: Policy) -> dict[str, list]:
                     additional_ins={"raw": dg.AssetIn(key("raw"))},
                     description="No value of a direct-identifier column of the input occurs in the table.")
     def leak_check(anonymised: pd.DataFrame, raw: dict) -> dg.AssetCheckResult:
-        return check_result(check_no_identifier_leak(_typed_raw(raw, policy), anonymised, policy))
+        return check_result(check_no_identifier_leak(_typed_raw(raw, policy, raw_cache), anonymised, policy))
 
     def _report_asset(report_name: str, build, markdown):
         @dg.asset(key=key(report_name), group_name=group,
@@ -153,7 +160,7 @@ def policy_definitions(policy: Policy) -> dict[str, list]:
     def release(context: dg.AssetExecutionContext, raw: dict, qi_table: pd.DataFrame, anonymised: pd.DataFrame,
                 anonymity: dict, utility: dict, key_tables: dict, anon: AnonSettings) -> str:
         # The checks run again here, so even a release materialised on its own never publishes a failing table.
-        outcomes = staging_checks(_typed_raw(raw, policy), anonymised, policy)
+        outcomes = staging_checks(_typed_raw(raw, policy, raw_cache), anonymised, policy)
         try:
             folder = publish_release(anonymised, {"anonymity_report": anonymity, "utility_report": utility},
                                      outcomes, policy, PolicyDirs.for_policy(anon.workdir, name),

@@ -116,7 +116,7 @@ def check_no_identifier_leak(raw: pd.DataFrame, anonymised: pd.DataFrame, policy
 
 
 def check_schema(name: str, frame: pd.DataFrame, schema) -> CheckOutcome:
-    problems = validate_table(frame, schema, name)
+    problems = validate_table(frame, schema)
     text = "conforms to its schema" if not problems else f"{len(problems)} schema rule(s) broken"
     return CheckOutcome(f"{name}_schema", not problems, True, text,
                         {"problems": problems, "rows": len(frame), "columns": len(frame.columns)})

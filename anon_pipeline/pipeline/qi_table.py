@@ -41,7 +41,7 @@ def qi_schema(policy: Policy) -> pa.DataFrameSchema:
     return pa.DataFrameSchema(columns, strict=True, name=f"{policy.name}.qi_table")
 
 
-def validate_table(frame: pd.DataFrame, schema: pa.DataFrameSchema, what: str) -> list[dict]:
+def validate_table(frame: pd.DataFrame, schema: pa.DataFrameSchema) -> list[dict]:
     """Problems (column, rule, row count) of ``frame`` against ``schema``; empty when it conforms."""
     try:
         schema.validate(frame, lazy=True)
@@ -64,7 +64,7 @@ def build_qi_table(raw: pd.DataFrame, policy: Policy) -> tuple[pd.DataFrame, pd.
             values, _, _ = run_steps(values, column_steps[name], policy, name)
         table[name] = values
     table = table.reset_index(drop=True)
-    problems = validate_table(table, qi_schema(policy), "qi_table")
+    problems = validate_table(table, qi_schema(policy))
     if problems:
         raise AnonPipelineError(f"qi_table of policy '{policy.name}' breaks its schema: {problems}")
     return table, contract_of(table)

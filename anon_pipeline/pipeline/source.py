@@ -85,9 +85,16 @@ def _undecodable_cells(path: Path, delimiter: str, encoding: str) -> tuple[str |
 
 
 def read_source(source: SourceFile, policy: Policy) -> pd.DataFrame:
-    """Read the raw table as the file holds it: CSV cells stay strings (typing is the raw schema's job)."""
+    """Read the raw table as the file holds it: CSV cells stay strings (typing is the raw schema's job).
+
+    The file must still be the one ``source`` recorded: a file replaced mid-run (an inbox export overwritten)
+    would otherwise be processed as if it were the recorded one.
+    """
     path = Path(source.path)
     spec = policy.source
+    if not path.is_file() or sha256_file(path) != source.sha256:
+        raise InputDataError(path, "the file changed or disappeared after the run recorded it (SHA-256 differs); "
+                             "run again", rule="unchanged since recorded")
     if source.n_bytes == 0:
         raise InputDataError(path, "the file is empty (no header, no rows)", rule="not empty", n_rows=0)
     if source.format == "parquet":

@@ -145,3 +145,16 @@ def test_each_release_names_the_key_tables_that_decode_it(tmp_path):
         assert decoded.value_counts().sum() == len(released)
     # Fresh codes every run, so the two releases need different key tables.
     assert runs[0].plan["columns"] != runs[1].plan["columns"]
+
+
+def test_a_file_replaced_after_it_was_recorded_is_refused(tmp_path):
+    from anon_pipeline.pipeline.source import read_source, resolve_source
+
+    source = tmp_path / "export.csv"
+    generate("insurance_customers", 30, 6).to_csv(source, index=False)
+    policy = load_policy(BUNDLED)
+    recorded = resolve_source(policy, source, tmp_path / "w")
+    assert len(read_source(recorded, policy)) == 30
+    generate("insurance_customers", 31, 6).to_csv(source, index=False)
+    with pytest.raises(InputDataError, match="changed or disappeared after the run recorded it"):
+        read_source(recorded, policy)
