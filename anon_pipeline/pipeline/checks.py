@@ -13,6 +13,7 @@ import pandas as pd
 
 from anon_pipeline.metrics.targets import evaluate_targets, planned_checks
 from anon_pipeline.pipeline.anonymise import anonymised_schema
+from anon_pipeline.pipeline.leak import LeakReport, column_leak, identifier_values
 from anon_pipeline.pipeline.qi_table import validate_table
 from anon_pipeline.policy.model import Policy, Role
 
@@ -76,43 +77,35 @@ def check_privacy_targets(anonymised: pd.DataFrame, policy: Policy) -> list[Chec
     return outcomes
 
 
-def _cell_strings(frame: pd.DataFrame) -> set[str]:
-    values: set[str] = set()
-    for column in frame.columns:
-        values.update(frame[column].dropna().astype("str").str.strip().unique().tolist())
-    return values
-
-
 def check_no_identifier_leak(raw: pd.DataFrame, anonymised: pd.DataFrame, policy: Policy) -> CheckOutcome:
-    """No value of any direct-identifier column of the input occurs as a cell anywhere in ``anonymised``.
+    """No value of any direct-identifier column of the input occurs in ``anonymised``, as a whole cell or as a
+    token of a free-text cell (see ``pipeline.leak``), in any column, kept columns included.
 
-    A cell is not counted when the same value is also an input value of the column it sits in (a given name
-    "Jordan" and a country of birth "Jordan"): there it is that column's own data, not a copied identifier.
+    The one exception is narrow and counted: a value that is that column's own input data and is held by at
+    least ``max(k, 2)`` released cells of it (a given name that is also a common country) cannot point at one
+    person. A value held by fewer cells counts as a leak even when it is the column's own data.
     """
     identifiers = [c for c in policy.identifiers if c in raw.columns]
-    secrets_ = _cell_strings(raw[identifiers]) - {""}
+    ids = identifier_values(raw[c] for c in identifiers)
     source_of = {policy.output_name(c): c for c in policy.kept_columns}
-    leaked_columns = []
-    leaked_cells = 0
-    shared_values = 0
+    min_shared = max(policy.privacy.k or 1, 2)
+    report = LeakReport()
     for column in anonymised.columns:
-        suspects = secrets_
         source = source_of.get(column)
-        if source is not None and policy.columns[source].role is not Role.identifier:
-            own = secrets_ & _cell_strings(raw[[source]])
-            shared_values += len(own)
-            suspects = secrets_ - own
-        cells = anonymised[column].dropna().astype("str").str.strip()
-        hit = cells.isin(suspects)
-        if hit.any():
-            leaked_columns.append(column)
-            leaked_cells += int(hit.sum())
-    passed = leaked_cells == 0
+        own = raw[source] if source is not None and policy.columns[source].role is not Role.identifier \
+            and source in raw.columns else None
+        report.columns[column] = column_leak(anonymised[column], own, ids, min_shared)
+    passed = report.leaked_cells == 0
     text = ("no identifier value occurs in the anonymised table" if passed else
-            f"{leaked_cells} cell(s) in column(s) {leaked_columns} equal a direct-identifier value of the input")
+            f"{report.leaked_cells} cell(s) in column(s) {report.leaked_columns} hold a direct-identifier value "
+            "of the input")
+    if report.excused_cells:
+        text += (f"; {report.excused_cells} cell(s) hold {report.excused_values} value(s) that are also their "
+                 f"column's own data, each in at least {min_shared} cells, and are not counted")
     return CheckOutcome("no_identifier_leak", passed, True, text,
-                        {"identifier_columns": identifiers, "leaked_cells": leaked_cells, "columns": leaked_columns,
-                         "values_shared_with_their_own_column": shared_values})
+                        {"identifier_columns": identifiers, "leaked_cells": report.leaked_cells,
+                         "columns": report.leaked_columns, "excused_cells": report.excused_cells,
+                         "excused_values": report.excused_values, "excused_min_cells": min_shared})
 
 
 def check_schema(name: str, frame: pd.DataFrame, schema) -> CheckOutcome:

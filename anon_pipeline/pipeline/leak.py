@@ -1,0 +1,142 @@
+"""Finding direct-identifier values of the input anywhere in a table about to be released.
+
+Values are compared normalised (case folded, whitespace removed), as whole cells and as the tokens of
+free-text cells (split at whitespace and punctuation), so a national insurance number pasted into a kept
+note column is found whether it fills the cell or sits in a sentence. Every comparison is a hash look-up
+(``pyarrow.compute.is_in``) over each column's distinct values, so the cost is linear in the cells.
+
+A coincidence is excused only narrowly: a value that is also that column's own input data *and* is held by at
+least ``min_shared`` released cells of the column (a given name "Jordan" among many rows born in Jordan). Such
+a value is shared by several rows, so it cannot point at one person; a value held by fewer cells is a leak
+even when it is the column's own data (identifiers copied into a kept column are exactly that). Excused
+values are counted, never listed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+#: Splits free text into tokens; an identifier value is compared whole and with each token of a cell.
+TOKEN_SPLIT = r"[\s,;:|()\[\]{}<>\"'`]+"
+#: Identifier values shorter than this (an initial, a one-digit code) cannot identify anyone on their own.
+MIN_LENGTH = 2
+
+
+def normalise(values: pa.Array) -> pa.Array:
+    """Case folded, all whitespace removed: "AB 12 34 56 C" and "ab123456c" compare equal."""
+    return pc.replace_substring_regex(pc.utf8_lower(values), pattern=r"\s+", replacement="")
+
+
+def _as_strings(values: pd.Series) -> pa.Array:
+    """The non-missing cells as an Arrow string array, without a round trip through Python objects."""
+    arr = pa.array(values, from_pandas=True)
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks()
+    if pa.types.is_dictionary(arr.type):
+        arr = arr.dictionary_decode()
+    arr = arr.drop_null()
+    return arr if arr.type == pa.string() else pc.cast(arr, pa.string())
+
+
+def identifier_values(columns: Iterable[pd.Series]) -> pa.Array:
+    """Distinct normalised values of the direct-identifier columns, at least ``MIN_LENGTH`` characters long."""
+    parts = [normalise(_as_strings(col)) for col in columns]
+    if not parts:
+        return pa.array([], type=pa.string())
+    values = pc.unique(pa.chunked_array(parts, type=pa.string()).combine_chunks())
+    return values.filter(pc.greater_equal(pc.utf8_length(values), MIN_LENGTH))
+
+
+@dataclass
+class ColumnLeak:
+    """What one released column holds of the identifier values: counts only."""
+
+    leaked_cells: int = 0
+    excused_cells: int = 0
+    excused_values: int = 0
+
+
+def _matches(distinct: pa.Array, ids: pa.Array, tokenise: bool) -> tuple[pa.Array, pa.Array]:
+    """The (distinct cell index, normalised identifier value) pairs where a cell holds an identifier value, as
+    the whole cell or, for text, as one of its tokens."""
+    norm = normalise(distinct)
+    if not tokenise:
+        hit = pc.is_in(norm, value_set=ids)
+        return pc.filter(pa.array(range(len(distinct)), type=pa.int64()), hit), pc.filter(norm, hit)
+    tokens = pc.split_pattern_regex(pc.utf8_lower(distinct), pattern=TOKEN_SPLIT)
+    flat = pc.list_flatten(tokens)
+    parent = pc.list_parent_indices(tokens)
+    cell_idx = pa.concat_arrays([pa.array(range(len(distinct)), type=pa.int64()), parent.cast(pa.int64())])
+    candidates = pa.concat_arrays([norm, flat.cast(pa.string())])
+    hit = pc.is_in(candidates, value_set=ids)
+    return pc.filter(cell_idx, hit), pc.filter(candidates, hit)
+
+
+def column_leak(released: pd.Series, own_input: pd.Series | None, ids: pa.Array, min_shared: int) -> ColumnLeak:
+    """Leaked and excused cells of one released column (``own_input``: the column's input data, if it has one)."""
+    out = ColumnLeak()
+    if len(ids) == 0:
+        return out
+    cells = _as_strings(released)
+    # Numbers, dates and booleans have no inner tokens: comparing whole cells is enough.
+    tokenise = pd.api.types.is_string_dtype(released.dtype) or released.dtype == object
+    if len(cells) == 0:
+        return out
+    encoded = pc.dictionary_encode(cells)
+    distinct = encoded.dictionary
+    counts = np.bincount(encoded.indices.to_numpy(zero_copy_only=False), minlength=len(distinct))
+    cell_idx, values = _matches(distinct, ids, tokenise)
+    if len(cell_idx) == 0:
+        return out
+    pairs = pd.DataFrame({"cell": cell_idx.to_numpy(zero_copy_only=False),
+                          "value": values.to_numpy(zero_copy_only=False)}).drop_duplicates()
+    pairs["cells"] = counts[pairs["cell"].to_numpy()]
+    # How many released cells hold each matched value (whole or as a token): the "shared by several rows" test.
+    held_by = pairs.groupby("value")["cells"].sum()
+    own = set()
+    if own_input is not None:
+        own_ids = set(pc.unique(normalise(_as_strings(own_input))).to_pylist())
+        own_tokens = _own_tokens(own_input)
+        own = {v for v in held_by.index if v in own_ids or v in own_tokens}
+    excused_values = {v for v, n in held_by.items() if v in own and n >= min_shared}
+    per_cell = pairs.assign(excused=pairs["value"].isin(excused_values)).groupby("cell")
+    # A cell leaks when any identifier value in it is not excused.
+    leaks = ~per_cell["excused"].all()
+    cell_counts = per_cell["cells"].first()
+    out.leaked_cells = int(cell_counts[leaks].sum())
+    out.excused_cells = int(cell_counts[~leaks].sum())
+    out.excused_values = len(excused_values)
+    return out
+
+
+def _own_tokens(values: pd.Series) -> set[str]:
+    distinct = pc.unique(_as_strings(values))
+    return set(pc.unique(pc.list_flatten(pc.split_pattern_regex(pc.utf8_lower(distinct), pattern=TOKEN_SPLIT)))
+               .to_pylist())
+
+
+@dataclass
+class LeakReport:
+    columns: dict[str, ColumnLeak] = field(default_factory=dict)
+
+    @property
+    def leaked_cells(self) -> int:
+        return sum(c.leaked_cells for c in self.columns.values())
+
+    @property
+    def leaked_columns(self) -> list[str]:
+        return [name for name, c in self.columns.items() if c.leaked_cells]
+
+    @property
+    def excused_cells(self) -> int:
+        return sum(c.excused_cells for c in self.columns.values())
+
+    @property
+    def excused_values(self) -> int:
+        return sum(c.excused_values for c in self.columns.values())
