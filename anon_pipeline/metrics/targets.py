@@ -89,6 +89,11 @@ class RiskTargets(_Target):
     population_size: int | None = Field(None, ge=1)
 
 
+class AllQuasiIdentifiersTarget(_Target):
+    """When ``quasi_identifiers`` narrows the k target, K over every released quasi-identifier is checked against
+    the same k too: a warning by default, blocking on request."""
+
+
 def _as_list(value: Any) -> Any:
     return [value] if isinstance(value, dict) else value
 
@@ -109,6 +114,7 @@ class PrivacyTargets(BaseModel):
     delta: list[DeltaTarget] = Field(default_factory=list)
     beta: list[BetaTarget] = Field(default_factory=list)
     risk: RiskTargets | None = None
+    all_quasi_identifiers: AllQuasiIdentifiersTarget = Field(default_factory=AllQuasiIdentifiersTarget)
 
     _one_or_many = field_validator("l", "t", "delta", "beta", mode="before")(classmethod(lambda cls, v: _as_list(v)))
 
@@ -201,18 +207,31 @@ def _per_attribute(spec: PrivacyTargets, tab: PreparedTable, attrs_of, base: dic
     return results
 
 
+def _risk_figures(sizes) -> dict[str, float | int]:
+    """Sample uniques and prosecutor risk from class sizes: shown beside every K, whatever the targets."""
+    figures = prosecutor_risk(sizes, 1.0)
+    return {k: figures[k] for k in ("sample_uniques", "sample_unique_share", "prosecutor_risk_max",
+                                    "prosecutor_risk_avg")}
+
+
 _RISK_KEYS = (("prosecutor_max", "prosecutor_risk_max"), ("prosecutor_avg", "prosecutor_risk_avg"),
               ("marketer", "marketer_risk"), ("sample_unique_share", "sample_unique_share"),
               ("records_at_risk_share", "records_at_risk_share"))
 
 
+ALL_QIS_CHECK = "all_quasi_identifiers"
+
+
 def planned_checks(privacy_section: Mapping[str, Any] | PrivacyTargets, sensitive_attributes: Sequence[str] = (),
-                   rename: Mapping[str, str] | None = None) -> list[tuple[str, bool]]:
+                   rename: Mapping[str, str] | None = None, narrowed: bool = False) -> list[tuple[str, bool]]:
     """(name, blocking) of every result :func:`evaluate_targets` will return, in the same order, without data:
-    what a Dagster definition needs to declare its checks up front."""
+    what a Dagster definition needs to declare its checks up front. ``narrowed``: the k target applies to fewer
+    quasi-identifiers than the table releases."""
     spec = _spec(privacy_section)
     rename = dict(rename or {})
     out = [("k_anonymity", spec.k_blocking)] if spec.k is not None else []
+    if spec.k is not None and narrowed:
+        out.append((ALL_QIS_CHECK, spec.all_quasi_identifiers.blocking))
     for tg in [*spec.l, *spec.t, *spec.delta, *spec.beta]:
         out += [(_check_name(tg.check, a), tg.blocking) for a in _attributes(tg, sensitive_attributes, rename)]
     if spec.risk is not None:
@@ -228,12 +247,15 @@ def _spec(privacy_section: Mapping[str, Any] | PrivacyTargets) -> PrivacyTargets
 
 def evaluate_targets(privacy_section: Mapping[str, Any] | PrivacyTargets, anonymised_df: pd.DataFrame,
                      quasi_identifiers: Sequence[str], sensitive_attributes: Sequence[str] = (),
-                     rename: Mapping[str, str] | None = None) -> list[TargetResult]:
+                     rename: Mapping[str, str] | None = None,
+                     all_quasi_identifiers: Sequence[str] | None = None) -> list[TargetResult]:
     """One result per target of the ``privacy:`` section, measured on ``anonymised_df``.
 
     ``quasi_identifiers`` and ``sensitive_attributes`` are column names of ``anonymised_df`` (the caller
     resolves the policy's k quasi-identifier set); ``rename`` maps policy (input) names used in targets'
     ``attribute`` to output names. A target naming no attribute applies to each sensitive attribute.
+    ``all_quasi_identifiers``: every released quasi-identifier; when the k set is narrower, K over all of them
+    is checked against k as well (the ``all_quasi_identifiers`` result).
     """
     spec = _spec(privacy_section)
     rename = dict(rename or {})
@@ -256,7 +278,16 @@ def evaluate_targets(privacy_section: Mapping[str, Any] | PrivacyTargets, anonym
     if spec.k is not None:
         results.append(_result("k_anonymity", kan.K, spec.k, True, spec.k_blocking, k_percent=kan.k_percent,
                                rows_below_k=kan.rows_below(spec.k), classes_below_k=kan.classes_below(spec.k),
-                               **base))
+                               **_risk_figures(tab.sizes), **base))
+        everything = list(all_quasi_identifiers or [])
+        if everything and set(everything) != set(tab.quasi_identifiers):
+            wide = prepare(anonymised_df, everything, suppressed=spec.suppressed,
+                           suppression_marker=spec.suppression_marker)
+            wide_k = k_from_sizes(wide.sizes, wide.quasi_identifiers, wide.n_rows)
+            results.append(_result(ALL_QIS_CHECK, wide_k.K, spec.k, True, spec.all_quasi_identifiers.blocking,
+                                   k_percent=wide_k.k_percent, rows_below_k=wide_k.rows_below(spec.k),
+                                   **_risk_figures(wide.sizes), quasi_identifiers=wide.quasi_identifiers,
+                                   n_rows=wide.n_rows, n_suppressed=wide.n_suppressed, n_classes=wide.n_classes))
     results += _per_attribute(spec, tab, attrs_of, base)
     if spec.risk is not None:
         figures = prosecutor_risk(tab.sizes, risk.threshold)

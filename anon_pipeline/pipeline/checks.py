@@ -11,7 +11,7 @@ from typing import Any
 
 import pandas as pd
 
-from anon_pipeline.metrics.targets import evaluate_targets, planned_checks
+from anon_pipeline.metrics.targets import ALL_QIS_CHECK, evaluate_targets, planned_checks
 from anon_pipeline.pipeline.anonymise import anonymised_schema
 from anon_pipeline.pipeline.leak import LeakReport, column_leak, identifier_values
 from anon_pipeline.pipeline.qi_table import validate_table
@@ -37,6 +37,15 @@ def k_quasi_identifier_outputs(policy: Policy) -> list[str]:
     return [policy.output_name(c) for c in policy.k_quasi_identifiers]
 
 
+def all_quasi_identifier_outputs(policy: Policy) -> list[str]:
+    """Output names of every quasi-identifier the release carries, whatever set the k target names."""
+    return [policy.output_name(c) for c in policy.quasi_identifiers]
+
+
+def k_target_narrowed(policy: Policy) -> bool:
+    return set(policy.k_quasi_identifiers) != set(policy.quasi_identifiers)
+
+
 def privacy_section(policy: Policy) -> dict[str, Any]:
     """The policy's ``privacy:`` section as the metrics engine reads it. K is always measured: without a k
     target it is checked against 1, which only an empty table fails."""
@@ -55,14 +64,14 @@ def target_names(policy: Policy) -> tuple[list[str], dict[str, str]]:
 def planned_privacy_checks(policy: Policy) -> list[tuple[str, bool]]:
     """(name, blocking) of every privacy check, known without data (Dagster declares them up front)."""
     sensitive, rename = target_names(policy)
-    return planned_checks(privacy_section(policy), sensitive, rename)
+    return planned_checks(privacy_section(policy), sensitive, rename, narrowed=k_target_narrowed(policy))
 
 
 def check_privacy_targets(anonymised: pd.DataFrame, policy: Policy) -> list[CheckOutcome]:
     """One outcome per target of the ``privacy:`` section (k, l, t, delta, beta, risk)."""
     sensitive, rename = target_names(policy)
     results = evaluate_targets(privacy_section(policy), anonymised, k_quasi_identifier_outputs(policy), sensitive,
-                               rename=rename)
+                               rename=rename, all_quasi_identifiers=all_quasi_identifier_outputs(policy))
     outcomes = []
     for r in results:
         meta = {"measured": r.measured, "target": r.target, **r.metadata}
@@ -73,6 +82,14 @@ def check_privacy_targets(anonymised: pd.DataFrame, policy: Policy) -> list[Chec
                     f"{', '.join(k_quasi_identifier_outputs(policy))}")
             if policy.privacy.k is None:
                 text = f"K = {r.measured} (no k target set)"
+        elif r.name == ALL_QIS_CHECK:
+            text = (f"K = {r.measured} {'>=' if r.passed else '<'} k = {r.target} over every released "
+                    f"quasi-identifier ({', '.join(r.metadata['quasi_identifiers'])}); "
+                    f"{100 * r.metadata['sample_unique_share']:.1f} % of rows are unique on them, highest "
+                    f"prosecutor risk {r.metadata['prosecutor_risk_max']:.3g}")
+            if not r.passed:
+                text += (". The k target covers only " + ", ".join(k_quasi_identifier_outputs(policy))
+                         + ": an attacker who knows the other released quasi-identifiers is not held to k")
         outcomes.append(CheckOutcome(r.name, r.passed, r.blocking, text, meta))
     return outcomes
 

@@ -65,10 +65,12 @@ def run_policy(policy_path: str | Path | Policy, source: str | Path | None = Non
     except BlockingCheckFailed:
         release_dir = None
     k_meta = next(o.metadata for o in outcomes if o.name == "k_anonymity")
+    everything = anonymity["all_quasi_identifiers"]
     return RunResult(
         policy=policy.name, anonymised=result.table, key_tables=result.key_tables,
         anonymity={"K": k_meta["K"], "k_percent": k_meta["k_percent"], "k_target": k_meta["k_target"],
                    "quasi_identifiers": k_meta["quasi_identifiers"], "report": anonymity,
+                   "all_quasi_identifiers": everything,
                    "targets": {o.name: {"passed": o.passed, "measured": o.metadata.get("measured"),
                                         "target": o.metadata.get("target")} for o in outcomes[2:]}},
         utility=utility, checks={o.name: o.passed for o in outcomes}, check_details=outcomes,

@@ -12,6 +12,7 @@ from typing import Any
 import pandas as pd
 
 from anon_pipeline.metrics.k_eps import k_eps
+from anon_pipeline.metrics.measure import measure
 from anon_pipeline.metrics.report import anonymity_report as measures_side_by_side
 from anon_pipeline.metrics.report import report_markdown
 from anon_pipeline.metrics.targets import PrivacyTargets
@@ -31,11 +32,35 @@ def anonymity_report(qi_table: pd.DataFrame, anonymised: pd.DataFrame, policy: P
     report = measures_side_by_side(qi_table, anonymised, policy.k_quasi_identifiers,
                                    policy.columns_with(Role.sensitive),
                                    rename={c: policy.output_name(c) for c in policy.columns}, **params)
-    report = {"policy": policy.name, "k_target": spec.k, **report}
+    report = {"policy": policy.name, "k_target": spec.k, **report,
+              "all_quasi_identifiers": all_quasi_identifiers(qi_table, anonymised, policy, params)}
     report.update(continuous_measures(qi_table if generalised is None else generalised, anonymised, policy))
     if plan_summary:
         report["steps"] = plan_summary
     return report
+
+
+_WIDE_KEYS = ("k_anonymity", "k_percent", "n_classes", "sample_uniques", "sample_unique_share",
+              "prosecutor_risk_max", "prosecutor_risk_avg", "n_rows", "n_suppressed")
+
+
+def all_quasi_identifiers(qi_table: pd.DataFrame, anonymised: pd.DataFrame, policy: Policy,
+                          params: dict[str, Any]) -> dict[str, Any]:
+    """K, sample uniques and prosecutor risk over every released quasi-identifier, raw and anonymised, whatever
+    set the k target names: what an attacker who knows all of them faces."""
+    inputs = policy.quasi_identifiers
+    outputs = [policy.output_name(c) for c in inputs]
+    wide = {"suppressed": params["suppressed"], "suppression_marker": params["suppression_marker"]}
+    raw, anon = measure(qi_table, inputs, **wide), measure(anonymised, outputs, **wide)
+    out: dict[str, Any] = {
+        "quasi_identifiers": outputs, "narrowed": set(policy.k_quasi_identifiers) != set(inputs),
+        "K": anon["k_anonymity"], "sample_unique_share": anon["sample_unique_share"],
+        "raw": {k: raw[k] for k in _WIDE_KEYS}, "anonymised": {k: anon[k] for k in _WIDE_KEYS}}
+    k = params.get("k")
+    if k is not None and anon["k_anonymity"] < k:
+        out["warning"] = (f"K over every released quasi-identifier is {anon['k_anonymity']} < k = {k}; "
+                          f"{100 * anon['sample_unique_share']:.1f} % of released rows are unique on them")
+    return out
 
 
 def _continuous(policy: Policy, columns: list[str], frame: pd.DataFrame) -> list[str]:
@@ -62,7 +87,19 @@ def continuous_measures(before: pd.DataFrame, anonymised: pd.DataFrame, policy: 
 
 
 def anonymity_markdown(report: dict[str, Any]) -> str:
-    lines = [report_markdown(report)]
+    lines = []
+    wide = report.get("all_quasi_identifiers")
+    if wide:
+        if wide.get("warning"):
+            lines += [f"**Warning:** {wide['warning']}.", ""]
+        lines += [f"Over every released quasi-identifier ({', '.join(wide['quasi_identifiers'])}):", "",
+                  "| measure | raw | anonymised |", "|---|---|---|"]
+        for label, key in (("K", "k_anonymity"), ("sample uniques (share)", "sample_unique_share"),
+                           ("prosecutor risk, highest", "prosecutor_risk_max"),
+                           ("prosecutor risk, average", "prosecutor_risk_avg")):
+            lines.append(f"| {label} | {wide['raw'][key]:.4g} | {wide['anonymised'][key]:.4g} |")
+        lines += ["", "Over the k target's quasi-identifiers:", ""]
+    lines.append(report_markdown(report))
     if "k_eps" in report:
         ke = report["k_eps"]
         lines += ["", f"K_eps (T = {ke['level_percent']:g} %): raw {ke['raw']['K_eps']}, "

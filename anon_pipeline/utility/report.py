@@ -79,10 +79,14 @@ def utility_report(raw_df: pd.DataFrame, anon_df: pd.DataFrame, columns: list[st
         entry["kl"] = group_kl(raw_df, anon_df, [col], cont, seed=seed + i, mc_samples=mc_samples,
                                max_centres=max_centres)
         per_column[col] = entry
-    per_group = {name: {"columns": list(cols),
-                        **group_kl(raw_df, anon_df, list(cols), cont, seed=seed + 1000 + gi, mc_samples=mc_samples,
-                                   max_centres=max_centres)}
-                 for gi, (name, cols) in enumerate(groups.items())}
+    per_group: dict[str, dict] = {}
+    for gi, (name, cols) in enumerate(groups.items()):
+        apart = [c for c in cols if c not in comparable]
+        # A joint KL needs one domain on both sides: a group generalised into labels has none.
+        per_group[name] = {"columns": list(cols), "comparable": False,
+                           "reason": f"not comparable before and after: {apart}"} if apart else \
+            {"columns": list(cols), **group_kl(raw_df, anon_df, list(cols), cont, seed=seed + 1000 + gi,
+                                               mc_samples=mc_samples, max_centres=max_centres)}
     raw_assoc, kinds = association_matrix(raw_df, comparable)
     anon_assoc, _ = association_matrix(anon_df, comparable)
     delta = anon_assoc - raw_assoc
