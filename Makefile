@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 export DAGSTER_HOME := $(CURDIR)/.dagster_home
 export ANON_PIPELINE_WORKDIR ?= $(CURDIR)/anon_output
-POLICY ?= insurance_customers
+POLICY ?= insurance_customers_k5
 
 .PHONY: run test dev bench clean
 

@@ -25,7 +25,8 @@ def bundled_run(tmp_path_factory):
 def test_bundled_policy_releases_read_only_files(bundled_run):
     r = bundled_run
     assert r.released and r.release_dir is not None
-    assert all(r.checks.values()), r.checks
+    assert all(passed for name, passed in r.checks.items() if name != "all_quasi_identifiers"), r.checks
+    assert r.checks["all_quasi_identifiers"] is False   # the notebook policy narrows k: a warning, not a block
     files = {p.name for p in r.release_dir.iterdir()}
     assert {"anonymised.parquet", "anonymised.csv", "manifest.json", "anonymity_report.json",
             "utility_report.json"} <= files
