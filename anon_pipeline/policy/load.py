@@ -42,11 +42,16 @@ def _policy_error(policy_file: Path | None, exc: ValidationError, *, prefix: str
     loc = tuple(first["loc"])
     if first["type"] == UNKNOWN_KEY:
         loc += (first["ctx"]["key"],)
+    more = f" ({len(errors)} error(s) in all)" if len(errors) > 1 else ""
+    return _error_at(policy_file, f"{first['msg']}{more}", loc, prefix=prefix, column=column)
+
+
+def _error_at(policy_file: Path | None, message: str, loc: tuple[Any, ...], *, prefix: str = "",
+              column: str | None = None) -> PolicyError:
     if column is None and len(loc) > 1 and loc[0] == "columns":
         column = str(loc[1])
     field = ".".join(p for p in (prefix, _field_path(loc)) if p)
-    more = f" ({len(errors)} error(s) in all)" if len(errors) > 1 else ""
-    return PolicyError(policy_file, f"{first['msg']}{more}", column=column, field=field or None)
+    return PolicyError(policy_file, message, column=column, field=field or None)
 
 
 def _bind(policy_file: Path | None, step: Step, *, column: str | None, field: str,
@@ -145,7 +150,7 @@ def load_policy(path: str | Path) -> Policy:
     try:
         data = read_policy_yaml(path)
     except YamlRefused as exc:
-        raise PolicyError(path, str(exc), field=exc.field) from None
+        raise _error_at(path, str(exc), exc.loc) from None
     except OSError as exc:
         raise PolicyError(path, f"cannot be read: {exc.strerror}") from None
     return parse_policy(data, path)

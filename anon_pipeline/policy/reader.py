@@ -17,16 +17,16 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 #: Largest policy file read; policies are hand-written, and large hierarchies live in their own CSV files.
 MAX_BYTES = 1 << 20
 #: How many nodes aliases may add once expanded.
-MAX_ALIAS_NODES = 10_000
+MAX_ALIAS_NODES = 100_000
 _MERGE = "tag:yaml.org,2002:merge"
 
 
 class YamlRefused(Exception):
-    """The file is not a policy YAML this reader accepts; ``field`` is the path to the offending key, if any."""
+    """The file is not a policy YAML this reader accepts; ``loc`` is the path to the offending key, if any."""
 
-    def __init__(self, message: str, field: str | None = None) -> None:
+    def __init__(self, message: str, loc: tuple[Any, ...] = ()) -> None:
         super().__init__(message)
-        self.field = field
+        self.loc = loc
 
 
 def _line(node: Node) -> int:
@@ -40,29 +40,27 @@ class _PolicyLoader(yaml.SafeLoader):
         node = self.get_single_node()
         if node is None:
             return None
-        sizes: dict[int, int] = {}
-        expanded = self._check(node, "", sizes, set())
-        if expanded - len(sizes) > MAX_ALIAS_NODES:
-            raise YamlRefused(f"its aliases expand to {expanded} nodes, more than {MAX_ALIAS_NODES} beyond the "
-                              f"{len(sizes)} the file holds (an alias bomb?)")
+        self._check(node, (), {}, set())
         return self.construct_document(node)
 
-    def _check(self, node: Node, path: str, sizes: dict[int, int], open_: set[int]) -> int:
-        """Expanded node count of ``node``; refuses duplicate keys and aliases that contain themselves."""
+    def _check(self, node: Node, path: tuple[Any, ...], sizes: dict[int, int], open_: set[int]) -> int:
+        """Expanded node count of ``node``; refuses duplicate keys, aliases that contain themselves, and a node
+        whose expansion exceeds the distinct nodes seen so far (``sizes``) by more than ``MAX_ALIAS_NODES``: the
+        first such node found is the smallest that expands too far, so its path points at the bomb."""
         if id(node) in sizes:
             return sizes[id(node)]
         if id(node) in open_:
-            raise YamlRefused(f"an alias at line {_line(node)} refers to a node that contains it", path or None)
+            raise YamlRefused(f"an alias at line {_line(node)} refers to a node that contains it", path)
         open_.add(id(node))
         size = 1
         if isinstance(node, SequenceNode):
             for i, item in enumerate(node.value):
-                size += self._check(item, f"{path}[{i}]", sizes, open_)
+                size += self._check(item, (*path, i), sizes, open_)
         elif isinstance(node, MappingNode):
             seen: dict[Any, int] = {}
             for key_node, value_node in node.value:
                 name = key_node.value if isinstance(key_node, ScalarNode) else "?"
-                sub = f"{path}.{name}" if path else str(name)
+                sub = (*path, name)
                 if isinstance(key_node, ScalarNode) and key_node.tag != _MERGE:
                     key = self.construct_object(key_node)
                     if key in seen:
@@ -72,6 +70,9 @@ class _PolicyLoader(yaml.SafeLoader):
                 size += self._check(key_node, sub, sizes, open_) + self._check(value_node, sub, sizes, open_)
         open_.discard(id(node))
         sizes[id(node)] = size
+        if size - len(sizes) > MAX_ALIAS_NODES:
+            raise YamlRefused(f"its aliases expand to {size} nodes, more than {MAX_ALIAS_NODES} beyond the file's "
+                              f"own {len(sizes)} (an alias bomb?)", path)
         return size
 
 
