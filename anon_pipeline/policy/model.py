@@ -16,7 +16,7 @@ from typing import Any, Literal
 from pydantic import Field, PrivateAttr, field_validator, model_validator
 
 from anon_pipeline.metrics.targets import PrivacyTargets
-from anon_pipeline.strict_model import SafeName, StrictModel
+from anon_pipeline.strict_model import SafeName, StrictModel, closest
 
 
 class Role(str, Enum):
@@ -41,9 +41,15 @@ class Step(StrictModel):
     @classmethod
     def _inline_params(cls, data: Any) -> Any:
         if isinstance(data, dict):
+            if "op" not in data:
+                near = closest("op", [str(k) for k in data])
+                raise ValueError("a step needs op:" + (f" (is '{near}' meant to be 'op'?)" if near else ""))
             inline = {k: v for k, v in data.items() if k not in ("op", "params")}
             if inline:
                 merged = dict(data.get("params") or {})
+                twice = sorted(str(k) for k in set(merged) & set(inline))
+                if twice:
+                    raise ValueError(f"{twice} given both inline and under params:")
                 merged.update(inline)
                 return {"op": data.get("op"), "params": merged}
         return data
