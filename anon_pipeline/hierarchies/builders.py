@@ -9,13 +9,15 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal
 
 import numpy as np
 import pandas as pd
+from pydantic import Field, field_validator, model_validator
 
 from anon_pipeline.hierarchies.arx_csv import load_arx_csv
 from anon_pipeline.hierarchies.encoded import as_hierarchy_strings
+from anon_pipeline.strict_model import StrictModel
 
 TOP = "*"
 
@@ -128,6 +130,65 @@ def countries(values: pd.Series) -> pd.DataFrame:
 
 
 REFERENCES = {"uk_postcode": uk_postcodes, "country": countries}
+_KINDS = ("arx", "intervals", "mask", "dates", "groups", "reference")
+#: Most characters a mask level may hide (a larger number is a typo, and ``mask: n`` makes n levels).
+MAX_MASK = 256
+
+
+class HierarchySpec(StrictModel):
+    """A hierarchy as a policy writes it: a path to an ARX CSV, or a mapping with exactly one of the kinds.
+
+    Validated when the policy loads, so ``{maks: 1}`` or ``{intervals: "oops"}`` fails there, not in the search.
+    """
+
+    arx: str | None = None
+    intervals: list[Annotated[list[float], Field(min_length=2)]] | None = Field(None, min_length=1)
+    #: Characters masked per level; ``mask: n`` is short for ``[1, 2, ..., n]``.
+    mask: list[Annotated[int, Field(ge=1, le=MAX_MASK)]] | None = Field(None, min_length=1, max_length=MAX_MASK)
+    dates: list[Literal["month", "year", "decade"]] | None = None
+    groups: list[dict[str, str]] | None = Field(None, min_length=1)
+    reference: str | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _path_is_arx(cls, data: Any) -> Any:
+        return {"arx": str(data)} if isinstance(data, (str, Path)) else data
+
+    @field_validator("mask", mode="before")
+    @classmethod
+    def _mask_count(cls, value: Any) -> Any:
+        if isinstance(value, int) and not isinstance(value, bool):
+            if not 1 <= value <= MAX_MASK:
+                raise ValueError(f"mask: n needs 1 <= n <= {MAX_MASK}")
+            return list(range(1, value + 1))
+        return value
+
+    @field_validator("groups", mode="before")
+    @classmethod
+    def _scalars_as_text(cls, value: Any) -> Any:
+        # Values in a YAML grouping may read as numbers (``1: low``); the hierarchy compares them as text.
+        def text(v: Any) -> Any:
+            return str(v) if isinstance(v, (int, float, str)) and not isinstance(v, bool) else v
+        if isinstance(value, list):
+            return [{text(k): text(v) for k, v in m.items()} if isinstance(m, dict) else m for m in value]
+        return value
+
+    @field_validator("reference")
+    @classmethod
+    def _known_reference(cls, value: str | None) -> str | None:
+        if value is not None and value not in REFERENCES:
+            raise ValueError(f"unknown reference hierarchy '{value}'; use {sorted(REFERENCES)}")
+        return value
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> "HierarchySpec":
+        if len(self.model_fields_set) != 1:
+            raise ValueError(f"a hierarchy is a path or a mapping with exactly one of {', '.join(_KINDS)}")
+        return self
+
+    @property
+    def kind(self) -> str:
+        return next(iter(self.model_fields_set))
 
 
 def build_hierarchy(spec: Any, values: pd.Series, base_dir: str | Path = ".") -> pd.DataFrame:
@@ -139,12 +200,10 @@ def build_hierarchy(spec: Any, values: pd.Series, base_dir: str | Path = ".") ->
     """
     if isinstance(spec, pd.DataFrame):
         return spec
-    if isinstance(spec, (str, Path)):
-        spec = {"arx": spec}
-    if not isinstance(spec, Mapping) or len(spec) != 1:
-        raise ValueError("a hierarchy spec is a path or a mapping with exactly one of "
-                         "arx, intervals, mask, dates, groups, reference")
-    (kind, arg), = spec.items()
+    if not isinstance(spec, HierarchySpec):
+        spec = HierarchySpec.model_validate(spec)
+    kind = spec.kind
+    arg = getattr(spec, kind)
     if kind == "arx":
         path = Path(arg)
         return load_arx_csv(path if path.is_absolute() else Path(base_dir) / path)

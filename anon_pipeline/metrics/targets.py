@@ -15,17 +15,16 @@ from dataclasses import dataclass, field, replace
 from typing import Any, ClassVar, Literal
 
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from anon_pipeline.metrics import diversity as dv
 from anon_pipeline.metrics.k_anonymity import k_from_sizes
 from anon_pipeline.metrics.measure import PreparedTable, prepare
 from anon_pipeline.metrics.risk import marketer_risk, prosecutor_risk
+from anon_pipeline.strict_model import StrictModel
 
 
-class _Target(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class _Target(StrictModel):
     #: A failing blocking target keeps the release from running.
     blocking: bool = False
 
@@ -98,12 +97,11 @@ def _as_list(value: Any) -> Any:
     return [value] if isinstance(value, dict) else value
 
 
-class PrivacyTargets(BaseModel):
-    """The ``privacy:`` section. Keys owned by other engines (e.g. ``k_eps_level``) are kept and ignored here."""
-
-    model_config = ConfigDict(extra="allow")
+class PrivacyTargets(StrictModel):
+    """The ``privacy:`` section of a policy. Every key is declared here, so an unknown one is an error."""
 
     k: int | None = Field(None, ge=1)
+    #: Input column names the k target applies to (default: every quasi-identifier).
     quasi_identifiers: list[str] | None = None
     k_blocking: bool = True
     #: Rows whose quasi-identifiers are all ``suppression_marker`` are left out ("exclude") or one class ("class").
@@ -115,6 +113,8 @@ class PrivacyTargets(BaseModel):
     beta: list[BetaTarget] = Field(default_factory=list)
     risk: RiskTargets | None = None
     all_quasi_identifiers: AllQuasiIdentifiersTarget = Field(default_factory=AllQuasiIdentifiersTarget)
+    #: Not a target: T % of document C's K_eps, reported for continuous quasi-identifiers (reports.anonymity).
+    k_eps_level: float | None = Field(None, gt=0, le=100)
 
     _one_or_many = field_validator("l", "t", "delta", "beta", mode="before")(classmethod(lambda cls, v: _as_list(v)))
 

@@ -1,6 +1,7 @@
 """Load a policy YAML file into a validated ``Policy``, with op parameters checked against their ops.
 
-Every error names the policy file, the column (when the problem is in a column) and the field path.
+Every error names the policy file, the column (when the problem is in a column) and the field path; an unknown
+key is named with the closest valid one.
 """
 
 from __future__ import annotations
@@ -9,12 +10,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import ValidationError
 
 from anon_pipeline.errors import PolicyError
-from anon_pipeline.metrics.targets import PrivacyTargets
 from anon_pipeline.policy.model import Policy, Role, Step
+from anon_pipeline.policy.reader import YamlRefused, read_policy_yaml
+from anon_pipeline.strict_model import UNKNOWN_KEY, safe_name
 from anon_pipeline.transforms.registry import ColumnOp, OpParams, TableOp, get_op
 
 
@@ -33,6 +34,26 @@ def _field_path(loc: tuple[Any, ...]) -> str:
     return out
 
 
+def _policy_error(policy_file: Path | None, exc: ValidationError, *, prefix: str = "",
+                  column: str | None = None) -> PolicyError:
+    """The first error of ``exc`` (an unknown key first: it usually explains the others) as a ``PolicyError``."""
+    errors = exc.errors()
+    first = next((e for e in errors if e["type"] == UNKNOWN_KEY), errors[0])
+    loc = tuple(first["loc"])
+    if first["type"] == UNKNOWN_KEY:
+        loc += (first["ctx"]["key"],)
+    more = f" ({len(errors)} error(s) in all)" if len(errors) > 1 else ""
+    return _error_at(policy_file, f"{first['msg']}{more}", loc, prefix=prefix, column=column)
+
+
+def _error_at(policy_file: Path | None, message: str, loc: tuple[Any, ...], *, prefix: str = "",
+              column: str | None = None) -> PolicyError:
+    if column is None and len(loc) > 1 and loc[0] == "columns":
+        column = str(loc[1])
+    field = ".".join(p for p in (prefix, _field_path(loc)) if p)
+    return PolicyError(policy_file, message, column=column, field=field or None)
+
+
 def _bind(policy_file: Path | None, step: Step, *, column: str | None, field: str,
           table: bool) -> BoundStep:
     try:
@@ -47,11 +68,36 @@ def _bind(policy_file: Path | None, step: Step, *, column: str | None, field: st
     try:
         params: OpParams = op_cls.Params.model_validate(step.params)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        sub = _field_path(tuple(first["loc"]))
-        raise PolicyError(policy_file, f"{first['msg']} ({len(exc.errors())} error(s) in params)",
-                          column=column, field=f"{field}.params{'.' + sub if sub else ''}") from None
+        raise _policy_error(policy_file, exc, prefix=f"{field}.params", column=column) from None
     return BoundStep(step.op, op_cls(params))
+
+
+def _check_names(policy: Policy, columns: dict[str, list[BoundStep]]) -> None:
+    """Names that become file names or column headers: ``output:`` is checked by the model; here the defaults
+    (a column's own name) and the reserved row-id column."""
+    from anon_pipeline.pipeline.qi_table import GUID  # imported here: qi_table imports this module
+
+    pf = policy.path
+    for name in policy.kept_columns:
+        out = policy.output_name(name)
+        if out.lower() == GUID:
+            raise PolicyError(pf, f"'{out}' is reserved for the release's row id column", column=name,
+                              field=f"columns.{name}.output")
+        if policy.columns[name].output is None:
+            _default_name_safe(pf, name, "output", f"columns.{name}.output")
+    for name, bound in columns.items():
+        for i, b in enumerate(bound):
+            if b.op_name == "encode" and getattr(b.op.params, "key_table", None) is None:
+                _default_name_safe(pf, name, "key table", f"columns.{name}.steps[{i}].params.key_table")
+
+
+def _default_name_safe(pf: Path | None, column: str, what: str, field: str) -> None:
+    try:
+        safe_name(column)
+    except ValueError as exc:
+        key = field.rsplit(".", 1)[1]
+        raise PolicyError(pf, f"the {what} is named after the column by default, and the name {exc}; set {key}: "
+                          "to a safe name", column=column, field=field) from None
 
 
 def bind_steps(policy: Policy) -> tuple[dict[str, list[BoundStep]], dict[str, list[BoundStep]]]:
@@ -89,19 +135,10 @@ def parse_policy(data: Any, policy_file: Path | None = None) -> Policy:
     try:
         policy = Policy.model_validate(data)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        loc = tuple(first["loc"])
-        column = str(loc[1]) if len(loc) > 1 and loc[0] == "columns" else None
-        raise PolicyError(policy_file, f"{first['msg']} ({len(exc.errors())} error(s) in all)",
-                          column=column, field=_field_path(loc) or None) from None
+        raise _policy_error(policy_file, exc) from None
     policy._path = Path(policy_file).resolve() if policy_file is not None else None
-    try:
-        PrivacyTargets.model_validate(policy.privacy.model_dump())
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        raise PolicyError(policy_file, f"{first['msg']} ({len(exc.errors())} error(s) in privacy)",
-                          field="privacy." + _field_path(tuple(first["loc"]))) from None
-    bind_steps(policy)
+    columns, _ = bind_steps(policy)
+    _check_names(policy, columns)
     return policy
 
 
@@ -111,9 +148,9 @@ def load_policy(path: str | Path) -> Policy:
     if not path.is_file():
         raise PolicyError(path, "file not found")
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        raise PolicyError(path, f"not valid YAML{where}") from None
+        data = read_policy_yaml(path)
+    except YamlRefused as exc:
+        raise _error_at(path, str(exc), exc.loc) from None
+    except OSError as exc:
+        raise PolicyError(path, f"cannot be read: {exc.strerror}") from None
     return parse_policy(data, path)

@@ -6,13 +6,17 @@ op's parameters are checked exactly like a built-in's.
 
 from __future__ import annotations
 
+import codecs
 import re
 from datetime import date
 from enum import Enum
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
+from pydantic import Field, PrivateAttr, field_validator, model_validator
+
+from anon_pipeline.metrics.targets import PrivacyTargets
+from anon_pipeline.strict_model import SafeName, StrictModel, closest
 
 
 class Role(str, Enum):
@@ -23,11 +27,11 @@ class Role(str, Enum):
     drop = "drop"                        # not needed for the purpose (data minimisation): dropped, not checked
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+#: Bound on generated sample rows: more is a typo, and would exhaust memory before anything is checked.
+MAX_SAMPLE_ROWS = 1_000_000_000
 
 
-class Step(_Strict):
+class Step(StrictModel):
     """One op in a column's (or a group's) chain. Params may be nested under ``params`` or written inline."""
 
     op: str
@@ -37,9 +41,15 @@ class Step(_Strict):
     @classmethod
     def _inline_params(cls, data: Any) -> Any:
         if isinstance(data, dict):
+            if "op" not in data:
+                near = closest("op", [str(k) for k in data])
+                raise ValueError("a step needs op:" + (f" (is '{near}' meant to be 'op'?)" if near else ""))
             inline = {k: v for k, v in data.items() if k not in ("op", "params")}
             if inline:
                 merged = dict(data.get("params") or {})
+                twice = sorted(str(k) for k in set(merged) & set(inline))
+                if twice:
+                    raise ValueError(f"{twice} given both inline and under params:")
                 merged.update(inline)
                 return {"op": data.get("op"), "params": merged}
         return data
@@ -48,7 +58,7 @@ class Step(_Strict):
 DType = Literal["str", "int", "float", "date", "datetime", "bool"]
 
 
-class ColumnSpec(_Strict):
+class ColumnSpec(StrictModel):
     role: Role
     dtype: DType = "str"
     nullable: bool = False
@@ -61,25 +71,28 @@ class ColumnSpec(_Strict):
     unique: bool = False
     steps: list[Step] = Field(default_factory=list)
     #: Name of the column in the anonymised table (default: the input name).
-    output: str | None = None
+    output: SafeName | None = None
 
     @field_validator("pattern")
     @classmethod
     def _pattern_compiles(cls, value: str | None) -> str | None:
         if value is not None:
-            re.compile(value)
+            try:
+                re.compile(value)
+            except re.error as exc:
+                raise ValueError(f"not a valid regular expression: {exc}") from None
         return value
 
 
-class SampleSpec(_Strict):
+class SampleSpec(StrictModel):
     """A bundled, seeded generator used when the source has no path."""
 
     generator: str = "insurance_customers"
-    rows: int = Field(1000, ge=1)
+    rows: int = Field(1000, ge=1, le=MAX_SAMPLE_ROWS)
     seed: int = 0
 
 
-class SourceSpec(_Strict):
+class SourceSpec(StrictModel):
     path: str | None = None
     format: Literal["auto", "csv", "parquet"] = "auto"
     delimiter: str = ","
@@ -91,6 +104,25 @@ class SourceSpec(_Strict):
     #: Rows that repeat another row in every column are usually an export fault: an error unless ``allow``.
     duplicate_rows: Literal["error", "allow"] = "error"
 
+    @field_validator("delimiter")
+    @classmethod
+    def _one_character(cls, value: str) -> str:
+        if len(value) != 1 or value in "\"\r\n":
+            raise ValueError("must be exactly one character, not a quote or a line break")
+        return value
+
+    @field_validator("encoding")
+    @classmethod
+    def _known_codec(cls, value: str) -> str:
+        try:
+            info = codecs.lookup(value)
+        except LookupError:
+            raise ValueError(f"unknown encoding '{value}'") from None
+        # rot13, base64, zlib ... are codecs but do not decode bytes into text.
+        if not getattr(info, "_is_text_encoding", True):
+            raise ValueError(f"'{value}' is not a text encoding")
+        return value
+
     @model_validator(mode="after")
     def _something_to_read(self) -> "SourceSpec":
         if self.path is None and self.sample is None:
@@ -98,7 +130,7 @@ class SourceSpec(_Strict):
         return self
 
 
-class GroupSpec(_Strict):
+class GroupSpec(StrictModel):
     """Steps applied to several quasi-identifiers jointly (synthesis, lattice generalisation)."""
 
     name: str
@@ -106,16 +138,12 @@ class GroupSpec(_Strict):
     steps: list[Step] = Field(min_length=1)
 
 
-class PrivacySpec(BaseModel):
-    # Other sections (l, t, risk) are added by the metrics engine; unknown keys are kept for it to validate.
-    model_config = ConfigDict(extra="allow")
-
-    k: int | None = Field(None, ge=1)
-    #: Input column names the k target applies to (default: every quasi-identifier).
-    quasi_identifiers: list[str] | None = None
+#: The ``privacy:`` section: one model, owned by the metrics engine that evaluates it, so a key it does not know
+#: is an error at load rather than a target silently left unchecked.
+PrivacySpec = PrivacyTargets
 
 
-class ReleaseSpec(_Strict):
+class ReleaseSpec(StrictModel):
     formats: list[Literal["parquet", "csv"]] = Field(default_factory=lambda: ["parquet", "csv"])
     #: Keep the contract table (source row <-> GUID, source document C), encrypted, apart from the release.
     contract: bool = False
@@ -126,7 +154,7 @@ class ReleaseSpec(_Strict):
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
-class Policy(_Strict):
+class Policy(StrictModel):
     name: str
     description: str = ""
     source: SourceSpec = Field(default_factory=SourceSpec)

@@ -20,7 +20,7 @@ import pandas as pd
 from pydantic import Field, model_validator
 
 from anon_pipeline.errors import TransformError
-from anon_pipeline.hierarchies.builders import TOP, build_hierarchy
+from anon_pipeline.hierarchies.builders import TOP, HierarchySpec, build_hierarchy
 from anon_pipeline.search.criteria import Criteria, encode_sensitive, failing_classes, global_distribution
 from anon_pipeline.search.grouping import class_table
 from anon_pipeline.hierarchies.encoded import as_hierarchy_strings
@@ -36,7 +36,7 @@ _VALUE_LOCAL = ("intervals", "mask", "dates", "reference")
 class GeneraliseParams(OpParams):
     strategy: Literal["optimal", "mondrian"] = "optimal"
     #: column -> ARX CSV path (relative to the policy's folder) or a builder spec (see build_hierarchy)
-    hierarchies: dict[str, Any] = Field(default_factory=dict)
+    hierarchies: dict[str, HierarchySpec] = Field(default_factory=dict)
     #: Mondrian's numeric quasi-identifiers (default: every column of the group but ``sensitive``)
     columns: list[str] | None = None
     k: int | None = Field(None, ge=1)
@@ -136,7 +136,7 @@ class Generalise(TableOp):
             unseen = mapped.isna() & keys.notna()
             if unseen.any():
                 spec = self.params.hierarchies[column]
-                if isinstance(spec, dict) and next(iter(spec)) in _VALUE_LOCAL:
+                if spec.kind in _VALUE_LOCAL:
                     extra = self._hierarchy(column, frame.loc[unseen, column], ctx)
                     level = plan["levels"][column]
                     mapped = mapped.fillna(keys.map(dict(zip(extra.iloc[:, 0], extra.iloc[:, level]))))

@@ -11,17 +11,20 @@ import secrets
 from typing import Any, Literal
 
 import pandas as pd
+from pydantic import Field
 
 from anon_pipeline.errors import TransformError
+from anon_pipeline.strict_model import SafeName
 from anon_pipeline.transforms.registry import ColumnOp, FitContext, OpParams, register_op
 
 
 class EncodeParams(OpParams):
-    #: Name of the key table emitted (default: the column name).
-    key_table: str | None = None
+    #: Name of the key table emitted (default: the column name); it becomes a file name.
+    key_table: SafeName | None = None
     #: ``token``: random hex strings; ``integer``: a random permutation of 0..n-1 (document A's numeric codes).
     style: Literal["token", "integer"] = "token"
-    token_length: int = 8
+    #: Hex digits per token: 16 ** token_length codes must be at least twice the number of categories.
+    token_length: int = Field(8, ge=1, le=64)
 
 
 @register_op("encode")
@@ -32,6 +35,11 @@ class Encode(ColumnOp):
     def fit(self, values: pd.Series, ctx: FitContext) -> dict[str, Any]:
         categories = sorted(values.dropna().astype("str").unique().tolist())
         rng = secrets.SystemRandom()
+        space = 16 ** self.params.token_length
+        if self.params.style == "token" and space < 2 * len(categories):
+            # Drawing distinct codes from a space this small would take ever longer (forever once it is full).
+            raise TransformError(ctx.column, self.name, f"token_length {self.params.token_length} gives {space} "
+                                 f"codes, fewer than twice the {len(categories)} distinct values; raise token_length")
         if self.params.style == "integer":
             codes = [str(c) for c in rng.sample(range(len(categories)), len(categories))]
         else:

@@ -16,13 +16,16 @@ from typing import Any, ClassVar, TypeVar
 
 import numpy as np
 import pandas as pd
-from pydantic import BaseModel, ConfigDict
+from pydantic import ConfigDict
+
+from anon_pipeline.strict_model import StrictModel
 
 ENTRY_POINT_GROUP = "anon_pipeline.transforms"
 
 
-class OpParams(BaseModel):
-    """Base for op parameter models: unknown fields are errors, so a typo in a policy fails at load."""
+class OpParams(StrictModel):
+    """Base for op parameter models: unknown fields (named with the closest valid one), booleans where numbers
+    are meant, NaN and infinity are errors, so a typo in a policy fails at load."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 

@@ -27,7 +27,9 @@ def _by_name(results):
 def test_section_model_defaults_and_errors():
     spec = PrivacyTargets.model_validate({"k": 5, "l": {"variant": "entropy", "l": 2.5}, "k_eps_level": 10})
     assert spec.k_blocking and len(spec.l) == 1 and not spec.l[0].blocking
-    assert spec.model_extra == {"k_eps_level": 10}  # another engine's key is kept, not a target here
+    assert spec.k_eps_level == 10  # read by the report, not a target
+    with pytest.raises(ValidationError, match="unknown key 'K'"):
+        PrivacyTargets.model_validate({"K": 500})  # no key is kept unchecked
     with pytest.raises(ValidationError, match="needs c"):
         PrivacyTargets.model_validate({"l": {"variant": "recursive", "l": 2}})
     with pytest.raises(ValidationError, match="whole l"):

@@ -33,7 +33,7 @@ def test_bundled_policy_loads():
     (lambda d: d["columns"]["weight"]["steps"][0].update(edges=[5, 1]), "weight",
      "columns.weight.steps[0].params.edges", "strictly increasing"),
     (lambda d: d["columns"]["height"]["steps"][0].update(colour="red"), "height",
-     "columns.height.steps[0].params.colour", "Extra inputs"),
+     "columns.height.steps[0].params.colour", "unknown key 'colour'"),
     (lambda d: d["columns"]["gender"].update(role="quasi"), "gender", "columns.gender.role", "Input should be"),
     (lambda d: d["columns"]["surname"].update(steps=[{"op": "band", "edges": [0, 1]}]), "surname",
      "columns.surname.steps[0].op", "may not process a direct identifier"),
