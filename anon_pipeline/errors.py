@@ -105,7 +105,8 @@ class RunEnvironmentError(AnonPipelineError):
     exit_code = 3
 
     def __init__(self, message: str, *, path: str | None = None, errno_name: str | None = None,
-                 where: str | None = None) -> None:
+                 where: str | None = None,
+                 advice: str = "free space or fix the permissions or path, then run again") -> None:
         self.path = path
         self.errno_name = errno_name
         self.where = where
@@ -116,7 +117,7 @@ class RunEnvironmentError(AnonPipelineError):
             text += f": {path}"
         if where:
             text += f" [in {where}]"
-        super().__init__(text + "; free space or fix the permissions/path, then run again")
+        super().__init__(f"{text}; {advice}")
 
 
 class InternalError(AnonPipelineError):
@@ -161,7 +162,8 @@ def typed_error(exc: BaseException) -> AnonPipelineError:
         return exc
     where = _raised_where(exc)
     if isinstance(exc, MemoryError):
-        error: AnonPipelineError = RunEnvironmentError("out of memory", where=where)
+        error: AnonPipelineError = RunEnvironmentError("out of memory", where=where,
+                                                        advice="use a smaller input or more memory")
     elif isinstance(exc, OSError) and exc.errno is not None:
         error = RunEnvironmentError(exc.strerror or type(exc).__name__,
                                     path=" -> ".join(str(f) for f in (exc.filename, exc.filename2) if f is not None)
