@@ -165,12 +165,6 @@ def _load_plugins() -> None:
         _load_entry_point(ep)
 
 
-def broken_plugins() -> list[BrokenPlugin]:
-    """Plugins whose import failed in this process."""
-    _load_plugins()
-    return list(_BROKEN_PLUGINS.values())
-
-
 def get_op(name: str) -> type[ColumnOp] | type[TableOp]:
     _load_plugins()
     try:
