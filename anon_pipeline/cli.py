@@ -1,19 +1,34 @@
-"""The ``anon-pipeline`` command line: run a policy, and the sub-commands other modules contribute."""
+"""The ``anon-pipeline`` command line: run a policy, and the sub-commands other modules contribute.
+
+The one error edge of every sub-command is ``main``: whatever a handler raises becomes a typed error with a
+message and an exit code (0 success, 1 a blocking check failed, 2 bad policy, input or secrets, 3 the
+environment refused an operation or an internal error). No traceback unless ``--debug``.
+"""
 
 from __future__ import annotations
 
 import argparse
 import sys
+import traceback
+import warnings
 from collections.abc import Sequence
 from importlib import import_module
+
+from anon_pipeline.errors import typed_error
 
 # Modules that add sub-commands: each exposes add_subcommands(subparsers). Kept as names so a missing
 # optional module never breaks the core command.
 SUBCOMMAND_MODULES = ("anon_pipeline.cli_run", "anon_pipeline.cli_secrets")
+EXIT_INTERRUPTED = 130
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="anon-pipeline", description=__doc__)
+    parser = argparse.ArgumentParser(prog="anon-pipeline", description="Run and inspect anonymisation policies.",
+                                     epilog="exit codes: 0 success; 1 a blocking check failed (nothing released); "
+                                     "2 bad policy, input or secrets; 3 the environment (disk full, permission "
+                                     "denied) or an internal error")
+    parser.add_argument("--debug", action="store_true",
+                        help="on an error, print the full traceback too (it may show data values)")
     subparsers = parser.add_subparsers(dest="command", required=True)
     for name in SUBCOMMAND_MODULES:
         try:
@@ -26,10 +41,29 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    print(f"anon-pipeline: warning: {message}", file=sys.stderr)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    return int(args.handler(args) or 0)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    debug, command = "--debug" in argv, "anon-pipeline"
+    with warnings.catch_warnings():
+        if not debug:
+            warnings.showwarning = _show_warning
+        try:
+            args = build_parser().parse_args(argv)
+            debug, command = args.debug, f"anon-pipeline {args.command}"
+            return int(args.handler(args) or 0)
+        except KeyboardInterrupt:
+            print(f"{command}: interrupted", file=sys.stderr)
+            return EXIT_INTERRUPTED
+        except Exception as exc:
+            error = typed_error(exc)
+            if debug:
+                traceback.print_exception(getattr(error, "original", error), file=sys.stderr)
+            print(f"{command}: error: {error}", file=sys.stderr)
+            return error.exit_code
 
 
 if __name__ == "__main__":

@@ -1,6 +1,7 @@
 """``anon-pipeline run`` (the whole pipeline without Dagster) and ``anon-pipeline where`` (where outputs are).
 
-Exit codes: 0 released; 1 a blocking check failed (nothing released); 2 bad policy or bad input.
+Exit codes: 0 released; 1 a blocking check failed (nothing released); 2 bad policy or bad input; 3 the
+environment (disk full, permission denied) or an internal error (see anon_pipeline.cli).
 """
 
 from __future__ import annotations
@@ -9,7 +10,6 @@ import argparse
 import sys
 from pathlib import Path
 
-from anon_pipeline.errors import AnonPipelineError
 from anon_pipeline.pipeline.workdir import PolicyDirs
 from anon_pipeline.policy import load_policy
 from anon_pipeline.secrets.keys import SecretsError, resolve_key
@@ -21,11 +21,8 @@ EXIT_BAD_INPUT = 2
 def _run(args: argparse.Namespace) -> int:
     from anon_pipeline.pipeline.run import run_policy
 
-    try:
-        result = run_policy(args.policy, source=args.source, workdir=args.workdir)
-    except AnonPipelineError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_BAD_INPUT
+    # Errors (typed, with their exit code) are reported by anon_pipeline.cli.main, the one error edge.
+    result = run_policy(args.policy, source=args.source, workdir=args.workdir)
     a = result.anonymity
     print(f"policy {result.policy}: K = {a['K']} (k = {a['k_percent']:.2f} %) over {', '.join(a['quasi_identifiers'])}")
     wide = a["all_quasi_identifiers"]
@@ -57,11 +54,7 @@ def _print_where(workdir: Path | str | None, policy_name: str) -> None:
 
 
 def _where(args: argparse.Namespace) -> int:
-    try:
-        name = load_policy(args.policy).name
-    except AnonPipelineError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_BAD_INPUT
+    name = load_policy(args.policy).name
     _print_where(args.workdir, name)
     return 0
 

@@ -6,11 +6,19 @@ values of the data: errors end up in logs and Dagster's event store, which are o
 
 from __future__ import annotations
 
+import errno as errno_names
+import functools
 from pathlib import Path
 
 
 class AnonPipelineError(Exception):
-    """Base class for every error this package raises on purpose."""
+    """Base class for every error this package raises on purpose.
+
+    ``exit_code`` is what ``anon-pipeline`` exits with: 2 (bad policy, input or secrets) unless a subclass says
+    otherwise (1 a blocking check failed, 3 the environment or a bug).
+    """
+
+    exit_code = 2
 
 
 class PolicyError(AnonPipelineError):
@@ -78,8 +86,105 @@ class TransformError(AnonPipelineError):
 class BlockingCheckFailed(AnonPipelineError):
     """A blocking check failed, so nothing was released."""
 
+    exit_code = 1
+
     def __init__(self, policy: str, failures: dict[str, str]) -> None:
         self.policy = policy
         self.failures = dict(failures)
         listed = "; ".join(f"{name}: {why}" for name, why in failures.items())
         super().__init__(f"policy '{policy}': blocking check(s) failed, nothing released: {listed}")
+
+
+class RunEnvironmentError(AnonPipelineError):
+    """The machine refused an operation (disk full, permission denied, not a directory, out of memory).
+
+    Neither the policy nor the data are at fault, so the CLI exits 3 (not 2): a script should not reject the
+    input because of it. Names the path, the errno and where it was raised, never file contents.
+    """
+
+    exit_code = 3
+
+    def __init__(self, message: str, *, path: str | None = None, errno_name: str | None = None,
+                 where: str | None = None,
+                 advice: str = "free space or fix the permissions or path, then run again") -> None:
+        self.path = path
+        self.errno_name = errno_name
+        self.where = where
+        text = f"environment error: {message}"
+        if errno_name:
+            text += f" ({errno_name})"
+        if path:
+            text += f": {path}"
+        if where:
+            text += f" [in {where}]"
+        super().__init__(f"{text}; {advice}")
+
+
+class InternalError(AnonPipelineError):
+    """An unexpected exception, reported by its type and where it was raised only.
+
+    Its own message is left out on purpose: pandas and pyarrow quote cell values in theirs. The original is kept
+    in ``original`` (not chained, so a default traceback does not print it) for ``--debug``.
+    """
+
+    exit_code = 3
+
+    def __init__(self, exc_type: str, where: str | None) -> None:
+        self.exc_type = exc_type
+        self.where = where
+        super().__init__(f"internal error: {exc_type}" + (f" raised in {where}" if where else "")
+                         + "; this is a bug: run again with --debug for the traceback (it may show data values)")
+
+
+def _raised_where(exc: BaseException) -> str | None:
+    """``module.function`` of the innermost frame, and of the innermost frame of this package if it differs."""
+    ours = last = None
+    tb = exc.__traceback__
+    while tb is not None:
+        frame = tb.tb_frame
+        module, function = frame.f_globals.get("__name__", "?"), frame.f_code.co_name
+        name = function if function.startswith(module + ".") else f"{module}.{function}"  # Cython names qualify
+        last = name
+        if name.startswith("anon_pipeline."):
+            ours = name
+        tb = tb.tb_next
+    if ours is None or ours == last:
+        return last
+    return f"{last} (called from {ours})"
+
+
+def typed_error(exc: BaseException) -> AnonPipelineError:
+    """The typed error to report for ``exc``: itself when it is one, else an environment or internal error.
+
+    The result carries ``original`` (the exception it stands for) and the message names no data value.
+    """
+    if isinstance(exc, AnonPipelineError):
+        return exc
+    where = _raised_where(exc)
+    if isinstance(exc, MemoryError):
+        error: AnonPipelineError = RunEnvironmentError("out of memory", where=where,
+                                                        advice="use a smaller input or more memory")
+    elif isinstance(exc, OSError) and exc.errno is not None:
+        error = RunEnvironmentError(exc.strerror or type(exc).__name__,
+                                    path=" -> ".join(str(f) for f in (exc.filename, exc.filename2) if f is not None)
+                                    or None,
+                                    errno_name=errno_names.errorcode.get(exc.errno), where=where)
+    else:
+        error = InternalError(type(exc).__name__, where)
+    error.original = exc
+    return error
+
+
+def raises_typed(func):
+    """Decorator: whatever ``func`` raises leaves it as an ``AnonPipelineError`` (see ``typed_error``)."""
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        try:
+            return func(*args, **kwargs)
+        except AnonPipelineError:
+            raise
+        except Exception as exc:
+            raise typed_error(exc) from None
+
+    return wrapper

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import logging
 import os
+import re
 from pathlib import Path
 
 import dagster as dg
@@ -10,10 +12,13 @@ import dagster as dg
 from anon_pipeline.defs.io_manager import PolicyStagingIOManager
 from anon_pipeline.defs.policy_assets import policy_definitions
 from anon_pipeline.defs.resources import AnonSettings
+from anon_pipeline.errors import AnonPipelineError, PolicyError, typed_error
 from anon_pipeline.pipeline.workdir import default_workdir
 from anon_pipeline.policy import load_policy
 
 POLICIES_ENV = "ANON_PIPELINE_POLICIES"
+BROKEN_GROUP = "policy_errors"
+_log = logging.getLogger(__name__)
 
 
 def policy_files() -> list[Path]:
@@ -30,16 +35,46 @@ def policy_files() -> list[Path]:
     return files
 
 
+def broken_policy_asset(file: Path, error: AnonPipelineError, taken: set[str]) -> dg.AssetsDefinition:
+    """Stands in for a policy file that does not load: ``policy_errors/<file stem>`` shows the error in the UI
+    (its description) and raises it when materialised, so the failure is seen, not just logged."""
+    stem = re.sub(r"\W", "_", file.stem) or "policy"
+    name, n = stem, 1
+    while name in taken:
+        n += 1
+        name = f"{stem}_{n}"
+    taken.add(name)
+
+    @dg.asset(key=[BROKEN_GROUP, name], group_name=BROKEN_GROUP, description=str(error))
+    def _broken() -> None:
+        raise error.with_traceback(None)
+
+    return _broken
+
+
 def build_definitions(files: list[Path] | None = None, workdir: str | None = None) -> dg.Definitions:
+    """Every policy's definitions. A policy file that does not load does not hide the others: it is logged
+    as an error and becomes a ``policy_errors/<file stem>`` asset naming the file and the problem."""
     workdir = workdir or str(default_workdir())
     parts: dict[str, list] = {"assets": [], "asset_checks": [], "jobs": [], "schedules": [], "sensors": []}
     names: dict[str, Path] = {}
+    broken: set[str] = set()
     for file in files if files is not None else policy_files():
-        policy = load_policy(file)
-        if policy.name in names:
-            raise ValueError(f"policies {names[policy.name]} and {file} share the name '{policy.name}'")
+        try:
+            policy = load_policy(file)
+            if policy.name in names:
+                raise PolicyError(file, f"shares the name '{policy.name}' with {names[policy.name]}; not loaded",
+                                  field="name")
+            built = policy_definitions(policy)
+        except Exception as exc:
+            error = typed_error(exc)
+            if not isinstance(error, PolicyError):
+                error = PolicyError(file, f"its definitions could not be built: {error}")
+            _log.error("%s", error)
+            parts["assets"].append(broken_policy_asset(file, error, broken))
+            continue
         names[policy.name] = file
-        for kind, defs in policy_definitions(policy).items():
+        for kind, defs in built.items():
             parts[kind].extend(defs)
     return dg.Definitions(
         **parts,

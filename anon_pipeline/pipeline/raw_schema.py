@@ -20,6 +20,8 @@ from anon_pipeline.policy.model import ColumnSpec, Policy
 _DTYPES = {"str": "str", "int": "Int64", "float": "Float64", "date": "datetime64[ns]",
            "datetime": "datetime64[ns]", "bool": "boolean"}
 _SCIENTIFIC = r"^[+-]?\d(\.\d+)?[eE][+-]?\d+$"
+#: Undeclared columns listed one by one in an error; beyond that they are counted.
+_LISTED_EXTRA = 20
 
 
 def _problem(column: str, rule: str, n_rows: int, hint: str | None = None) -> dict:
@@ -45,8 +47,12 @@ def _coerce(name: str, spec: ColumnSpec, values: pd.Series, problems: list[dict]
         numbers = pd.to_numeric(values, errors="coerce")
         bad = numbers.isna() & present
         if spec.dtype == "int":
-            fractional = numbers.notna() & (numbers % 1 != 0)
-            bad |= fractional
+            # Beyond int64 a number cannot be stored (pandas would raise): its own rule, and then missing.
+            out_of_range = numbers.notna() & ((numbers >= 2**63) | (numbers < -(2**63)))
+            if out_of_range.any():
+                problems.append(_problem(name, "out of int64 range", out_of_range.sum()))
+            bad |= numbers.notna() & ~out_of_range & (numbers % 1 != 0)
+            numbers = numbers.where(~out_of_range)
         if bad.any():
             problems.append(_problem(name, f"dtype {spec.dtype}", bad.sum()))
         return numbers.where(~bad).astype(_DTYPES[spec.dtype])
@@ -139,14 +145,18 @@ def validate_raw(frame: pd.DataFrame, policy: Policy, file: str | Path) -> pd.Da
     """Type and check the raw table; returns a typed copy (the input frame is not modified)."""
     declared, present = list(policy.columns), list(frame.columns)
     problems: list[dict] = []
-    missing = [c for c in declared if c not in present]
-    extra = [c for c in present if c not in declared]
+    declared_set, present_set = set(declared), set(present)
+    missing = [c for c in declared if c not in present_set]
+    extra = [c for c in present if c not in declared_set]
     if not set(present) & set(declared):
         raise RawSchemaError(file, [_header_problem(present, declared, policy.source.delimiter, len(frame))])
     for c in missing:
         problems.append(_problem(c, "column declared by the policy is missing from the input", len(frame)))
-    for c in extra:
+    for c in extra[:_LISTED_EXTRA]:
         problems.append(_problem(c, "column is not declared by the policy (declare it, e.g. role: drop)", len(frame)))
+    if len(extra) > _LISTED_EXTRA:
+        problems.append(_problem("*", f"{len(extra) - _LISTED_EXTRA} more columns not declared by the policy",
+                                 len(frame)))
     if len(frame) == 0:
         problems.append(_problem("*", "at least one data row", 0, "the file has a header but no rows"))
     if problems:

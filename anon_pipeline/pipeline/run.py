@@ -11,7 +11,7 @@ from typing import Any
 
 import pandas as pd
 
-from anon_pipeline.errors import BlockingCheckFailed
+from anon_pipeline.errors import BlockingCheckFailed, raises_typed
 from anon_pipeline.pipeline.anonymise import anonymise, plan_summary
 from anon_pipeline.pipeline.checks import CheckOutcome, staging_checks
 from anon_pipeline.pipeline.publish import release, write_key_tables, write_plan, write_reports
@@ -42,10 +42,13 @@ class RunResult:
         return {o.name: o.failure_reason() for o in self.check_details if o.blocking and not o.passed}
 
 
+@raises_typed
 def run_policy(policy_path: str | Path | Policy, source: str | Path | None = None,
                workdir: str | Path | None = None) -> RunResult:
     """Run a policy end to end. Input that breaks the raw schema raises ``InputDataError``; a failed blocking
-    check returns ``released=False`` and leaves any earlier release untouched."""
+    check returns ``released=False`` and leaves any earlier release untouched. Every failure leaves as an
+    ``AnonPipelineError``: an ``OSError`` from the machine as ``RunEnvironmentError``, anything unexpected as
+    ``InternalError`` (type and place only; the original is in its ``original`` attribute)."""
     policy = policy_path if isinstance(policy_path, Policy) else load_policy(policy_path)
     dirs = PolicyDirs.for_policy(workdir, policy.name)
     src = resolve_source(policy, source, workdir)

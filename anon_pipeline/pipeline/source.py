@@ -2,19 +2,27 @@
 
 The raw file is only ever read. Its checksum is taken so a run can prove it did not change it, and so the
 Dagster ``raw`` asset can record which file a run used without storing a copy of personal data.
+
+Reading is linear and bounded: the source section's ``max_columns`` and ``max_line_bytes`` are checked in one
+streaming pass (fixed-size chunks) before pandas loads anything, so a hostile file is refused with an
+``InputDataError`` instead of exhausting memory.
 """
 
 from __future__ import annotations
 
 import csv
+from collections import Counter
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 
 from anon_pipeline.errors import InputDataError
 from anon_pipeline.pipeline.workdir import PolicyDirs
-from anon_pipeline.policy.model import Policy
+from anon_pipeline.policy.model import Policy, SourceSpec
 from anon_pipeline.release.writer import sha256_file
 from anon_pipeline.sample import generate
 
@@ -44,10 +52,12 @@ def resolve_source(policy: Policy, override: str | Path | None = None, workdir: 
         path = Path(override) if override is not None else Path(spec.path)
         if not path.is_absolute():
             path = (Path.cwd() / path) if override is not None else (policy.base_dir / path)
+        if path.is_dir():
+            raise InputDataError(path, "is a directory, not a file", rule="source is a file")
         if not path.is_file():
             raise InputDataError(path, "file not found", rule="source exists")
         fmt = _format_of(path, spec.format if override is None else "auto")
-        return SourceFile(str(path), fmt, sha256_file(path), path.stat().st_size)
+        return SourceFile(str(path), fmt, _readable_sha256(path), path.stat().st_size)
     sample = spec.sample
     assert sample is not None  # the model fills a default sample when there is no path
     path = PolicyDirs.for_policy(workdir, policy.name).samples / f"{sample.generator}_{sample.rows}_{sample.seed}.csv"
@@ -56,6 +66,86 @@ def resolve_source(policy: Policy, override: str | Path | None = None, workdir: 
         generate(sample.generator, sample.rows, sample.seed).to_csv(tmp, index=False)
         tmp.replace(path)
     return SourceFile(str(path), "csv", sha256_file(path), path.stat().st_size, generated=True)
+
+
+def _readable_sha256(path: Path) -> str:
+    try:
+        return sha256_file(path)
+    except OSError as exc:
+        raise InputDataError(path, f"cannot read the file ({exc.strerror or type(exc).__name__})",
+                             rule="source readable", hint="check the file's permissions") from None
+
+
+_CHUNK = 1 << 22
+_NEWLINE, _QUOTE = ord("\n"), ord('"')
+
+
+def _longest_line(path: Path, limit: int) -> tuple[int, int]:
+    """(length in bytes, 1-based number) of the first CSV line longer than ``limit``, else of the longest line.
+
+    A line break inside a quoted field does not end the line (quote parity, as doubled quotes keep it), so a
+    long multi-line field counts whole. Reads fixed-size chunks and stops at the first line over the limit.
+    """
+    longest, longest_no, start, offset, odd_quotes, line_no = 0, 0, 0, 0, 0, 0
+    with path.open("rb") as fh:
+        while chunk := fh.read(_CHUNK):
+            data = np.frombuffer(chunk, dtype=np.uint8)
+            parity = np.bitwise_xor.accumulate((data == _QUOTE).view(np.uint8)) ^ odd_quotes
+            ends = np.flatnonzero((data == _NEWLINE) & (parity == 0)) + offset
+            if ends.size:
+                lengths = np.diff(ends, prepend=start - 1) - 1
+                worst = int(np.argmax(lengths))
+                if lengths[worst] > longest:
+                    longest, longest_no = int(lengths[worst]), line_no + worst + 1
+                line_no += ends.size
+                start = int(ends[-1]) + 1
+            offset += len(chunk)
+            odd_quotes = int(parity[-1])
+            if longest > limit:
+                break
+            if offset - start > limit:   # the unfinished line is already too long
+                return offset - start, line_no + 1
+    if offset - start > longest:
+        longest, longest_no = offset - start, line_no + 1
+    return longest, longest_no
+
+
+def _check_bounds(path: Path, spec: SourceSpec) -> None:
+    length, line_no = _longest_line(path, spec.max_line_bytes)
+    if length > spec.max_line_bytes:
+        raise InputDataError(path, f"line {line_no} is longer than the limit of {spec.max_line_bytes} bytes "
+                             f"({length} bytes or more)", rule="max_line_bytes",
+                             hint="raise source.max_line_bytes in the policy if such long lines are genuine")
+
+
+def _check_column_count(path: Path, n_columns: int, spec: SourceSpec) -> None:
+    if n_columns > spec.max_columns:
+        raise InputDataError(path, f"{n_columns} columns, more than the limit of {spec.max_columns}",
+                             rule="max_columns", hint="raise source.max_columns in the policy if genuine")
+
+
+def _read_parquet(path: Path, spec: SourceSpec) -> pd.DataFrame:
+    try:
+        schema = pq.read_schema(path)
+    except Exception as exc:  # pyarrow raises several types for a broken file
+        raise InputDataError(path, f"not a readable parquet file ({type(exc).__name__})",
+                             rule="parquet format") from None
+    _check_column_count(path, len(schema.names), spec)
+    nested = [f for f in schema if pa.types.is_nested(f.type)]
+    if nested:
+        raise InputDataError(path, f"type {nested[0].type} is not supported: each cell must be one value, not a "
+                             f"list, struct or map ({len(nested)} such column(s))", column=nested[0].name,
+                             rule="unsupported type")
+    try:
+        return pd.read_parquet(path)
+    except Exception as exc:
+        raise InputDataError(path, f"not a readable parquet file ({type(exc).__name__})",
+                             rule="parquet format") from None
+
+
+def duplicated_names(header: list[str]) -> list[str]:
+    """Names the header holds more than once, sorted (linear: a 100,000-column header is checked at once)."""
+    return sorted(name for name, n in Counter(header).items() if n > 1)
 
 
 def _csv_header(path: Path, delimiter: str, encoding: str) -> list[str]:
@@ -92,19 +182,17 @@ def read_source(source: SourceFile, policy: Policy) -> pd.DataFrame:
     """
     path = Path(source.path)
     spec = policy.source
-    if not path.is_file() or sha256_file(path) != source.sha256:
+    if not path.is_file() or _readable_sha256(path) != source.sha256:
         raise InputDataError(path, "the file changed or disappeared after the run recorded it (SHA-256 differs); "
                              "run again", rule="unchanged since recorded")
     if source.n_bytes == 0:
         raise InputDataError(path, "the file is empty (no header, no rows)", rule="not empty", n_rows=0)
     if source.format == "parquet":
-        try:
-            return pd.read_parquet(path)
-        except Exception as exc:  # pyarrow raises several types for a broken file
-            raise InputDataError(path, f"not a readable parquet file ({type(exc).__name__})",
-                                 rule="parquet format") from None
+        return _read_parquet(path, spec)
+    _check_bounds(path, spec)
     try:
         header = _csv_header(path, spec.delimiter, spec.encoding)
+        _check_column_count(path, len(header), spec)
         frame = pd.read_csv(path, sep=spec.delimiter, encoding=spec.encoding, dtype="str",
                             keep_default_na=False, na_values=[""], skipinitialspace=False)
     except UnicodeDecodeError:
@@ -114,10 +202,13 @@ def read_source(source: SourceFile, policy: Policy) -> pd.DataFrame:
                              hint="set source.encoding in the policy (e.g. cp1252 or latin-1)") from None
     except pd.errors.EmptyDataError:
         raise InputDataError(path, "the file has no header", rule="not empty", n_rows=0) from None
+    except csv.Error:
+        raise InputDataError(path, f"the header is not parseable as CSV with delimiter {spec.delimiter!r}",
+                             rule="csv format") from None
     except pd.errors.ParserError as exc:
         raise InputDataError(path, f"not parseable as CSV with delimiter {spec.delimiter!r} "
                              f"({str(exc).splitlines()[0][:120]})", rule="csv format") from None
-    duplicated = sorted({c for c in header if header.count(c) > 1})
+    duplicated = duplicated_names(header)
     # Names are only echoed when the header is one (it shares a name with the policy): a file without its
     # header row would have data here, and the raw schema reports that case without showing it.
     if duplicated and set(header) & set(policy.columns):

@@ -103,6 +103,10 @@ class SourceSpec(StrictModel):
     inbox: str | None = None
     #: Rows that repeat another row in every column are usually an export fault: an error unless ``allow``.
     duplicate_rows: Literal["error", "allow"] = "error"
+    #: Input bounds, so a malformed or hostile file is refused early instead of exhausting memory: the most
+    #: columns, and the longest CSV line (a quoted field's line breaks included, so also the longest field).
+    max_columns: int = Field(10_000, ge=1)
+    max_line_bytes: int = Field(1 << 20, ge=1)
 
     @field_validator("delimiter")
     @classmethod

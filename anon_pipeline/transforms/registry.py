@@ -8,6 +8,7 @@ be frozen and replayed on new data or another batch.
 from __future__ import annotations
 
 import hashlib
+import warnings
 from dataclasses import dataclass, field
 from datetime import date
 from importlib.metadata import entry_points
@@ -114,6 +115,47 @@ def register_op(name: str):
     return decorate
 
 
+class PluginLoadWarning(UserWarning):
+    """A plugin's entry point failed to import: its ops are unavailable, every other op still works."""
+
+
+@dataclass(frozen=True)
+class BrokenPlugin:
+    """An entry point of ``ENTRY_POINT_GROUP`` whose import raised, and the ops it registered before failing."""
+
+    entry_point: str
+    module: str
+    package: str
+    error: str
+    ops: tuple[str, ...] = ()
+
+    def describe(self) -> str:
+        return (f"plugin '{self.entry_point}' (module {self.module}, package {self.package}) failed to import: "
+                f"{self.error}")
+
+
+_BROKEN_PLUGINS: dict[str, BrokenPlugin] = {}
+
+
+def _load_entry_point(ep) -> None:
+    """Import one plugin; a failure is recorded and warned about instead of breaking every policy."""
+    before = set(_REGISTRY)
+    try:
+        ep.load()
+    except Exception as exc:
+        # Ops a half-imported module registered are withdrawn: their module may be missing what they use.
+        partial = tuple(sorted(set(_REGISTRY) - before))
+        for name in partial:
+            del _REGISTRY[name]
+        dist = getattr(ep, "dist", None)
+        package = f"{dist.name} {dist.version}" if dist is not None else "unknown"
+        first_line = (str(exc).splitlines() or [""])[0][:200]
+        broken = BrokenPlugin(ep.name, ep.value, package, f"{type(exc).__name__}: {first_line}", partial)
+        _BROKEN_PLUGINS[ep.name] = broken
+        warnings.warn(f"{broken.describe()}; its ops are unavailable, policies not using them are unaffected",
+                      PluginLoadWarning, stacklevel=3)
+
+
 def _load_plugins() -> None:
     global _PLUGINS_LOADED
     if _PLUGINS_LOADED:
@@ -123,7 +165,7 @@ def _load_plugins() -> None:
     import anon_pipeline.transforms.builtin  # noqa: F401
 
     for ep in entry_points(group=ENTRY_POINT_GROUP):
-        ep.load()
+        _load_entry_point(ep)
 
 
 def get_op(name: str) -> type[ColumnOp] | type[TableOp]:
@@ -132,7 +174,11 @@ def get_op(name: str) -> type[ColumnOp] | type[TableOp]:
         return _REGISTRY[name]
     except KeyError:
         known = ", ".join(sorted(_REGISTRY))
-        raise KeyError(f"unknown op '{name}'; registered ops: {known}") from None
+        owner = [b for b in _BROKEN_PLUGINS.values() if name in b.ops]
+        if owner:
+            raise KeyError(f"op '{name}' is unavailable: {owner[0].describe()}") from None
+        maybe = "".join(f"; it may come from {b.describe()}" for b in _BROKEN_PLUGINS.values())
+        raise KeyError(f"unknown op '{name}'{maybe}; registered ops: {known}") from None
 
 
 def registered_ops() -> dict[str, type[ColumnOp] | type[TableOp]]:
