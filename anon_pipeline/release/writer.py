@@ -131,11 +131,11 @@ def _float_text(column: pa.ChunkedArray) -> pa.ChunkedArray:
 
 
 def _timestamp_text(column: pa.ChunkedArray) -> pa.ChunkedArray:
-    # As pandas: the date alone when every value is at midnight, else whole seconds unless fractions are present
+    # As pandas: the date alone when every value is at midnight, else the coarsest unit that loses nothing
     # (Arrow would write every timestamp[us] with six decimals).
     if column.type.tz is not None:
         return column
-    for coarser in (pa.date32(), pa.timestamp("s")):
+    for coarser in (pa.date32(), pa.timestamp("s"), pa.timestamp("ms"), pa.timestamp("us")):
         cut = pc.cast(column, coarser, safe=False)
         if pc.all(pc.fill_null(pc.equal(pc.cast(cut, column.type), column), True)).as_py():
             return cut
