@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from anon_pipeline.release.writer import MANIFEST, ReleaseError, table_bytes, verify_release
+from anon_pipeline.release.tables import table_bytes
+from anon_pipeline.release.writer import MANIFEST, ReleaseError, verify_release
 from anon_pipeline.secrets import (KEY_ENV, KEY_FILE_ENV, SecretsError, atomic_write_bytes, decrypt_bytes,
                                    default_key_path, generate_key_file, resolve_key)
 

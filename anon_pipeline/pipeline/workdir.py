@@ -74,7 +74,10 @@ class PolicyDirs:
         if path.is_symlink():
             raise UnsafePathError(f"{path} is a symbolic link (to {os.readlink(path)}); refusing to follow it: "
                                   f"make {name}/ a real folder inside {self.root}")
-        return make_dir(self.inside(path, f"folder {name}/"))
+        make_dir(self.inside(path, f"folder {name}/"))
+        if name != "release":  # folders an older version made 0755; the release writer sets release/ itself
+            os.chmod(path, PRIVATE_DIR)
+        return path
 
     @property
     def samples(self) -> Path:

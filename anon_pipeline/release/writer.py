@@ -10,9 +10,6 @@ The manifest is signed (``manifest.sig``, HMAC-SHA256, see ``anon_pipeline.secre
 file and recomputes its hash in the manifest cannot recompute the signature without the key, and
 :func:`verify_release` checks the signature before it trusts anything the manifest says.
 
-CSV cells that a spreadsheet would run as a formula (a string starting with ``= + - @``, a tab or a carriage
-return) get a leading single quote (OWASP's rule for CSV injection); numeric columns and parquet are unchanged.
-
 Key tables go in encrypted (``keys/<name>.parquet.enc``, see ``anon_pipeline.secrets``). With
 ``encrypted_zip`` the tables are written only inside an AES-256 zip (pyzipper, WinZip AE-2) whose random
 password goes to a 0400 file outside the version folder, so the folder can be shared without the password.
@@ -20,7 +17,6 @@ password goes to a 0400 file outside the version folder, so the folder can be sh
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import io
 import json
@@ -34,14 +30,12 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-import pyarrow as pa
-import pyarrow.compute as pc
-import pyarrow.csv as pa_csv
 import pyzipper
 
 from anon_pipeline.errors import AnonPipelineError
 from anon_pipeline.pipeline.workdir import PRIVATE_DIR, PRIVATE_FILE, UnsafePathError, inside, make_dir
 from anon_pipeline.release.manifest import library_versions
+from anon_pipeline.release.tables import table_bytes
 from anon_pipeline.secrets.atomic import atomic_write_bytes, pid_alive
 from anon_pipeline.secrets.crypto import encrypt_table
 from anon_pipeline.secrets.keys import encryption_key, resolve_key
@@ -56,8 +50,6 @@ PASSWORD_DIR = "passwords"
 MANIFEST = "manifest.json"
 SIGNATURE = "manifest.sig"
 _TMP_PREFIX = ".tmp-"
-#: OWASP CSV injection: a cell starting with one of these is run as a formula by spreadsheet programs.
-FORMULA_START = r"^[=+\-@\t\r]"
 
 
 class ReleaseError(AnonPipelineError):
@@ -74,72 +66,6 @@ def sha256_file(path: Path) -> str:
 
 def _version_name() -> str:
     return datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
-
-
-def table_bytes(frame: pd.DataFrame, fmt: str) -> bytes:
-    """A table serialised as ``parquet`` or ``csv`` (no index); CSV formula cells neutralised."""
-    buf = io.BytesIO()
-    if fmt == "parquet":
-        frame.to_parquet(buf, index=False)
-    elif fmt == "csv":
-        # The header as before (quoted only where needed); Arrow quotes every string cell, which parses the same.
-        header = io.StringIO()
-        csv.writer(header, lineterminator="\n").writerow([str(c) for c in frame.columns])
-        buf.write(header.getvalue().encode())
-        pa_csv.write_csv(csv_table(frame), buf, pa_csv.WriteOptions(include_header=False))
-    else:
-        raise ValueError(f"unknown release format '{fmt}' (parquet, csv)")
-    return buf.getvalue()
-
-
-def csv_table(frame: pd.DataFrame) -> pa.Table:
-    """``frame`` as the Arrow table the CSV is written from: string cells that start a formula get a leading
-    ``'``; floats and timestamps are spelled as pandas' ``to_csv`` spells them, so the CSV parses as before."""
-    table = pa.Table.from_pandas(frame, preserve_index=False)
-    for i, field in enumerate(table.schema):
-        column, kind = table.column(i), field.type
-        if pa.types.is_dictionary(kind):
-            column, kind = column.cast(kind.value_type), kind.value_type
-        if pa.types.is_string(kind) or pa.types.is_large_string(kind) or pa.types.is_string_view(kind):
-            column = neutralise_formulas(column)
-        elif pa.types.is_floating(kind):
-            column = _float_text(column)
-        elif pa.types.is_timestamp(kind):
-            column = _timestamp_text(column)
-        else:
-            continue
-        table = table.set_column(i, pa.field(field.name, column.type), column)
-    return table
-
-
-def neutralise_formulas(column: pa.ChunkedArray) -> pa.ChunkedArray:
-    """Prefix ``'`` to the cells a spreadsheet would evaluate (OWASP); missing cells stay missing."""
-    formula = pc.match_substring_regex(column, FORMULA_START)
-    if not pc.any(formula).as_py():
-        return column
-    quote, empty = pa.scalar("'", column.type), pa.scalar("", column.type)
-    return pc.if_else(formula, pc.binary_join_element_wise(quote, column, empty), column)
-
-
-def _float_text(column: pa.ChunkedArray) -> pa.ChunkedArray:
-    # Arrow writes 2.0 as "2": a float column of whole numbers would read back as integers; pandas writes "2.0".
-    text = pc.cast(column, pa.string())
-    integral = pc.match_substring_regex(text, r"^-?[0-9]+$")
-    if not pc.all(pc.fill_null(integral, True)).as_py():
-        return column
-    return pc.binary_join_element_wise(text, ".0", "")
-
-
-def _timestamp_text(column: pa.ChunkedArray) -> pa.ChunkedArray:
-    # As pandas: the date alone when every value is at midnight, else the coarsest unit that loses nothing
-    # (Arrow would write every timestamp[us] with six decimals).
-    if column.type.tz is not None:
-        return column
-    for coarser in (pa.date32(), pa.timestamp("s"), pa.timestamp("ms"), pa.timestamp("us")):
-        cut = pc.cast(column, coarser, safe=False)
-        if pc.all(pc.fill_null(pc.equal(pc.cast(cut, column.type), column), True)).as_py():
-            return cut
-    return column
 
 
 def _write(path: Path, data: bytes) -> None:

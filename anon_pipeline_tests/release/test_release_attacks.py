@@ -29,7 +29,7 @@ from anon_pipeline.pipeline.publish import write_key_tables, write_reports
 from anon_pipeline.pipeline.workdir import PolicyDirs, UnsafePathError
 from anon_pipeline.policy import load_policy
 from anon_pipeline.release import ReleaseError, read_release_table, verify_release, write_release
-from anon_pipeline.release.writer import table_bytes
+from anon_pipeline.release.tables import table_bytes
 from anon_pipeline.secrets import (encrypt_table, read_encrypted_table, read_key_file, remove_stale_temporaries,
                                    sign, write_encrypted_table)
 from anon_pipeline_tests.conftest import shared_path

@@ -20,6 +20,7 @@ import pyzipper
 from cryptography.fernet import Fernet
 
 from anon_pipeline.release import build_manifest, policy_hash, read_release_table, verify_release, write_release
+from anon_pipeline.release import tables as tables_module
 from anon_pipeline.release import writer as writer_module
 from anon_pipeline.secrets import read_encrypted_table
 
@@ -118,7 +119,7 @@ def test_a_failure_half_way_leaves_the_previous_release_untouched(tmp_path, monk
     good = release(tmp_path)
     if where == "second table":
         calls = {"n": 0}
-        real = writer_module.csv_table
+        real = tables_module.csv_table
 
         def fail(frame):
             calls["n"] += 1
@@ -126,7 +127,7 @@ def test_a_failure_half_way_leaves_the_previous_release_untouched(tmp_path, monk
                 raise OSError("disk full")
             return real(frame)
 
-        monkeypatch.setattr(writer_module, "csv_table", fail)
+        monkeypatch.setattr(tables_module, "csv_table", fail)
     else:
         def fail(*args, **kwargs):
             raise OSError("disk full")
