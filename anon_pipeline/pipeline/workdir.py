@@ -64,6 +64,9 @@ class PolicyDirs:
         make_dir(base, TRAVERSE_DIR)
         dirs = cls(inside(base / policy_name, base, f"folder of policy '{policy_name}'"))
         make_dir(dirs.root, TRAVERSE_DIR)
+        info = dirs.root.stat()
+        if info.st_uid == os.geteuid() and info.st_mode & 0o777 != TRAVERSE_DIR:  # an older version made it 0755
+            os.chmod(dirs.root, TRAVERSE_DIR)
         return dirs
 
     def inside(self, path: Path, what: str = "path") -> Path:

@@ -39,7 +39,7 @@ def table_bytes(frame: pd.DataFrame, fmt: str) -> bytes:
 def csv_table(frame: pd.DataFrame) -> pa.Table:
     """``frame`` as the Arrow table the CSV is written from: string cells that start a formula get a leading
     ``'``; floats and timestamps are spelled as pandas' ``to_csv`` spells them, so the CSV parses as before."""
-    table = pa.Table.from_pandas(frame, preserve_index=False)
+    table = _arrow(frame)
     for i, field in enumerate(table.schema):
         column, kind = table.column(i), field.type
         if pa.types.is_dictionary(kind):
@@ -54,6 +54,16 @@ def csv_table(frame: pd.DataFrame) -> pa.Table:
             continue
         table = table.set_column(i, pa.field(field.name, column.type), column)
     return table
+
+
+def _arrow(frame: pd.DataFrame) -> pa.Table:
+    try:
+        return pa.Table.from_pandas(frame, preserve_index=False)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
+        # Mixed Python objects, intervals and the like: their text, which is what pandas' to_csv wrote for them.
+        plain = [c for c in frame.columns if frame[c].dtype == object or isinstance(frame[c].dtype, pd.CategoricalDtype)
+                 or isinstance(frame[c].dtype, pd.IntervalDtype)]
+        return pa.Table.from_pandas(frame.astype({c: "str" for c in plain}), preserve_index=False)
 
 
 def neutralise_formulas(column: pa.ChunkedArray) -> pa.ChunkedArray:

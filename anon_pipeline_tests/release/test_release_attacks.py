@@ -258,6 +258,14 @@ def test_the_arrow_csv_parses_as_the_pandas_csv_did():
                                   pd.read_csv(io.BytesIO(spelled.to_csv(index=False).encode()), **as_text))
 
 
+def test_mixed_object_and_interval_columns_are_written_as_their_text():
+    frame = pd.DataFrame({"o": pd.Series([1, "=a", None, 2.5], dtype=object), "iv": pd.cut([1, 5, 9, 3], [0, 4, 10]),
+                          "n": [1, 2, 3, 4]})
+    back = pd.read_csv(io.BytesIO(table_bytes(frame, "csv")), dtype="str", keep_default_na=False)
+    assert back.to_dict("list") == {"o": ["1", "'=a", "", "2.5"], "iv": ["(0, 4]", "(4, 10]", "(4, 10]", "(0, 4]"],
+                                    "n": ["1", "2", "3", "4"]}
+
+
 # ---- paths ---------------------------------------------------------------------------------------------------
 def test_names_that_escape_the_policy_folder_are_refused_at_write_time(tmp_path):
     dirs = PolicyDirs.for_policy(tmp_path / "w", NAME)
