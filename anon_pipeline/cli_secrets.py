@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from anon_pipeline.release.writer import table_bytes, verify_release
+from anon_pipeline.release.tables import table_bytes
+from anon_pipeline.release.writer import MANIFEST, ReleaseError, verify_release
 from anon_pipeline.secrets import (KEY_ENV, KEY_FILE_ENV, SecretsError, atomic_write_bytes, decrypt_bytes,
                                    default_key_path, generate_key_file, resolve_key)
 
@@ -36,10 +37,14 @@ def add_subcommands(subparsers: argparse._SubParsersAction) -> None:
     decode.add_argument("--force", action="store_true", help="overwrite --out if it exists")
     decode.set_defaults(handler=_decode)
 
-    verify = subparsers.add_parser("verify", help="check a release folder against its manifest",
-                                   description="Re-hash every file of a release and compare with manifest.json; "
-                                   "also report files missing, unlisted or writable. Exit 1 when anything is off.")
+    verify = subparsers.add_parser("verify", help="check a release folder against its signed manifest",
+                                   description="Check the manifest's signature (manifest.sig, with the key from "
+                                   f"--key-file, {KEY_ENV}, {KEY_FILE_ENV} or the default key file), then re-hash "
+                                   "every file and compare with manifest.json; also report files missing, unlisted "
+                                   "or writable. Exit 1 when anything is off (an unsigned release included), 2 when "
+                                   "the folder or the manifest cannot be read or no key is configured.")
     verify.add_argument("release", type=Path, help="a release version folder (or its 'latest' link)")
+    verify.add_argument("--key-file", type=Path, default=None)
     verify.set_defaults(handler=_verify)
 
 
@@ -87,14 +92,17 @@ def _decode(args: argparse.Namespace) -> int:
     return 0
 
 
-
 def _verify(args: argparse.Namespace) -> int:
-    if not (args.release / "manifest.json").is_file():
-        return _fail("verify", FileNotFoundError(f"{args.release} has no manifest.json; is it a release folder?"))
-    problems = verify_release(args.release)
+    if not (args.release / MANIFEST).is_file():
+        return _fail("verify", FileNotFoundError(f"{args.release} has no {MANIFEST}; is it a release folder?"))
+    try:
+        problems = verify_release(args.release, resolve_key(args.key_file, create=False).key)
+    except (SecretsError, ReleaseError, OSError) as exc:
+        return _fail("verify", exc)
     for problem in problems:
         print(f"anon-pipeline verify: {problem}", file=sys.stderr)
     if problems:
         return 1
-    print(f"{args.release}: every file matches its SHA-256 in the manifest and is read-only")
+    print(f"{args.release}: the manifest's signature is valid, and every file matches its SHA-256 in the manifest "
+          "and is read-only")
     return 0

@@ -1,7 +1,9 @@
-"""The IO manager: staging tables as parquet and small documents as JSON under ``<workdir>/<policy>/staging``.
+"""The IO manager: staging tables and small documents under ``<workdir>/<policy>/staging``, encrypted at rest.
 
-Nothing that holds direct identifiers passes through it: the ``raw`` asset stores only a descriptor of the
-source file (path, checksum, size), never a copy of the data.
+Staging tables hold the quasi-identifiers in clear (birthdates, postcodes, exact measures) and the contract
+(source row <-> GUID), so every output is written with the Fernet helpers of ``anon_pipeline.secrets`` under the
+key that encrypts the key tables (``*.parquet.enc``, ``*.json.enc``, 0600). The ``raw`` asset stores only a
+descriptor of the source file (path, checksum, size), never a copy of the data.
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ import dagster as dg
 import pandas as pd
 
 from anon_pipeline.pipeline.workdir import PolicyDirs, default_workdir
+from anon_pipeline.secrets import (ENCRYPTED_SUFFIX, atomic_write_bytes, decrypt_bytes, encrypt_bytes,
+                                   encryption_key, read_encrypted_table, write_encrypted_table)
 
 
 class PolicyStagingIOManager(dg.ConfigurableIOManager):
@@ -21,21 +25,28 @@ class PolicyStagingIOManager(dg.ConfigurableIOManager):
 
     def _base(self, key: dg.AssetKey) -> Path:
         policy, *rest = key.path
-        return PolicyDirs.for_policy(self.workdir, policy).staging / "__".join(rest)
+        dirs = PolicyDirs.for_policy(self.workdir, policy)
+        return dirs.inside(dirs.staging / "__".join(rest), "staging file")
 
     def handle_output(self, context: dg.OutputContext, obj: Any) -> None:
         base = self._base(context.asset_key)
+        key = encryption_key()
         if isinstance(obj, pd.DataFrame):
-            tmp = base.with_suffix(".parquet.tmp")
-            obj.to_parquet(tmp, index=False)
-            tmp.replace(base.with_suffix(".parquet"))
+            write_encrypted_table(base.with_suffix(f".parquet{ENCRYPTED_SUFFIX}"), obj, key, name=base.name)
         else:
-            tmp = base.with_suffix(".json.tmp")
-            tmp.write_text(json.dumps(obj, indent=2, default=str), encoding="utf-8")
-            tmp.replace(base.with_suffix(".json"))
+            data = json.dumps(obj, indent=2, default=str).encode()
+            atomic_write_bytes(base.with_suffix(f".json{ENCRYPTED_SUFFIX}"),
+                               encrypt_bytes(data, key, meta={"name": base.name, "format": "json"}))
+        for old in (".parquet", ".json"):  # what earlier versions left in clear
+            base.with_suffix(old).unlink(missing_ok=True)
 
     def load_input(self, context: dg.InputContext) -> Any:
         base = self._base(context.asset_key)
-        if base.with_suffix(".parquet").is_file():
-            return pd.read_parquet(base.with_suffix(".parquet"))
-        return json.loads(base.with_suffix(".json").read_text(encoding="utf-8"))
+        table = base.with_suffix(f".parquet{ENCRYPTED_SUFFIX}")
+        if table.is_file():
+            return read_encrypted_table(table, encryption_key())
+        doc = base.with_suffix(f".json{ENCRYPTED_SUFFIX}")
+        if not doc.is_file():
+            raise FileNotFoundError(f"no staged output for {context.asset_key.to_user_string()} in {base.parent}; "
+                                    "materialise its upstream assets first")
+        return json.loads(decrypt_bytes(doc.read_bytes(), encryption_key(), source=f"file {doc}")[0])

@@ -20,7 +20,7 @@ from anon_pipeline.pipeline.checks import (CheckOutcome, check_anonymised_schema
                                            staging_checks)
 from anon_pipeline.pipeline.publish import release as publish_release
 from anon_pipeline.pipeline.publish import write_key_tables, write_plan, write_reports
-from anon_pipeline.pipeline.qi_table import build_qi_table, contract_of, qi_schema
+from anon_pipeline.pipeline.qi_table import build_qi_table, qi_schema
 from anon_pipeline.pipeline.raw_schema import validate_raw
 from anon_pipeline.pipeline.source import SourceFile, read_source, resolve_source
 from anon_pipeline.pipeline.workdir import PolicyDirs
@@ -77,14 +77,20 @@ def policy_definitions(policy: Policy) -> dict[str, list]:
         return check_result(CheckOutcome("raw_schema", True, True, "conforms to the policy",
                                          {"rows": len(typed), "columns": len(typed.columns)}))
 
-    @dg.asset(key=key("qi_table"), group_name=group, ins={"raw": dg.AssetIn(key("raw"))},
-              description="Identifiers dropped, a fresh random GUID per row, pandera-validated.")
-    def qi_table(context: dg.AssetExecutionContext, raw: dict) -> pd.DataFrame:
-        table, _contract = build_qi_table(_typed_raw(raw, policy, raw_cache), policy)
-        context.add_output_metadata({"rows": len(table), "columns": list(table.columns)})
-        return table
+    @dg.multi_asset(
+        outs={"qi_table": dg.AssetOut(key=key("qi_table"), group_name=group,
+                                      description="Identifiers dropped, a fresh random GUID per row, rows in a "
+                                                  "random order, pandera-validated."),
+              "contract": dg.AssetOut(key=key("contract"), group_name=group,
+                                      description="Source row <-> GUID, made with the qi table (empty unless "
+                                                  "release.contract); encrypted at rest like all staging.")},
+        ins={"raw": dg.AssetIn(key("raw"))}, name=f"{name}__qi_table")
+    def qi_table(raw: dict):
+        table, contract = build_qi_table(_typed_raw(raw, policy, raw_cache), policy)
+        yield dg.Output(table, "qi_table", metadata={"rows": len(table), "columns": list(table.columns)})
+        yield dg.Output(contract if policy.release.contract else contract.iloc[:0], "contract")
 
-    @dg.asset_check(asset=qi_table, name="qi_table_schema", blocking=True)
+    @dg.asset_check(asset=key("qi_table"), name="qi_table_schema", blocking=True)
     def qi_table_check(qi_table: pd.DataFrame) -> dg.AssetCheckResult:
         return check_result(check_schema("qi_table", qi_table, qi_schema(policy)))
 
@@ -152,19 +158,19 @@ def policy_definitions(policy: Policy) -> dict[str, list]:
     utility_asset = _report_asset("utility_report", utility_report, utility_markdown)
 
     @dg.asset(key=key("release"), group_name=group,
-              ins={"raw": dg.AssetIn(key("raw")), "qi_table": dg.AssetIn(key("qi_table")),
+              ins={"raw": dg.AssetIn(key("raw")), "contract": dg.AssetIn(key("contract")),
                    "anonymised": dg.AssetIn(anonymised_key),
                    "anonymity": dg.AssetIn(key("anonymity_report")), "utility": dg.AssetIn(key("utility_report")),
                    "key_tables": dg.AssetIn(key("key_tables"))},
               description="The versioned, read-only release; written only when every blocking check passed.")
-    def release(context: dg.AssetExecutionContext, raw: dict, qi_table: pd.DataFrame, anonymised: pd.DataFrame,
+    def release(context: dg.AssetExecutionContext, raw: dict, contract: pd.DataFrame, anonymised: pd.DataFrame,
                 anonymity: dict, utility: dict, key_tables: dict, anon: AnonSettings) -> str:
         # The checks run again here, so even a release materialised on its own never publishes a failing table.
         outcomes = staging_checks(_typed_raw(raw, policy, raw_cache), anonymised, policy)
         try:
             folder = publish_release(anonymised, {"anonymity_report": anonymity, "utility_report": utility},
                                      outcomes, policy, PolicyDirs.for_policy(anon.workdir, name),
-                                     source_sha256=raw.get("sha256"), contract=contract_of(qi_table),
+                                     source_sha256=raw.get("sha256"), contract=contract,
                                      plan_id=key_tables.get("plan_id"))
         except BlockingCheckFailed as exc:
             raise dg.Failure(description=str(exc)) from None

@@ -4,7 +4,6 @@ blocking check passed."""
 from __future__ import annotations
 
 import json
-import logging
 from pathlib import Path
 from typing import Any
 
@@ -13,51 +12,41 @@ import pandas as pd
 from anon_pipeline.errors import BlockingCheckFailed
 from anon_pipeline.pipeline.checks import CheckOutcome
 from anon_pipeline.pipeline.qi_table import GUID
-from anon_pipeline.pipeline.workdir import PolicyDirs
+from anon_pipeline.pipeline.workdir import PolicyDirs, make_dir
 from anon_pipeline.policy.model import Policy
 from anon_pipeline.release import build_manifest, policy_hash, write_release
-from anon_pipeline.secrets import (ENCRYPTED_SUFFIX, atomic_write_bytes, encrypt_bytes, resolve_key,
-                                   write_encrypted_table)
+from anon_pipeline.secrets import (ENCRYPTED_SUFFIX, atomic_write_bytes, encrypt_bytes, encryption_key,
+                                   remove_stale_temporaries, write_encrypted_table)
 
-log = logging.getLogger(__name__)
 CONTRACTS = "contracts"
 ZIP_PASSWORDS = "zip_passwords"
 
 
-def encryption_key() -> bytes:
-    """The key for secrets at rest; on a machine with none, a new per-user key file is made and announced."""
-    info = resolve_key(create=True)
-    if info.created:
-        log.warning("created a new key file for encrypted key tables at %s (mode 0600, key id %s); back it up: "
-                    "key tables cannot be decoded without it", info.path, info.key_id)
-    return info.key
-
-
 def write_json(path: Path, doc: Any) -> Path:
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(json.dumps(doc, indent=2, default=str), encoding="utf-8")
-    tmp.replace(path)
-    return path
+    """A JSON document written atomically, 0600 whatever the umask."""
+    return atomic_write_bytes(path, json.dumps(doc, indent=2, default=str).encode())
 
 
 def write_reports(dirs: PolicyDirs, reports: dict[str, dict]) -> dict[str, Path]:
-    return {name: write_json(dirs.reports / f"{name}.json", doc) for name, doc in reports.items()}
+    return {name: write_json(dirs.inside(dirs.reports / f"{name}.json", "report"), doc)
+            for name, doc in reports.items()}
 
 
 def key_table_folder(dirs: PolicyDirs, plan_id: str) -> Path:
-    folder = dirs.key_tables / plan_id
-    folder.mkdir(mode=0o700, exist_ok=True)
-    return folder
+    return make_dir(dirs.inside(dirs.key_tables / plan_id, "key table folder"))
 
 
 def write_key_tables(dirs: PolicyDirs, key_tables: dict[str, pd.DataFrame], plan_id: str) -> Path:
     """Key tables go apart from the release, encrypted (``anon-pipeline decode`` reads them), in a folder named
-    by the plan they belong to: every run draws new codes, and each release must stay decodable."""
+    by the plan they belong to: every run draws new codes, and each release must stay decodable. Temporaries a
+    killed run left anywhere outside the release are removed first."""
+    remove_stale_temporaries(dirs.root, skip=(dirs.root / "release",))
     folder = key_table_folder(dirs, plan_id)
     if key_tables:
         key = encryption_key()
         for name, table in key_tables.items():
-            write_encrypted_table(folder / f"{name}.parquet{ENCRYPTED_SUFFIX}", table, key, name=name)
+            path = dirs.inside(folder / f"{name}.parquet{ENCRYPTED_SUFFIX}", f"key table '{name}'")
+            write_encrypted_table(path, table, key, name=name)
     return folder
 
 
@@ -70,10 +59,9 @@ def write_plan(folder: Path, plan: dict[str, Any]) -> Path:
 
 def write_contract(dirs: PolicyDirs, contract: pd.DataFrame, version: str) -> Path:
     """The contract (source row <-> GUID) of one release, encrypted, beside the key tables."""
-    folder = dirs.key_tables / CONTRACTS
-    folder.mkdir(mode=0o700, exist_ok=True)
-    return write_encrypted_table(folder / f"{version}.parquet{ENCRYPTED_SUFFIX}", contract, encryption_key(),
-                                 name="contract")
+    folder = make_dir(dirs.key_tables / CONTRACTS)
+    return write_encrypted_table(dirs.inside(folder / f"{version}.parquet{ENCRYPTED_SUFFIX}", "contract"), contract,
+                                 encryption_key(), name="contract")
 
 
 def release(anonymised: pd.DataFrame, reports: dict[str, dict], outcomes: list[CheckOutcome], policy: Policy,
@@ -97,7 +85,8 @@ def release(anonymised: pd.DataFrame, reports: dict[str, dict], outcomes: list[C
                                      "key_tables": f"key_tables/{plan_id}" if plan_id else None})
     folder = write_release(dirs.release, {"anonymised": anonymised}, formats=policy.release.formats,
                            json_files=reports, manifest=manifest, encrypted_zip=policy.release.encrypted_zip,
-                           password_dir=dirs.key_tables / ZIP_PASSWORDS)
+                           password_dir=dirs.key_tables / ZIP_PASSWORDS, key=encryption_key(),
+                           file_mode=int(policy.release.file_mode, 8), dir_mode=int(policy.release.dir_mode, 8))
     if policy.release.contract and contract is not None:
         # Only rows that were released: suppressed rows have nothing to link, fully synthetic rows (fresh GUIDs)
         # have no source row at all, and then no contract is written.

@@ -1,7 +1,9 @@
 """The quasi-identifier table: direct identifiers gone, a fresh random GUID per row, validated.
 
 GUIDs come from the operating system's CSPRNG, not the policy seed: a seeded GUID would let anyone holding
-the seed rebuild the contract (source row <-> GUID). Identifier columns that the policy keeps in a safe form
+the seed rebuild the contract (source row <-> GUID). For the same reason the rows are shuffled by a CSPRNG
+permutation: a table in source order hands out the contract to whoever reads it. The contract is made here, once,
+from that permutation, and only ever stored encrypted. Identifier columns that the policy keeps in a safe form
 (pseudonym, mask) are transformed here, so no stored table ever holds them in clear.
 """
 
@@ -51,25 +53,29 @@ def validate_table(frame: pd.DataFrame, schema: pa.DataFrameSchema) -> list[dict
 
 
 def build_qi_table(raw: pd.DataFrame, policy: Policy) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Returns (qi_table, contract). The contract maps source row number -> GUID; it is a secret."""
+    """Returns (qi_table, contract). The qi table's rows are in a random order; the contract maps each source row
+    number (0-based position in the source) to its GUID. The contract is a secret."""
     if GUID in policy.columns:
         raise AnonPipelineError(f"policy {policy.path}: the input has a column named '{GUID}', which the "
                                 "pipeline reserves for its row identifier")
     column_steps, _ = bind_steps(policy)
+    order = secure_permutation(len(raw))
     guids = random_guids(len(raw))
-    table = pd.DataFrame({GUID: pd.array(guids, dtype="str")}, index=raw.index)
+    table = pd.DataFrame({GUID: pd.array(guids, dtype="str")})
     for name in policy.kept_columns:
         values = raw[name]
         if policy.columns[name].role is Role.identifier:
             values, _, _ = run_steps(values, column_steps[name], policy, name)
-        table[name] = values
-    table = table.reset_index(drop=True)
+        table[name] = values.iloc[order].reset_index(drop=True)
     problems = validate_table(table, qi_schema(policy))
     if problems:
         raise AnonPipelineError(f"qi_table of policy '{policy.name}' breaks its schema: {problems}")
-    return table, contract_of(table)
+    contract = pd.DataFrame({"source_row": order, GUID: table[GUID].to_numpy()}).sort_values("source_row")
+    return table, contract.reset_index(drop=True)
 
 
-def contract_of(qi_table: pd.DataFrame) -> pd.DataFrame:
-    """The contract (source row number <-> GUID): the qi table keeps the source's row order. A secret."""
-    return pd.DataFrame({"source_row": np.arange(len(qi_table)), GUID: qi_table[GUID].to_numpy()})
+def secure_permutation(n: int) -> np.ndarray:
+    """A uniformly random permutation of ``range(n)`` drawn from the OS CSPRNG: the rank of 64 random bits per row
+    (numpy's generators are seeded and predictable; ties, at odds of n^2 / 2^65, fall back to position)."""
+    keys = np.frombuffer(os.urandom(8 * n), dtype=np.uint64)
+    return np.argsort(keys, kind="stable").astype(np.int64)

@@ -153,6 +153,22 @@ class ReleaseSpec(StrictModel):
     contract: bool = False
     #: Put the tables in an AES-256 zip whose random password goes to a separate 0400 file.
     encrypted_zip: bool = False
+    #: Permission bits (octal) of released files and folders: read-only, no world access by default.
+    file_mode: str = "0440"
+    dir_mode: str = "0550"
+
+    @field_validator("file_mode", "dir_mode", mode="before")
+    @classmethod
+    def _octal_mode(cls, value: Any, info: Any) -> str:
+        if isinstance(value, int) and not isinstance(value, bool):  # YAML reads an unquoted 0440 as octal
+            value = f"0{value:o}"
+        if not isinstance(value, str) or not re.fullmatch(r"0?[0-7]{3}", value):
+            raise ValueError("must be an octal mode such as \"0440\" (quoted)")
+        bits, needed = int(value, 8), (0o400 if info.field_name == "file_mode" else 0o500)
+        if bits & 0o222 or bits & needed != needed:
+            raise ValueError(f"{value} must be read-only (no write bit) and let the owner read"
+                             + (" and enter" if needed == 0o500 else ""))
+        return f"0{bits:03o}"
 
 
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")

@@ -1,9 +1,14 @@
 """Write a release atomically: a new versioned folder per run, then a ``latest`` pointer.
 
-Files are written into a temporary sibling folder, flushed to disk, made read-only (files 0444, folders 0555),
-and only then renamed into place; the ``latest`` symlink is swapped last (rename is atomic on POSIX). A run that
-fails or is killed half-way leaves the last good release and the pointer untouched; the next run removes the
-temporary folder a dead run left behind.
+Files are written into a private temporary sibling folder, flushed to disk, made read-only (by default files
+0440, folders 0550: no world access; the policy's ``release: {file_mode, dir_mode}`` sets them), and only then
+renamed into place; the ``latest`` symlink is swapped last (rename is atomic on POSIX). A run that fails or is
+killed half-way leaves the last good release and the pointer untouched; the next run removes the temporary
+folder a dead run left behind.
+
+The manifest is signed (``manifest.sig``, HMAC-SHA256, see ``anon_pipeline.secrets.signing``): whoever edits a
+file and recomputes its hash in the manifest cannot recompute the signature without the key, and
+:func:`verify_release` checks the signature before it trusts anything the manifest says.
 
 Key tables go in encrypted (``keys/<name>.parquet.enc``, see ``anon_pipeline.secrets``). With
 ``encrypted_zip`` the tables are written only inside an AES-256 zip (pyzipper, WinZip AE-2) whose random
@@ -27,17 +32,28 @@ from typing import Any
 import pandas as pd
 import pyzipper
 
+from anon_pipeline.errors import AnonPipelineError
+from anon_pipeline.pipeline.workdir import PRIVATE_DIR, PRIVATE_FILE, UnsafePathError, inside, make_dir
 from anon_pipeline.release.manifest import library_versions
-from anon_pipeline.secrets.atomic import atomic_write_bytes
+from anon_pipeline.release.tables import table_bytes
+from anon_pipeline.secrets.atomic import atomic_write_bytes, pid_alive
 from anon_pipeline.secrets.crypto import encrypt_table
+from anon_pipeline.secrets.keys import encryption_key, resolve_key
+from anon_pipeline.secrets.signing import SignatureError, check_signature, sign
 
-READ_ONLY_FILE = stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH                    # 0444
-READ_ONLY_DIR = READ_ONLY_FILE | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH    # 0555
+READ_ONLY_FILE = 0o440
+READ_ONLY_DIR = 0o550
 PASSWORD_FILE_MODE = 0o400
 ZIP_NAME = "release.zip"
 KEYS_DIR = "keys"
 PASSWORD_DIR = "passwords"
+MANIFEST = "manifest.json"
+SIGNATURE = "manifest.sig"
 _TMP_PREFIX = ".tmp-"
+
+
+class ReleaseError(AnonPipelineError):
+    """A release folder cannot be written or checked: a malformed manifest, or a pointer that is not a link."""
 
 
 def sha256_file(path: Path) -> str:
@@ -52,21 +68,10 @@ def _version_name() -> str:
     return datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
 
 
-def table_bytes(frame: pd.DataFrame, fmt: str) -> bytes:
-    """A table serialised as ``parquet`` or ``csv`` (no index)."""
-    buf = io.BytesIO()
-    if fmt == "parquet":
-        frame.to_parquet(buf, index=False)
-    elif fmt == "csv":
-        frame.to_csv(buf, index=False)
-    else:
-        raise ValueError(f"unknown release format '{fmt}' (parquet, csv)")
-    return buf.getvalue()
-
-
 def _write(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("wb") as fh:
+    make_dir(path.parent)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE_FILE)
+    with os.fdopen(fd, "wb") as fh:
         fh.write(data)
         fh.flush()
         os.fsync(fh.fileno())
@@ -85,32 +90,42 @@ def _write_zip(path: Path, members: Mapping[str, bytes], password: bytes) -> Non
 def write_release(root: Path, tables: dict[str, pd.DataFrame], *, formats: list[str],
                   json_files: dict[str, Any] | None = None, manifest: dict[str, Any] | None = None,
                   key_tables: Mapping[str, pd.DataFrame] | None = None, key: bytes | None = None,
-                  encrypted_zip: bool = False, password_dir: Path | None = None) -> Path:
+                  encrypted_zip: bool = False, password_dir: Path | None = None,
+                  file_mode: int = READ_ONLY_FILE, dir_mode: int = READ_ONLY_DIR) -> Path:
     """Write ``tables`` (and JSON documents) into ``root/<version>/`` and point ``root/latest`` at it.
 
-    ``key_tables`` are encrypted with ``key`` (required when there are any). ``manifest`` is merged into the
-    written manifest (see ``release.manifest.build_manifest``), which adds the SHA-256 of every file and the
-    library versions. With ``encrypted_zip`` the password file is ``password_dir/<version>.zip-password``
-    (default ``root/passwords/``). Returns the final version folder.
+    ``key`` (default: the configured key, see ``secrets.encryption_key``) encrypts ``key_tables`` and signs the
+    manifest. ``manifest`` is merged into the written manifest (see ``release.manifest.build_manifest``), which
+    adds the SHA-256 of every file and the library versions. With ``encrypted_zip`` the password file is
+    ``password_dir/<version>.zip-password`` (default ``root/passwords/``). Files get ``file_mode``, folders
+    ``dir_mode``; ``root`` itself ``dir_mode`` plus the owner's rwx. Returns the final version folder.
     """
     root = Path(root)
-    root.mkdir(parents=True, exist_ok=True)
-    if key_tables and key is None:
-        raise ValueError("write_release: key tables are only ever written encrypted; pass key=")
+    if root.is_symlink():
+        raise UnsafePathError(f"release folder {root} is a symbolic link (to {os.readlink(root)}); refusing to "
+                              "follow it: make it a real folder")
+    make_dir(root)
+    root.chmod(dir_mode | PRIVATE_DIR)
+    latest = root / "latest"
+    if latest.exists() and not latest.is_symlink():
+        raise ReleaseError(f"{latest} is a real {'folder' if latest.is_dir() else 'file'}, not the link to the "
+                           "newest release; move it away so the release pointer can be written")
+    key = key if key is not None else encryption_key()
     clean_stale_temporaries(root)
     version = _version_name()
     tmp = root / f"{_TMP_PREFIX}{version}-{os.getpid()}"
     final = root / version
-    tmp.mkdir()
+    tmp.mkdir(mode=PRIVATE_DIR)
+    tmp.chmod(PRIVATE_DIR)
     password_file: Path | None = None
     try:
-        payload = {f"{name}.{fmt}": table_bytes(frame, fmt) for name, frame in tables.items() for fmt in formats}
+        payload = {_member(tmp, f"{name}.{fmt}"): table_bytes(frame, fmt)
+                   for name, frame in tables.items() for fmt in formats}
         zip_info: dict[str, Any] | None = None
         if encrypted_zip:
             password = secrets.token_urlsafe(24)  # 32 characters, 192 bits
             _write_zip(tmp / ZIP_NAME, payload, password.encode())
-            password_file = Path(password_dir) if password_dir is not None else root / PASSWORD_DIR
-            password_file.mkdir(parents=True, exist_ok=True, mode=0o700)
+            password_file = make_dir(Path(password_dir) if password_dir is not None else root / PASSWORD_DIR)
             password_file = password_file / f"{version}.zip-password"
             atomic_write_bytes(password_file, password.encode() + b"\n", mode=PASSWORD_FILE_MODE, overwrite=False)
             zip_info = {"file": ZIP_NAME, "cipher": "AES-256 (WinZip AE-2, pyzipper)",
@@ -120,16 +135,18 @@ def write_release(root: Path, tables: dict[str, pd.DataFrame], *, formats: list[
             for name, data in payload.items():
                 _write(tmp / name, data)
         for name, frame in (key_tables or {}).items():
-            _write(tmp / KEYS_DIR / f"{name}.parquet.enc", encrypt_table(frame, key, name=name))
+            _write(tmp / _member(tmp, f"{KEYS_DIR}/{name}.parquet.enc"), encrypt_table(frame, key, name=name))
         for name, doc in (json_files or {}).items():
-            _write(tmp / f"{name}.json", json.dumps(doc, indent=2, default=str).encode())
+            _write(tmp / _member(tmp, f"{name}.json"), json.dumps(doc, indent=2, default=str).encode())
         files = {p.relative_to(tmp).as_posix(): sha256_file(p) for p in sorted(tmp.rglob("*")) if p.is_file()}
         full_manifest: dict[str, Any] = {"version": version, "files": files, "software": library_versions(),
                                          **(manifest or {})}
         if zip_info is not None:
             full_manifest["encrypted_zip"] = zip_info
-        _write(tmp / "manifest.json", json.dumps(full_manifest, indent=2, default=str).encode())
-        _make_read_only(tmp)
+        manifest_bytes = json.dumps(full_manifest, indent=2, default=str).encode()
+        _write(tmp / MANIFEST, manifest_bytes)
+        _write(tmp / SIGNATURE, sign(manifest_bytes, key))
+        _make_read_only(tmp, file_mode, dir_mode)
         _fsync_dir(tmp)
         tmp.rename(final)
         _fsync_dir(root)
@@ -140,6 +157,12 @@ def write_release(root: Path, tables: dict[str, pd.DataFrame], *, formats: list[
         raise
     _point_latest(root, final)
     return final
+
+
+def _member(folder: Path, name: str) -> str:
+    """``name`` (built from a policy-given table or report name), once it is known to stay inside ``folder``."""
+    inside(folder / name, folder, "release file")
+    return name
 
 
 def read_release_table(folder: Path, name: str = "anonymised") -> pd.DataFrame:
@@ -164,12 +187,23 @@ def read_release_table(folder: Path, name: str = "anonymised") -> pd.DataFrame:
     raise FileNotFoundError(f"release {folder} has no table '{name}'")
 
 
-def verify_release(folder: Path) -> list[str]:
-    """Problems with a release folder (a file missing, changed, unlisted, or writable); empty when sound."""
+def verify_release(folder: Path, key: bytes | None = None) -> list[str]:
+    """Problems with a release folder; empty when sound. The manifest's signature is checked first (an unsigned
+    or badly signed release reports only that: nothing it lists can be trusted), then every file: missing,
+    changed, unlisted, or writable. ``key`` defaults to the configured key; a malformed manifest raises
+    ``ReleaseError``."""
     folder = Path(folder)
-    manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
-    listed: dict[str, str] = manifest["files"]
-    present = {p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file()} - {"manifest.json"}
+    manifest_bytes = (folder / MANIFEST).read_bytes()
+    if not (folder / SIGNATURE).is_file():
+        return [f"{MANIFEST}: unsigned (no {SIGNATURE}); its checksums could have been rewritten along with the "
+                "files, so the release cannot be verified"]
+    try:
+        check_signature(manifest_bytes, (folder / SIGNATURE).read_bytes(),
+                        key if key is not None else resolve_key().key, what=f"{folder / MANIFEST}")
+    except SignatureError as exc:
+        return [f"{MANIFEST}: {exc}"]
+    listed = _listed_files(folder, manifest_bytes)
+    present = {p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file()} - {MANIFEST, SIGNATURE}
     problems = [f"{name}: missing" for name in sorted(set(listed) - present)]
     problems += [f"{name}: not in the manifest" for name in sorted(present - set(listed))]
     problems += [f"{name}: SHA-256 differs from the manifest" for name in sorted(set(listed) & present)
@@ -180,36 +214,36 @@ def verify_release(folder: Path) -> list[str]:
     return problems
 
 
+def _listed_files(folder: Path, manifest_bytes: bytes) -> dict[str, str]:
+    try:
+        files = json.loads(manifest_bytes).get("files")
+    except (ValueError, AttributeError):
+        raise ReleaseError(f"{folder / MANIFEST} is not a JSON object; is this a release folder?") from None
+    if not isinstance(files, dict) or not all(isinstance(v, str) for v in files.values()):
+        raise ReleaseError(f"{folder / MANIFEST} has no 'files' list of checksums; is this a release folder?")
+    return files
+
+
 def clean_stale_temporaries(root: Path) -> list[Path]:
     """Remove temporary folders left by release runs that died (their process no longer exists)."""
     removed = []
     for path in Path(root).glob(f"{_TMP_PREFIX}*"):
         pid = path.name.rsplit("-", 1)[-1]
-        if pid.isdigit() and not _alive(int(pid)):
+        if pid.isdigit() and not pid_alive(int(pid)):
             _remove_tree(path)
             removed.append(path)
     for link in Path(root).glob(".latest-*"):
         pid = link.name.rsplit("-", 1)[-1]
-        if pid.isdigit() and not _alive(int(pid)):
+        if pid.isdigit() and not pid_alive(int(pid)):
             link.unlink(missing_ok=True)
     return removed
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-def _make_read_only(folder: Path) -> None:
+def _make_read_only(folder: Path, file_mode: int, dir_mode: int) -> None:
     # Deepest first, so a folder is closed only after everything in it.
     for path in sorted(folder.rglob("*"), key=lambda p: len(p.parts), reverse=True):
-        path.chmod(READ_ONLY_DIR if path.is_dir() else READ_ONLY_FILE)
-    folder.chmod(READ_ONLY_DIR)
+        path.chmod(dir_mode if path.is_dir() else file_mode)
+    folder.chmod(dir_mode)
 
 
 def _fsync_dir(folder: Path) -> None:

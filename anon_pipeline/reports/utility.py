@@ -1,7 +1,9 @@
 """The utility report: per column, the distribution before and after, and how much information was lost.
 
 Before-side figures are aggregates (distinct count, entropy, mean, spread); the raw values of quasi-identifiers
-are never listed. The after-side lists the released (generalised) categories with their counts.
+are never listed. The after-side lists the released (generalised) categories with their counts. A column coded by
+a pseudonymising op (``encode``, ``pseudonym``) never gets its raw distribution: beside the coded one it is a code
+book, mapping codes back to labels by their counts.
 """
 
 from __future__ import annotations
@@ -12,12 +14,21 @@ import numpy as np
 import pandas as pd
 
 from anon_pipeline.policy.model import Policy, Role
+from anon_pipeline.transforms.registry import get_op
 from anon_pipeline.utility import utility_report as distribution_report
 
 MAX_CATEGORIES_LISTED = 50
 #: Raw categories rarer than this are pooled, so the before-side distribution never singles out a few people.
 MIN_CATEGORY_COUNT = 5
 POOLED = "<categories with fewer than 5 rows>"
+PSEUDONYMISATION_NOTE = ("encoding is pseudonymisation, not anonymisation: the codes hide the labels but not their "
+                         "frequencies (anyone who knows the population can map codes to labels by frequency rank), "
+                         "and they protect nothing against linkage; the raw distribution is not listed")
+
+
+def pseudonymised(steps) -> bool:
+    """Whether a column's chain has a step whose op declares itself pseudonymising."""
+    return any(getattr(get_op(step.op), "pseudonymising", False) for step in steps)
 
 
 def entropy_bits(values: pd.Series) -> float:
@@ -71,7 +82,9 @@ def utility_report(qi_table: pd.DataFrame, anonymised: pd.DataFrame, policy: Pol
         entry: dict[str, Any] = {"role": spec.role.value, "output": out_name,
                                  "ops": [s.op for s in spec.steps], "before": _side(before), "after": _side(after),
                                  "after_distribution": _distribution(after)}
-        if not pd.api.types.is_numeric_dtype(before):
+        if pseudonymised(spec.steps):
+            entry["pseudonymisation"] = PSEUDONYMISATION_NOTE
+        elif not pd.api.types.is_numeric_dtype(before):
             entry["before_distribution"] = _distribution(before, MIN_CATEGORY_COUNT)
         h_before = entry["before"]["entropy_bits"]
         entry["entropy_retained"] = round(entry["after"]["entropy_bits"] / h_before, 6) if h_before > 0 else 1.0

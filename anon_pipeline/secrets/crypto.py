@@ -4,13 +4,18 @@ Fernet (AES-128-CBC + HMAC-SHA256, from the ``cryptography`` project) is chosen 
 because it is a complete, misuse-resistant recipe: a random IV per message, the MAC checked before anything is
 decrypted, one opaque token. A file is a plain first line naming the format and the key id (so a wrong key
 gives a useful error) followed by the token; the token encrypts a small JSON header (what the content is)
-and the content, so every byte that matters is authenticated.
+and the content. The plain first line is authenticated too: the key id is a function of the key, so once the
+token authenticates under a key, the line must name exactly that key's id (a flipped id is tampering), and the
+token must be the whole rest of the file in canonical base64 (appended bytes are tampering, not ignored).
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import io
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +27,7 @@ from anon_pipeline.secrets.keys import SecretsError, key_id
 
 MAGIC = b"anon_pipeline-fernet-v1"
 ENCRYPTED_SUFFIX = ".enc"
+_TOKEN = re.compile(rb"[A-Za-z0-9_-]+={0,2}")
 
 
 class WrongKeyError(SecretsError):
@@ -46,6 +52,9 @@ def decrypt_bytes(blob: bytes, key: bytes, *, source: str = "encrypted data") ->
     if not sep or len(parts) != 2 or parts[0] != MAGIC:
         raise TamperedError(f"{source} is not an anon_pipeline encrypted file (bad header); it may be truncated")
     wanted = parts[1].decode("ascii", "replace")
+    if not _canonical_token(token):
+        raise TamperedError(f"{source} failed authentication: its token is not intact (bytes were added, cut or "
+                            "changed after it was written); nothing was decoded")
     try:
         plain = Fernet(key).decrypt(token)
     except InvalidToken:
@@ -54,8 +63,22 @@ def decrypt_bytes(blob: bytes, key: bytes, *, source: str = "encrypted data") ->
                                 f"{key_id(key)}; use the key it was written with") from None
         raise TamperedError(f"{source} failed authentication: it was modified or truncated after it was "
                             "written; nothing was decoded") from None
+    if wanted != key_id(key):
+        raise TamperedError(f"{source} failed authentication: its header names key id {wanted}, but it was "
+                            f"encrypted with key id {key_id(key)}; the header was altered, nothing was decoded")
     header, _, data = plain.partition(b"\n")
     return data, json.loads(header)
+
+
+def _canonical_token(token: bytes) -> bool:
+    # Python's base64 decoder skips characters outside the alphabet and excess padding; a file of ours holds
+    # exactly one canonical token, so anything else is an edit, even one that would still decode.
+    if not _TOKEN.fullmatch(token) or len(token) % 4:
+        return False
+    try:
+        return base64.urlsafe_b64encode(base64.urlsafe_b64decode(token)) == token
+    except (binascii.Error, ValueError):
+        return False
 
 
 def encrypt_table(frame: pd.DataFrame, key: bytes, *, name: str) -> bytes:

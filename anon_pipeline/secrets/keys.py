@@ -9,6 +9,7 @@ only, as ssh insists for private keys: a key committed by accident or shared wit
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import stat
 from dataclasses import dataclass
@@ -19,6 +20,7 @@ from cryptography.fernet import Fernet
 from anon_pipeline.errors import AnonPipelineError
 from anon_pipeline.secrets.atomic import atomic_write_bytes
 
+log = logging.getLogger(__name__)
 KEY_ENV = "ANON_PIPELINE_KEY"
 KEY_FILE_ENV = "ANON_PIPELINE_KEY_FILE"
 DEFAULT_KEY_NAME = "secrets.key"
@@ -149,3 +151,12 @@ def resolve_key(key_file: Path | None = None, *, create: bool = False) -> KeyInf
     except FileExistsError:  # another run created it between our check and our write
         created = False
     return KeyInfo(read_key_file(path), "default key file", path, created=created)
+
+
+def encryption_key() -> bytes:
+    """The key a run encrypts and signs with; on a machine with none, a new per-user key file is made and announced."""
+    info = resolve_key(create=True)
+    if info.created:
+        log.warning("created a new key file for encrypted key tables at %s (mode 0600, key id %s); back it up: "
+                    "key tables cannot be decoded without it", info.path, info.key_id)
+    return info.key

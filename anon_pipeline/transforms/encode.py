@@ -30,6 +30,7 @@ class EncodeParams(OpParams):
 @register_op("encode")
 class Encode(ColumnOp):
     Params = EncodeParams
+    pseudonymising = True
     params: EncodeParams
 
     def fit(self, values: pd.Series, ctx: FitContext) -> dict[str, Any]:

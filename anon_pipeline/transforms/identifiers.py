@@ -121,6 +121,7 @@ class Pseudonym(IdentifierOp):
 
     Params = PseudonymParams
     params: PseudonymParams
+    pseudonymising = True
 
     def fit(self, values: pd.Series, ctx: FitContext) -> dict[str, Any]:
         key = _hmac_key(self.params, ctx.column, self.name)

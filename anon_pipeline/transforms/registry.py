@@ -54,6 +54,9 @@ class ColumnOp:
     Params: ClassVar[type[OpParams]] = OpParams
     #: Ops that may process a direct identifier (pseudonyms, masking) set this.
     allowed_on_identifiers: ClassVar[bool] = False
+    #: Ops whose output is a one-to-one code of the input (encode, pseudonym) set this: reports must then not list
+    #: the raw distribution beside the coded one (the pair is a code book).
+    pseudonymising: ClassVar[bool] = False
 
     def __init__(self, params: OpParams) -> None:
         self.params = params

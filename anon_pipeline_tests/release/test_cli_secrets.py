@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import os
 import stat
 import subprocess
@@ -53,7 +54,7 @@ def test_decode_to_file_and_to_stdout(encrypted, tmp_path, capsys):
     assert main(["decode", str(path), "--key-file", str(key_file), "--out", str(out)]) == 2  # no silent overwrite
     capsys.readouterr()
     assert main(["decode", str(path), "--key-file", str(key_file)]) == 0
-    assert capsys.readouterr().out.splitlines() == ["code,region", "0,North", "1,South", "2,London"]
+    pd.testing.assert_frame_equal(pd.read_csv(io.StringIO(capsys.readouterr().out)), TABLE)
 
 
 def test_decode_with_wrong_or_missing_key_fails_cleanly_and_writes_nothing(encrypted, tmp_path, capsys):

@@ -20,6 +20,7 @@ import pyzipper
 from cryptography.fernet import Fernet
 
 from anon_pipeline.release import build_manifest, policy_hash, read_release_table, verify_release, write_release
+from anon_pipeline.release import tables as tables_module
 from anon_pipeline.release import writer as writer_module
 from anon_pipeline.secrets import read_encrypted_table
 
@@ -36,19 +37,20 @@ def release(root: Path, **kwargs) -> Path:
     return write_release(root, {"anonymised": ANON}, formats=["parquet", "csv"], **kwargs)
 
 
-def test_files_are_0444_folders_0555_and_latest_points_at_the_newest(tmp_path):
+def test_files_are_0440_folders_0550_and_latest_points_at_the_newest(tmp_path):
     key = Fernet.generate_key()
     first = release(tmp_path, key_tables={"education": KEY_TABLE}, key=key, json_files={"report": {"K": 15}})
     assert sorted(p.relative_to(first).as_posix() for p in first.rglob("*")) == [
         "anonymised.csv", "anonymised.parquet", "keys", "keys/education.parquet.enc", "manifest.json",
-        "report.json"]
+        "manifest.sig", "report.json"]
     for p in [first, *first.rglob("*")]:
-        assert mode(p) == (0o555 if p.is_dir() else 0o444), p
-    second = release(tmp_path)
+        assert mode(p) == (0o550 if p.is_dir() else 0o440), p
+    second = release(tmp_path, key=key, file_mode=0o444, dir_mode=0o555)
+    assert all(mode(p) == (0o555 if p.is_dir() else 0o444) for p in [second, *second.rglob("*")])
     assert second != first and first.exists()
     assert os.readlink(tmp_path / "latest") == second.name
     pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "latest" / "anonymised.parquet"), ANON)
-    assert verify_release(first) == [] and verify_release(second) == []
+    assert verify_release(first, key) == [] and verify_release(second, key) == []
 
 
 def test_manifest_records_checksums_policy_seed_versions_and_checks(tmp_path):
@@ -83,9 +85,6 @@ def test_verify_release_notices_a_changed_file(tmp_path):
 
 
 def test_key_tables_are_only_written_encrypted(tmp_path):
-    with pytest.raises(ValueError, match="only ever written encrypted"):
-        release(tmp_path, key_tables={"education": KEY_TABLE})
-    assert not any(tmp_path.iterdir())
     key = Fernet.generate_key()
     folder = release(tmp_path, key_tables={"education": KEY_TABLE}, key=key)
     blob = (folder / "keys" / "education.parquet.enc").read_bytes()
@@ -95,7 +94,7 @@ def test_key_tables_are_only_written_encrypted(tmp_path):
 
 def test_encrypted_zip_uses_aes256_and_a_separate_0400_password_file(tmp_path):
     folder = release(tmp_path / "out", encrypted_zip=True)
-    assert sorted(p.name for p in folder.iterdir()) == ["manifest.json", "release.zip"]   # no plaintext tables
+    assert sorted(p.name for p in folder.iterdir()) == ["manifest.json", "manifest.sig", "release.zip"]  # no tables
     manifest = json.loads((folder / "manifest.json").read_text())
     password_file = Path(manifest["encrypted_zip"]["password_file"])
     assert password_file.parent == tmp_path / "out" / "passwords" and folder not in password_file.parents
@@ -120,15 +119,15 @@ def test_a_failure_half_way_leaves_the_previous_release_untouched(tmp_path, monk
     good = release(tmp_path)
     if where == "second table":
         calls = {"n": 0}
-        real = pd.DataFrame.to_csv
+        real = tables_module.csv_table
 
-        def fail(self, *args, **kwargs):
+        def fail(frame):
             calls["n"] += 1
             if calls["n"] == 2:
                 raise OSError("disk full")
-            return real(self, *args, **kwargs)
+            return real(frame)
 
-        monkeypatch.setattr(pd.DataFrame, "to_csv", fail)
+        monkeypatch.setattr(tables_module, "csv_table", fail)
     else:
         def fail(*args, **kwargs):
             raise OSError("disk full")
@@ -137,7 +136,7 @@ def test_a_failure_half_way_leaves_the_previous_release_untouched(tmp_path, monk
     with pytest.raises(OSError, match="disk full"):
         write_release(tmp_path, {"a": ANON, "b": ANON}, formats=["csv"], encrypted_zip=True,
                       key_tables={"education": KEY_TABLE}, key=Fernet.generate_key())
-    assert sorted(p.name for p in tmp_path.iterdir() if p.name != "passwords") == [good.name, "latest"]
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name not in ("passwords", "config")) == [good.name, "latest"]
     if where != "second table":
         assert (tmp_path / "passwords").is_dir()          # the failure came after the password was made
     assert not list(tmp_path.glob("passwords/*"))        # no password for a zip that was never released
