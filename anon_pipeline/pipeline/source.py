@@ -11,6 +11,7 @@ streaming pass (fixed-size chunks) before pandas loads anything, so a hostile fi
 from __future__ import annotations
 
 import csv
+import os
 from collections import Counter
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -64,6 +65,7 @@ def resolve_source(policy: Policy, override: str | Path | None = None, workdir: 
     if not path.is_file():
         tmp = path.with_suffix(".tmp")
         generate(sample.generator, sample.rows, sample.seed).to_csv(tmp, index=False)
+        os.chmod(tmp, 0o600)  # a sample stands for personal data: private whatever the umask
         tmp.replace(path)
     return SourceFile(str(path), "csv", sha256_file(path), path.stat().st_size, generated=True)
 
