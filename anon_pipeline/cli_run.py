@@ -6,6 +6,7 @@ Exit codes: 0 released; 1 a blocking check failed (nothing released); 2 bad poli
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 
@@ -38,18 +39,53 @@ def _run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _print_where(workdir: Path | str | None, policy_name: str) -> None:
+def _read_json(path: Path) -> dict:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+def _print_summary(manifest: dict, anonymity: dict) -> None:
+    """Each check of the latest release with its result, and K over the k set and over every released
+    quasi-identifier (when the anonymity report has it): read from the release, so it is what was published."""
+    checks = manifest.get("checks", {})
+    width = max((len(name) for name in checks), default=0)
+    print(f"latest release of {manifest.get('policy', '?')}, {manifest.get('created_utc', '?')}:")
+    for name, check in checks.items():
+        result = "passed" if check.get("passed") else "FAILED"
+        print(f"  check {name:<{width}}  {result}  {check.get('description', '')}")
+    measured = anonymity.get("anonymised", {})
+    if "k_anonymity" in measured:
+        target = anonymity.get("k_target")
+        print(f"K:          {measured['k_anonymity']} over {', '.join(measured.get('quasi_identifiers', []))}"
+              + (f" (target k = {target})" if target is not None else ""))
+    wide = anonymity.get("all_quasi_identifiers") or {}
+    if "K" in wide:
+        print(f"K (all):    {wide['K']} over every released quasi-identifier: "
+              f"{', '.join(wide.get('quasi_identifiers', []))}")
+
+
+def _print_where(workdir: Path | str | None, policy_name: str, summary: bool = False) -> None:
     dirs = PolicyDirs(Path(workdir).resolve() / policy_name) if workdir is not None else \
         PolicyDirs.for_policy(None, policy_name)
     latest = dirs.root / "release" / "latest"
-    print(f"release:    {latest.resolve() if latest.exists() else '(none yet)'}")
+    manifest = _read_json(latest / "manifest.json") if latest.exists() else {}
+    if summary and manifest:
+        _print_summary(manifest, _read_json(latest / "anonymity_report.json"))
     print(f"reports:    {dirs.root / 'reports'}")
-    print(f"key tables: {dirs.root / 'key_tables'} (encrypted; keep apart from the release)")
     try:
         key = resolve_key(create=False)
         print(f"key:        {key.path or key.source}  (decode: anon-pipeline decode <file>.enc)")
     except SecretsError:
         print("key:        none configured yet (the first run creates one and says where)")
+    print(f"release:    {latest.resolve() if latest.exists() else '(none yet)'}")
+    if manifest.get("plan_id"):
+        print(f"plan id:    {manifest['plan_id']}")
+        print(f"key tables: {dirs.root / manifest.get('key_tables', 'key_tables/' + manifest['plan_id'])} "
+              "(the latest release's; encrypted, keep apart from the release)")
+    else:
+        print(f"key tables: {dirs.root / 'key_tables'} (encrypted; keep apart from the release)")
 
 
 def _where(args: argparse.Namespace) -> int:
@@ -58,7 +94,7 @@ def _where(args: argparse.Namespace) -> int:
     except AnonPipelineError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
-    _print_where(args.workdir, name)
+    _print_where(args.workdir, name, summary=True)
     return 0
 
 

@@ -1,0 +1,35 @@
+"""The command line as a new user meets it: plain-word help for every sub-command and argument, and ``where``
+summarising the latest release (checks, K, folder, plan id and its key tables)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from anon_pipeline import run_policy
+from anon_pipeline.cli import build_parser, main
+from anon_pipeline_tests.pipeline.policies import BUNDLED
+
+
+def test_where_summarises_the_latest_release(tmp_path, capsys):
+    result = run_policy(BUNDLED, workdir=tmp_path)
+    capsys.readouterr()
+    assert main(["where", str(BUNDLED), "--workdir", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    manifest = json.loads((result.release_dir / "manifest.json").read_text())
+    lines = out.splitlines()
+    for name, check in manifest["checks"].items():
+        assert any(name in line and ("passed" if check["passed"] else "FAILED") in line for line in lines), name
+    assert f"K:          {result.anonymity['K']} over gender, age_band" in out
+    assert f"release:    {result.release_dir.resolve()}" in out
+    assert f"plan id:    {manifest['plan_id']}" in out
+    folder = tmp_path / "insurance_customers" / "key_tables" / manifest["plan_id"]
+    assert folder.is_dir() and f"key tables: {folder}" in out
+    assert lines[-1].startswith("key tables:")
+
+
+def test_where_before_any_release_says_so(tmp_path, capsys):
+    assert main(["where", str(BUNDLED), "--workdir", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "release:    (none yet)" in out and "plan id" not in out and "check " not in out
