@@ -13,8 +13,11 @@ SUBCOMMAND_MODULES = ("anon_pipeline.cli_run", "anon_pipeline.cli_secrets")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="anon-pipeline", description=__doc__)
-    subparsers = parser.add_subparsers(dest="command", required=True)
+    parser = argparse.ArgumentParser(prog="anon-pipeline", description="Anonymise tables of personal data as a "
+                                     "policy says, and manage the releases and key tables. Each command has "
+                                     "its own --help.")
+    subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND",
+                                       help="one of the commands below")
     for name in SUBCOMMAND_MODULES:
         try:
             module = import_module(name)

@@ -114,19 +114,38 @@ def _sample(args: argparse.Namespace) -> int:
     return 0
 
 
+_WORKDIR_HELP = "folder the outputs go to (default: $ANON_PIPELINE_WORKDIR, else ./anon_output)"
+
+
 def add_subcommands(subparsers: argparse._SubParsersAction) -> None:
-    run = subparsers.add_parser("run", help="run a policy end to end (plain Python, no Dagster instance)")
-    run.add_argument("policy", help="policy YAML file")
-    run.add_argument("--source", help="input file to use instead of the policy's source")
-    run.add_argument("--workdir", help="where to write (default: $ANON_PIPELINE_WORKDIR or ./anon_output)")
+    run = subparsers.add_parser(
+        "run", help="anonymise a table as a policy says and publish the release (no Dagster needed)",
+        description="Read the policy's input file, check it, anonymise it, check the result and, when every "
+        "blocking check passes, write a read-only release. Exit code 0: released; 1: a blocking check failed, "
+        "nothing released; 2: the policy or the input is wrong (the message says which column and rule).")
+    run.add_argument("policy", metavar="POLICY", help="the policy file (YAML), e.g. policies/insurance_customers.yaml")
+    run.add_argument("--source", metavar="FILE",
+                     help="a CSV or parquet file to read instead of the one the policy names (e.g. this month's "
+                     "export); the policy is not changed")
+    run.add_argument("--workdir", metavar="FOLDER", help=_WORKDIR_HELP)
     run.set_defaults(handler=_run)
-    where = subparsers.add_parser("where", help="print where a policy's release, reports and key tables are")
-    where.add_argument("policy", help="policy YAML file")
-    where.add_argument("--workdir", help="work directory (default: $ANON_PIPELINE_WORKDIR or ./anon_output)")
+    where = subparsers.add_parser(
+        "where", help="summarise the latest release of a policy and say where its files are",
+        description="Print each check of the latest release and its result, K, the release folder, the plan id "
+        "and the folder of the key tables that decode that release, the reports folder and the key file.")
+    where.add_argument("policy", metavar="POLICY", help="the policy file (YAML) whose outputs to show")
+    where.add_argument("--workdir", metavar="FOLDER", help=_WORKDIR_HELP)
     where.set_defaults(handler=_where)
-    sample = subparsers.add_parser("sample", help="write a bundled, seeded sample table of any size")
-    sample.add_argument("generator", nargs="?", default="insurance_customers")
-    sample.add_argument("--rows", type=int, default=1000)
-    sample.add_argument("--seed", type=int, default=0)
-    sample.add_argument("--out", required=True, help="CSV or .parquet file to write")
+    sample = subparsers.add_parser(
+        "sample", help="write a made-up sample table (no real people) of any size",
+        description="Write a table of invented records from a bundled generator. The same generator, number of "
+        "rows and seed always give the same table.")
+    sample.add_argument("generator", nargs="?", default="insurance_customers", metavar="GENERATOR",
+                        help="which kind of table: insurance_customers (the default, the columns of the bundled "
+                        "policy) or flights; an unknown name lists the known ones")
+    sample.add_argument("--rows", type=int, default=1000, metavar="N", help="number of rows (default: 1000)")
+    sample.add_argument("--seed", type=int, default=0, metavar="N",
+                        help="seed of the random generator: another seed gives other records (default: 0)")
+    sample.add_argument("--out", required=True, metavar="FILE",
+                        help="file to write: a name ending in .parquet or .pq writes parquet, any other CSV")
     sample.set_defaults(handler=_sample)

@@ -33,3 +33,28 @@ def test_where_before_any_release_says_so(tmp_path, capsys):
     assert main(["where", str(BUNDLED), "--workdir", str(tmp_path)]) == 0
     out = capsys.readouterr().out
     assert "release:    (none yet)" in out and "plan id" not in out and "check " not in out
+
+
+def _subcommands():
+    parser = build_parser()
+    (choices,) = [a.choices for a in parser._actions if getattr(a, "choices", None)]
+    return parser, choices
+
+
+@pytest.mark.parametrize("command", [None, *_subcommands()[1]])
+def test_help_explains_every_argument_in_plain_words(command, capsys):
+    parser, choices = _subcommands()
+    sub = parser if command is None else choices[command]
+    with pytest.raises(SystemExit) as done:
+        main(["--help"] if command is None else [command, "--help"])
+    assert done.value.code == 0
+    out = " ".join(capsys.readouterr().out.split())
+    assert "`" not in out and ":class:" not in out and ":func:" not in out
+    assert sub.description, f"{command}: no description"
+    for action in sub._actions:
+        if action.dest == "help":
+            continue
+        assert action.help, f"{command}: argument {action.dest} has no help"
+        assert " ".join(action.help.split())[:30] in out, (command, action.dest)
+        for choice in getattr(action, "_choices_actions", []):
+            assert choice.help and " ".join(choice.help.split())[:30] in out, choice.dest
