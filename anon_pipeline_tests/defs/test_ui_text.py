@@ -1,0 +1,62 @@
+"""What the Dagster UI shows a new user: a description on every asset and check in the release's column names,
+a failing check's broken rules and hints in its description and as the run's first error, no repeated metadata."""
+
+from __future__ import annotations
+
+import logging
+
+import dagster as dg
+import pandas as pd
+
+from anon_pipeline.defs.build import build_definitions
+from anon_pipeline.sample import generate
+from anon_pipeline_tests.pipeline.policies import BUNDLED, variant
+
+
+def test_every_asset_and_check_has_a_description_in_output_names(tmp_path):
+    defs = build_definitions([BUNDLED], workdir=str(tmp_path))
+    specs = [s for s in defs.resolve_all_asset_specs() if s.key.path[0] == "insurance_customers"]
+    assert len(specs) == 8 and all(s.description for s in specs), [s.key for s in specs if not s.description]
+    graph = defs.resolve_asset_graph()
+    checks = {key.name: graph.get_check_spec(key).description for key in graph.asset_check_keys}
+    assert len(checks) == 6 and all(checks.values()), checks
+    assert "gender, age_band" in checks["k_anonymity"] and "birthdate" not in checks["k_anonymity"]
+    report = next(s for s in specs if s.key.path[-1] == "anonymity_report")
+    assert "gender, age_band" in report.description
+
+
+def _events(tmp_path, policy, run_config):
+    defs = build_definitions([policy], workdir=str(tmp_path / "w"))
+    instance = dg.DagsterInstance.ephemeral()
+    result = defs.resolve_job_def("insurance_customers_job").execute_in_process(
+        instance=instance, raise_on_error=False, run_config=run_config)
+    return result, instance.all_logs(result.run_id)
+
+
+def test_a_failing_raw_schema_check_shows_its_rules_and_hints_first(tmp_path):
+    table = generate("insurance_customers", 120, 5).astype("str")
+    table["birthdate"] = pd.to_datetime(table["birthdate"]).dt.strftime("%d/%m/%Y")
+    source = tmp_path / "export.csv"
+    table.to_csv(source, index=False)
+    result, logs = _events(tmp_path, BUNDLED, {"ops": {"insurance_customers__raw": {"config": {"source": str(source)}}}})
+    assert not result.success
+    evaluation = next(e.asset_check_evaluation_data for e in result.all_events
+                      if e.event_type_value == "ASSET_CHECK_EVALUATION")
+    assert evaluation.check_name == "raw_schema" and not evaluation.passed
+    assert "column 'birthdate', rule 'dtype date" in evaluation.description
+    assert "120 row(s) (hint: the dates look day-first (DD/MM/YYYY): set date_format: '%d/%m/%Y'" \
+        in evaluation.description
+    first_error = next(entry for entry in logs if entry.level >= logging.ERROR)
+    assert "raw_schema" in first_error.user_message and "column 'birthdate'" in first_error.user_message
+    dates = set(table["birthdate"])
+    assert not any(d in entry.user_message for entry in logs for d in dates)
+
+
+def test_check_metadata_has_no_repeated_figures(tmp_path):
+    result, _ = _events(tmp_path, variant(tmp_path, privacy__k=2), {})
+    k_eval = next(e.asset_check_evaluation_data for e in result.all_events
+                  if e.event_type_value == "ASSET_CHECK_EVALUATION"
+                  and e.asset_check_evaluation_data.check_name == "k_anonymity")
+    assert k_eval.passed and {"measured", "target"} <= set(k_eval.metadata)
+    assert not {"K", "k_target"} & set(k_eval.metadata)
+    assert "age_band" in k_eval.description
