@@ -12,6 +12,7 @@ from typing import Any
 
 import dagster as dg
 import pandas as pd
+from pydantic import Field
 
 from anon_pipeline.errors import BlockingCheckFailed, InputDataError
 from anon_pipeline.pipeline.anonymise import anonymise, anonymised_schema, plan_summary
@@ -35,7 +36,9 @@ from anon_pipeline.defs.results import check_result, privacy_check_description, 
 class RawConfig(dg.Config):
     """Run config of ``raw``: point the policy at another file (e.g. this month's export) without editing it."""
 
-    source: str | None = None
+    source: str | None = Field(
+        None, description="A CSV or parquet file to read instead of the policy's source (e.g. this month's export); "
+        "empty: the policy's own source. The policy file is not changed.")
 
 
 def _typed_raw(descriptor: dict[str, Any], policy: Policy, cache: dict[str, pd.DataFrame]) -> pd.DataFrame:
@@ -197,8 +200,10 @@ def policy_definitions(policy: Policy) -> dict[str, list]:
 
     assets = [raw, qi_table, anonymised_and_keys, anonymity_asset, utility_asset, release]
     checks = [raw_schema_check, qi_table_check, anonymised_schema_check, privacy_checks, leak_check, release_check]
+    # The default run config shows the launchpad where to point a run at another file.
     job = dg.define_asset_job(f"{name}_job", selection=dg.AssetSelection.key_prefixes([name]),
-                              description=f"Every asset and check of policy '{name}'.")
+                              description=f"Every asset and check of policy '{name}'.",
+                              config={"ops": {raw.op.name: {"config": {"source": None}}}})
     schedules = [dg.ScheduleDefinition(name=f"{name}_schedule", job=job, cron_schedule=policy.schedule)] \
         if policy.schedule else []
     sensors = [inbox_sensor(policy, job)] if policy.source.inbox else []

@@ -60,3 +60,14 @@ def test_check_metadata_has_no_repeated_figures(tmp_path):
     assert k_eval.passed and {"measured", "target"} <= set(k_eval.metadata)
     assert not {"K", "k_target"} & set(k_eval.metadata)
     assert "age_band" in k_eval.description
+
+
+def test_the_job_default_run_config_shows_where_to_point_the_run(tmp_path):
+    from anon_pipeline.defs.policy_assets import RawConfig
+
+    defs = build_definitions([BUNDLED], workdir=str(tmp_path))
+    job = defs.resolve_job_def("insurance_customers_job")
+    assert job.run_config == {"ops": {"insurance_customers__raw": {"config": {"source": None}}}}
+    assert "instead of the policy's source" in RawConfig.model_fields["source"].description
+    result = job.execute_in_process(instance=dg.DagsterInstance.ephemeral(), raise_on_error=False)
+    assert result.success  # the default (no source) runs the policy's own source
