@@ -71,3 +71,22 @@ def test_the_job_default_run_config_shows_where_to_point_the_run(tmp_path):
     assert "instead of the policy's source" in RawConfig.model_fields["source"].description
     result = job.execute_in_process(instance=dg.DagsterInstance.ephemeral(), raise_on_error=False)
     assert result.success  # the default (no source) runs the policy's own source
+
+
+def test_the_bundled_monthly_policy_shows_a_schedule_and_an_inbox_sensor(tmp_path):
+    import yaml
+
+    from anon_pipeline.policy import load_policy
+    from anon_pipeline_tests.pipeline.policies import ROOT
+
+    monthly_file = ROOT / "policies" / "insurance_customers_monthly.yaml"
+    monthly, bundled = (yaml.safe_load(f.read_text()) for f in (monthly_file, BUNDLED))
+    differing = {k for k in monthly.keys() | bundled.keys() if monthly.get(k) != bundled.get(k)}
+    assert differing == {"name", "description", "source", "schedule"}  # a copy kept in step with the original
+    inbox = load_policy(monthly_file).base_dir / monthly["source"]["inbox"]
+    assert inbox.is_dir() and (inbox / ".gitignore").read_text().splitlines()[1:] == ["*", "!.gitignore"]
+    defs = build_definitions([monthly_file], workdir=str(tmp_path))
+    schedule = defs.resolve_schedule_def("insurance_customers_monthly_schedule")
+    sensor = defs.resolve_sensor_def("insurance_customers_monthly_inbox_sensor")
+    assert schedule.cron_schedule == "0 6 1 * *" and schedule.job_name == "insurance_customers_monthly_job"
+    assert schedule.default_status.value == sensor.default_status.value == "STOPPED"
