@@ -28,6 +28,7 @@ from anon_pipeline.pipeline.workdir import PolicyDirs
 from anon_pipeline.policy.model import Policy
 from anon_pipeline.release import read_release_table
 from anon_pipeline.reports import anonymity_markdown, anonymity_report, utility_markdown, utility_report
+from anon_pipeline.reports.plots import distributions_markdown
 from anon_pipeline.defs.inbox_sensor import inbox_sensor
 from anon_pipeline.defs.resources import AnonSettings
 from anon_pipeline.defs.results import check_result, privacy_check_description, to_metadata
@@ -147,7 +148,7 @@ def policy_definitions(policy: Policy) -> dict[str, list]:
         return check_result(check_no_identifier_leak(_typed_raw(raw, policy, raw_cache), anonymised, policy),
                             context)
 
-    def _report_asset(report_name: str, build, markdown, description: str):
+    def _report_asset(report_name: str, build, markdown, description: str, plots=None):
         @dg.asset(key=key(report_name), group_name=group, description=description,
                   ins={"qi_table": dg.AssetIn(key("qi_table")), "anonymised": dg.AssetIn(anonymised_key),
                        "generalised": dg.AssetIn(key("generalised")), "key_tables": dg.AssetIn(key("key_tables"))})
@@ -156,7 +157,8 @@ def policy_definitions(policy: Policy) -> dict[str, list]:
             doc = build(qi_table, anonymised, policy, generalised, key_tables.get("plan_summary"))
             paths = write_reports(PolicyDirs.for_policy(anon.workdir, name), {report_name: doc})
             context.add_output_metadata({"report": dg.MetadataValue.md(markdown(doc)),
-                                         "path": str(paths[report_name])})
+                                         "path": str(paths[report_name]),
+                                         **({"distributions": dg.MetadataValue.md(plots(doc))} if plots else {})})
             return doc
         return _report
 
@@ -167,7 +169,8 @@ def policy_definitions(policy: Policy) -> dict[str, list]:
     utility_asset = _report_asset(
         "utility_report", utility_report, utility_markdown,
         "How much each released column (" + ", ".join(outputs) + ") still tells: distinct values, entropy, "
-        "mean and standard deviation, and the distribution before and after.")
+        "mean and standard deviation, and the distribution before and after (plotted under distributions).",
+        distributions_markdown)
 
     @dg.asset(key=key("release"), group_name=group,
               ins={"raw": dg.AssetIn(key("raw")), "qi_table": dg.AssetIn(key("qi_table")),

@@ -60,6 +60,10 @@ def test_check_metadata_has_no_repeated_figures(tmp_path):
     assert k_eval.passed and {"measured", "target"} <= set(k_eval.metadata)
     assert not {"K", "k_target"} & set(k_eval.metadata)
     assert "age_band" in k_eval.description
+    utility = next(e.event_specific_data.materialization for e in result.all_events
+                   if e.event_type_value == "ASSET_MATERIALIZATION" and e.asset_key.path[-1] == "utility_report")
+    plots = utility.metadata["distributions"].value
+    assert plots.count("](data:image/png;base64,") == 12  # every released column of the bundled policy
 
 
 def test_the_job_default_run_config_shows_where_to_point_the_run(tmp_path):
