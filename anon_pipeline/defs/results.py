@@ -7,7 +7,8 @@ from typing import Any
 import dagster as dg
 
 from anon_pipeline.errors import problem_text
-from anon_pipeline.pipeline.checks import CheckOutcome
+from anon_pipeline.pipeline.checks import CheckOutcome, k_quasi_identifier_outputs
+from anon_pipeline.policy.model import Policy
 
 #: Keys the core keeps for ``RunResult`` and the manifest that repeat another key of the same check: the UI
 #: would draw the same figure twice.
@@ -73,10 +74,8 @@ _RISKS = {
 }
 
 
-def privacy_check_description(check_name: str, policy) -> str:
+def privacy_check_description(check_name: str, policy: Policy) -> str:
     """What a privacy check requires, in the release's column names (known before any data is read)."""
-    from anon_pipeline.pipeline.checks import k_quasi_identifier_outputs
-
     qis = ", ".join(k_quasi_identifier_outputs(policy))
     k = policy.privacy.k
     if check_name == "k_anonymity":

@@ -42,8 +42,8 @@ def _scientific_hint(spec: ColumnSpec) -> str:
         return (f"{lost}; the column is not released: remove pattern for this column (its other values are still "
                 "searched for by the leak check), or set role: drop for this column (checked for presence only); "
                 "or export it again with the column formatted as text")
-    return (f"{lost}: export it again with the column formatted as text, or, to release these values as they "
-            "are, set pattern: '^[0-9.eE+-]+$' for this column (or a pattern that accepts them too)")
+    return (f"{lost}: export it again with the column formatted as text; or, to release the mangled values as they "
+            "are, set pattern: '.*' for this column (or widen its pattern to accept them)")
 
 
 def _coerce(name: str, spec: ColumnSpec, values: pd.Series, problems: list[dict]) -> pd.Series:
@@ -53,11 +53,11 @@ def _coerce(name: str, spec: ColumnSpec, values: pd.Series, problems: list[dict]
         return values
     if spec.dtype == "str":
         as_str = values.astype("str").where(present)
+        if spec.pattern is None and not _released(spec):
+            return as_str  # nothing checks its form and none of it is released: lost digits harm nothing
         looks_scientific = as_str.str.match(_SCIENTIFIC).fillna(False).astype(bool) & present
         if spec.pattern is not None:  # a pattern that accepts such values wants them
             looks_scientific &= ~as_str.str.fullmatch(spec.pattern).fillna(False).astype(bool)
-        elif not _released(spec):  # nothing checks its form, and nothing of it is released
-            looks_scientific &= False
         if looks_scientific.any():
             problems.append(_problem(name, "text column holds numbers in scientific notation",
                                      looks_scientific.sum(), _scientific_hint(spec)))

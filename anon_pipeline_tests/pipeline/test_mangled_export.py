@@ -91,3 +91,21 @@ def test_a_dropped_column_is_checked_for_presence_only(tmp_path):
     with pytest.raises(RawSchemaError) as err:
         validate_raw(table.drop(columns=["current_country"]), policy, "in.csv")
     assert [(p["column"], p["n_rows"]) for p in err.value.problems] == [("current_country", 50)]
+
+
+def test_scientific_notation_in_a_released_column_names_a_setting_that_accepts_it(tmp_path):
+    from anon_pipeline.pipeline.raw_schema import validate_raw
+    from anon_pipeline.policy import load_policy
+    from anon_pipeline.sample import generate
+    from anon_pipeline_tests.pipeline.policies import variant
+
+    table = generate("insurance_customers", 40, 4).astype("str")
+    table.loc[:2, "blood_group"] = ["1.2E+5", "3.4E+5", "5.6E+5"]
+    kept_as_text = {"role": "insensitive"}  # released as it is, no allowed set and no pattern
+    policy = load_policy(variant(tmp_path, columns__blood_group=kept_as_text))
+    with pytest.raises(RawSchemaError) as err:
+        validate_raw(table, policy, "in.csv")
+    (column, field, value), = suggested_edits(err.value, 0)
+    assert (column, field) == ("blood_group", "pattern")
+    accepted = load_policy(variant(tmp_path, "p2.yaml", columns__blood_group={**kept_as_text, field: value}))
+    assert validate_raw(table, accepted, "in.csv")["blood_group"].iloc[0] == "1.2E+5"
