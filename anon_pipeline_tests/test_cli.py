@@ -58,3 +58,18 @@ def test_help_explains_every_argument_in_plain_words(command, capsys):
         assert " ".join(action.help.split())[:30] in out, (command, action.dest)
         for choice in getattr(action, "_choices_actions", []):
             assert choice.help and " ".join(choice.help.split())[:30] in out, choice.dest
+
+
+def test_summary_adds_k_over_every_released_quasi_identifier_when_the_report_has_it(capsys):
+    from anon_pipeline.cli_run import _print_summary
+
+    manifest = {"policy": "p", "created_utc": "2026-01-01T00:00:00+00:00",
+                "checks": {"k_anonymity": {"passed": True, "description": "K = 12 >= k = 5 over sex"},
+                           "all_quasi_identifiers": {"passed": False, "description": "K = 1 < k = 5"}}}
+    report = {"k_target": 5, "anonymised": {"k_anonymity": 12, "quasi_identifiers": ["sex"]},
+              "all_quasi_identifiers": {"K": 1, "quasi_identifiers": ["sex", "age_band"]}}
+    _print_summary(manifest, report)
+    out = capsys.readouterr().out
+    assert "all_quasi_identifiers  FAILED  K = 1 < k = 5" in out
+    assert "K:          12 over sex (target k = 5)" in out
+    assert "K (all):    1 over every released quasi-identifier: sex, age_band" in out
