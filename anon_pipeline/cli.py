@@ -23,13 +23,16 @@ EXIT_INTERRUPTED = 130
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="anon-pipeline", description="Run and inspect anonymisation policies.",
+    parser = argparse.ArgumentParser(prog="anon-pipeline", description="Anonymise tables of personal data as a "
+                                     "policy says, and manage the releases and key tables. Each command has "
+                                     "its own --help.",
                                      epilog="exit codes: 0 success; 1 a blocking check failed (nothing released); "
                                      "2 bad policy, input or secrets; 3 the environment (disk full, permission "
                                      "denied) or an internal error")
     parser.add_argument("--debug", action="store_true",
                         help="on an error, print the full traceback too (it may show data values)")
-    subparsers = parser.add_subparsers(dest="command", required=True)
+    subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND",
+                                       help="one of the commands below")
     for name in SUBCOMMAND_MODULES:
         try:
             module = import_module(name)

@@ -7,6 +7,7 @@ environment (disk full, permission denied) or an internal error (see anon_pipeli
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 
@@ -39,23 +40,58 @@ def _run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _print_where(workdir: Path | str | None, policy_name: str) -> None:
+def _read_json(path: Path) -> dict:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+def _print_summary(manifest: dict, anonymity: dict) -> None:
+    """Each check of the latest release with its result, and K over the k set and over every released
+    quasi-identifier (when the anonymity report has it): read from the release, so it is what was published."""
+    checks = manifest.get("checks", {})
+    width = max((len(name) for name in checks), default=0)
+    print(f"latest release of {manifest.get('policy', '?')}, {manifest.get('created_utc', '?')}:")
+    for name, check in checks.items():
+        result = "passed" if check.get("passed") else "FAILED"
+        print(f"  check {name:<{width}}  {result}  {check.get('description', '')}")
+    measured = anonymity.get("anonymised", {})
+    if "k_anonymity" in measured:
+        target = anonymity.get("k_target")
+        print(f"K:          {measured['k_anonymity']} over {', '.join(measured.get('quasi_identifiers', []))}"
+              + (f" (target k = {target})" if target is not None else ""))
+    wide = anonymity.get("all_quasi_identifiers") or {}
+    if "K" in wide:
+        print(f"K (all):    {wide['K']} over every released quasi-identifier: "
+              f"{', '.join(wide.get('quasi_identifiers', []))}")
+
+
+def _print_where(workdir: Path | str | None, policy_name: str, summary: bool = False) -> None:
     dirs = PolicyDirs(Path(workdir).resolve() / policy_name) if workdir is not None else \
         PolicyDirs.for_policy(None, policy_name)
     latest = dirs.root / "release" / "latest"
-    print(f"release:    {latest.resolve() if latest.exists() else '(none yet)'}")
+    manifest = _read_json(latest / "manifest.json") if latest.exists() else {}
+    if summary and manifest:
+        _print_summary(manifest, _read_json(latest / "anonymity_report.json"))
     print(f"reports:    {dirs.root / 'reports'}")
-    print(f"key tables: {dirs.root / 'key_tables'} (encrypted; keep apart from the release)")
     try:
         key = resolve_key(create=False)
         print(f"key:        {key.path or key.source}  (decode: anon-pipeline decode <file>.enc)")
     except SecretsError:
         print("key:        none configured yet (the first run creates one and says where)")
+    print(f"release:    {latest.resolve() if latest.exists() else '(none yet)'}")
+    if manifest.get("plan_id"):
+        print(f"plan id:    {manifest['plan_id']}")
+        print(f"key tables: {dirs.root / manifest.get('key_tables', 'key_tables/' + manifest['plan_id'])} "
+              "(the latest release's; encrypted, keep apart from the release)")
+    else:
+        print(f"key tables: {dirs.root / 'key_tables'} (encrypted; keep apart from the release)")
 
 
 def _where(args: argparse.Namespace) -> int:
     name = load_policy(args.policy).name
-    _print_where(args.workdir, name)
+    _print_where(args.workdir, name, summary=True)
     return 0
 
 
@@ -75,19 +111,38 @@ def _sample(args: argparse.Namespace) -> int:
     return 0
 
 
+_WORKDIR_HELP = "folder the outputs go to (default: $ANON_PIPELINE_WORKDIR, else ./anon_output)"
+
+
 def add_subcommands(subparsers: argparse._SubParsersAction) -> None:
-    run = subparsers.add_parser("run", help="run a policy end to end (plain Python, no Dagster instance)")
-    run.add_argument("policy", help="policy YAML file")
-    run.add_argument("--source", help="input file to use instead of the policy's source")
-    run.add_argument("--workdir", help="where to write (default: $ANON_PIPELINE_WORKDIR or ./anon_output)")
+    run = subparsers.add_parser(
+        "run", help="anonymise a table as a policy says and publish the release (no Dagster needed)",
+        description="Read the policy's input file, check it, anonymise it, check the result and, when every "
+        "blocking check passes, write a read-only release. Exit code 0: released; 1: a blocking check failed, "
+        "nothing released; 2: the policy or the input is wrong (the message says which column and rule).")
+    run.add_argument("policy", metavar="POLICY", help="the policy file (YAML), e.g. policies/insurance_customers.yaml")
+    run.add_argument("--source", metavar="FILE",
+                     help="a CSV or parquet file to read instead of the one the policy names (e.g. this month's "
+                     "export); the policy is not changed")
+    run.add_argument("--workdir", metavar="FOLDER", help=_WORKDIR_HELP)
     run.set_defaults(handler=_run)
-    where = subparsers.add_parser("where", help="print where a policy's release, reports and key tables are")
-    where.add_argument("policy", help="policy YAML file")
-    where.add_argument("--workdir", help="work directory (default: $ANON_PIPELINE_WORKDIR or ./anon_output)")
+    where = subparsers.add_parser(
+        "where", help="summarise the latest release of a policy and say where its files are",
+        description="Print each check of the latest release and its result, K, the release folder, the plan id "
+        "and the folder of the key tables that decode that release, the reports folder and the key file.")
+    where.add_argument("policy", metavar="POLICY", help="the policy file (YAML) whose outputs to show")
+    where.add_argument("--workdir", metavar="FOLDER", help=_WORKDIR_HELP)
     where.set_defaults(handler=_where)
-    sample = subparsers.add_parser("sample", help="write a bundled, seeded sample table of any size")
-    sample.add_argument("generator", nargs="?", default="insurance_customers")
-    sample.add_argument("--rows", type=int, default=1000)
-    sample.add_argument("--seed", type=int, default=0)
-    sample.add_argument("--out", required=True, help="CSV or .parquet file to write")
+    sample = subparsers.add_parser(
+        "sample", help="write a made-up sample table (no real people) of any size",
+        description="Write a table of invented records from a bundled generator. The same generator, number of "
+        "rows and seed always give the same table.")
+    sample.add_argument("generator", nargs="?", default="insurance_customers", metavar="GENERATOR",
+                        help="which kind of table: insurance_customers (the default, the columns of the bundled "
+                        "policy) or flights; an unknown name lists the known ones")
+    sample.add_argument("--rows", type=int, default=1000, metavar="N", help="number of rows (default: 1000)")
+    sample.add_argument("--seed", type=int, default=0, metavar="N",
+                        help="seed of the random generator: another seed gives other records (default: 0)")
+    sample.add_argument("--out", required=True, metavar="FILE",
+                        help="file to write: a name ending in .parquet or .pq writes parquet, any other CSV")
     sample.set_defaults(handler=_sample)

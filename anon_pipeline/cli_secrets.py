@@ -17,11 +17,12 @@ from anon_pipeline.secrets import (KEY_ENV, KEY_FILE_ENV, SecretsError, atomic_w
 
 
 def add_subcommands(subparsers: argparse._SubParsersAction) -> None:
-    keygen = subparsers.add_parser("keygen", help="create a key for encrypting key tables (mode 0600)",
+    keygen = subparsers.add_parser("keygen", help="create the secret key that encrypts key tables (a file only you can read)",
                                    description=f"Create a new key file (default {default_key_path()}). The key "
                                    f"is never printed; point {KEY_FILE_ENV} at the file, or leave it at the "
                                    "default place.")
-    keygen.add_argument("--key-file", type=Path, default=None, help="where to write the key (outside any repository)")
+    keygen.add_argument("--key-file", type=Path, default=None, metavar="FILE",
+                        help="where to write the key (outside any git repository; default: the place named above)")
     keygen.add_argument("--force", action="store_true",
                         help="replace an existing key file (files encrypted with it become unreadable)")
     keygen.set_defaults(handler=_keygen)
@@ -30,21 +31,26 @@ def add_subcommands(subparsers: argparse._SubParsersAction) -> None:
                                    description=f"Decrypt a key table with the key from --key-file, {KEY_ENV}, "
                                    f"{KEY_FILE_ENV} or the default key file. Writes nothing unless the whole "
                                    "file decrypts and authenticates.")
-    decode.add_argument("file", type=Path, help="the encrypted file (*.enc)")
-    decode.add_argument("--key-file", type=Path, default=None)
-    decode.add_argument("--out", type=Path, default=None,
+    decode.add_argument("file", type=Path, metavar="FILE", help="the encrypted file (*.enc)")
+    decode.add_argument("--key-file", type=Path, default=None, metavar="FILE",
+                        help=f"the key file to decrypt with (default: {KEY_ENV}, {KEY_FILE_ENV} or the default key "
+                        "file)")
+    decode.add_argument("--out", type=Path, default=None, metavar="FILE",
                         help="write it here (mode 0600; a table as .csv or .parquet); default: stdout (tables as CSV)")
     decode.add_argument("--force", action="store_true", help="overwrite --out if it exists")
     decode.set_defaults(handler=_decode)
 
-    verify = subparsers.add_parser("verify", help="check a release folder against its signed manifest",
+    verify = subparsers.add_parser("verify", help="check that a release is signed and no file of it was changed, "
+                                   "added or removed",
                                    description="Check the manifest's signature (manifest.sig, with the key from "
                                    f"--key-file, {KEY_ENV}, {KEY_FILE_ENV} or the default key file), then re-hash "
                                    "every file and compare with manifest.json; also report files missing, unlisted "
                                    "or writable. Exit 1 when anything is off (an unsigned release included), 2 when "
                                    "the folder or the manifest cannot be read or no key is configured.")
-    verify.add_argument("release", type=Path, help="a release version folder (or its 'latest' link)")
-    verify.add_argument("--key-file", type=Path, default=None)
+    verify.add_argument("release", type=Path, metavar="RELEASE",
+                        help="a release folder, e.g. anon_output/<policy>/release/latest")
+    verify.add_argument("--key-file", type=Path, default=None, metavar="FILE",
+                        help="the secrets key file to check the signature with (default: as for every command)")
     verify.set_defaults(handler=_verify)
 
 

@@ -60,13 +60,18 @@ class InputDataError(AnonPipelineError):
         super().__init__(text)
 
 
+def problem_text(problem: dict) -> str:
+    """One broken rule in words: column, rule, row count and the hint (never a data value)."""
+    return (f"column '{problem['column']}', rule '{problem['rule']}': {problem['n_rows']} row(s)"
+            + (f" (hint: {problem['hint']})" if problem.get("hint") else ""))
+
+
 class RawSchemaError(InputDataError):
     """Several rules of the raw schema are broken at once: one error listing each (column, rule, row count)."""
 
     def __init__(self, file: str | Path | None, problems: list[dict]) -> None:
         self.problems = list(problems)
-        lines = [f"column '{p['column']}', rule '{p['rule']}': {p['n_rows']} row(s)"
-                 + (f" (hint: {p['hint']})" if p.get("hint") else "") for p in self.problems]
+        lines = [problem_text(p) for p in self.problems]
         first = self.problems[0] if self.problems else {}
         super().__init__(file, f"{len(self.problems)} rule(s) of the raw schema broken:\n  " + "\n  ".join(lines),
                          column=first.get("column"), rule=first.get("rule"), n_rows=first.get("n_rows"))

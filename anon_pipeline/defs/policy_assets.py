@@ -12,12 +12,13 @@ from typing import Any
 
 import dagster as dg
 import pandas as pd
+from pydantic import Field
 
 from anon_pipeline.errors import BlockingCheckFailed, InputDataError
 from anon_pipeline.pipeline.anonymise import anonymise, anonymised_schema, plan_summary
 from anon_pipeline.pipeline.checks import (CheckOutcome, check_anonymised_schema, check_no_identifier_leak,
-                                           check_privacy_targets, check_schema, planned_privacy_checks,
-                                           staging_checks)
+                                           check_privacy_targets, check_schema, k_quasi_identifier_outputs,
+                                           planned_privacy_checks, staging_checks)
 from anon_pipeline.pipeline.publish import release as publish_release
 from anon_pipeline.pipeline.publish import write_key_tables, write_plan, write_reports
 from anon_pipeline.pipeline.qi_table import build_qi_table, qi_schema
@@ -27,15 +28,18 @@ from anon_pipeline.pipeline.workdir import PolicyDirs
 from anon_pipeline.policy.model import Policy
 from anon_pipeline.release import read_release_table
 from anon_pipeline.reports import anonymity_markdown, anonymity_report, utility_markdown, utility_report
+from anon_pipeline.reports.plots import distributions_markdown
 from anon_pipeline.defs.inbox_sensor import inbox_sensor
 from anon_pipeline.defs.resources import AnonSettings
-from anon_pipeline.defs.results import check_result, to_metadata
+from anon_pipeline.defs.results import check_result, privacy_check_description, to_metadata
 
 
 class RawConfig(dg.Config):
     """Run config of ``raw``: point the policy at another file (e.g. this month's export) without editing it."""
 
-    source: str | None = None
+    source: str | None = Field(
+        None, description="A CSV or parquet file to read instead of the policy's source (e.g. this month's export); "
+        "empty: the policy's own source. The policy file is not changed.")
 
 
 def _typed_raw(descriptor: dict[str, Any], policy: Policy, cache: dict[str, pd.DataFrame]) -> pd.DataFrame:
@@ -55,6 +59,8 @@ def policy_definitions(policy: Policy) -> dict[str, list]:
     raw_cache: dict[str, pd.DataFrame] = {}
     key = lambda asset: dg.AssetKey([name, asset])  # noqa: E731
     group = name
+    outputs = [policy.output_name(c) for c in policy.kept_columns]
+    k_outputs = k_quasi_identifier_outputs(policy)
 
     @dg.asset(key=key("raw"), group_name=group, description="The source file as it is: a descriptor (path, "
               "SHA-256, size) only, so no copy of the personal data enters the asset store.")
@@ -65,15 +71,16 @@ def policy_definitions(policy: Policy) -> dict[str, list]:
         return src.as_dict()
 
     @dg.asset_check(asset=raw, name="raw_schema", blocking=True,
-                    description="Types and rules the policy declares for every input column.")
-    def raw_schema_check(raw: dict) -> dg.AssetCheckResult:
+                    description="Every column the policy declares is in the input file, no other, and its values "
+                                "follow the declared type and rules (a role: drop column: presence only).")
+    def raw_schema_check(context: dg.AssetCheckExecutionContext, raw: dict) -> dg.AssetCheckResult:
         try:
             typed = _typed_raw(raw, policy, raw_cache)
         except InputDataError as exc:
             problems = getattr(exc, "problems", None) or [{"column": exc.column, "rule": exc.rule,
                                                            "n_rows": exc.n_rows, "hint": exc.hint}]
-            return check_result(CheckOutcome("raw_schema", False, True, f"{len(problems)} rule(s) broken",
-                                             {"problems": problems}))
+            return check_result(CheckOutcome("raw_schema", False, True, f"{len(problems)} rule(s) of the policy "
+                                             f"broken in {raw.get('path')}", {"problems": problems}), context)
         return check_result(CheckOutcome("raw_schema", True, True, "conforms to the policy",
                                          {"rows": len(typed), "columns": len(typed.columns)}))
 
@@ -90,13 +97,16 @@ def policy_definitions(policy: Policy) -> dict[str, list]:
         yield dg.Output(table, "qi_table", metadata={"rows": len(table), "columns": list(table.columns)})
         yield dg.Output(contract if policy.release.contract else contract.iloc[:0], "contract")
 
-    @dg.asset_check(asset=key("qi_table"), name="qi_table_schema", blocking=True)
-    def qi_table_check(qi_table: pd.DataFrame) -> dg.AssetCheckResult:
-        return check_result(check_schema("qi_table", qi_table, qi_schema(policy)))
+    @dg.asset_check(asset=key("qi_table"), name="qi_table_schema", blocking=True,
+                    description="Every row has a unique random (v4) GUID, and the columns are exactly those the "
+                                "policy keeps, before any op: " + ", ".join(policy.kept_columns) + ".")
+    def qi_table_check(context: dg.AssetCheckExecutionContext, qi_table: pd.DataFrame) -> dg.AssetCheckResult:
+        return check_result(check_schema("qi_table", qi_table, qi_schema(policy)), context)
 
     @dg.multi_asset(
         outs={"anonymised": dg.AssetOut(key=key("anonymised"), group_name=group,
-                                        description="Staging table: every op chain applied; checked before release."),
+                                        description="Staging table, every op chain applied, checked before "
+                                                    "release: " + ", ".join(outputs) + "."),
               "key_tables": dg.AssetOut(key=key("key_tables"), group_name=group,
                                         description="Key tables (code -> value), kept apart from the release."),
               "generalised": dg.AssetOut(key=key("generalised"), group_name=group,
@@ -119,30 +129,33 @@ def policy_definitions(policy: Policy) -> dict[str, list]:
 
     anonymised_key = key("anonymised")
 
-    @dg.asset_check(asset=anonymised_key, name="anonymised_schema", blocking=True)
-    def anonymised_schema_check(anonymised: pd.DataFrame) -> dg.AssetCheckResult:
-        return check_result(check_anonymised_schema(anonymised, policy))
+    @dg.asset_check(asset=anonymised_key, name="anonymised_schema", blocking=True,
+                    description="Every released column is there with its type (" + ", ".join(outputs) + "), and "
+                                "no quasi-identifier is left missing.")
+    def anonymised_schema_check(context: dg.AssetCheckExecutionContext,
+                                anonymised: pd.DataFrame) -> dg.AssetCheckResult:
+        return check_result(check_anonymised_schema(anonymised, policy), context)
 
     @dg.multi_asset_check(
         specs=[dg.AssetCheckSpec(check_name, asset=anonymised_key, blocking=blocking,
-                                 description="k-anonymity over " + ", ".join(policy.k_quasi_identifiers)
-                                 if check_name == "k_anonymity" else f"privacy target {check_name}")
+                                 description=privacy_check_description(check_name, policy))
                for check_name, blocking in planned_privacy_checks(policy)],
         name=f"{name}__privacy_targets", ins={"anonymised": dg.AssetIn(anonymised_key)})
-    def privacy_checks(anonymised: pd.DataFrame):
+    def privacy_checks(context: dg.AssetCheckExecutionContext, anonymised: pd.DataFrame):
         for outcome in check_privacy_targets(anonymised, policy):
-            yield dg.AssetCheckResult(asset_key=anonymised_key, check_name=outcome.name, passed=outcome.passed,
-                                      severity=check_result(outcome).severity, description=outcome.description,
-                                      metadata=check_result(outcome).metadata)
+            yield check_result(outcome, context, asset_key=anonymised_key, check_name=outcome.name)
 
     @dg.asset_check(asset=anonymised_key, name="no_identifier_leak", blocking=True,
                     additional_ins={"raw": dg.AssetIn(key("raw"))},
-                    description="No value of a direct-identifier column of the input occurs in the table.")
-    def leak_check(anonymised: pd.DataFrame, raw: dict) -> dg.AssetCheckResult:
-        return check_result(check_no_identifier_leak(_typed_raw(raw, policy, raw_cache), anonymised, policy))
+                    description="No value of a direct-identifier column of the input ("
+                                + ", ".join(policy.identifiers) + ") occurs in any released column.")
+    def leak_check(context: dg.AssetCheckExecutionContext, anonymised: pd.DataFrame,
+                   raw: dict) -> dg.AssetCheckResult:
+        return check_result(check_no_identifier_leak(_typed_raw(raw, policy, raw_cache), anonymised, policy),
+                            context)
 
-    def _report_asset(report_name: str, build, markdown):
-        @dg.asset(key=key(report_name), group_name=group,
+    def _report_asset(report_name: str, build, markdown, description: str, plots=None):
+        @dg.asset(key=key(report_name), group_name=group, description=description,
                   ins={"qi_table": dg.AssetIn(key("qi_table")), "anonymised": dg.AssetIn(anonymised_key),
                        "generalised": dg.AssetIn(key("generalised")), "key_tables": dg.AssetIn(key("key_tables"))})
         def _report(context: dg.AssetExecutionContext, qi_table: pd.DataFrame, anonymised: pd.DataFrame,
@@ -150,12 +163,20 @@ def policy_definitions(policy: Policy) -> dict[str, list]:
             doc = build(qi_table, anonymised, policy, generalised, key_tables.get("plan_summary"))
             paths = write_reports(PolicyDirs.for_policy(anon.workdir, name), {report_name: doc})
             context.add_output_metadata({"report": dg.MetadataValue.md(markdown(doc)),
-                                         "path": str(paths[report_name])})
+                                         "path": str(paths[report_name]),
+                                         **({"distributions": dg.MetadataValue.md(plots(doc))} if plots else {})})
             return doc
         return _report
 
-    anonymity_asset = _report_asset("anonymity_report", anonymity_report, anonymity_markdown)
-    utility_asset = _report_asset("utility_report", utility_report, utility_markdown)
+    anonymity_asset = _report_asset(
+        "anonymity_report", anonymity_report, anonymity_markdown,
+        "How identifiable the released rows are over " + ", ".join(k_outputs) + ": K, k = K/N %, class sizes, rows "
+        "below k, re-identification risk and diversity of the sensitive columns, raw beside anonymised.")
+    utility_asset = _report_asset(
+        "utility_report", utility_report, utility_markdown,
+        "How much each released column (" + ", ".join(outputs) + ") still tells: distinct values, entropy, "
+        "mean and standard deviation, and the distribution before and after (plotted under distributions).",
+        distributions_markdown)
 
     @dg.asset(key=key("release"), group_name=group,
               ins={"raw": dg.AssetIn(key("raw")), "contract": dg.AssetIn(key("contract")),
@@ -179,15 +200,19 @@ def policy_definitions(policy: Policy) -> dict[str, list]:
                                                     if "measured" in o.metadata})})
         return str(folder)
 
-    @dg.asset_check(asset=release, name="release_schema", blocking=True)
-    def release_check(release: str) -> dg.AssetCheckResult:
+    @dg.asset_check(asset=release, name="release_schema", blocking=True,
+                    description="The written release files read back with the columns and types of the anonymised "
+                                "table.")
+    def release_check(context: dg.AssetCheckExecutionContext, release: str) -> dg.AssetCheckResult:
         frame = read_release_table(Path(release))
-        return check_result(check_schema("release", frame, anonymised_schema(policy)))
+        return check_result(check_schema("release", frame, anonymised_schema(policy)), context)
 
     assets = [raw, qi_table, anonymised_and_keys, anonymity_asset, utility_asset, release]
     checks = [raw_schema_check, qi_table_check, anonymised_schema_check, privacy_checks, leak_check, release_check]
+    # The default run config shows the launchpad where to point a run at another file.
     job = dg.define_asset_job(f"{name}_job", selection=dg.AssetSelection.key_prefixes([name]),
-                              description=f"Every asset and check of policy '{name}'.")
+                              description=f"Every asset and check of policy '{name}'.",
+                              config={"ops": {raw.op.name: {"config": {"source": None}}}})
     schedules = [dg.ScheduleDefinition(name=f"{name}_schedule", job=job, cron_schedule=policy.schedule)] \
         if policy.schedule else []
     sensors = [inbox_sensor(policy, job)] if policy.source.inbox else []

@@ -113,17 +113,14 @@ def uk_postcodes(values: pd.Series) -> pd.DataFrame:
 def countries(values: pd.Series) -> pd.DataFrame:
     """Country name -> UN sub-region -> continent -> cross-continent region (APAC, Europe, Africa, Americas).
 
-    Names only the alias table knows get their continent as sub-region; a sub-region spanning continents
-    (``Western Asia``) is labelled with the continent too, so the hierarchy stays a tree.
+    Sub-regions are UN M49's (``anon_pipeline.reference.countries``); one spanning continents (``Western Asia``
+    holds Cyprus) is labelled with the continent too, so the hierarchy stays a tree.
     """
-    from anon_pipeline.reference.countries import CROSS_CONTINENT, _converter, continents
+    from anon_pipeline.reference.countries import CROSS_CONTINENT, continents, sub_regions
 
     distinct = _distinct(values).astype(str)
     continent = continents(distinct)
-    regions = _converter().convert(distinct.tolist(), to="UNregion", not_found=None) if len(distinct) else []
-    regions = regions if isinstance(regions, list) else [regions]
-    sub = pd.Series([r if isinstance(r, str) else None for r in regions], index=distinct.index, dtype=object)
-    sub = sub.fillna(continent)
+    sub = sub_regions(distinct)
     spans = sub.map(continent.groupby(sub).nunique()).fillna(0) > 1
     sub = sub.where(~spans, sub + " (" + continent + ")")
     return _finish(distinct.tolist(), [sub.tolist(), continent.tolist(), continent.map(CROSS_CONTINENT).tolist()])

@@ -3,6 +3,10 @@
 ``validate_raw`` types every column as the policy declares and checks every rule, collecting all problems
 before raising one ``RawSchemaError`` that lists (column, rule, row count, hint). pandera's failure cases
 hold data values; only their counts leave this module.
+
+Only rules that matter for the release are checked: a ``role: drop`` column is checked for presence only. Each
+hint names a policy setting that accepts this very file, phrased ``set <field>: <value> for this column`` or
+``remove <field> for this column`` (or ``set source.<field>: <value>``), so a person or a script can apply it.
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ import pandera.pandas as pa
 from pandera.errors import SchemaErrors
 
 from anon_pipeline.errors import RawSchemaError
-from anon_pipeline.policy.model import ColumnSpec, Policy
+from anon_pipeline.policy.model import ColumnSpec, Policy, Role
 
 _DTYPES = {"str": "str", "int": "Int64", "float": "Float64", "date": "datetime64[ns]",
            "datetime": "datetime64[ns]", "bool": "boolean"}
@@ -28,18 +32,37 @@ def _problem(column: str, rule: str, n_rows: int, hint: str | None = None) -> di
     return {"column": column, "rule": rule, "n_rows": int(n_rows), "hint": hint}
 
 
+def _released(spec: ColumnSpec) -> bool:
+    """Whether the column's values, or values its steps derive, reach the release (an identifier without steps
+    is only searched for by the leak check)."""
+    return spec.role not in (Role.identifier, Role.drop) or bool(spec.steps)
+
+
+def _scientific_hint(spec: ColumnSpec) -> str:
+    lost = "a spreadsheet re-saved the column as numbers, which loses digits"
+    if not _released(spec):
+        return (f"{lost}; the column is not released: remove pattern for this column (its other values are still "
+                "searched for by the leak check), or set role: drop for this column (checked for presence only); "
+                "or export it again with the column formatted as text")
+    return (f"{lost}: export it again with the column formatted as text; or, to release the mangled values as they "
+            "are, set pattern: '.*' for this column (or widen its pattern to accept them)")
+
+
 def _coerce(name: str, spec: ColumnSpec, values: pd.Series, problems: list[dict]) -> pd.Series:
     """Type one column; unparseable cells are counted as a problem and become missing."""
     present = values.notna()
+    if spec.role is Role.drop:
+        return values
     if spec.dtype == "str":
         as_str = values.astype("str").where(present)
+        if spec.pattern is None and not _released(spec):
+            return as_str  # nothing checks its form and none of it is released: lost digits harm nothing
         looks_scientific = as_str.str.match(_SCIENTIFIC).fillna(False).astype(bool) & present
         if spec.pattern is not None:  # a pattern that accepts such values wants them
             looks_scientific &= ~as_str.str.fullmatch(spec.pattern).fillna(False).astype(bool)
         if looks_scientific.any():
             problems.append(_problem(name, "text column holds numbers in scientific notation",
-                                     looks_scientific.sum(), "a spreadsheet re-saved the column as numbers, which "
-                                     "loses digits: export it again with the column formatted as text"))
+                                     looks_scientific.sum(), _scientific_hint(spec)))
             # Counted once, here: blanked so the pattern check does not report the same cells again.
             as_str = as_str.where(~looks_scientific)
         return as_str
@@ -79,6 +102,8 @@ def _coerce(name: str, spec: ColumnSpec, values: pd.Series, problems: list[dict]
 
 
 def _column_schema(spec: ColumnSpec) -> pa.Column:
+    if spec.role is Role.drop:
+        return pa.Column(None, nullable=True, required=True)
     checks = []
     if spec.min is not None or spec.max is not None:
         lo = spec.min if spec.min is not None else float("-inf")
@@ -102,14 +127,19 @@ def raw_schema(policy: Policy) -> pa.DataFrameSchema:
 
 #: The policy setting that would accept what a rule refused, by the start of the rule's text.
 _HINTS = {
-    "not null": "declare nullable: true for this column if missing values are expected",
+    "not null": "set nullable: true for this column if missing values are expected",
     "in range": "widen min/max for this column in the policy if these values are genuine",
     "one of the": "add the values to allowed for this column in the policy if they are genuine",
     "matches pattern": "relax pattern for this column in the policy if these values are genuine",
 }
 
 
-def summarise_schema_errors(exc: SchemaErrors) -> list[dict]:
+_UNRELEASED_PATTERN_HINT = ("the column is not released: remove pattern for this column if these values are "
+                            "genuine (its values are still searched for by the leak check), or set role: drop for "
+                            "this column (checked for presence only)")
+
+
+def summarise_schema_errors(exc: SchemaErrors, policy: Policy | None = None) -> list[dict]:
     """(column, rule, row count) per failed check; pandera's failure-case values are dropped here."""
     cases = exc.failure_cases
     counts: Counter = Counter()
@@ -119,8 +149,13 @@ def summarise_schema_errors(exc: SchemaErrors) -> list[dict]:
     for (column, check), n in counts.items():
         rule = "not null" if check == "not_nullable" else check
         hint = next((h for prefix, h in _HINTS.items() if rule.startswith(prefix)), None)
+        spec = policy.columns.get(column) if policy is not None else None
+        if spec is not None and rule.startswith("matches pattern") and not _released(spec):
+            hint = _UNRELEASED_PATTERN_HINT
         if check.startswith("field_uniqueness") or check == "unique":
             rule = "unique"
+            if spec is not None:
+                hint = "remove unique for this column if repeated values are genuine"
         problems.append(_problem(column, rule, n, hint))
     return problems
 
@@ -172,7 +207,7 @@ def validate_raw(frame: pd.DataFrame, policy: Policy, file: str | Path) -> pd.Da
         raw_schema(policy).validate(typed, lazy=True)
     except SchemaErrors as exc:
         coerced_away = {p["column"] for p in problems}
-        problems.extend(p for p in summarise_schema_errors(exc)
+        problems.extend(p for p in summarise_schema_errors(exc, policy)
                         if not (p["rule"] == "not null" and p["column"] in coerced_away))
     if problems:
         raise RawSchemaError(file, problems)

@@ -14,7 +14,7 @@ from anon_pipeline.transforms.unmatched import fill_unmatched
 class CountryContinentParams(OpParams):
     #: ``continent``: the 7-continent scheme; ``cross_continent``: APAC, Europe, Africa, The Americas.
     level: Literal["continent", "cross_continent"] = "continent"
-    #: Extra name -> continent entries for names the library and the shipped alias table do not know.
+    #: Extra name -> continent entries for names the shipped M49 and alias tables do not know.
     aliases: dict[str, str] = {}
     unknown_label: str | None = None
     missing_label: str = "missing"
@@ -31,5 +31,5 @@ class CountryContinent(ColumnOp):
         if p.level == "cross_continent":
             mapped = mapped.map(CROSS_CONTINENT)
         return fill_unmatched(mapped, values, ctx, self.name, label=p.unknown_label,
-                              what="are not country names the library or the alias table knows",
+                              what="are not country names the shipped M49 or alias table knows (add them with aliases)",
                               missing_label=p.missing_label).rename(values.name)

@@ -1,0 +1,75 @@
+"""The command line as a new user meets it: plain-word help for every sub-command and argument, and ``where``
+summarising the latest release (checks, K, folder, plan id and its key tables)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from anon_pipeline import run_policy
+from anon_pipeline.cli import build_parser, main
+from anon_pipeline_tests.pipeline.policies import BUNDLED
+
+
+def test_where_summarises_the_latest_release(tmp_path, capsys):
+    result = run_policy(BUNDLED, workdir=tmp_path)
+    capsys.readouterr()
+    assert main(["where", str(BUNDLED), "--workdir", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    manifest = json.loads((result.release_dir / "manifest.json").read_text())
+    lines = out.splitlines()
+    for name, check in manifest["checks"].items():
+        assert any(name in line and ("passed" if check["passed"] else "FAILED") in line for line in lines), name
+    assert f"K:          {result.anonymity['K']} over gender, age_band" in out
+    assert f"release:    {result.release_dir.resolve()}" in out
+    assert f"plan id:    {manifest['plan_id']}" in out
+    folder = tmp_path / "insurance_customers" / "key_tables" / manifest["plan_id"]
+    assert folder.is_dir() and f"key tables: {folder}" in out
+    assert lines[-1].startswith("key tables:")
+
+
+def test_where_before_any_release_says_so(tmp_path, capsys):
+    assert main(["where", str(BUNDLED), "--workdir", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "release:    (none yet)" in out and "plan id" not in out and "check " not in out
+
+
+def _subcommands():
+    parser = build_parser()
+    (choices,) = [a.choices for a in parser._actions if getattr(a, "choices", None)]
+    return parser, choices
+
+
+@pytest.mark.parametrize("command", [None, *_subcommands()[1]])
+def test_help_explains_every_argument_in_plain_words(command, capsys):
+    parser, choices = _subcommands()
+    sub = parser if command is None else choices[command]
+    with pytest.raises(SystemExit) as done:
+        main(["--help"] if command is None else [command, "--help"])
+    assert done.value.code == 0
+    out = " ".join(capsys.readouterr().out.split())
+    assert "`" not in out and ":class:" not in out and ":func:" not in out
+    assert sub.description, f"{command}: no description"
+    for action in sub._actions:
+        if action.dest == "help":
+            continue
+        assert action.help, f"{command}: argument {action.dest} has no help"
+        assert " ".join(action.help.split())[:30] in out, (command, action.dest)
+        for choice in getattr(action, "_choices_actions", []):
+            assert choice.help and " ".join(choice.help.split())[:30] in out, choice.dest
+
+
+def test_summary_adds_k_over_every_released_quasi_identifier_when_the_report_has_it(capsys):
+    from anon_pipeline.cli_run import _print_summary
+
+    manifest = {"policy": "p", "created_utc": "2026-01-01T00:00:00+00:00",
+                "checks": {"k_anonymity": {"passed": True, "description": "K = 12 >= k = 5 over sex"},
+                           "all_quasi_identifiers": {"passed": False, "description": "K = 1 < k = 5"}}}
+    report = {"k_target": 5, "anonymised": {"k_anonymity": 12, "quasi_identifiers": ["sex"]},
+              "all_quasi_identifiers": {"K": 1, "quasi_identifiers": ["sex", "age_band"]}}
+    _print_summary(manifest, report)
+    out = capsys.readouterr().out
+    assert "all_quasi_identifiers  FAILED  K = 1 < k = 5" in out
+    assert "K:          12 over sex (target k = 5)" in out
+    assert "K (all):    1 over every released quasi-identifier: sex, age_band" in out
