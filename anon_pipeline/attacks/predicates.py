@@ -1,0 +1,84 @@
+"""Conjunctive predicates over encoded columns ("age >= 61 & sex == 'F'"), counted on a table in numpy.
+
+The singling-out attack builds them from released rows and counts the records of a table each one matches. A
+set of Q predicates of m terms each is three (Q, m) arrays: column index, operator and value (a float, or the
+code of a categorical value). Counting evaluates a block of predicates against every row at once, one
+(column, operator) pair at a time, so the loops run over columns and operators, never over records.
+Comparisons follow pandas' ``DataFrame.query``: a missing value matches only ``isna`` and ``!=``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import numpy as np
+
+EQ, NE, LT, GT, LE, GE, ISNA, NOTNA = range(8)
+NUMERIC_OPS = np.array([EQ, NE, GT, LT, GE, LE], dtype=np.int8)
+
+#: predicate x row cells evaluated at a time
+BLOCK_CELLS = 4_000_000
+
+
+@dataclass(frozen=True)
+class Predicates:
+    cols: np.ndarray  # (Q, m) int64, sorted along each row
+    ops: np.ndarray   # (Q, m) int8
+    vals: np.ndarray  # (Q, m) float64 (0 for isna / notna)
+
+    def __len__(self) -> int:
+        return len(self.cols)
+
+    def take(self, idx) -> Predicates:
+        return Predicates(self.cols[idx], self.ops[idx], self.vals[idx])
+
+    def keys(self) -> np.ndarray:
+        return np.hstack([self.cols.astype(np.float64), self.ops.astype(np.float64), self.vals])
+
+    @staticmethod
+    def concat(parts: list[Predicates]) -> Predicates:
+        return Predicates(*(np.concatenate([getattr(p, a) for p in parts]) for a in ("cols", "ops", "vals")))
+
+    def unique(self, limit: int | None = None) -> Predicates:
+        """Distinct predicates, in order of first occurrence, at most ``limit``."""
+        if len(self) == 0:
+            return self
+        _, first = np.unique(self.keys(), axis=0, return_index=True)
+        return self.take(np.sort(first)[:limit])
+
+
+def _compare(x: np.ndarray, missing: np.ndarray, op: int, v: np.ndarray) -> np.ndarray:
+    if op == ISNA:
+        return np.broadcast_to(missing, (len(v), len(x)))
+    if op == NOTNA:
+        return np.broadcast_to(~missing, (len(v), len(x)))
+    a, b = x[None, :], v[:, None]
+    # NaN compares False except with != (numpy and pandas agree); a categorical missing value is a code of its own
+    return {EQ: np.equal, NE: np.not_equal, LT: np.less, GT: np.greater, LE: np.less_equal,
+            GE: np.greater_equal}[op](a, b)
+
+
+def match_blocks(pred: Predicates, columns, table: int) -> Iterator[tuple[slice, np.ndarray]]:
+    """(predicates slice, bool matrix predicates x rows of ``table``) block by block."""
+    n_rows = len(columns[0].values[table])
+    block = max(1, BLOCK_CELLS // max(n_rows, 1))
+    for start in range(0, len(pred), block):
+        sl = slice(start, min(start + block, len(pred)))
+        part = pred.take(sl)
+        mask = np.ones((len(part), n_rows), dtype=bool)
+        for j in range(part.cols.shape[1]):
+            for c in np.unique(part.cols[:, j]):
+                col = columns[c]
+                for op in np.unique(part.ops[part.cols[:, j] == c, j]):
+                    rows = np.flatnonzero((part.cols[:, j] == c) & (part.ops[:, j] == op))
+                    mask[rows] &= _compare(col.values[table], col.missing[table], int(op), part.vals[rows, j])
+        yield sl, mask
+
+
+def counts(pred: Predicates, columns, table: int) -> np.ndarray:
+    """Rows of ``table`` each predicate matches."""
+    out = np.zeros(len(pred), dtype=np.int64)
+    for sl, mask in match_blocks(pred, columns, table):
+        out[sl] = mask.sum(axis=1)
+    return out
