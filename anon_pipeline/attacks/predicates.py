@@ -4,7 +4,8 @@ The singling-out attack builds them from released rows and counts the records of
 set of Q predicates of m terms each is three (Q, m) arrays: column index, operator and value (a float, or the
 code of a categorical value). Counting evaluates a block of predicates against every row at once, one
 (column, operator) pair at a time, so the loops run over columns and operators, never over records.
-Comparisons follow pandas' ``DataFrame.query``: a missing value matches only ``isna`` and ``!=``.
+Comparisons follow anonymeter 1.1's polars expressions: a missing value matches only ``isna`` (a comparison
+with a missing value is null, which does not count).
 """
 
 from __future__ import annotations
@@ -54,9 +55,9 @@ def _compare(x: np.ndarray, missing: np.ndarray, op: int, v: np.ndarray) -> np.n
     if op == NOTNA:
         return np.broadcast_to(~missing, (len(v), len(x)))
     a, b = x[None, :], v[:, None]
-    # NaN compares False except with != (numpy and pandas agree); a categorical missing value is a code of its own
-    return {EQ: np.equal, NE: np.not_equal, LT: np.less, GT: np.greater, LE: np.less_equal,
-            GE: np.greater_equal}[op](a, b)
+    if op == NE:
+        return np.not_equal(a, b) & ~missing[None, :]
+    return {EQ: np.equal, LT: np.less, GT: np.greater, LE: np.less_equal, GE: np.greater_equal}[op](a, b)
 
 
 def match_blocks(pred: Predicates, columns, table: int) -> Iterator[tuple[slice, np.ndarray]]:

@@ -135,16 +135,25 @@ def _model(x, w_eff, scale):
 def control_size_correction(pred: Predicates, columns: list[Column], n_original: int,
                             rng: np.random.Generator) -> float | None:
     """Factor by which singling-out successes on the control are rescaled to the training set's size
-    (anonymeter's ``fit_correction_term``: 10 sizes x 5 subsamples of the control); None when the fit fails."""
+    (anonymeter's ``fit_correction_term``: 10 sizes x 5 subsamples of the control); None when the fit fails.
+
+    Two departures from anonymeter, both where its fit is ill-posed: its smallest subsample is min(1000,
+    control rows), so a control of 1000 rows or fewer gives ten equal sizes (ours starts at half the control
+    there; identical above 2000 rows); and the fit's starting point (below).
+    """
     n_rows = len(columns[0].values[CTL])
-    sizes = np.repeat(np.linspace(min(1000, n_rows), n_rows, 10).astype(int), 5)
+    sizes = np.repeat(np.linspace(min(1000, max(n_rows // 2, 1)), n_rows, 10).astype(int), 5)
     samples = [rng.choice(n_rows, size=s, replace=False) for s in sizes]
     singled = np.zeros(len(samples))
     for _, mask in match_blocks(pred, columns, CTL):
         for i, idx in enumerate(samples):
             singled[i] += np.sum(mask[:, idx].sum(axis=1) == 1)
     w0 = 1.0 / sizes.max()
-    p0 = (w0, 1.0 / _probability_integral(sizes.max(), w0))
+    # anonymeter starts from a scale that predicts one success at the largest size whatever the data, from
+    # where the fit often collapses to w_eff ~ 1 (successes falling as 1/n); starting at the observed level
+    # recovers the known size ratio on tables of queries of equal weight (tested).
+    level = max(float(singled[sizes == sizes.max()].mean()), 1.0)
+    p0 = (w0, level / _probability_integral(sizes.max(), w0))
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", OptimizeWarning)
