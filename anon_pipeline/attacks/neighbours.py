@@ -84,8 +84,8 @@ def nearest(candidates: pd.DataFrame, queries: pd.DataFrame, k: int, rng: np.ran
         kth = np.partition(dist, kg - 1, axis=1)[:, kg - 1:kg]
         top = _smallest(np.where(dist < kth, -1.0, np.where(dist == kth, champion_rank, np.inf)), kg)
         cand = members[top].reshape(len(top), -1)
-        cand_dist = np.repeat(np.take_along_axis(dist, top, 1), k, axis=1)
-        cand_rank = np.where(cand >= 0, rank[cand], n_cand)
+        cand_dist = np.where(cand >= 0, np.repeat(np.take_along_axis(dist, top, 1), k, axis=1), np.inf)
+        cand_rank = np.where(cand >= 0, rank[cand], n_cand)  # a group's padding (-1) sorts after every row
         pick = np.lexsort((cand_rank, cand_dist), axis=1)[:, :k]
         out[rows] = np.take_along_axis(cand, pick, 1)
     return out
