@@ -20,7 +20,7 @@ from scipy.optimize import OptimizeWarning, curve_fit
 
 from anon_pipeline.attacks.confidence import AttackResult
 from anon_pipeline.attacks.predicates import (EQ, GE, ISNA, LE, NE, NOTNA, NUMERIC_OPS, Predicates, counts,
-                                              match_blocks)
+                                              match_blocks, record_counts)
 from anon_pipeline.attacks.tables import Column, encode
 
 SYN, ORI, CTL = 0, 1, 2
@@ -53,7 +53,7 @@ def _random_columns(n: int, n_columns: int, m: int, rng: np.random.Generator) ->
 
 
 def _from_records(columns: list[Column], medians: np.ndarray, n: int, m: int,
-                  rng: np.random.Generator) -> Predicates:
+                  rng: np.random.Generator) -> tuple[Predicates, np.ndarray]:
     n_rows = len(columns[0].values[SYN])
     rows = rng.integers(n_rows, size=n)
     cols = _random_columns(n, len(columns), m, rng)
@@ -68,7 +68,7 @@ def _from_records(columns: list[Column], medians: np.ndarray, n: int, m: int,
                 ops[at] = np.where(v > medians[c], GE, LE)
         ops[at] = np.where(col.missing[SYN][r], ISNA, ops[at])
         vals[at] = np.where(col.missing[SYN][r], 0.0, v)
-    return Predicates(cols, ops, vals)
+    return Predicates(cols, ops, vals), rows
 
 
 def multivariate_predicates(columns: list[Column], n: int, m: int, max_attempts: int,
@@ -82,13 +82,14 @@ def multivariate_predicates(columns: list[Column], n: int, m: int, max_attempts:
                         for c in columns])
     found: Predicates | None = None
     attempts = successes = 0
+    groupings: dict = {}
     while (found is None or len(found) < n) and attempts < max_attempts:
         need = n - (0 if found is None else len(found))
         rate = successes / attempts if attempts else 0.25
         batch = int(min(max(need / max(rate, 1e-3) * 1.5, 256), 50_000, max_attempts - attempts))
-        cand = _from_records(columns, medians, batch, m, rng)
+        cand, rows = _from_records(columns, medians, batch, m, rng)
         attempts += batch
-        hit = counts(cand, columns, SYN) == 1
+        hit = record_counts(cand, rows, columns, SYN, groupings) == 1
         successes += int(hit.sum())
         parts = ([found] if found is not None else []) + [cand.take(np.flatnonzero(hit))]
         found = Predicates.concat(parts).unique(limit=n)

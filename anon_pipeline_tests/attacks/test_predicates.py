@@ -49,3 +49,23 @@ def test_unique_keeps_first_occurrences_in_order():
                       np.array([[3.0], [1.0], [3.0], [0.5]]))
     out = pred.unique(limit=2)
     assert out.cols[:, 0].tolist() == [1, 0] and out.vals[:, 0].tolist() == [3.0, 1.0]
+
+
+def test_record_counts_agree_with_full_counts():
+    """The grouped look-up for predicates built from a table's own rows gives the full evaluation's counts,
+    including the predicates it hands back to it (two numeric columns, missing numbers)."""
+    from anon_pipeline.attacks.predicates import record_counts
+    from anon_pipeline.attacks.singling_out import _from_records
+
+    rng = np.random.default_rng(0)
+    n = 2000
+    df = pd.DataFrame({"a": rng.choice(list("abcd"), n), "b": rng.choice(list("xyz"), n),
+                       "c": rng.integers(0, 30, n).astype(float), "d": rng.normal(size=n).round(1),
+                       "e": rng.choice(["u", None], n)})
+    df.loc[rng.choice(n, 50), "c"] = np.nan
+    cols = encode([df], list(df.columns))
+    medians = np.array([np.nanmedian(c.values[0]) if c.numeric else np.nan for c in cols])
+    pred, rows = _from_records(cols, medians, 3000, 3, rng)
+    full = counts(pred, cols, 0)
+    assert (record_counts(pred, rows, cols, 0) == full).all()
+    assert (full >= 1).all() and (full == 1).sum() > 100  # each matches its own record; many single it out
