@@ -68,4 +68,4 @@ def test_record_counts_agree_with_full_counts():
     pred, rows = _from_records(cols, medians, 3000, 3, rng)
     full = counts(pred, cols, 0)
     assert (record_counts(pred, rows, cols, 0) == full).all()
-    assert (full >= 1).all() and (full == 1).sum() > 100  # each matches its own record; many single it out
+    assert (full >= 1).all() and (full == 1).sum() > 10  # each matches its own record; some single it out
