@@ -59,8 +59,9 @@ def attack_report(original: pd.DataFrame, released: pd.DataFrame, control: pd.Da
     qi = [c for c in dict.fromkeys(quasi_identifiers) if c in released.columns]
     sec = [c for c in dict.fromkeys(secrets) if c in released.columns and c not in qi]
     columns = qi + sec
-    tables = {"original": original} | ({"control": control} if control is not None else {})
-    require_columns(tables, columns)
+    tables = {"original": original, "released": released} | ({"control": control} if control is not None else {})
+    chosen = [c for half in (linkability_columns or ()) for c in half] + list(inference_aux or [])
+    require_columns(tables, list(dict.fromkeys(columns + chosen)))
     sizes = [len(original), len(released)] + ([len(control)] if control is not None else [])
     n = min([n_attacks] + sizes)
     if n < 1 or not columns:

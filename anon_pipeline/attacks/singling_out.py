@@ -24,7 +24,7 @@ from anon_pipeline.attacks.predicates import (EQ, GE, ISNA, LE, NE, NOTNA, NUMER
 from anon_pipeline.attacks.tables import Column, encode
 
 SYN, ORI, CTL = 0, 1, 2
-#: anonymeter's default is 10,000,000 attempts; each costs a pass over the released rows, so ours is lower
+#: anonymeter's default is 10,000,000; a candidate with two numeric columns costs a pass over the released rows
 DEFAULT_MAX_ATTEMPTS = 100_000
 
 
