@@ -52,3 +52,11 @@ def test_attack_result_chain_by_hand():
     assert res.warnings() == []
     assert AttackResult("x", 500, 10, 40, 5).warnings()  # no better than the baseline
 
+
+
+def test_a_control_attacked_every_time_has_no_measurable_risk():
+    # Wilson keeps rates below 1 for any confidence; at confidence 0 the rate is the plain share and can be 1.
+    res = AttackResult("x", 10, 10, 0, 10, confidence_level=0.0)
+    assert res.control_rate.value == 1.0
+    assert res.risk().value != res.risk().value  # NaN
+    assert "cannot be measured" in res.warnings()[-1]
