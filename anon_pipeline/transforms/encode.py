@@ -27,6 +27,7 @@ class EncodeParams(OpParams):
 @register_op("encode")
 class Encode(ColumnOp):
     Params = EncodeParams
+    value_wise = True
     params: EncodeParams
 
     def fit(self, values: pd.Series, ctx: FitContext) -> dict[str, Any]:

@@ -50,6 +50,9 @@ class ColumnOp:
     Params: ClassVar[type[OpParams]] = OpParams
     #: Ops that may process a direct identifier (pseudonyms, masking) set this.
     allowed_on_identifiers: ClassVar[bool] = False
+    #: Ops whose output for a row depends only on that row's value (and the plan) set this: the pipeline then
+    #: applies them once per distinct value and maps the results back (``transforms/distinct.py``).
+    value_wise: ClassVar[bool] = False
 
     def __init__(self, params: OpParams) -> None:
         self.params = params
