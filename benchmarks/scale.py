@@ -105,15 +105,17 @@ def write_lookups(folder: Path) -> None:
 def engine_run_policy(source: str, out: str, lookups: dict[str, str]) -> dict:
     import anon_pipeline.pipeline.run as run_module
 
-    stages: dict[str, float] = {}
+    stages: dict[str, list[float]] = {}
 
     def timed(name, fn):
         def wrapper(*args, **kwargs):
-            start = time.perf_counter()
+            start, cpu = time.perf_counter(), time.process_time()
             try:
                 return fn(*args, **kwargs)
             finally:
-                stages[name] = stages.get(name, 0.0) + time.perf_counter() - start
+                wall_cpu = stages.setdefault(name, [0.0, 0.0])
+                wall_cpu[0] += time.perf_counter() - start
+                wall_cpu[1] += time.process_time() - cpu
         return wrapper
 
     # The stages as run_policy calls them, timed where it looks them up (names it no longer has are skipped).
@@ -123,7 +125,7 @@ def engine_run_policy(source: str, out: str, lookups: dict[str, str]) -> dict:
             setattr(run_module, name, timed(name, getattr(run_module, name)))
     result = run_module.run_policy(POLICY, source=source, workdir=out)
     return {"K": int(result.anonymity["K"]), "released": result.released,
-            "stages": {k: round(v, 3) for k, v in stages.items()}}
+            "stages": {k: {"wall_s": round(w, 3), "cpu_s": round(c, 3)} for k, (w, c) in stages.items()}}
 
 
 def engine_dagster(source: str, out: str, lookups: dict[str, str]) -> dict:
@@ -370,20 +372,20 @@ def main(argv: list[str] | None = None) -> int:
                       f"{f.get('x_pandas_memory', float('nan')):>6.2f}  {f.get('K', f.get('error'))}")
             if "stages" in results[rows].get("run_policy", {}):
                 stages = results[rows]["run_policy"]["stages"]
-                print("  run_policy stages (wall s): " + ", ".join(f"{k} {v:.2f}" for k, v in
-                                                                   sorted(stages.items(), key=lambda kv: -kv[1])))
+                print("  run_policy stages (wall / cpu s): " + ", ".join(
+                    f"{k} {v['wall_s']:.2f} / {v['cpu_s']:.2f}" for k, v in
+                    sorted(stages.items(), key=lambda kv: -kv[1]["cpu_s"])))
             ks = {f["K"] for f in results[rows].values() if "K" in f}
             if len(ks) > 1:
                 print(f"  WARNING: the engines disagree on K: {ks}")
         growth = {}
         if len(sizes) > 1:
-            print("\ngrowth exponent (log-log slope over the sizes): time / memory")
+            print("\ngrowth exponent (log-log slope over the sizes): wall time / CPU time / peak memory")
             for engine in args.engines:
                 runs = [results[n][engine] for n in sizes]
-                growth[engine] = {"time": slope(sizes, [r.get("wall_s") if "error" not in r else None for r in runs]),
-                                  "memory": slope(sizes, [r.get("peak_rss_mib") if "error" not in r else None
-                                                          for r in runs])}
-                print(f"  {engine:<11} {growth[engine]['time']} / {growth[engine]['memory']}")
+                growth[engine] = {key: slope(sizes, [r.get(field) if "error" not in r else None for r in runs])
+                                  for key, field in (("time", "wall_s"), ("cpu", "cpu_s"), ("memory", "peak_rss_mib"))}
+                print(f"  {engine:<11} {growth[engine]['time']} / {growth[engine]['cpu']} / {growth[engine]['memory']}")
     print(json.dumps({"benchmark": "scale", "seed": SEED, "cpus": os.cpu_count(),
                       "sizes": {str(n): results[n] for n in sizes}, "growth_exponent": growth}))
     return 0
