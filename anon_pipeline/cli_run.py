@@ -96,18 +96,14 @@ def _where(args: argparse.Namespace) -> int:
 
 
 def _sample(args: argparse.Namespace) -> int:
-    from anon_pipeline.sample import generate
+    from anon_pipeline.sample import write_sample
 
     try:
-        frame = generate(args.generator, args.rows, args.seed)
+        rows = write_sample(args.generator, args.rows, args.seed, args.out)
     except KeyError as exc:
         print(f"error: {exc.args[0]}", file=sys.stderr)
         return EXIT_BAD_INPUT
-    if str(args.out).endswith((".parquet", ".pq")):
-        frame.to_parquet(args.out, index=False)
-    else:
-        frame.to_csv(args.out, index=False)
-    print(f"wrote {len(frame)} rows of '{args.generator}' (seed {args.seed}) to {args.out}")
+    print(f"wrote {rows} rows of '{args.generator}' (seed {args.seed}) to {args.out}")
     return 0
 
 

@@ -14,6 +14,7 @@ import os
 import numpy as np
 import pandas as pd
 import pandera.pandas as pa
+import pyarrow
 from pandera.errors import SchemaErrors
 
 from anon_pipeline.errors import AnonPipelineError
@@ -26,14 +27,25 @@ GUID = "guid"
 GUID_PATTERN = r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$"
 
 
-def random_guids(n: int) -> np.ndarray:
-    """``n`` random version-4 UUID strings, vectorised (uuid.uuid4 in a loop is slow for millions of rows)."""
+_HEX_DIGITS = np.frombuffer(b"0123456789abcdef", dtype=np.uint8)
+#: Where the 32 hex digits go in the 36-character form (the rest are the 4 dashes).
+_HEX_SLOTS = np.array([i for i in range(36) if i not in (8, 13, 18, 23)])
+
+
+def random_guids(n: int) -> pd.api.extensions.ExtensionArray:
+    """``n`` random version-4 UUID strings (a pandas ``str`` array), built from ``os.urandom`` bytes in numpy:
+    no Python object per row, so millions of rows take a fraction of a second."""
     raw = np.frombuffer(os.urandom(16 * n), dtype=np.uint8).reshape(n, 16).copy()
     raw[:, 6] = (raw[:, 6] & 0x0F) | 0x40
     raw[:, 8] = (raw[:, 8] & 0x3F) | 0x80
-    hexed = np.char.mod("%02x", raw)
-    joined = ["".join(row) for row in hexed.tolist()]
-    return np.array([f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}" for h in joined], dtype=object)
+    nibbles = np.empty((n, 32), dtype=np.uint8)
+    nibbles[:, 0::2], nibbles[:, 1::2] = raw >> 4, raw & 0x0F
+    chars = np.full((n, 36), ord("-"), dtype=np.uint8)
+    chars[:, _HEX_SLOTS] = _HEX_DIGITS[nibbles]
+    # The (n, 36) bytes are the data buffer of an Arrow string array whose offsets step by 36.
+    offsets = np.arange(0, 36 * n + 1, 36, dtype=np.int64)
+    strings = pyarrow.LargeStringArray.from_buffers(n, pyarrow.py_buffer(offsets), pyarrow.py_buffer(chars))
+    return pd.array(strings, dtype="str")
 
 
 def qi_schema(policy: Policy) -> pa.DataFrameSchema:

@@ -8,6 +8,7 @@ import pandas as pd
 
 from anon_pipeline.policy.load import BoundStep
 from anon_pipeline.policy.model import Policy
+from anon_pipeline.transforms.distinct import apply_op
 from anon_pipeline.transforms.registry import FitContext
 
 Data = TypeVar("Data", pd.Series, pd.DataFrame)
@@ -29,7 +30,7 @@ def run_steps(data: Data, steps: list[BoundStep], policy: Policy, name: str,
     for i, bound in enumerate(steps):
         ctx = context(policy, name, i)
         plan = plans[i]["plan"] if plans is not None else bound.op.fit(data, ctx)
-        data = bound.op.apply(data, plan, ctx)
+        data = apply_op(bound.op, data, plan, ctx)
         out_plans.append({"op": bound.op_name, "plan": plan})
         keys.update(bound.op.key_tables(plan, ctx))
     return data, out_plans, keys

@@ -1,18 +1,24 @@
 """A seeded generator of document A's insurance-customer table: the same 18 columns and value styles.
 
-Names, phone numbers, postcodes and NI numbers come from Faker's ``en_GB`` locale (the style of the original
-file); the numeric columns from numpy, in the original's ranges. Rows beyond a pool of Faker values reuse the
-pool, so millions of rows take seconds, while identifiers that must be unique are drawn without replacement.
+Names come from Faker's ``en_GB`` name tables, phone numbers and postcodes from a pool of Faker ``en_GB`` values
+(the style of the original file), the numeric columns from numpy in the original's ranges. The table is made in
+blocks of ``BLOCK_ROWS`` rows, each drawn from its own generator seeded by (seed, block number), so it streams
+to a file in bounded memory. National insurance and bank account numbers must be unique at any size: each is a
+keyed permutation of the row number into its number space, so they never repeat and nothing drawn is remembered.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import date
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 from faker import Faker
 from faker.providers.address.en import Provider as EnglishAddress
+from faker.providers.person.en_GB import Provider as BritishPerson
 
 from anon_pipeline.sample.registry import register_generator
 
@@ -24,45 +30,122 @@ COLUMNS = ["given_name", "surname", "gender", "birthdate", "country_of_birth", "
 _BLOOD = {"O+": .35, "A+": .30, "B+": .08, "O-": .13, "A-": .08, "AB+": .02, "B-": .02, "AB-": .02}
 _EDUCATION = {"primary": .061, "secondary": .458, "bachelor": .209, "masters": .112, "phD": .052, "other": .108}
 _POOL = 4_000
+BLOCK_ROWS = 100_000
+
+_LETTERS = [chr(c) for c in range(ord("A"), ord("Z") + 1)]
+# NI numbers stay ones never issued: "ZZ ... T" as in the original file, then prefixes whose first letter is one
+# HMRC never uses (D, F, I, Q, U, V), each with any suffix letter: 1e6 numbers per (prefix, suffix) pair.
+_NI_PAIRS = [("ZZ", "T")] + [(a + b, s) for s in _LETTERS for a in "DFIQUV" for b in _LETTERS]
+_NI_BLOCK = 10**6
+_ACCOUNTS = (10**7, 10**9)   # 9-digit account numbers, leading zero allowed, as in the original
 
 
-def _pool(fake: Faker, method: str, n: int) -> np.ndarray:
-    return np.array([getattr(fake, method)() for _ in range(min(n, _POOL))], dtype=object)
+def _mix(x: np.ndarray) -> np.ndarray:
+    """splitmix64's finaliser: a cheap, well-spread hash of 64-bit integers (the Feistel round function)."""
+    x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    return x ^ (x >> np.uint64(31))
 
 
-@register_generator("insurance_customers")
-def insurance_customers(rows: int = 1000, seed: int = 0) -> pd.DataFrame:
-    rng = np.random.default_rng(seed)
-    fake = Faker("en_GB")
-    fake.seed_instance(seed)
-    n = rows
-    gender = rng.choice(np.array(["F", "M"]), size=n)
-    female, male = _pool(fake, "first_name_female", n), _pool(fake, "first_name_male", n)
-    given = np.where(gender == "F", rng.choice(female, n), rng.choice(male, n))
-    start, end = date(1955, 1, 1).toordinal(), date(2003, 12, 31).toordinal()
-    birth = pd.to_datetime(rng.integers(start, end + 1, n) - date(1970, 1, 1).toordinal(), unit="D")
-    nino_digits = rng.choice(10**6, size=n, replace=n > 10**6)
-    nino_style = rng.integers(0, 3, n)
-    nino = [f"ZZ {d // 10000:02d} {d // 100 % 100:02d} {d % 100:02d} T" if s == 0 else
-            (f"ZZ {d:06d} T" if s == 1 else f"ZZ{d:06d}T") for d, s in zip(nino_digits.tolist(), nino_style.tolist())]
-    accounts = rng.choice(np.arange(10**7, 13 * 10**7), size=n, replace=False)
-    return pd.DataFrame({
-        "given_name": given,
-        "surname": rng.choice(_pool(fake, "last_name", n), n),
-        "gender": gender,
-        "birthdate": birth.strftime("%Y-%m-%d"),
-        "country_of_birth": rng.choice(np.array(sorted(set(EnglishAddress.countries))), n),
-        "current_country": "United Kingdom",
-        "phone_number": rng.choice(_pool(fake, "phone_number", n), n),
-        "postcode": rng.choice(_pool(fake, "postcode", n), n),
-        "national_insurance_number": nino,
-        "bank_account_number": [f"{a:09d}" for a in accounts.tolist()],
-        "cc_status": (rng.random(n) < 0.047).astype(int),
+def permute(index: np.ndarray, domain: int, seed: int, tag: int) -> np.ndarray:
+    """Images of ``index`` under a keyed bijection of [0, domain): a balanced Feistel network over the smallest
+    power of four that holds the domain, with cycle walking back into it. Distinct indices give distinct values."""
+    half = max(1, ((domain - 1).bit_length() + 1) // 2)
+    mask = np.uint64((1 << half) - 1)
+    keys = np.random.default_rng([seed, tag]).integers(0, 2**63, size=4, dtype=np.uint64)
+
+    def rounds(x: np.ndarray) -> np.ndarray:
+        left, right = x >> np.uint64(half), x & mask
+        for key in keys:
+            left, right = right, left ^ (_mix(right ^ key) & mask)
+        return (left << np.uint64(half)) | right
+
+    x = rounds(np.asarray(index, dtype=np.uint64))
+    outside = x >= domain
+    while outside.any():
+        x[outside] = rounds(x[outside])
+        outside = x >= domain
+    return x.astype(np.int64)
+
+
+def _digits(values: np.ndarray, width: int) -> pa.Array:
+    return pc.utf8_lpad(pc.cast(pa.array(values), pa.string()), width=width, padding="0")
+
+
+def national_insurance_numbers(index: np.ndarray, rows: int, seed: int, style: np.ndarray) -> pa.Array:
+    """Distinct NI numbers for the row numbers ``index`` of a ``rows``-row table, in the three spellings of the
+    original file (``style`` 0: "ZZ 12 34 56 T", 1: "ZZ 123456 T", 2: "ZZ123456T")."""
+    pairs = max(1, -(-rows // _NI_BLOCK))
+    if pairs > len(_NI_PAIRS):
+        raise ValueError(f"at most {len(_NI_PAIRS) * _NI_BLOCK} rows have distinct NI numbers")
+    number = permute(index, pairs * _NI_BLOCK, seed, tag=1)
+    pair, d = number // _NI_BLOCK, number % _NI_BLOCK
+    prefix = pa.array([p for p, _ in _NI_PAIRS[:pairs]]).take(pair)
+    suffix = pa.array([s for _, s in _NI_PAIRS[:pairs]]).take(pair)
+    six = _digits(d, 6)
+    spaced = pc.binary_join_element_wise(prefix, _digits(d // 10_000, 2), _digits(d // 100 % 100, 2),
+                                         _digits(d % 100, 2), suffix, " ")
+    return pc.choose(pa.array(style), spaced, pc.binary_join_element_wise(prefix, six, suffix, " "),
+                     pc.binary_join_element_wise(prefix, six, suffix, ""))
+
+
+def _block(start: int, stop: int, rows: int, seed: int, pools: dict[str, pa.Array]) -> pa.Table:
+    rng = np.random.default_rng([seed, start // BLOCK_ROWS])
+    n = stop - start
+    index = np.arange(start, stop)
+    female = rng.random(n) < 0.5
+    n_female = len(BritishPerson.first_names_female)   # pools["first"]: the female names, then the male ones
+    names = np.where(female, rng.integers(0, n_female, n), rng.integers(n_female, len(pools["first"]), n))
+    first, last = date(1955, 1, 1).toordinal(), date(2003, 12, 31).toordinal()
+    birth = pa.array(rng.integers(first, last + 1, n) - date(1970, 1, 1).toordinal(), pa.int32()).cast(pa.date32())
+    accounts = _ACCOUNTS[0] + permute(index, _ACCOUNTS[1] - _ACCOUNTS[0], seed, tag=2)
+    education_p = np.array(list(_EDUCATION.values()))
+    education = rng.choice(len(_EDUCATION), n, p=education_p / education_p.sum())
+    return pa.table({
+        "given_name": pools["first"].take(names),
+        "surname": pools["last"].take(rng.choice(len(pools["last"]), n, p=pools["last_p"])),
+        "gender": pc.if_else(pa.array(female), "F", "M"),
+        "birthdate": pc.cast(birth, pa.string()),
+        "country_of_birth": pools["country"].take(rng.integers(0, len(pools["country"]), n)),
+        "current_country": pa.array(["United Kingdom"]).take(np.zeros(n, dtype=np.int64)),
+        "phone_number": pools["phone"].take(rng.integers(0, len(pools["phone"]), n)),
+        "postcode": pools["postcode"].take(rng.integers(0, len(pools["postcode"]), n)),
+        "national_insurance_number": national_insurance_numbers(index, rows, seed, rng.integers(0, 3, n)),
+        "bank_account_number": _digits(accounts, 9),
+        "cc_status": (rng.random(n) < 0.047).astype(np.int64),
         "weight": np.round(rng.uniform(30, 100, n), 1),
         "height": np.round(rng.uniform(1.4, 2.0, n), 2),
-        "blood_group": rng.choice(list(_BLOOD), n, p=list(_BLOOD.values())),
+        "blood_group": pa.array(list(_BLOOD)).take(rng.choice(len(_BLOOD), n, p=list(_BLOOD.values()))),
         "avg_n_drinks_per_week": np.round(rng.uniform(0, 10, n), 1),
         "avg_n_cigret_per_week": np.round(rng.uniform(0, 500, n), 1),
-        "education_level": rng.choice(list(_EDUCATION), n, p=np.array(list(_EDUCATION.values())) / 1.0),
+        "education_level": pa.array(list(_EDUCATION)).take(education),
         "n_countries_visited": rng.integers(0, 51, n),
-    }, columns=COLUMNS)
+    })
+
+
+def _pools(rows: int, seed: int) -> dict[str, pa.Array]:
+    """Values drawn per row from: the name tables whole, and a pool of Faker phone numbers and postcodes (their
+    formats are Faker's rules, too costly to call per row)."""
+    fake = Faker("en_GB")
+    fake.seed_instance(seed)
+    size = max(1, min(rows, _POOL))
+    weights = np.array(list(BritishPerson.last_names.values()), dtype=float)
+    return {
+        "first": pa.array([*BritishPerson.first_names_female, *BritishPerson.first_names_male]),
+        "last": pa.array(list(BritishPerson.last_names)), "last_p": weights / weights.sum(),
+        "country": pa.array(sorted(set(EnglishAddress.countries))),
+        "phone": pa.array([fake.phone_number() for _ in range(size)]),
+        "postcode": pa.array([fake.postcode() for _ in range(size)]),
+    }
+
+
+def insurance_customer_batches(rows: int = 1000, seed: int = 0) -> Iterator[pa.Table]:
+    """The table in blocks of at most ``BLOCK_ROWS`` rows; joined, they are ``insurance_customers(rows, seed)``."""
+    pools = _pools(rows, seed)
+    for start in range(0, max(rows, 1), BLOCK_ROWS):   # at least one block, so 0 rows still has the columns
+        yield _block(start, min(start + BLOCK_ROWS, rows), rows, seed, pools)
+
+
+@register_generator("insurance_customers", batches=insurance_customer_batches)
+def insurance_customers(rows: int = 1000, seed: int = 0) -> pd.DataFrame:
+    return pa.concat_tables(insurance_customer_batches(rows, seed)).to_pandas()

@@ -2,20 +2,28 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from importlib import import_module
+from pathlib import Path
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 
 Generator = Callable[[int, int], pd.DataFrame]   # (rows, seed) -> table
+Batches = Callable[[int, int], Iterator[pa.Table]]   # (rows, seed) -> the same table in blocks
 
 _GENERATORS: dict[str, Generator] = {}
+_BATCHES: dict[str, Batches] = {}
 _BUILTIN_MODULES = ("anon_pipeline.sample.insurance", "anon_pipeline.sample.flights")
 
 
-def register_generator(name: str) -> Callable[[Generator], Generator]:
+def register_generator(name: str, *, batches: Batches | None = None) -> Callable[[Generator], Generator]:
+    """``batches``, when given, yields the generator's table in blocks, so large samples stream to a file."""
     def decorate(fn: Generator) -> Generator:
         _GENERATORS[name] = fn
+        if batches is not None:
+            _BATCHES[name] = batches
         return fn
     return decorate
 
@@ -35,3 +43,32 @@ def get_generator(name: str) -> Generator:
 
 def generate(name: str, rows: int, seed: int) -> pd.DataFrame:
     return get_generator(name)(rows, seed)
+
+
+def batches(name: str, rows: int, seed: int) -> Iterator[pa.Table]:
+    """The sample in blocks; a generator that registered no ``batches`` yields its whole table as one."""
+    generator = get_generator(name)
+    if name in _BATCHES:
+        yield from _BATCHES[name](rows, seed)
+    else:
+        yield pa.Table.from_pandas(generator(rows, seed), preserve_index=False)
+
+
+def write_sample(name: str, rows: int, seed: int, path: str | Path) -> int:
+    """Write the sample to ``path`` (parquet for .parquet/.pq, else CSV) block by block, so memory stays bounded
+    whatever ``rows`` is; returns the number of rows written. The file is the one-shot table's."""
+    parquet = str(path).endswith((".parquet", ".pq"))
+    written = 0
+    writer: pq.ParquetWriter | None = None
+    try:
+        for block in batches(name, rows, seed):
+            if parquet:
+                writer = writer or pq.ParquetWriter(path, block.schema)
+                writer.write_table(block)
+            else:
+                block.to_pandas().to_csv(path, index=False, mode="a" if written else "w", header=not written)
+            written += block.num_rows
+    finally:
+        if writer is not None:
+            writer.close()
+    return written

@@ -23,6 +23,7 @@ class AgeParams(OpParams):
 @register_op("age")
 class Age(ColumnOp):
     Params = AgeParams
+    value_wise = True
     params: AgeParams
 
     def fit(self, values: pd.Series, ctx: FitContext) -> dict[str, Any]:

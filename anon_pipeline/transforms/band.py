@@ -53,6 +53,7 @@ class BandParams(OpParams):
 @register_op("band")
 class Band(ColumnOp):
     Params = BandParams
+    value_wise = True
     params: BandParams
 
     def band_labels(self) -> list[str]:

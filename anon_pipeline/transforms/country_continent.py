@@ -23,6 +23,7 @@ class CountryContinentParams(OpParams):
 @register_op("country_continent")
 class CountryContinent(ColumnOp):
     Params = CountryContinentParams
+    value_wise = True
     params: CountryContinentParams
 
     def apply(self, values: pd.Series, plan: dict[str, Any], ctx: FitContext) -> pd.Series:

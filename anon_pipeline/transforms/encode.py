@@ -31,6 +31,7 @@ class EncodeParams(OpParams):
 class Encode(ColumnOp):
     Params = EncodeParams
     pseudonymising = True
+    value_wise = True
     params: EncodeParams
 
     def fit(self, values: pd.Series, ctx: FitContext) -> dict[str, Any]:

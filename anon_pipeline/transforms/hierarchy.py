@@ -32,6 +32,7 @@ class HierarchyParams(OpParams):
 @register_op("hierarchy")
 class Hierarchy(ColumnOp):
     Params = HierarchyParams
+    value_wise = True
     params: HierarchyParams
 
     def _table(self, ctx: FitContext) -> pd.DataFrame:

@@ -21,6 +21,7 @@ class PostcodeRegionParams(OpParams):
 @register_op("postcode_region")
 class PostcodeRegion(ColumnOp):
     Params = PostcodeRegionParams
+    value_wise = True
     params: PostcodeRegionParams
 
     def apply(self, values: pd.Series, plan: dict[str, Any], ctx: FitContext) -> pd.Series:

@@ -57,6 +57,9 @@ class ColumnOp:
     #: Ops whose output is a one-to-one code of the input (encode, pseudonym) set this: reports must then not list
     #: the raw distribution beside the coded one (the pair is a code book).
     pseudonymising: ClassVar[bool] = False
+    #: Ops whose output for a row depends only on that row's value (and the plan) set this: the pipeline then
+    #: applies them once per distinct value and maps the results back (``transforms/distinct.py``).
+    value_wise: ClassVar[bool] = False
 
     def __init__(self, params: OpParams) -> None:
         self.params = params

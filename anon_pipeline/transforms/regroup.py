@@ -32,6 +32,7 @@ class RegroupParams(OpParams):
 @register_op("regroup")
 class Regroup(ColumnOp):
     Params = RegroupParams
+    value_wise = True
     params: RegroupParams
 
     def apply(self, values: pd.Series, plan: dict[str, Any], ctx: FitContext) -> pd.Series:
