@@ -27,7 +27,7 @@ def _run(args: argparse.Namespace) -> int:
     a = result.anonymity
     print(f"policy {result.policy}: K = {a['K']} (k = {a['k_percent']:.2f} %) over {', '.join(a['quasi_identifiers'])}")
     wide = a["all_quasi_identifiers"]
-    if wide["quasi_identifiers"] != a["quasi_identifiers"]:
+    if wide and wide["quasi_identifiers"] != a["quasi_identifiers"]:
         print(f"  over every released quasi-identifier: K = {wide['K']}, "
               f"{100 * wide['sample_unique_share']:.1f} % of rows unique")
     for name, passed in result.checks.items():

@@ -1,37 +1,21 @@
-"""The asset graph of one policy, built from the core's stages. No anonymisation logic lives here.
+"""The asset graph of one policy: each stage of the core's stage graph becomes a (multi-)asset and each check an
+asset check. Nothing else lives here: no anonymisation logic, no second copy of the stage order.
 
-    raw -> qi_table -> anonymised + key_tables -> anonymity_report, utility_report -> release
-
-Every key is prefixed with the policy name. Blocking checks (ERROR severity) on ``raw``, ``qi_table`` and
-``anonymised`` keep ``release`` from running when they fail.
+Every key is prefixed with the policy name. A failing blocking check (ERROR severity) skips every asset
+downstream of the asset it checked, so ``release`` never runs after one.
 """
 
-
-from pathlib import Path
 from typing import Any
 
 import dagster as dg
-import pandas as pd
 from pydantic import Field
 
-from anon_pipeline.errors import BlockingCheckFailed, InputDataError
-from anon_pipeline.pipeline.anonymise import anonymise, anonymised_schema, plan_summary
-from anon_pipeline.pipeline.checks import (CheckOutcome, check_anonymised_schema, check_no_identifier_leak,
-                                           check_privacy_targets, check_schema, k_quasi_identifier_outputs,
-                                           planned_privacy_checks, staging_checks)
-from anon_pipeline.pipeline.publish import release as publish_release
-from anon_pipeline.pipeline.publish import write_key_tables, write_plan, write_reports
-from anon_pipeline.pipeline.qi_table import build_qi_table, qi_schema
-from anon_pipeline.pipeline.raw_schema import validate_raw
-from anon_pipeline.pipeline.source import SourceFile, read_source, resolve_source
-from anon_pipeline.pipeline.workdir import PolicyDirs
-from anon_pipeline.policy.model import Policy
-from anon_pipeline.release import read_release_table
-from anon_pipeline.reports import anonymity_markdown, anonymity_report, utility_markdown, utility_report
-from anon_pipeline.reports.plots import distributions_markdown
 from anon_pipeline.defs.inbox_sensor import inbox_sensor
 from anon_pipeline.defs.resources import AnonSettings
-from anon_pipeline.defs.results import check_result, privacy_check_description, to_metadata
+from anon_pipeline.defs.results import check_result, to_metadata
+from anon_pipeline.errors import BlockingCheckFailed
+from anon_pipeline.pipeline.graph import Check, Markdown, RawCache, Run, Stage, stage_graph
+from anon_pipeline.policy.model import Policy
 
 
 class RawConfig(dg.Config):
@@ -42,178 +26,69 @@ class RawConfig(dg.Config):
         "empty: the policy's own source. The policy file is not changed.")
 
 
-def _typed_raw(descriptor: dict[str, Any], policy: Policy, cache: dict[str, pd.DataFrame]) -> pd.DataFrame:
-    """The validated raw table. Several steps need it (schema check, qi_table, leak check, release); the raw asset
-    stores no copy, so one run reads and validates it once and keeps only the latest file's table."""
-    src = SourceFile(**descriptor)
-    if src.sha256 not in cache:
-        typed = validate_raw(read_source(src, policy), policy, src.path)
-        cache.clear()
-        cache[src.sha256] = typed
-    return cache[src.sha256]
+def _metadata(values: dict[str, Any]) -> dict[str, Any]:
+    plain = {k: v for k, v in values.items() if not isinstance(v, Markdown)}
+    return {**to_metadata(plain), **{k: dg.MetadataValue.md(v) for k, v in values.items() if isinstance(v, Markdown)}}
+
+
+def _asset(policy: Policy, stage: Stage, raw_cache: RawCache):
+    key = lambda name: dg.AssetKey([policy.name, name])  # noqa: E731
+    outs = {o.name: dg.AssetOut(key=key(o.name), group_name=policy.name, description=o.description)
+            for o in stage.outputs}
+    ins = {name: dg.AssetIn(key(name)) for name in stage.inputs}
+
+    def compute(context: dg.AssetExecutionContext, anon: AnonSettings, source: str | None, inputs: dict):
+        run = Run(policy, workdir=anon.workdir, source=source, raw=raw_cache)
+        try:
+            produced = stage.fn(run, **inputs)
+        except BlockingCheckFailed as exc:
+            raise dg.Failure(description=str(exc)) from None
+        for name, out in produced.items():
+            yield dg.Output(out.value, name, metadata=_metadata(out.metadata))
+
+    name = f"{policy.name}__{stage.name}"
+    if stage.takes_source:
+        @dg.multi_asset(outs=outs, ins=ins, name=name)
+        def _with_source(context: dg.AssetExecutionContext, config: RawConfig, anon: AnonSettings, **inputs):
+            yield from compute(context, anon, config.source, inputs)
+        return _with_source
+
+    @dg.multi_asset(outs=outs, ins=ins, name=name)
+    def _stage(context: dg.AssetExecutionContext, anon: AnonSettings, **inputs):
+        yield from compute(context, anon, None, inputs)
+    return _stage
+
+
+def _asset_check(policy: Policy, check: Check, raw_cache: RawCache):
+    key = lambda name: dg.AssetKey([policy.name, name])  # noqa: E731
+    checked = key(check.on)
+
+    @dg.multi_asset_check(
+        specs=[dg.AssetCheckSpec(s.name, asset=checked, blocking=s.blocking, description=s.description,
+                                 additional_deps=[key(name) for name in check.extra])
+               for s in check.specs],
+        ins={name: dg.AssetIn(key(name)) for name in (check.on, *check.extra)},
+        name=f"{policy.name}__{check.name}")
+    def _check(context: dg.AssetCheckExecutionContext, anon: AnonSettings, **inputs):
+        run = Run(policy, workdir=anon.workdir, raw=raw_cache)
+        value = inputs.pop(check.on)
+        for outcome in check.fn(run, value, **inputs):
+            yield check_result(outcome, context, asset_key=checked, check_name=outcome.name)
+    return _check
 
 
 def policy_definitions(policy: Policy) -> dict[str, list]:
     """Assets, checks, the job, and the optional schedule and inbox sensor of one policy."""
-    name = policy.name
-    raw_cache: dict[str, pd.DataFrame] = {}
-    key = lambda asset: dg.AssetKey([name, asset])  # noqa: E731
-    group = name
-    outputs = [policy.output_name(c) for c in policy.kept_columns]
-    k_outputs = k_quasi_identifier_outputs(policy)
-
-    @dg.asset(key=key("raw"), group_name=group, description="The source file as it is: a descriptor (path, "
-              "SHA-256, size) only, so no copy of the personal data enters the asset store.")
-    def raw(context: dg.AssetExecutionContext, config: RawConfig, anon: AnonSettings) -> dict:
-        src = resolve_source(policy, config.source, anon.workdir)
-        context.add_output_metadata({"bytes": src.n_bytes, "format": src.format, "sha256": src.sha256,
-                                     "generated_sample": src.generated})
-        return src.as_dict()
-
-    @dg.asset_check(asset=raw, name="raw_schema", blocking=True,
-                    description="Every column the policy declares is in the input file, no other, and its values "
-                                "follow the declared type and rules (a role: drop column: presence only).")
-    def raw_schema_check(context: dg.AssetCheckExecutionContext, raw: dict) -> dg.AssetCheckResult:
-        try:
-            typed = _typed_raw(raw, policy, raw_cache)
-        except InputDataError as exc:
-            problems = getattr(exc, "problems", None) or [{"column": exc.column, "rule": exc.rule,
-                                                           "n_rows": exc.n_rows, "hint": exc.hint}]
-            return check_result(CheckOutcome("raw_schema", False, True, f"{len(problems)} rule(s) of the policy "
-                                             f"broken in {raw.get('path')}", {"problems": problems}), context)
-        return check_result(CheckOutcome("raw_schema", True, True, "conforms to the policy",
-                                         {"rows": len(typed), "columns": len(typed.columns)}))
-
-    @dg.multi_asset(
-        outs={"qi_table": dg.AssetOut(key=key("qi_table"), group_name=group,
-                                      description="Identifiers dropped, a fresh random GUID per row, rows in a "
-                                                  "random order, pandera-validated."),
-              "contract": dg.AssetOut(key=key("contract"), group_name=group,
-                                      description="Source row <-> GUID, made with the qi table (empty unless "
-                                                  "release.contract); encrypted at rest like all staging.")},
-        ins={"raw": dg.AssetIn(key("raw"))}, name=f"{name}__qi_table")
-    def qi_table(raw: dict):
-        table, contract = build_qi_table(_typed_raw(raw, policy, raw_cache), policy)
-        yield dg.Output(table, "qi_table", metadata={"rows": len(table), "columns": list(table.columns)})
-        yield dg.Output(contract if policy.release.contract else contract.iloc[:0], "contract")
-
-    @dg.asset_check(asset=key("qi_table"), name="qi_table_schema", blocking=True,
-                    description="Every row has a unique random (v4) GUID, and the columns are exactly those the "
-                                "policy keeps, before any op: " + ", ".join(policy.kept_columns) + ".")
-    def qi_table_check(context: dg.AssetCheckExecutionContext, qi_table: pd.DataFrame) -> dg.AssetCheckResult:
-        return check_result(check_schema("qi_table", qi_table, qi_schema(policy)), context)
-
-    @dg.multi_asset(
-        outs={"anonymised": dg.AssetOut(key=key("anonymised"), group_name=group,
-                                        description="Staging table, every op chain applied, checked before "
-                                                    "release: " + ", ".join(outputs) + "."),
-              "key_tables": dg.AssetOut(key=key("key_tables"), group_name=group,
-                                        description="Key tables (code -> value), kept apart from the release."),
-              "generalised": dg.AssetOut(key=key("generalised"), group_name=group,
-                                         description="After every column's steps, before group steps (synthesis, "
-                                                     "lattice search): what synthesised groups are measured against.")},
-        ins={"qi_table": dg.AssetIn(key("qi_table"))}, name=f"{name}__anonymise")
-    def anonymised_and_keys(context: dg.AssetExecutionContext, qi_table: pd.DataFrame, anon: AnonSettings):
-        result = anonymise(qi_table, policy)
-        dirs = PolicyDirs.for_policy(anon.workdir, name)
-        folder = write_key_tables(dirs, result.key_tables, result.plan_id)
-        # The plan holds the codes of encode ops: it is as secret as the key tables, so it lives with them.
-        write_plan(folder, result.plan)
-        yield dg.Output(result.table, "anonymised",
-                        metadata={"rows": len(result.table), "suppressed_rows": result.suppressed_rows,
-                                  "columns": list(result.table.columns)})
-        yield dg.Output({"tables": {n: len(t) for n, t in result.key_tables.items()}, "plan_id": result.plan_id,
-                         "plan_summary": plan_summary(result.plan)}, "key_tables",
-                        metadata={"folder": str(folder), "tables": sorted(result.key_tables)})
-        yield dg.Output(result.generalised, "generalised", metadata={"rows": len(result.generalised)})
-
-    anonymised_key = key("anonymised")
-
-    @dg.asset_check(asset=anonymised_key, name="anonymised_schema", blocking=True,
-                    description="Every released column is there with its type (" + ", ".join(outputs) + "), and "
-                                "no quasi-identifier is left missing.")
-    def anonymised_schema_check(context: dg.AssetCheckExecutionContext,
-                                anonymised: pd.DataFrame) -> dg.AssetCheckResult:
-        return check_result(check_anonymised_schema(anonymised, policy), context)
-
-    @dg.multi_asset_check(
-        specs=[dg.AssetCheckSpec(check_name, asset=anonymised_key, blocking=blocking,
-                                 description=privacy_check_description(check_name, policy))
-               for check_name, blocking in planned_privacy_checks(policy)],
-        name=f"{name}__privacy_targets", ins={"anonymised": dg.AssetIn(anonymised_key)})
-    def privacy_checks(context: dg.AssetCheckExecutionContext, anonymised: pd.DataFrame):
-        for outcome in check_privacy_targets(anonymised, policy):
-            yield check_result(outcome, context, asset_key=anonymised_key, check_name=outcome.name)
-
-    @dg.asset_check(asset=anonymised_key, name="no_identifier_leak", blocking=True,
-                    additional_ins={"raw": dg.AssetIn(key("raw"))},
-                    description="No value of a direct-identifier column of the input ("
-                                + ", ".join(policy.identifiers) + ") occurs in any released column.")
-    def leak_check(context: dg.AssetCheckExecutionContext, anonymised: pd.DataFrame,
-                   raw: dict) -> dg.AssetCheckResult:
-        return check_result(check_no_identifier_leak(_typed_raw(raw, policy, raw_cache), anonymised, policy),
-                            context)
-
-    def _report_asset(report_name: str, build, markdown, description: str, plots=None):
-        @dg.asset(key=key(report_name), group_name=group, description=description,
-                  ins={"qi_table": dg.AssetIn(key("qi_table")), "anonymised": dg.AssetIn(anonymised_key),
-                       "generalised": dg.AssetIn(key("generalised")), "key_tables": dg.AssetIn(key("key_tables"))})
-        def _report(context: dg.AssetExecutionContext, qi_table: pd.DataFrame, anonymised: pd.DataFrame,
-                    generalised: pd.DataFrame, key_tables: dict, anon: AnonSettings) -> dict:
-            doc = build(qi_table, anonymised, policy, generalised, key_tables.get("plan_summary"))
-            paths = write_reports(PolicyDirs.for_policy(anon.workdir, name), {report_name: doc})
-            context.add_output_metadata({"report": dg.MetadataValue.md(markdown(doc)),
-                                         "path": str(paths[report_name]),
-                                         **({"distributions": dg.MetadataValue.md(plots(doc))} if plots else {})})
-            return doc
-        return _report
-
-    anonymity_asset = _report_asset(
-        "anonymity_report", anonymity_report, anonymity_markdown,
-        "How identifiable the released rows are over " + ", ".join(k_outputs) + ": K, k = K/N %, class sizes, rows "
-        "below k, re-identification risk and diversity of the sensitive columns, raw beside anonymised.")
-    utility_asset = _report_asset(
-        "utility_report", utility_report, utility_markdown,
-        "How much each released column (" + ", ".join(outputs) + ") still tells: distinct values, entropy, "
-        "mean and standard deviation, and the distribution before and after (plotted under distributions).",
-        distributions_markdown)
-
-    @dg.asset(key=key("release"), group_name=group,
-              ins={"raw": dg.AssetIn(key("raw")), "contract": dg.AssetIn(key("contract")),
-                   "anonymised": dg.AssetIn(anonymised_key),
-                   "anonymity": dg.AssetIn(key("anonymity_report")), "utility": dg.AssetIn(key("utility_report")),
-                   "key_tables": dg.AssetIn(key("key_tables"))},
-              description="The versioned, read-only release; written only when every blocking check passed.")
-    def release(context: dg.AssetExecutionContext, raw: dict, contract: pd.DataFrame, anonymised: pd.DataFrame,
-                anonymity: dict, utility: dict, key_tables: dict, anon: AnonSettings) -> str:
-        # The checks run again here, so even a release materialised on its own never publishes a failing table.
-        outcomes = staging_checks(_typed_raw(raw, policy, raw_cache), anonymised, policy)
-        try:
-            folder = publish_release(anonymised, {"anonymity_report": anonymity, "utility_report": utility},
-                                     outcomes, policy, PolicyDirs.for_policy(anon.workdir, name),
-                                     source_sha256=raw.get("sha256"), contract=contract,
-                                     plan_id=key_tables.get("plan_id"))
-        except BlockingCheckFailed as exc:
-            raise dg.Failure(description=str(exc)) from None
-        context.add_output_metadata({"release_dir": str(folder), "rows": len(anonymised),
-                                     **to_metadata({o.name: o.metadata.get("measured") for o in outcomes
-                                                    if "measured" in o.metadata})})
-        return str(folder)
-
-    @dg.asset_check(asset=release, name="release_schema", blocking=True,
-                    description="The written release files read back with the columns and types of the anonymised "
-                                "table.")
-    def release_check(context: dg.AssetCheckExecutionContext, release: str) -> dg.AssetCheckResult:
-        frame = read_release_table(Path(release))
-        return check_result(check_schema("release", frame, anonymised_schema(policy)), context)
-
-    assets = [raw, qi_table, anonymised_and_keys, anonymity_asset, utility_asset, release]
-    checks = [raw_schema_check, qi_table_check, anonymised_schema_check, privacy_checks, leak_check, release_check]
+    graph = stage_graph(policy)
+    raw_cache = RawCache()
+    assets = [_asset(policy, stage, raw_cache) for stage in graph.stages]
+    checks = [_asset_check(policy, check, raw_cache) for check in graph.checks]
+    source_ops = [a.op.name for a, s in zip(assets, graph.stages) if s.takes_source]
     # The default run config shows the launchpad where to point a run at another file.
-    job = dg.define_asset_job(f"{name}_job", selection=dg.AssetSelection.key_prefixes([name]),
-                              description=f"Every asset and check of policy '{name}'.",
-                              config={"ops": {raw.op.name: {"config": {"source": None}}}})
-    schedules = [dg.ScheduleDefinition(name=f"{name}_schedule", job=job, cron_schedule=policy.schedule)] \
+    job = dg.define_asset_job(f"{policy.name}_job", selection=dg.AssetSelection.key_prefixes([policy.name]),
+                              description=f"Every asset and check of policy '{policy.name}'.",
+                              config={"ops": {op: {"config": {"source": None}} for op in source_ops}})
+    schedules = [dg.ScheduleDefinition(name=f"{policy.name}_schedule", job=job, cron_schedule=policy.schedule)] \
         if policy.schedule else []
     sensors = [inbox_sensor(policy, job)] if policy.source.inbox else []
     return {"assets": assets, "asset_checks": checks, "jobs": [job], "schedules": schedules, "sensors": sensors}

@@ -1,6 +1,8 @@
-"""``run_policy``: the whole pipeline in plain Python, the same stages the Dagster assets call.
+"""``run_policy``: the whole pipeline in plain Python, walking the same stage graph as the Dagster assets.
 
-For notebooks, scripts and external checks: no Dagster instance needed.
+For notebooks, scripts and external checks: no Dagster instance needed. Values stay in memory between stages
+(nothing is staged on disk); a failing blocking check skips every stage downstream of what it checked, as in
+Dagster.
 """
 
 from __future__ import annotations
@@ -12,15 +14,9 @@ from typing import Any
 import pandas as pd
 
 from anon_pipeline.errors import BlockingCheckFailed, raises_typed
-from anon_pipeline.pipeline.anonymise import anonymise, plan_summary
-from anon_pipeline.pipeline.checks import CheckOutcome, staging_checks
-from anon_pipeline.pipeline.publish import release, write_key_tables, write_plan, write_reports
-from anon_pipeline.pipeline.qi_table import build_qi_table
-from anon_pipeline.pipeline.raw_schema import validate_raw
-from anon_pipeline.pipeline.source import read_source, resolve_source
-from anon_pipeline.pipeline.workdir import PolicyDirs
+from anon_pipeline.pipeline.checks import CheckOutcome
+from anon_pipeline.pipeline.graph import Run, blocked, stage_graph
 from anon_pipeline.policy import Policy, load_policy
-from anon_pipeline.reports import anonymity_report, utility_report
 
 
 @dataclass
@@ -50,31 +46,61 @@ def run_policy(policy_path: str | Path | Policy, source: str | Path | None = Non
     ``AnonPipelineError``: an ``OSError`` from the machine as ``RunEnvironmentError``, anything unexpected as
     ``InternalError`` (type and place only; the original is in its ``original`` attribute)."""
     policy = policy_path if isinstance(policy_path, Policy) else load_policy(policy_path)
-    dirs = PolicyDirs.for_policy(workdir, policy.name)
-    src = resolve_source(policy, source, workdir)
-    raw = validate_raw(read_source(src, policy), policy, src.path)
-    qi_table, contract = build_qi_table(raw, policy)
-    result = anonymise(qi_table, policy)
-    anonymity = {**anonymity_report(qi_table, result.table, policy, result.generalised, plan_summary(result.plan)),
-                 "source_sha256": src.sha256}
-    utility = utility_report(qi_table, result.table, policy, result.generalised)
-    write_reports(dirs, {"anonymity_report": anonymity, "utility_report": utility})
-    write_plan(write_key_tables(dirs, result.key_tables, result.plan_id), result.plan)
-    outcomes = staging_checks(raw, result.table, policy)
-    try:
-        release_dir: Path | None = release(result.table, {"anonymity_report": anonymity, "utility_report": utility},
-                                           outcomes, policy, dirs, source_sha256=src.sha256,
-                                           contract=contract, plan_id=result.plan_id)
-    except BlockingCheckFailed:
-        release_dir = None
-    k_meta = next(o.metadata for o in outcomes if o.name == "k_anonymity")
-    everything = anonymity["all_quasi_identifiers"]
+    run = Run(policy, workdir=workdir, source=source)
+    values, outcomes = walk(run)
+    k_meta = next((o.metadata for o in outcomes if o.name == "k_anonymity"), {})
+    anonymity = values.get("anonymity_report")
     return RunResult(
-        policy=policy.name, anonymised=result.table, key_tables=result.key_tables,
-        anonymity={"K": k_meta["K"], "k_percent": k_meta["k_percent"], "k_target": k_meta["k_target"],
-                   "quasi_identifiers": k_meta["quasi_identifiers"], "report": anonymity,
-                   "all_quasi_identifiers": everything,
+        policy=policy.name, anonymised=values["anonymised"],
+        key_tables=run.fitted.key_tables if run.fitted else {},
+        anonymity={"K": k_meta.get("K"), "k_percent": k_meta.get("k_percent"), "k_target": k_meta.get("k_target"),
+                   "quasi_identifiers": k_meta.get("quasi_identifiers"), "report": anonymity,
+                   "all_quasi_identifiers": anonymity["all_quasi_identifiers"] if anonymity else _wide(outcomes),
                    "targets": {o.name: {"passed": o.passed, "measured": o.metadata.get("measured"),
-                                        "target": o.metadata.get("target")} for o in outcomes[2:]}},
-        utility=utility, checks={o.name: o.passed for o in outcomes}, check_details=outcomes,
-        released=release_dir is not None, release_dir=release_dir, workdir=dirs.root, plan=result.plan)
+                                        "target": o.metadata.get("target")}
+                               for o in outcomes if "target" in o.metadata}},
+        utility=values.get("utility_report") or {}, checks={o.name: o.passed for o in outcomes},
+        check_details=outcomes, released="release" in values,
+        release_dir=Path(values["release"]) if "release" in values else None, workdir=run.dirs.root,
+        plan=run.fitted.plan if run.fitted else {})
+
+
+def _wide(outcomes: list[CheckOutcome]) -> dict[str, Any] | None:
+    """Risk over every released quasi-identifier from the check, when the run stopped before the report."""
+    check = next((o for o in outcomes if o.name == "all_quasi_identifiers"), None)
+    if check is None:
+        return None
+    meta = check.metadata
+    return {"K": meta["measured"], "quasi_identifiers": meta["quasi_identifiers"],
+            "sample_unique_share": meta["sample_unique_share"], "prosecutor_risk_max": meta["prosecutor_risk_max"]}
+
+
+def walk(run: Run) -> tuple[dict[str, Any], list[CheckOutcome]]:
+    """Every stage of the graph in order, each check right after the value it checks. Returns the values of the
+    stages that ran and every check outcome. A stage whose input failed a blocking check does not run; bad input
+    (the raw schema's failure) raises its typed error, as ``run_policy`` documents."""
+    graph = stage_graph(run.policy)
+    values: dict[str, Any] = {}
+    outcomes: list[CheckOutcome] = []
+    stopped: set[str] = set()
+    for stage in graph.stages:
+        if stopped & set(stage.inputs) or not set(stage.inputs) <= set(values):
+            stopped.update(o.name for o in stage.outputs)
+            continue
+        try:
+            produced = stage.fn(run, **{name: values[name] for name in stage.inputs})
+        except BlockingCheckFailed:
+            # Only the release stage raises it: its own re-run of the checks failed, so nothing was written.
+            stopped.update(o.name for o in stage.outputs)
+            continue
+        values.update({name: out.value for name, out in produced.items()})
+        for name in produced:
+            for check in graph.checks_on(name):
+                found = check.fn(run, values[name], **{e: values[e] for e in check.extra})
+                outcomes.extend(found)
+                if blocked(found):
+                    error = next((o.error for o in found if o.error is not None), None)
+                    if error is not None:
+                        raise error
+                    stopped.add(name)
+    return values, outcomes

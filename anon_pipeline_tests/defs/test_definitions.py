@@ -50,7 +50,7 @@ def test_materialise_end_to_end_writes_the_release(tmp_path):
     assert set(evaluations) == {c for _, c in CHECKS}
     assert evaluations.pop("all_quasi_identifiers") is False  # a warning: it does not block the release
     assert all(evaluations.values())
-    release = Path(result.output_for_node("insurance_customers__release"))
+    release = Path(result.output_for_node("insurance_customers__release", "release"))
     assert (release / "anonymised.parquet").is_file()
     assert (tmp_path / "w" / "insurance_customers" / "release" / "latest").resolve() == release.resolve()
 

@@ -68,10 +68,10 @@ os.fsync = _full
 """
 #: A stage fails unexpectedly with a library message that quotes a cell value.
 CRASH = f"""
-import anon_pipeline.pipeline.run as run
+import anon_pipeline.pipeline.graph as graph
 def _crash(*args, **kwargs):
     raise ValueError("could not convert {PLANTED!r} to float")
-run.build_qi_table = _crash
+graph.build_qi_table = _crash
 """
 
 
@@ -336,13 +336,13 @@ def test_latest_that_is_a_real_folder_is_reported_cleanly(case):
 
 def test_unexpected_exception_is_reported_by_type_and_place_only(case, monkeypatch):
     policy = case.policy(case.write_csv(case.table()))
-    import anon_pipeline.pipeline.run as run_module
+    import anon_pipeline.pipeline.graph as graph_module
 
     def crash(*args, **kwargs):
         raise ValueError(f"could not convert {PLANTED!r} to float")
 
     with monkeypatch.context() as m:
-        m.setattr(run_module, "build_qi_table", crash)
+        m.setattr(graph_module, "build_qi_table", crash)
         err = run_typed(case, policy, InternalError)
     assert err.exc_type == "ValueError" and "test_error_edge.crash" in err.where
     assert isinstance(err.original, ValueError) and err.__cause__ is None

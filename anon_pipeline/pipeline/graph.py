@@ -1,0 +1,262 @@
+"""The stage graph of a policy run: the one list of stages and checks that ``run_policy`` and Dagster both walk.
+
+    raw -> qi_table + contract -> anonymised + key_tables + generalised -> anonymity_report, utility_report
+        -> release
+
+A stage is a plain function of the :class:`Run` and its inputs' values that returns its outputs' values (with
+metadata: counts, column names, never data values). A check is a function of the run and the value it checks
+(plus any other values it reads) that returns :class:`CheckOutcome` s. Where values live between stages is the
+walker's business: ``run_policy`` keeps them in memory, Dagster's IO manager keeps them encrypted in staging.
+In both, a failing blocking check skips every stage downstream of the value it checked.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from anon_pipeline.errors import InputDataError
+from anon_pipeline.pipeline.anonymise import Anonymised, anonymise, anonymised_schema, plan_summary
+from anon_pipeline.pipeline.checks import (CheckOutcome, check_anonymised_schema, check_no_identifier_leak,
+                                           check_privacy_targets, check_schema, k_quasi_identifier_outputs,
+                                           planned_privacy_checks, privacy_check_description, staging_checks)
+from anon_pipeline.pipeline.publish import release, write_key_tables, write_plan, write_reports
+from anon_pipeline.pipeline.qi_table import build_qi_table, qi_schema
+from anon_pipeline.pipeline.raw_schema import validate_raw
+from anon_pipeline.pipeline.source import SourceFile, read_source, resolve_source
+from anon_pipeline.pipeline.workdir import PolicyDirs
+from anon_pipeline.policy.model import Policy
+from anon_pipeline.release import read_release_table
+from anon_pipeline.reports import anonymity_markdown, anonymity_report, utility_markdown, utility_report
+from anon_pipeline.reports.plots import distributions_markdown
+
+
+class Markdown(str):
+    """Metadata text to be shown as markdown (Dagster renders it; ``run_policy`` keeps it as text)."""
+
+
+@dataclass
+class Out:
+    """One output of a stage: its value and what may be said about it (counts, names, paths)."""
+
+    value: Any
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class RawCache:
+    """The validated raw table, read once per file and kept only for the latest file: several stages and checks
+    need it, and no stage stores a copy of it."""
+
+    tables: dict[str, pd.DataFrame] = field(default_factory=dict)
+
+    def typed(self, descriptor: dict[str, Any], policy: Policy) -> pd.DataFrame:
+        src = SourceFile(**descriptor)
+        if src.sha256 not in self.tables:
+            typed = validate_raw(read_source(src, policy), policy, src.path)
+            self.tables.clear()
+            self.tables[src.sha256] = typed
+        return self.tables[src.sha256]
+
+
+@dataclass
+class Run:
+    """What every stage of one run may use besides its inputs."""
+
+    policy: Policy
+    workdir: str | Path | None = None
+    #: A file to read instead of the policy's source (``--source``, Dagster run config, the inbox sensor).
+    source: str | Path | None = None
+    raw: RawCache = field(default_factory=RawCache)
+    #: The fit of this run (plan, key tables), for callers that want more than the stage outputs.
+    fitted: Anonymised | None = None
+
+    @property
+    def dirs(self) -> PolicyDirs:
+        return PolicyDirs.for_policy(self.workdir, self.policy.name)
+
+    def typed_raw(self, descriptor: dict[str, Any]) -> pd.DataFrame:
+        return self.raw.typed(descriptor, self.policy)
+
+
+@dataclass(frozen=True)
+class Output:
+    name: str
+    description: str
+
+
+@dataclass(frozen=True)
+class Stage:
+    name: str
+    outputs: tuple[Output, ...]
+    inputs: tuple[str, ...]
+    fn: Callable[..., dict[str, Out]]
+    #: The stage reads ``Run.source`` (Dagster exposes it as run config).
+    takes_source: bool = False
+
+
+@dataclass(frozen=True)
+class CheckSpec:
+    name: str
+    blocking: bool
+    description: str
+
+
+@dataclass(frozen=True)
+class Check:
+    """One or several checks of one output, computed together: ``fn(run, value, **extra values)``."""
+
+    name: str
+    on: str
+    specs: tuple[CheckSpec, ...]
+    fn: Callable[..., list[CheckOutcome]]
+    extra: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Graph:
+    stages: tuple[Stage, ...]
+    checks: tuple[Check, ...]
+
+    def checks_on(self, output: str) -> list[Check]:
+        return [c for c in self.checks if c.on == output]
+
+
+# ---- stages ----------------------------------------------------------------------------------------------------
+
+def _raw(run: Run) -> dict[str, Out]:
+    src = resolve_source(run.policy, run.source, run.workdir)
+    return {"raw": Out(src.as_dict(), {"bytes": src.n_bytes, "format": src.format, "sha256": src.sha256,
+                                       "generated_sample": src.generated})}
+
+
+def _qi_table(run: Run, raw: dict) -> dict[str, Out]:
+    table, contract = build_qi_table(run.typed_raw(raw), run.policy)
+    return {"qi_table": Out(table, {"rows": len(table), "columns": list(table.columns)}),
+            "contract": Out(contract if run.policy.release.contract else contract.iloc[:0])}
+
+
+def _anonymise(run: Run, qi_table: pd.DataFrame) -> dict[str, Out]:
+    result = anonymise(qi_table, run.policy)
+    run.fitted = result
+    folder = write_key_tables(run.dirs, result.key_tables, result.plan_id)
+    # The plan holds the codes of encode ops: it is as secret as the key tables, so it lives with them.
+    write_plan(folder, result.plan)
+    return {
+        "anonymised": Out(result.table, {"rows": len(result.table), "suppressed_rows": result.suppressed_rows,
+                                         "columns": list(result.table.columns)}),
+        "key_tables": Out({"tables": {n: len(t) for n, t in result.key_tables.items()}, "plan_id": result.plan_id,
+                           "plan_summary": plan_summary(result.plan)},
+                          {"folder": str(folder), "tables": sorted(result.key_tables)}),
+        "generalised": Out(result.generalised, {"rows": len(result.generalised)}),
+    }
+
+
+def _report_stage(name: str, build, markdown, plots=None) -> Callable[..., dict[str, Out]]:
+    def _report(run: Run, qi_table: pd.DataFrame, anonymised: pd.DataFrame, generalised: pd.DataFrame,
+                key_tables: dict) -> dict[str, Out]:
+        doc = build(qi_table, anonymised, run.policy, generalised, key_tables.get("plan_summary"))
+        path = write_reports(run.dirs, {name: doc})[name]
+        meta: dict[str, Any] = {"report": Markdown(markdown(doc)), "path": str(path)}
+        if plots is not None:
+            meta["distributions"] = Markdown(plots(doc))
+        return {name: Out(doc, meta)}
+    return _report
+
+
+def _release(run: Run, raw: dict, contract: pd.DataFrame, anonymised: pd.DataFrame, anonymity_report: dict,
+             utility_report: dict, key_tables: dict) -> dict[str, Out]:
+    # The staging checks run again here, so even a release materialised on its own never publishes a failing
+    # table (``release`` raises BlockingCheckFailed and writes nothing).
+    outcomes = staging_checks(run.typed_raw(raw), anonymised, run.policy)
+    folder = release(anonymised, {"anonymity_report": anonymity_report, "utility_report": utility_report},
+                     outcomes, run.policy, run.dirs, source_sha256=raw.get("sha256"), contract=contract,
+                     plan_id=key_tables.get("plan_id"))
+    return {"release": Out(str(folder), {"release_dir": str(folder), "rows": len(anonymised),
+                                         **{o.name: o.metadata.get("measured") for o in outcomes
+                                            if "measured" in o.metadata}})}
+
+
+# ---- checks ----------------------------------------------------------------------------------------------------
+
+def _raw_schema(run: Run, raw: dict) -> list[CheckOutcome]:
+    try:
+        typed = run.typed_raw(raw)
+    except InputDataError as exc:
+        problems = getattr(exc, "problems", None) or [{"column": exc.column, "rule": exc.rule,
+                                                       "n_rows": exc.n_rows, "hint": exc.hint}]
+        return [CheckOutcome("raw_schema", False, True, f"{len(problems)} rule(s) of the policy broken in "
+                             f"{raw.get('path')}", {"problems": problems}, error=exc)]
+    return [CheckOutcome("raw_schema", True, True, "conforms to the policy",
+                         {"rows": len(typed), "columns": len(typed.columns)})]
+
+
+def stage_graph(policy: Policy) -> Graph:
+    """Every stage and check of ``policy``, with descriptions in the release's column names."""
+    outputs = ", ".join(policy.output_name(c) for c in policy.kept_columns)
+    k_outputs = ", ".join(k_quasi_identifier_outputs(policy))
+    stages = (
+        Stage("raw", (Output("raw", "The source file as it is: a descriptor (path, SHA-256, size) only, so no "
+                                    "copy of the personal data enters the asset store."),),
+              (), _raw, takes_source=True),
+        Stage("qi_table", (
+            Output("qi_table", "Identifiers dropped, a fresh random GUID per row, rows in a random order, "
+                               "pandera-validated."),
+            Output("contract", "Source row <-> GUID, made with the qi table (empty unless release.contract); "
+                               "encrypted at rest like all staging.")), ("raw",), _qi_table),
+        Stage("anonymise", (
+            Output("anonymised", f"Staging table, every op chain applied, checked before release: {outputs}."),
+            Output("key_tables", "Key tables (code -> value), kept apart from the release."),
+            Output("generalised", "After every column's steps, before group steps (synthesis, lattice search): "
+                                  "what synthesised groups are measured against.")), ("qi_table",), _anonymise),
+        Stage("anonymity_report", (Output(
+            "anonymity_report", f"How identifiable the released rows are over {k_outputs} and over every released "
+            "quasi-identifier: K, k = K/N %, class sizes, rows below k, re-identification risk and diversity of "
+            "the sensitive columns, raw beside anonymised."),),
+            ("qi_table", "anonymised", "generalised", "key_tables"),
+            _report_stage("anonymity_report", anonymity_report, anonymity_markdown)),
+        Stage("utility_report", (Output(
+            "utility_report", f"How much each released column ({outputs}) still tells: distinct values, entropy, "
+            "mean and standard deviation, and the distribution before and after (plotted under distributions)."),),
+            ("qi_table", "anonymised", "generalised", "key_tables"),
+            _report_stage("utility_report", utility_report, utility_markdown, distributions_markdown)),
+        Stage("release", (Output("release", "The versioned, read-only release; written only when every blocking "
+                                            "check passed."),),
+              ("raw", "contract", "anonymised", "anonymity_report", "utility_report", "key_tables"), _release),
+    )
+    checks = (
+        Check("raw_schema", "raw", (CheckSpec(
+            "raw_schema", True, "Every column the policy declares is in the input file, no other, and its values "
+            "follow the declared type and rules (a role: drop column: presence only)."),), _raw_schema),
+        Check("qi_table_schema", "qi_table", (CheckSpec(
+            "qi_table_schema", True, "Every row has a unique random (v4) GUID, and the columns are exactly those "
+            "the policy keeps, before any op: " + ", ".join(policy.kept_columns) + "."),),
+            lambda run, qi_table: [check_schema("qi_table", qi_table, qi_schema(run.policy))]),
+        Check("anonymised_schema", "anonymised", (CheckSpec(
+            "anonymised_schema", True, f"Every released column is there with its type ({outputs}), and no "
+            "quasi-identifier is left missing."),),
+            lambda run, anonymised: [check_anonymised_schema(anonymised, run.policy)]),
+        Check("privacy_targets", "anonymised", tuple(
+            CheckSpec(name, blocking, privacy_check_description(name, policy))
+            for name, blocking in planned_privacy_checks(policy)),
+            lambda run, anonymised: check_privacy_targets(anonymised, run.policy)),
+        Check("no_identifier_leak", "anonymised", (CheckSpec(
+            "no_identifier_leak", True, "No value of a direct-identifier column of the input ("
+            + ", ".join(policy.identifiers) + ") occurs in any released column."),),
+            lambda run, anonymised, raw: [check_no_identifier_leak(run.typed_raw(raw), anonymised, run.policy)],
+            extra=("raw",)),
+        Check("release_schema", "release", (CheckSpec(
+            "release_schema", True, "The written release files read back with the columns and types of the "
+            "anonymised table."),),
+            lambda run, release: [check_schema("release", read_release_table(Path(release)),
+                                               anonymised_schema(run.policy))]),
+    )
+    return Graph(stages, checks)
+
+
+def blocked(outcomes: Iterable[CheckOutcome]) -> bool:
+    return any(o.blocking and not o.passed for o in outcomes)
