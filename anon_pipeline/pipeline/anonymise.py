@@ -42,7 +42,8 @@ class Anonymised:
         return max(0, int(self.plan.get("rows_in", len(self.table)) - len(self.table)))
 
 
-def _run(qi_table: pd.DataFrame, policy: Policy, plan: dict[str, Any] | None) -> Anonymised:
+def _run(qi_table: pd.DataFrame, policy: Policy, plan: dict[str, Any] | None, groups: bool = True,
+         suppress: bool = True) -> Anonymised:
     column_steps, group_steps = bind_steps(policy)
     table = qi_table.copy()
     keys: dict[str, pd.DataFrame] = {}
@@ -58,10 +59,10 @@ def _run(qi_table: pd.DataFrame, policy: Policy, plan: dict[str, Any] | None) ->
         keys.update(k)
     generalised = table.copy()
     resized: list[pd.DataFrame] = []
-    for group in policy.groups:
+    for group in policy.groups if groups else ():
         replayed = plan["groups"][group.name] if plan is not None else None
         out, new_plan["groups"][group.name], k = run_steps(table[group.columns], group_steps[group.name],
-                                                           policy, group.name, replayed)
+                                                           policy, group.name, replayed, suppress)
         keys.update(k)
         if any(p["plan"].get("row_count_changes") for p in new_plan["groups"][group.name]):
             resized.append(out.reset_index(drop=True))
@@ -111,9 +112,12 @@ def anonymise(qi_table: pd.DataFrame, policy: Policy) -> Anonymised:
     return _run(qi_table, policy, None)
 
 
-def replay(qi_table: pd.DataFrame, policy: Policy, plan: dict[str, Any]) -> Anonymised:
-    """Apply a plan fitted on other data: same bands, codes and levels; nothing is re-learnt."""
-    return _run(qi_table, policy, plan)
+def replay(qi_table: pd.DataFrame, policy: Policy, plan: dict[str, Any], groups: bool = True,
+           suppress: bool = True) -> Anonymised:
+    """Apply a plan fitted on other data: same bands, codes and levels; nothing is re-learnt. ``groups=False``
+    applies the column steps only (what a synthesised group starts from); ``suppress=False`` keeps every row
+    (mapping rows into the release's domain, as the attack evaluation does)."""
+    return _run(qi_table, policy, plan, groups, suppress)
 
 
 def anonymised_schema(policy: Policy) -> pa.DataFrameSchema:

@@ -19,11 +19,14 @@ from typing import Any
 
 import pandas as pd
 
+from anon_pipeline.attacks import render_markdown
 from anon_pipeline.errors import InputDataError
 from anon_pipeline.pipeline.anonymise import Anonymised, anonymise, anonymised_schema, plan_summary
 from anon_pipeline.pipeline.checks import (CheckOutcome, check_anonymised_schema, check_no_identifier_leak,
                                            check_privacy_targets, check_schema, k_quasi_identifier_outputs,
                                            planned_privacy_checks, privacy_check_description, staging_checks)
+from anon_pipeline.pipeline.evaluation import (check_attack_targets, evaluate, hold_out_control,
+                                               planned_attack_checks)
 from anon_pipeline.pipeline.publish import release, write_key_tables, write_plan, write_reports
 from anon_pipeline.pipeline.qi_table import build_qi_table, qi_schema
 from anon_pipeline.pipeline.raw_schema import validate_raw
@@ -136,11 +139,15 @@ def _raw(run: Run) -> dict[str, Out]:
 
 def _qi_table(run: Run, raw: dict) -> dict[str, Out]:
     table, contract = build_qi_table(run.typed_raw(raw), run.policy)
-    return {"qi_table": Out(table, {"rows": len(table), "columns": list(table.columns)}),
-            "contract": Out(contract if run.policy.release.contract else contract.iloc[:0])}
+    out = {"contract": Out(contract if run.policy.release.contract else contract.iloc[:0])}
+    if run.policy.evaluation is not None:
+        table, control = hold_out_control(table, contract, run.policy)
+        out["control"] = Out(control, {"rows": len(control)})
+    out["qi_table"] = Out(table, {"rows": len(table), "columns": list(table.columns)})
+    return out
 
 
-def _anonymise(run: Run, qi_table: pd.DataFrame) -> dict[str, Out]:
+def _anonymise(run: Run, qi_table: pd.DataFrame, control: pd.DataFrame | None = None) -> dict[str, Out]:
     result = anonymise(qi_table, run.policy)
     run.fitted = result
     folder = write_key_tables(run.dirs, result.key_tables, result.plan_id)
@@ -153,7 +160,17 @@ def _anonymise(run: Run, qi_table: pd.DataFrame) -> dict[str, Out]:
                            "plan_summary": plan_summary(result.plan)},
                           {"folder": str(folder), "tables": sorted(result.key_tables)}),
         "generalised": Out(result.generalised, {"rows": len(result.generalised)}),
+        **_attacks(run, result, qi_table, control),
     }
+
+
+def _attacks(run: Run, fitted: Anonymised, qi_table: pd.DataFrame, control: pd.DataFrame | None) -> dict[str, Out]:
+    # In the stage that fits: the attacks need the plan to put training and control rows in the release's domain.
+    if control is None:
+        return {}
+    report = evaluate(fitted, qi_table, control, run.policy)
+    path = write_reports(run.dirs, {"attack_report": report})["attack_report"]
+    return {"attack_report": Out(report, {"report": Markdown(render_markdown(report)), "path": str(path)})}
 
 
 def _report_stage(name: str, build, markdown, plots=None) -> Callable[..., dict[str, Out]]:
@@ -169,12 +186,16 @@ def _report_stage(name: str, build, markdown, plots=None) -> Callable[..., dict[
 
 
 def _release(run: Run, raw: dict, contract: pd.DataFrame, anonymised: pd.DataFrame, anonymity_report: dict,
-             utility_report: dict, key_tables: dict) -> dict[str, Out]:
+             utility_report: dict, key_tables: dict, attack_report: dict | None = None) -> dict[str, Out]:
     # The staging checks run again here, so even a release materialised on its own never publishes a failing
     # table (``release`` raises BlockingCheckFailed and writes nothing).
     outcomes = staging_checks(run.typed_raw(raw), anonymised, run.policy)
-    folder = release(anonymised, {"anonymity_report": anonymity_report, "utility_report": utility_report},
-                     outcomes, run.policy, run.dirs, source_sha256=raw.get("sha256"), contract=contract,
+    if attack_report is not None:
+        outcomes += check_attack_targets(attack_report, run.policy)
+    reports = {"anonymity_report": anonymity_report, "utility_report": utility_report}
+    if attack_report is not None:
+        reports["attack_report"] = attack_report
+    folder = release(anonymised, reports, outcomes, run.policy, run.dirs, source_sha256=raw.get("sha256"), contract=contract,
                      plan_id=key_tables.get("plan_id"))
     return {"release": Out(str(folder), {"release_dir": str(folder), "rows": len(anonymised),
                                          **{o.name: o.metadata.get("measured") for o in outcomes
@@ -199,6 +220,12 @@ def stage_graph(policy: Policy) -> Graph:
     """Every stage and check of ``policy``, with descriptions in the release's column names."""
     outputs = ", ".join(policy.output_name(c) for c in policy.kept_columns)
     k_outputs = ", ".join(k_quasi_identifier_outputs(policy))
+    evaluated = policy.evaluation is not None
+    held_out = (Output("control", "Rows held out before anything is fitted, for the attack evaluation: never "
+                                  "released, encrypted at rest like all staging."),) if evaluated else ()
+    attacked = (Output("attack_report", "Singling-out, linkability and inference risks of the release against the "
+                                        "held-out control rows (Giomi et al. 2023), and the linkage attack."),) \
+        if evaluated else ()
     stages = (
         Stage("raw", (Output("raw", "The source file as it is: a descriptor (path, SHA-256, size) only, so no "
                                     "copy of the personal data enters the asset store."),),
@@ -207,12 +234,13 @@ def stage_graph(policy: Policy) -> Graph:
             Output("qi_table", "Identifiers dropped, a fresh random GUID per row, rows in a random order, "
                                "pandera-validated."),
             Output("contract", "Source row <-> GUID, made with the qi table (empty unless release.contract); "
-                               "encrypted at rest like all staging.")), ("raw",), _qi_table),
+                               "encrypted at rest like all staging."), *held_out), ("raw",), _qi_table),
         Stage("anonymise", (
             Output("anonymised", f"Staging table, every op chain applied, checked before release: {outputs}."),
             Output("key_tables", "Key tables (code -> value), kept apart from the release."),
             Output("generalised", "After every column's steps, before group steps (synthesis, lattice search): "
-                                  "what synthesised groups are measured against.")), ("qi_table",), _anonymise),
+                                  "what synthesised groups are measured against."), *attacked),
+            ("qi_table", "control") if evaluated else ("qi_table",), _anonymise),
         Stage("anonymity_report", (Output(
             "anonymity_report", f"How identifiable the released rows are over {k_outputs} and over every released "
             "quasi-identifier: K, k = K/N %, class sizes, rows below k, re-identification risk and diversity of "
@@ -226,7 +254,8 @@ def stage_graph(policy: Policy) -> Graph:
             _report_stage("utility_report", utility_report, utility_markdown, distributions_markdown)),
         Stage("release", (Output("release", "The versioned, read-only release; written only when every blocking "
                                             "check passed."),),
-              ("raw", "contract", "anonymised", "anonymity_report", "utility_report", "key_tables"), _release),
+              ("raw", "contract", "anonymised", "anonymity_report", "utility_report", "key_tables",
+               *(("attack_report",) if evaluated else ())), _release),
     )
     checks = (
         Check("raw_schema", "raw", (CheckSpec(
@@ -255,6 +284,10 @@ def stage_graph(policy: Policy) -> Graph:
             lambda run, release: [check_schema("release", read_release_table(Path(release)),
                                                anonymised_schema(run.policy))]),
     )
+    if evaluated:
+        checks += (Check("attack_targets", "attack_report", tuple(
+            CheckSpec(name, blocking, text) for name, blocking, text in planned_attack_checks(policy)),
+            lambda run, attack_report: check_attack_targets(attack_report, run.policy)),)
     return Graph(stages, checks)
 
 

@@ -14,13 +14,14 @@ from anon_pipeline.transforms.registry import FitContext
 Data = TypeVar("Data", pd.Series, pd.DataFrame)
 
 
-def context(policy: Policy, column: str, step: int) -> FitContext:
+def context(policy: Policy, column: str, step: int, suppress: bool = True) -> FitContext:
     return FitContext(column=column, seed=policy.seed, reference_date=policy.reference_date,
-                      base_dir=policy.base_dir, step=step)
+                      base_dir=policy.base_dir, step=step, suppress=suppress)
 
 
 def run_steps(data: Data, steps: list[BoundStep], policy: Policy, name: str,
-              plans: list[dict[str, Any]] | None = None) -> tuple[Data, list[dict[str, Any]], dict[str, pd.DataFrame]]:
+              plans: list[dict[str, Any]] | None = None,
+              suppress: bool = True) -> tuple[Data, list[dict[str, Any]], dict[str, pd.DataFrame]]:
     """Fit (unless ``plans`` are given: replay) and apply every step of a column (Series) or a group (DataFrame).
 
     Returns (output, plans, key tables). ``name`` is the column or group name the ops see in their context.
@@ -28,7 +29,7 @@ def run_steps(data: Data, steps: list[BoundStep], policy: Policy, name: str,
     out_plans: list[dict[str, Any]] = []
     keys: dict[str, pd.DataFrame] = {}
     for i, bound in enumerate(steps):
-        ctx = context(policy, name, i)
+        ctx = context(policy, name, i, suppress)
         plan = plans[i]["plan"] if plans is not None else bound.op.fit(data, ctx)
         data = apply_op(bound.op, data, plan, ctx)
         out_plans.append({"op": bound.op_name, "plan": plan})

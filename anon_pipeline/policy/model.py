@@ -15,6 +15,7 @@ from typing import Any, Literal
 
 from pydantic import Field, PrivateAttr, field_validator, model_validator
 
+from anon_pipeline.attacks.spec import EvaluationSpec
 from anon_pipeline.metrics.targets import PrivacyTargets
 from anon_pipeline.strict_model import SafeName, StrictModel, closest
 
@@ -186,6 +187,8 @@ class Policy(StrictModel):
     release: ReleaseSpec = Field(default_factory=ReleaseSpec)
     #: Cron expression for a Dagster schedule (optional).
     schedule: str | None = None
+    #: Attacks every release is measured against, on a held-out control split (optional).
+    evaluation: EvaluationSpec | None = None
 
     _path: Path | None = PrivateAttr(default=None)
 

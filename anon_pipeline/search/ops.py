@@ -161,7 +161,7 @@ class Generalise(TableOp):
             return out
         out = self._generalised(frame, plan, ctx)
         qis = list(plan["maps"])
-        fail_rows = self._failing_rows(out, qis)
+        fail_rows = self._failing_rows(out, qis) if ctx.suppress else np.zeros(len(out), dtype=bool)
         if not fail_rows.any():
             return out
         if p.suppress == "remove":

@@ -40,6 +40,9 @@ class FitContext:
     reference_date: date | None = None
     base_dir: Path = field(default_factory=Path.cwd)
     step: int = 0
+    #: False when a fitted plan maps rows into the release's domain for the attack evaluation: an op that drops
+    #: or blanks rows of a batch (suppression) then keeps them all.
+    suppress: bool = True
 
     def rng(self) -> np.random.Generator:
         """A generator seeded from the policy seed, the column and the step, so steps do not share draws."""
