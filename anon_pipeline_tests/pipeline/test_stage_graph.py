@@ -5,6 +5,7 @@ from pathlib import Path
 
 import dagster as dg
 import pandas as pd
+import pytest
 
 import anon_pipeline as ap
 from anon_pipeline.defs.build import build_definitions
@@ -25,14 +26,18 @@ def _dagster(policy_file: Path, workdir: Path, source: Path):
     return defs, result, checks, materialised
 
 
-def test_dagster_declares_exactly_the_graphs_stages_and_checks(tmp_path):
-    policy_file = variant(tmp_path)
+@pytest.mark.parametrize("evaluation", [None, {"control_share": 0.2, "targets": {"linkage": 0.0, "inference": 0.1}}])
+def test_dagster_declares_exactly_the_graphs_stages_and_checks(tmp_path, evaluation):
+    policy_file = variant(tmp_path, **({"evaluation": evaluation} if evaluation else {}))
     graph = stage_graph(load_policy(policy_file))
     defs = build_definitions([policy_file], workdir=str(tmp_path / "w"))
     keys = {k.path[-1] for k in defs.resolve_all_asset_keys() if k.path[0] == "insurance_customers"}
     assert keys == {o.name for s in graph.stages for o in s.outputs}
     declared = {(k.asset_key.path[-1], k.name) for k in defs.resolve_asset_graph().asset_check_keys}
     assert declared == {(c.on, spec.name) for c in graph.checks for spec in c.specs}
+    if evaluation:
+        assert {"control", "attack_report"} <= keys
+        assert ("attack_report", "inference_risk_drinks_per_week") in declared
 
 
 def test_both_walkers_give_the_same_checks_and_release(tmp_path):
