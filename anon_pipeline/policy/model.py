@@ -14,6 +14,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
 
+from anon_pipeline.dp.spec import DPSpec
+
 
 class Role(str, Enum):
     identifier = "identifier"            # direct identifier: dropped (or pseudonymised by an identifier op)
@@ -138,6 +140,8 @@ class Policy(_Strict):
     release: ReleaseSpec = Field(default_factory=ReleaseSpec)
     #: Cron expression for a Dagster schedule (optional).
     schedule: str | None = None
+    #: Differential privacy: the dataset a DP release spends from and its total budget (anon_pipeline.dp).
+    dp: DPSpec | None = None
 
     _path: Path | None = PrivateAttr(default=None)
 
