@@ -13,6 +13,7 @@ from typing import Any
 import dagster as dg
 import pandas as pd
 
+from anon_pipeline.dp.ledger import charge_plan
 from anon_pipeline.errors import BlockingCheckFailed, InputDataError
 from anon_pipeline.pipeline.anonymise import anonymise, anonymised_schema, plan_summary
 from anon_pipeline.pipeline.checks import (CheckOutcome, check_anonymised_schema, check_no_identifier_leak,
@@ -100,6 +101,7 @@ def policy_definitions(policy: Policy) -> dict[str, list]:
     def anonymised_and_keys(context: dg.AssetExecutionContext, qi_table: pd.DataFrame, anon: AnonSettings):
         result = anonymise(qi_table, policy)
         dirs = PolicyDirs.for_policy(anon.workdir, name)
+        charge_plan(policy, result.plan, result.plan_id, dirs.root.parent)  # DP spend: refused before any write
         folder = write_key_tables(dirs, result.key_tables, result.plan_id)
         # The plan holds the codes of encode ops: it is as secret as the key tables, so it lives with them.
         write_plan(folder, result.plan)

@@ -11,6 +11,7 @@ from typing import Any
 
 import pandas as pd
 
+from anon_pipeline.dp.ledger import charge_plan
 from anon_pipeline.errors import BlockingCheckFailed
 from anon_pipeline.pipeline.anonymise import anonymise, plan_summary
 from anon_pipeline.pipeline.checks import CheckOutcome, staging_checks
@@ -52,6 +53,7 @@ def run_policy(policy_path: str | Path | Policy, source: str | Path | None = Non
     raw = validate_raw(read_source(src, policy), policy, src.path)
     qi_table, contract = build_qi_table(raw, policy)
     result = anonymise(qi_table, policy)
+    charge_plan(policy, result.plan, result.plan_id, dirs.root.parent)  # DP spend: refused before any write
     anonymity = {**anonymity_report(qi_table, result.table, policy, result.generalised, plan_summary(result.plan)),
                  "source_sha256": src.sha256}
     utility = utility_report(qi_table, result.table, policy, result.generalised)
