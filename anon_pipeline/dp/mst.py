@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from anon_pipeline.dp.accounting import gaussian_sigma
 from anon_pipeline.dp.mechanisms import gaussian_counts, noisy_max
 
 _IPF_ITERATIONS = 20
@@ -80,10 +81,22 @@ def _ipf(table: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
     return table
 
 
-def fit_mst(codes: np.ndarray, sizes: list[int], rho: float) -> dict[str, Any]:
-    """The noisy tree model of ``codes`` (rows x columns, column j in range(sizes[j])), rho-zCDP."""
+def _ipf3(table: np.ndarray, pq: np.ndarray, pc: np.ndarray) -> np.ndarray:
+    """Scale a (parent, q, child) table to the (parent, q) and (parent, child) marginals."""
+    for _ in range(_IPF_ITERATIONS):
+        s = table.sum(2)
+        table = table * np.divide(pq, s, out=np.zeros_like(s, dtype=float), where=s > 0)[:, :, None]
+        s = table.sum(1)
+        table = table * np.divide(pc, s, out=np.zeros_like(s, dtype=float), where=s > 0)[:, None, :]
+    return table
+
+
+def fit_mst(codes: np.ndarray, sizes: list[int], rho: float, refine: bool = False) -> dict[str, Any]:
+    """The noisy tree model of ``codes`` (rows x columns, column j in range(sizes[j])), rho-zCDP. With ``refine``
+    (and at least three columns), 2/5 of rho go to a second parent per column (``_refine``)."""
     d = len(sizes)
-    rho_part = rho if d == 1 else rho / 3
+    refine = refine and d >= 3
+    rho_part = rho if d == 1 else rho / 3 * (0.6 if refine else 1.0)
     sigma1 = 0.0
     kept, merged, one_way = [], [], []
     for j in range(d):
@@ -131,9 +144,56 @@ def fit_mst(codes: np.ndarray, sizes: list[int], rho: float) -> dict[str, Any]:
         s = joint.sum(1, keepdims=True)
         cond = np.where(s > 0, joint / np.where(s > 0, s, 1), marginals[child][None, :])
         conditionals[str(child)] = cond.tolist()
-    return {"n_hat": n_hat, "sigma_1way": sigma1, "sigma_2way": sigma2, "edges": [list(e) for e in edges],
-            "order": [[c, p] for c, p in order], "root": marginals[order[0][0]].tolist(),
-            "conditionals": conditionals, "kept": [k.tolist() for k in kept], "merged": merged}
+    model = {"n_hat": n_hat, "sigma_1way": sigma1, "sigma_2way": sigma2, "edges": [list(e) for e in edges],
+             "order": [[c, p] for c, p in order], "root": marginals[order[0][0]].tolist(),
+             "conditionals": conditionals, "kept": [k.tolist() for k in kept], "merged": merged, "second_parents": {}}
+    if refine:
+        model.update(_refine(small_codes, small, model, rho * 0.2, rho * 0.2))
+    return model
+
+
+def _refine(codes: np.ndarray, sizes: list[int], model: dict[str, Any], rho_select: float,
+            rho_measure: float) -> dict[str, Any]:
+    """A second parent for up to d - 2 columns, chosen as AIM (McKenna et al. 2022) chooses marginals: each choice
+    by the exponential mechanism over the 3-way marginals (column, tree parent, an earlier column), scored by how
+    far the tree model's estimate is from the true marginal (L1, sensitivity 1) minus the L1 the measurement's
+    noise is expected to add (sqrt(2/pi) sigma per cell, data-independent). The chosen 3-way marginals are then
+    measured with Gaussian noise; a column's conditional given both parents shrinks to its tree conditional where
+    the noisy counts are small (a pseudo-count of one sigma per cell)."""
+    order = model["order"]
+    position = {c: i for i, (c, _) in enumerate(order)}
+    rounds = len(sizes) - 2
+    sigma3 = gaussian_sigma(rho_measure / rounds)
+    # The tree model's 3-way estimates, from a large sample of it (post-processing: it depends on noisy data only).
+    sample = _sample_small(model, 200_000, np.random.default_rng())
+    scale = model["n_hat"] / len(sample)
+    candidates = {}
+    for child, parent in order[1:]:
+        for q, _ in order[:position[child]]:
+            if q != parent:
+                cols = (parent, q, child)
+                penalty = np.sqrt(2 / np.pi) * sigma3 * np.prod([sizes[c] for c in cols])
+                error = np.abs(_marginal(codes, cols, sizes) - scale * _marginal(sample, cols, sizes)).sum()
+                candidates[child, q] = float(error - penalty)
+    chosen: dict[int, int] = {}
+    for _ in range(rounds):
+        open_ = [k for k in candidates if k[0] not in chosen]
+        if not open_:
+            break
+        child, q = open_[noisy_max(np.array([candidates[k] for k in open_]), rho_select / rounds)]
+        chosen[child] = q
+    second = {}
+    for child, q in chosen.items():
+        parent = order[position[child]][1]
+        noisy, _ = gaussian_counts(_marginal(codes, (parent, q, child), sizes), rho_measure / len(chosen))
+        # Clipping adds mass to empty cells; scaling to the tree model's (parent, q) and (parent, child)
+        # marginals takes it back out while keeping the 3-way interaction the measurement saw.
+        table = _ipf3(np.clip(noisy, 0, None), scale * _marginal(sample, (parent, q), sizes),
+                      scale * _marginal(sample, (parent, child), sizes))
+        prior = np.asarray(model["conditionals"][str(child)])[:, None, :]        # P(child | parent), per q
+        counts = table + sigma3 * prior
+        second[str(child)] = {"parent": q, "table": (counts / counts.sum(-1, keepdims=True)).tolist()}
+    return {"second_parents": second, "sigma_3way": sigma3}
 
 
 def _orient(edges: list[tuple[int, int]], d: int) -> list[tuple[int, int | None]]:
@@ -161,15 +221,25 @@ def _draw(probs: np.ndarray, u: np.ndarray) -> np.ndarray:
     return np.minimum((u[:, None] >= cdf).sum(1), cdf.shape[1] - 1)
 
 
-def sample_mst(model: dict[str, Any], n: int, rng: np.random.Generator) -> np.ndarray:
-    """``n`` rows of codes (in the original, uncompressed domains) drawn from a fitted model."""
-    d = len(model["kept"])
-    small = np.zeros((n, d), dtype=np.int64)
+def _sample_small(model: dict[str, Any], n: int, rng: np.random.Generator) -> np.ndarray:
+    """``n`` rows of codes in the compressed domains, root first, each column given its parent(s)."""
+    small = np.zeros((n, len(model["kept"])), dtype=np.int64)
     root = model["order"][0][0]
     small[:, root] = _draw(np.asarray(model["root"]), rng.random(n))
     for child, parent in model["order"][1:]:
-        cond = np.asarray(model["conditionals"][str(child)])
-        small[:, child] = _draw(cond[small[:, parent]], rng.random(n))
+        second = model["second_parents"].get(str(child))
+        if second is None:
+            probs = np.asarray(model["conditionals"][str(child)])[small[:, parent]]
+        else:
+            probs = np.asarray(second["table"])[small[:, parent], small[:, second["parent"]]]
+        small[:, child] = _draw(probs, rng.random(n))
+    return small
+
+
+def sample_mst(model: dict[str, Any], n: int, rng: np.random.Generator) -> np.ndarray:
+    """``n`` rows of codes (in the original, uncompressed domains) drawn from a fitted model."""
+    d = len(model["kept"])
+    small = _sample_small(model, n, rng)
     out = np.zeros_like(small)
     for j in range(d):
         kept = np.asarray(model["kept"][j], dtype=np.int64)

@@ -65,6 +65,8 @@ class DPMSTSynthesis(TableOp):
         columns: dict[str, ColumnDomain]
         #: Output rows (default: the model's noisy estimate of the input's row count).
         rows: int | None = Field(None, ge=1)
+        #: Give columns a second parent (AIM-style selection of 3-way marginals; 2/5 of the budget).
+        refine: bool = False
 
     def _encode(self, frame: pd.DataFrame, ctx: FitContext) -> np.ndarray:
         declared = self.params.columns
@@ -95,7 +97,7 @@ class DPMSTSynthesis(TableOp):
         p = self.params
         codes = self._encode(frame, ctx)
         rho = cdp_rho(p.epsilon, p.delta)
-        model = fit_mst(codes, [p.columns[c].size for c in frame.columns], rho)
+        model = fit_mst(codes, [p.columns[c].size for c in frame.columns], rho, refine=p.refine)
         integer = {c: (p.columns[c].integer if p.columns[c].integer is not None
                        else pd.api.types.is_integer_dtype(frame[c].dtype)) for c in frame.columns}
         rows = p.rows if p.rows is not None else max(1, round(model["n_hat"]))

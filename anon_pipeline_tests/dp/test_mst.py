@@ -105,3 +105,27 @@ def test_domains_come_from_the_params_and_bad_values_are_counted_not_shown():
     assert out["age"].max() < 80
     with pytest.raises(ValueError, match="exactly one of"):
         DPMSTSynthesis.Params(epsilon=1, columns={"age": {"values": [1], "bounds": [0, 1]}})
+
+
+def test_refine_captures_what_a_tree_cannot():
+    """c = a xor b (95 %): every pair is independent, so no tree of 2-way marginals can carry it; a second parent
+    (the 3-way marginal chosen by refine) does. The budget is split 1/5 each for 1-way, tree, 2-way, choice, 3-way."""
+    rng = np.random.default_rng(4)
+    a, b = rng.integers(0, 2, 5000), rng.integers(0, 2, 5000)
+    c = np.where(rng.random(5000) < 0.95, a ^ b, 1 - (a ^ b))
+    data = pd.DataFrame({"a": a, "b": b, "c": c}).astype(str)
+    doms = {k: {"values": ["0", "1"]} for k in "abc"}
+    ctx = FitContext(column="g", seed=1)
+    share = {}
+    for refine in (False, True):
+        mst = DPMSTSynthesis(DPMSTSynthesis.Params(epsilon=20, columns=doms, refine=refine))
+        plan = mst.fit(data, ctx)
+        out = mst.apply(data, plan, ctx).astype(int)
+        share[refine] = float(((out["a"] ^ out["b"]) == out["c"]).mean())
+    assert share[False] == pytest.approx(0.5, abs=0.05)
+    assert share[True] == pytest.approx(0.95, abs=0.03)
+    rho = plan["dp"]["rho"]
+    assert len(plan["model"]["second_parents"]) == 1
+    assert plan["model"]["sigma_1way"] == pytest.approx(gaussian_sigma(rho / 5 / 3))
+    assert plan["model"]["sigma_3way"] == pytest.approx(gaussian_sigma(rho / 5))
+    json.dumps(plan)
