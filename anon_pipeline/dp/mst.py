@@ -13,6 +13,9 @@ Everything after is post-processing of noisy measurements: each column's margina
 average of its 1-way measurement and the sums of its edges' 2-way measurements; each edge's table is clipped at
 zero and scaled (iterative proportional fitting) to those marginals, so the tree is a consistent model. Rows are
 drawn root first, then each child given its parent. The model (``fit_mst``) is JSON and holds no row.
+
+``refine`` (not in the paper) spends 2/5 of rho on a second parent per column (``_refine``); the three steps above
+then get 1/5 each.
 """
 
 from __future__ import annotations
@@ -72,22 +75,14 @@ def _spanning_tree(codes: np.ndarray, sizes: list[int], independent: list[np.nda
     return edges
 
 
-def _ipf(table: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+def _ipf(table: np.ndarray, margins: list[tuple[tuple[int, ...], np.ndarray]]) -> np.ndarray:
+    """Iterative proportional fitting: scale ``table`` until its sum onto each ``axes`` matches that target."""
     for _ in range(_IPF_ITERATIONS):
-        s = table.sum(1)
-        table = table * np.divide(rows, s, out=np.zeros_like(s), where=s > 0)[:, None]
-        s = table.sum(0)
-        table = table * np.divide(cols, s, out=np.zeros_like(s), where=s > 0)[None, :]
-    return table
-
-
-def _ipf3(table: np.ndarray, pq: np.ndarray, pc: np.ndarray) -> np.ndarray:
-    """Scale a (parent, q, child) table to the (parent, q) and (parent, child) marginals."""
-    for _ in range(_IPF_ITERATIONS):
-        s = table.sum(2)
-        table = table * np.divide(pq, s, out=np.zeros_like(s, dtype=float), where=s > 0)[:, :, None]
-        s = table.sum(1)
-        table = table * np.divide(pc, s, out=np.zeros_like(s, dtype=float), where=s > 0)[:, None, :]
+        for axes, target in margins:
+            other = tuple(i for i in range(table.ndim) if i not in axes)
+            s = table.sum(axis=other, keepdims=True)
+            table = table * np.divide(np.expand_dims(target, other), s, out=np.zeros_like(s, dtype=float),
+                                      where=s > 0)
     return table
 
 
@@ -111,7 +106,7 @@ def fit_mst(codes: np.ndarray, sizes: list[int], rho: float, refine: bool = Fals
         mapping = np.full(sizes[j], len(kept[j]), dtype=np.int64)   # merged cells -> the last code
         mapping[kept[j]] = np.arange(len(kept[j]))
         recode.append(mapping[codes[:, j]])
-    small_codes = np.column_stack(recode) if d else codes
+    small_codes = np.column_stack(recode)
     # Each column's total estimates n: inverse-variance weights (a total over m cells has variance m sigma^2).
     totals = np.array([c.sum() for c in one_way])
     weights = 1.0 / np.array([sizes[j] for j in range(d)], dtype=float)
@@ -140,7 +135,7 @@ def fit_mst(codes: np.ndarray, sizes: list[int], rho: float, refine: bool = Fals
     order, conditionals = _orient(edges, d), {}
     for child, parent in order[1:]:
         table = two_way[(parent, child)] if (parent, child) in two_way else two_way[(child, parent)].T
-        joint = _ipf(np.clip(table, 0, None), marginals[parent] * n_hat, marginals[child] * n_hat)
+        joint = _ipf(np.clip(table, 0, None), [((0,), marginals[parent] * n_hat), ((1,), marginals[child] * n_hat)])
         s = joint.sum(1, keepdims=True)
         cond = np.where(s > 0, joint / np.where(s > 0, s, 1), marginals[child][None, :])
         conditionals[str(child)] = cond.tolist()
@@ -188,8 +183,8 @@ def _refine(codes: np.ndarray, sizes: list[int], model: dict[str, Any], rho_sele
         noisy, _ = gaussian_counts(_marginal(codes, (parent, q, child), sizes), rho_measure / len(chosen))
         # Clipping adds mass to empty cells; scaling to the tree model's (parent, q) and (parent, child)
         # marginals takes it back out while keeping the 3-way interaction the measurement saw.
-        table = _ipf3(np.clip(noisy, 0, None), scale * _marginal(sample, (parent, q), sizes),
-                      scale * _marginal(sample, (parent, child), sizes))
+        table = _ipf(np.clip(noisy, 0, None), [((0, 1), scale * _marginal(sample, (parent, q), sizes)),
+                                               ((0, 2), scale * _marginal(sample, (parent, child), sizes))])
         prior = np.asarray(model["conditionals"][str(child)])[:, None, :]        # P(child | parent), per q
         counts = table + sigma3 * prior
         second[str(child)] = {"parent": q, "table": (counts / counts.sum(-1, keepdims=True)).tolist()}
