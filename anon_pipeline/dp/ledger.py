@@ -17,11 +17,14 @@ from contextlib import closing
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Iterator
+from typing import TYPE_CHECKING, Any, Iterator
 
 from anon_pipeline.dp.accounting import Spend, total
 from anon_pipeline.dp.spec import DPBudget
 from anon_pipeline.errors import BudgetExceeded, PolicyError
+
+if TYPE_CHECKING:
+    from anon_pipeline.policy.model import Policy
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS spends (
@@ -140,13 +143,13 @@ def plan_spends(plan: dict[str, Any], plan_id: str) -> dict[str, Spend]:
     return out
 
 
-def charge_plan(policy: Any, plan: dict[str, Any], plan_id: str, workdir: str | Path) -> dict[str, Spend]:
+def charge_plan(policy: "Policy", plan: dict[str, Any], plan_id: str, workdir: str | Path) -> dict[str, Spend]:
     """Charge the ledger of ``policy``'s dataset for every DP step of a fitted plan, before anything of the run is
     written (``run_policy`` and the Dagster ``anonymised`` asset call it right after fitting). Returns the spends;
     a plan without DP steps charges nothing and opens no ledger."""
     spends = plan_spends(plan, plan_id)
     if spends:
-        spec = getattr(policy, "dp", None)
+        spec = policy.dp
         dataset_id = (spec.dataset_id if spec else None) or policy.name
         Ledger.for_dataset(workdir, dataset_id).charge(
             spends, policy=policy.name, budget=spec.budget if spec else None, policy_file=policy.path)
