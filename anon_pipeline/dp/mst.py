@@ -29,6 +29,8 @@ from anon_pipeline.dp.accounting import gaussian_sigma
 from anon_pipeline.dp.mechanisms import gaussian_counts, noisy_max
 
 _IPF_ITERATIONS = 20
+#: A 3-way marginal larger than this is not a ``refine`` candidate: it would mostly measure noise and bloat the plan.
+_MAX_REFINE_CELLS = 100_000
 
 
 def _marginal(codes: np.ndarray, cols: tuple[int, ...], sizes: list[int]) -> np.ndarray:
@@ -165,8 +167,8 @@ def _refine(codes: np.ndarray, sizes: list[int], model: dict[str, Any], rho_sele
     candidates = {}
     for child, parent in order[1:]:
         for q, _ in order[:position[child]]:
-            if q != parent:
-                cols = (parent, q, child)
+            cols = (parent, q, child)
+            if q != parent and np.prod([sizes[c] for c in cols]) <= _MAX_REFINE_CELLS:
                 penalty = np.sqrt(2 / np.pi) * sigma3 * np.prod([sizes[c] for c in cols])
                 error = np.abs(_marginal(codes, cols, sizes) - scale * _marginal(sample, cols, sizes)).sum()
                 candidates[child, q] = float(error - penalty)
@@ -180,7 +182,7 @@ def _refine(codes: np.ndarray, sizes: list[int], model: dict[str, Any], rho_sele
     second = {}
     for child, q in chosen.items():
         parent = order[position[child]][1]
-        noisy, _ = gaussian_counts(_marginal(codes, (parent, q, child), sizes), rho_measure / len(chosen))
+        noisy, sigma3 = gaussian_counts(_marginal(codes, (parent, q, child), sizes), rho_measure / len(chosen))
         # Clipping adds mass to empty cells; scaling to the tree model's (parent, q) and (parent, child)
         # marginals takes it back out while keeping the 3-way interaction the measurement saw.
         table = _ipf(np.clip(noisy, 0, None), [((0, 1), scale * _marginal(sample, (parent, q), sizes)),
