@@ -193,3 +193,20 @@ def raises_typed(func):
             raise typed_error(exc) from None
 
     return wrapper
+
+
+class BudgetExceeded(AnonPipelineError):
+    """A differentially private release would pass its dataset's privacy budget: refused before anything is
+    written. Names the dataset, the budget, what is spent and what was requested."""
+
+    def __init__(self, dataset_id: str, *, budget_epsilon: float, budget_delta: float, spent_epsilon: float,
+                 requested_epsilon: float, after_epsilon: float, after_delta: float) -> None:
+        self.dataset_id = dataset_id
+        self.budget_epsilon = budget_epsilon
+        self.budget_delta = budget_delta
+        self.spent_epsilon = spent_epsilon
+        self.requested_epsilon = requested_epsilon
+        super().__init__(
+            f"dataset '{dataset_id}': privacy budget exceeded, release refused and nothing written: budget "
+            f"epsilon={budget_epsilon:g} (delta={budget_delta:g}), spent epsilon={spent_epsilon:.6g}, requested "
+            f"epsilon={requested_epsilon:g}; the total would be epsilon={after_epsilon:.6g}, delta={after_delta:.3g}")

@@ -20,6 +20,7 @@ from typing import Any
 import pandas as pd
 
 from anon_pipeline.attacks import render_markdown
+from anon_pipeline.dp.ledger import charge_plan
 from anon_pipeline.errors import InputDataError
 from anon_pipeline.pipeline.anonymise import Anonymised, anonymise, anonymised_schema, plan_summary
 from anon_pipeline.pipeline.checks import (CheckOutcome, check_anonymised_schema, check_no_identifier_leak,
@@ -150,6 +151,8 @@ def _qi_table(run: Run, raw: dict) -> dict[str, Out]:
 def _anonymise(run: Run, qi_table: pd.DataFrame, control: pd.DataFrame | None = None) -> dict[str, Out]:
     result = anonymise(qi_table, run.policy)
     run.fitted = result
+    # Differentially private steps spend from the dataset's budget: refused here, before anything is written.
+    charge_plan(run.policy, result.plan, result.plan_id, run.dirs.root.parent)
     folder = write_key_tables(run.dirs, result.key_tables, result.plan_id)
     # The plan holds the codes of encode ops: it is as secret as the key tables, so it lives with them.
     write_plan(folder, result.plan)

@@ -19,6 +19,8 @@ from anon_pipeline.attacks.spec import EvaluationSpec
 from anon_pipeline.metrics.targets import PrivacyTargets
 from anon_pipeline.strict_model import SafeName, StrictModel, closest
 
+from anon_pipeline.dp.spec import DPSpec
+
 
 class Role(str, Enum):
     identifier = "identifier"            # direct identifier: dropped (or pseudonymised by an identifier op)
@@ -189,6 +191,8 @@ class Policy(StrictModel):
     schedule: str | None = None
     #: Attacks every release is measured against, on a held-out control split (optional).
     evaluation: EvaluationSpec | None = None
+    #: Differential privacy: the dataset a DP release spends from and its total budget (anon_pipeline.dp).
+    dp: DPSpec | None = None
 
     _path: Path | None = PrivateAttr(default=None)
 

@@ -1,0 +1,57 @@
+"""The noise mechanisms, drawn by OpenDP: exact samplers (discrete Gaussian and discrete Laplace on counts, Gumbel
+noisy max) fed from the operating system's CSPRNG, immune to the floating-point attacks on textbook samplers.
+
+They cannot be seeded, on purpose: noise derived from the policy's seed (which sits in a YAML file) could be
+recomputed and subtracted. Each function checks that OpenDP's own privacy map of the mechanism it built equals
+the spend our formulas (``accounting``) promise, so the ledger never records less than was spent.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import opendp.prelude as dp
+
+from anon_pipeline.dp.accounting import gaussian_sigma, gumbel_scale, laplace_scale
+
+dp.enable_features("contrib")
+
+_COUNTS = dp.vector_domain(dp.atom_domain(T=int))
+
+
+def _check(measurement: dp.Measurement, d_in: float, promised: float, what: str) -> None:
+    actual = measurement.map(d_in)
+    if not math.isclose(actual, promised, rel_tol=1e-9):
+        raise RuntimeError(f"{what}: OpenDP's privacy map gives {actual}, the calibration promised {promised}")
+
+
+def _as_counts(counts: np.ndarray) -> list[int]:
+    return np.asarray(counts, dtype=np.int64).ravel().tolist()
+
+
+def gaussian_counts(counts: np.ndarray, rho: float, l2_sensitivity: int = 1) -> tuple[np.ndarray, float]:
+    """Counts plus discrete Gaussian noise, ``rho``-zCDP for a query of this L2 sensitivity; returns the noisy
+    counts (same shape) and sigma."""
+    sigma = gaussian_sigma(rho, l2_sensitivity)
+    meas = dp.m.make_gaussian(_COUNTS, dp.l2_distance(T=int), scale=sigma)
+    _check(meas, l2_sensitivity, rho, "gaussian")
+    return np.asarray(meas(_as_counts(counts)), dtype=float).reshape(np.shape(counts)), sigma
+
+
+def laplace_counts(counts: np.ndarray, epsilon: float, l1_sensitivity: int = 1) -> tuple[np.ndarray, float]:
+    """Counts plus discrete Laplace noise, ``epsilon``-DP for a query of this L1 sensitivity; returns the noisy
+    counts and the scale."""
+    scale = laplace_scale(epsilon, l1_sensitivity)
+    meas = dp.m.make_laplace(_COUNTS, dp.l1_distance(T=int), scale=scale)
+    _check(meas, l1_sensitivity, epsilon, "laplace")
+    return np.asarray(meas(_as_counts(counts)), dtype=float).reshape(np.shape(counts)), scale
+
+
+def noisy_max(scores: np.ndarray, rho: float, sensitivity: float = 1.0) -> int:
+    """The exponential mechanism (Gumbel noisy max): the index of a high score, ``rho``-zCDP when one row changes
+    each score by at most ``sensitivity``."""
+    meas = dp.m.make_noisy_max(dp.vector_domain(dp.atom_domain(T=float, nan=False)), dp.linf_distance(T=float),
+                               dp.zero_concentrated_divergence(), scale=gumbel_scale(rho, sensitivity))
+    _check(meas, float(sensitivity), rho, "noisy max")
+    return int(meas([float(s) for s in scores]))

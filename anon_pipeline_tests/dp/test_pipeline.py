@@ -1,0 +1,92 @@
+"""The ledger through every entry point: a DP policy releases once, the over-budget run is refused by
+``run_policy``, the CLI and Dagster alike, and the refused run writes nothing."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import dagster as dg
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+
+import anon_pipeline as ap
+from anon_pipeline.cli import main
+from anon_pipeline.defs.build import build_definitions
+from anon_pipeline.dp.ledger import Ledger
+from anon_pipeline.errors import BudgetExceeded
+
+STEP = {"op": "dp_mst_synthesis", "epsilon": 1.0, "delta": 1e-9,
+        "columns": {"sex": {"values": ["F", "M"]}, "age": {"bounds": [18, 81], "bins": 7},
+                    "smoker": {"values": ["yes", "no"]}}}
+
+
+def dp_policy(tmp_path: Path) -> Path:
+    rng = np.random.default_rng(5)
+    n = 400
+    sex = rng.choice(["F", "M"], n)
+    frame = pd.DataFrame({"id": [f"P{i:05d}" for i in range(n)], "sex": sex, "age": rng.integers(18, 81, n),
+                          "smoker": np.where(rng.random(n) < np.where(sex == "M", 0.4, 0.1), "yes", "no")})
+    frame.to_csv(tmp_path / "people.csv", index=False)
+    policy = {"name": "dp_people", "seed": 3, "source": {"path": "people.csv"},
+              "columns": {"id": {"role": "identifier"}, "sex": {"role": "quasi_identifier", "allowed": ["F", "M"]},
+                          "age": {"role": "quasi_identifier", "dtype": "int", "min": 18, "max": 80},
+                          "smoker": {"role": "sensitive"}},
+              "groups": [{"name": "everything", "columns": ["sex", "age", "smoker"], "steps": [STEP]}],
+              # Two releases at epsilon 1 compose (zCDP) to about 1.42 at delta 1e-9: the second is refused.
+              "dp": {"dataset_id": "people", "budget": {"epsilon": 1.2, "delta": 1e-9}}}
+    path = tmp_path / "dp_people.yaml"
+    path.write_text(yaml.safe_dump(policy, sort_keys=False))
+    return path
+
+
+def snapshot(root: Path, skip: str = "\0") -> dict[str, tuple[int, int]]:
+    return {str(p.relative_to(root)): (p.stat().st_mtime_ns, p.stat().st_size)
+            for p in root.rglob("*") if p.is_file() and skip not in p.parts}
+
+
+def test_run_policy_charges_once_then_refuses_and_writes_nothing(tmp_path):
+    policy, work = dp_policy(tmp_path), tmp_path / "w"
+    first = ap.run_policy(policy, workdir=work)
+    assert first.released
+    step = first.plan["groups"]["everything"][0]["plan"]
+    assert step["dp"]["epsilon"] == 1.0 and step["dp"]["rho"] > 0
+    assert "P00001" not in str(step) and "input_rows" not in step   # no rows, not even the exact row count
+    # The spend is in the anonymity report (and so in the release) too.
+    assert first.anonymity["report"]["steps"]["everything[0] dp_mst_synthesis"]["dp"] == step["dp"]
+    ledger = Ledger.for_dataset(work, "people")
+    assert [e.spend.epsilon for e in ledger.entries()] == [1.0]
+    before = snapshot(work)
+    with pytest.raises(BudgetExceeded, match=r"budget epsilon=1.2 .*spent epsilon=1, requested epsilon=1;"):
+        ap.run_policy(policy, workdir=work)
+    assert snapshot(work) == before   # no report, key table, plan or release; the ledger untouched
+    assert len(ledger.entries()) == 1
+
+
+def test_cli_refuses_an_over_budget_release(tmp_path, capsys):
+    policy, work = dp_policy(tmp_path), tmp_path / "w"
+    assert main(["run", str(policy), "--workdir", str(work)]) == 0
+    releases = sorted((work / "dp_people" / "release").iterdir())
+    assert main(["run", str(policy), "--workdir", str(work)]) == 2
+    assert "privacy budget exceeded" in capsys.readouterr().err
+    assert sorted((work / "dp_people" / "release").iterdir()) == releases
+
+
+def test_dagster_refuses_an_over_budget_release(tmp_path):
+    policy, work = dp_policy(tmp_path), tmp_path / "w"
+    job = build_definitions([policy], workdir=str(work)).resolve_job_def("dp_people_job")
+
+    def materialise():
+        return job.execute_in_process(instance=dg.DagsterInstance.ephemeral(), raise_on_error=False)
+
+    assert materialise().success
+    before = snapshot(work, skip="staging")   # the IO manager's staging copies of raw and qi_table may change
+    second = materialise()
+    assert not second.success
+    failure = next(e for e in second.all_events if e.event_type_value == "STEP_FAILURE")
+    assert "BudgetExceeded" in str(failure.event_specific_data.error)
+    materialised = {e.asset_key.path[-1] for e in second.all_events if e.event_type_value == "ASSET_MATERIALIZATION"}
+    assert not materialised & {"anonymised", "key_tables", "release"}
+    assert snapshot(work, skip="staging") == before
+    assert len(Ledger.for_dataset(work, "people").entries()) == 1
