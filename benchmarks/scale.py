@@ -20,8 +20,10 @@ must agree. Needs the ``bench`` extra (duckdb, polars).
     python benchmarks/scale.py [--sizes 1e5 1e6] [--engines run_policy dagster pandas duckdb polars]
                                [--timeout 3600] [--data-dir DIR]
 
-1e7 rows: ``--sizes 1e5 1e6 1e7`` (about 0.4 GB of parquet input; the hand-written engines need 2-5 GB and a
-minute each on 2 cores; run_policy and Dagster hold the whole table in memory today).
+1e7 rows: ``--sizes 1e5 1e6 1e7`` (0.35 GB of parquet input, generated in about 35 s in 0.3 GB). Today run_policy
+and Dagster hold the whole table in memory (about 2.1 GiB at 1e6 rows, so expect 15-20 GiB at 1e7) and spend
+minutes per million rows in the leak check: give them ``--timeout`` accordingly, or ``--engines pandas duckdb
+polars`` for the peers alone.
 
 Targets (issue 9): at 1e6 rows run_policy <= 2x the pandas script's wall time and <= 1.5 GiB; at 1e7 <= 120 s
 and <= 2 GiB; time growth exponent <= 1.1; Dagster <= 1.3x run_policy at 1e6.
