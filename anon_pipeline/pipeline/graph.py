@@ -78,6 +78,9 @@ class Run:
     raw: RawCache = field(default_factory=RawCache)
     #: The fit of this run (plan, key tables), for callers that want more than the stage outputs.
     fitted: Anonymised | None = None
+    #: Outcomes of the checks already run on a value of this run (by identity), so the release stage does not
+    #: measure the same table twice when one walker ran both (``run_policy``).
+    checked: dict[int, list[CheckOutcome]] = field(default_factory=dict)
 
     @property
     def dirs(self) -> PolicyDirs:
@@ -192,7 +195,7 @@ def _release(run: Run, raw: dict, contract: pd.DataFrame, anonymised: pd.DataFra
              utility_report: dict, key_tables: dict, attack_report: dict | None = None) -> dict[str, Out]:
     # The staging checks run again here, so even a release materialised on its own never publishes a failing
     # table (``release`` raises BlockingCheckFailed and writes nothing).
-    outcomes = staging_checks(run.typed_raw(raw), anonymised, run.policy)
+    outcomes = list(run.checked.get(id(anonymised)) or staging_checks(run.typed_raw(raw), anonymised, run.policy))
     if attack_report is not None:
         outcomes += check_attack_targets(attack_report, run.policy)
     reports = {"anonymity_report": anonymity_report, "utility_report": utility_report}
