@@ -15,6 +15,15 @@ from anon_pipeline.sample import generate
 from anon_pipeline_tests.pipeline.policies import variant
 
 
+def _both(tmp_path: Path, rows: int, k: int):
+    """The same export through run_policy (work folder a) and Dagster (work folder b)."""
+    source = tmp_path / "export.csv"
+    generate("insurance_customers", rows, 4).to_csv(source, index=False)
+    policy_file = variant(tmp_path, privacy__k=k)
+    return ap.run_policy(policy_file, source=source, workdir=tmp_path / "a"), \
+        *_dagster(policy_file, tmp_path / "b", source)[1:]
+
+
 def _dagster(policy_file: Path, workdir: Path, source: Path):
     defs = build_definitions([policy_file], workdir=str(workdir))
     job = defs.resolve_job_def("insurance_customers_job")
@@ -41,11 +50,7 @@ def test_dagster_declares_exactly_the_graphs_stages_and_checks(tmp_path, evaluat
 
 
 def test_both_walkers_give_the_same_checks_and_release(tmp_path):
-    source = tmp_path / "export.csv"
-    generate("insurance_customers", 300, 4).to_csv(source, index=False)
-    policy_file = variant(tmp_path, privacy__k=2)
-    plain = ap.run_policy(policy_file, source=source, workdir=tmp_path / "a")
-    _, result, checks, materialised = _dagster(policy_file, tmp_path / "b", source)
+    plain, result, checks, materialised = _both(tmp_path, 300, k=2)
     assert result.success and plain.released and "release" in materialised
     assert checks == plain.checks
     dagster_release = pd.read_parquet(Path(result.output_for_node("insurance_customers__release", "release"))
@@ -56,11 +61,7 @@ def test_both_walkers_give_the_same_checks_and_release(tmp_path):
 
 
 def test_a_failing_blocking_check_stops_the_same_stages_in_both(tmp_path):
-    source = tmp_path / "export.csv"
-    generate("insurance_customers", 200, 5).to_csv(source, index=False)
-    policy_file = variant(tmp_path, privacy__k=5000)
-    plain = ap.run_policy(policy_file, source=source, workdir=tmp_path / "a")
-    _, result, checks, materialised = _dagster(policy_file, tmp_path / "b", source)
+    plain, result, checks, materialised = _both(tmp_path, 200, k=5000)
     assert not plain.released and not result.success
     assert checks == plain.checks and checks["k_anonymity"] is False
     # Downstream of the blocked table nothing ran: no report, no release, in either.
