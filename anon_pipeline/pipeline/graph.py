@@ -165,7 +165,8 @@ def _anonymise(run: Run, qi_table: pd.DataFrame, control: pd.DataFrame | None = 
         "key_tables": Out({"tables": {n: len(t) for n, t in result.key_tables.items()}, "plan_id": result.plan_id,
                            "plan_summary": plan_summary(result.plan)},
                           {"folder": str(folder), "tables": sorted(result.key_tables)}),
-        "generalised": Out(result.generalised, {"rows": len(result.generalised)}),
+        # Only group steps make it differ from the qi table: without groups it would be a second copy to stage.
+        **({"generalised": Out(result.generalised, {"rows": len(result.generalised)})} if run.policy.groups else {}),
         **_attacks(run, result, qi_table, control),
     }
 
@@ -180,8 +181,8 @@ def _attacks(run: Run, fitted: Anonymised, qi_table: pd.DataFrame, control: pd.D
 
 
 def _report_stage(name: str, build, markdown, plots=None) -> Callable[..., dict[str, Out]]:
-    def _report(run: Run, qi_table: pd.DataFrame, anonymised: pd.DataFrame, generalised: pd.DataFrame,
-                key_tables: dict) -> dict[str, Out]:
+    def _report(run: Run, qi_table: pd.DataFrame, anonymised: pd.DataFrame, key_tables: dict,
+                generalised: pd.DataFrame | None = None) -> dict[str, Out]:
         doc = build(qi_table, anonymised, run.policy, generalised, key_tables.get("plan_summary"))
         path = write_reports(run.dirs, {name: doc})[name]
         meta: dict[str, Any] = {"report": Markdown(markdown(doc)), "path": str(path)}
@@ -227,6 +228,9 @@ def stage_graph(policy: Policy) -> Graph:
     outputs = ", ".join(policy.output_name(c) for c in policy.kept_columns)
     k_outputs = ", ".join(k_quasi_identifier_outputs(policy))
     evaluated = policy.evaluation is not None
+    generalised = (Output("generalised", "After every column's steps, before group steps (synthesis, lattice "
+                                         "search): what synthesised groups are measured against."),) \
+        if policy.groups else ()
     held_out = (Output("control", "Rows held out before anything is fitted, for the attack evaluation: never "
                                   "released, encrypted at rest like all staging."),) if evaluated else ()
     attacked = (Output("attack_report", "Singling-out, linkability and inference risks of the release against the "
@@ -244,19 +248,18 @@ def stage_graph(policy: Policy) -> Graph:
         Stage("anonymise", (
             Output("anonymised", f"Staging table, every op chain applied, checked before release: {outputs}."),
             Output("key_tables", "Key tables (code -> value), kept apart from the release."),
-            Output("generalised", "After every column's steps, before group steps (synthesis, lattice search): "
-                                  "what synthesised groups are measured against."), *attacked),
+            *generalised, *attacked),
             ("qi_table", "control") if evaluated else ("qi_table",), _anonymise),
         Stage("anonymity_report", (Output(
             "anonymity_report", f"How identifiable the released rows are over {k_outputs} and over every released "
             "quasi-identifier: K, k = K/N %, class sizes, rows below k, re-identification risk and diversity of "
             "the sensitive columns, raw beside anonymised."),),
-            ("qi_table", "anonymised", "generalised", "key_tables"),
+            ("qi_table", "anonymised", "key_tables", *(("generalised",) if generalised else ())),
             _report_stage("anonymity_report", anonymity_report, anonymity_markdown)),
         Stage("utility_report", (Output(
             "utility_report", f"How much each released column ({outputs}) still tells: distinct values, entropy, "
             "mean and standard deviation, and the distribution before and after (plotted under distributions)."),),
-            ("qi_table", "anonymised", "generalised", "key_tables"),
+            ("qi_table", "anonymised", "key_tables", *(("generalised",) if generalised else ())),
             _report_stage("utility_report", utility_report, utility_markdown, distributions_markdown)),
         Stage("release", (Output("release", "The versioned, read-only release; written only when every blocking "
                                             "check passed."),),

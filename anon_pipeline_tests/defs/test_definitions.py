@@ -10,7 +10,7 @@ import yaml
 from anon_pipeline.defs.build import build_definitions
 from anon_pipeline_tests.pipeline.policies import ROOT, variant
 
-ASSETS = ["raw", "qi_table", "anonymised", "key_tables", "generalised", "anonymity_report", "utility_report", "release"]
+ASSETS = ["raw", "qi_table", "contract", "anonymised", "key_tables", "anonymity_report", "utility_report", "release"]
 CHECKS = {("anonymised", "k_anonymity"), ("anonymised", "no_identifier_leak"), ("anonymised", "anonymised_schema"),
           ("raw", "raw_schema"), ("qi_table", "qi_table_schema"), ("release", "release_schema"),
           # the bundled policy narrows k to (gender, age band): K over every released QI is checked, as a warning
