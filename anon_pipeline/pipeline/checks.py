@@ -13,8 +13,8 @@ import pandas as pd
 
 from anon_pipeline.metrics.targets import ALL_QIS_CHECK, evaluate_targets, planned_checks
 from anon_pipeline.pipeline.anonymise import anonymised_schema
-from anon_pipeline.pipeline.leak import LeakReport, column_leak, identifier_values
-from anon_pipeline.pipeline.qi_table import validate_table
+from anon_pipeline.pipeline.leak import find_leaks, identifier_values
+from anon_pipeline.pipeline.qi_table import GUID, validate_table
 from anon_pipeline.policy.model import Policy, Role
 
 
@@ -108,12 +108,15 @@ def check_no_identifier_leak(raw: pd.DataFrame, anonymised: pd.DataFrame, policy
     ids = identifier_values(raw[c] for c in identifiers)
     source_of = {policy.output_name(c): c for c in policy.kept_columns}
     min_shared = max(policy.privacy.k or 1, 2)
-    report = LeakReport()
+    columns = {}
     for column in anonymised.columns:
+        if column == GUID:
+            continue  # drawn from the OS's CSPRNG here, never from the input
         source = source_of.get(column)
         own = raw[source] if source is not None and policy.columns[source].role is not Role.identifier \
             and source in raw.columns else None
-        report.columns[column] = column_leak(anonymised[column], own, ids, min_shared)
+        columns[column] = (anonymised[column], own)
+    report = find_leaks(columns, ids, min_shared)
     passed = report.leaked_cells == 0
     text = ("no identifier value occurs in the anonymised table" if passed else
             f"{report.leaked_cells} cell(s) in column(s) {report.leaked_columns} hold a direct-identifier value "
