@@ -4,22 +4,20 @@ from __future__ import annotations
 
 import re
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import Field, field_validator
+
+from anon_pipeline.strict_model import StrictModel
 
 
-class DPBudget(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class DPBudget(StrictModel):
     epsilon: float = Field(gt=0)
     delta: float = Field(0.0, ge=0, lt=1)
 
 
-class DPSpec(BaseModel):
+class DPSpec(StrictModel):
     """``dp: {dataset_id: adult, budget: {epsilon: 3, delta: 1e-6}}``. Policies that name the same dataset share
     one ledger; without ``dataset_id`` the policy name is the dataset. Without ``budget`` spending is recorded
     but never refused."""
-
-    model_config = ConfigDict(extra="forbid")
 
     dataset_id: str | None = None
     budget: DPBudget | None = None
