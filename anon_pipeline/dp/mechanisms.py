@@ -55,3 +55,20 @@ def noisy_max(scores: np.ndarray, rho: float, sensitivity: float = 1.0) -> int:
                                dp.zero_concentrated_divergence(), scale=gumbel_scale(rho, sensitivity))
     _check(meas, float(sensitivity), rho, "noisy max")
     return int(meas([float(s) for s in scores]))
+
+
+def laplace_sums(groups: list[np.ndarray], bounds: tuple[float, float], epsilon: float) -> tuple[np.ndarray, float]:
+    """The sum of each group's values clipped to ``bounds``, plus Laplace noise: ``epsilon``-DP under adding or
+    removing one row, as the groups are disjoint (one row changes one sum). OpenDP clips, sums and adds the noise,
+    and its map gives the sensitivity: max(|low|, |high|) for integer values with integer bounds (exact sum,
+    discrete Laplace), a hair more for floats (OpenDP's allowance for floating-point rounding in the sum).
+    Returns the noisy sums and the scale."""
+    integer = all(np.issubdtype(g.dtype, np.integer) for g in groups) and all(float(b).is_integer() for b in bounds)
+    atom = dp.atom_domain(T=int) if integer else dp.atom_domain(T=float, nan=False)
+    cast = int if integer else float
+    summed = ((dp.vector_domain(atom), dp.symmetric_distance()) >> dp.t.then_clamp((cast(bounds[0]), cast(bounds[1])))
+              >> dp.t.then_sum())
+    scale = laplace_scale(epsilon, summed.map(1))
+    meas = summed >> dp.m.then_laplace(scale=scale)
+    _check(meas, 1, epsilon, "laplace sum")
+    return np.array([meas(np.asarray(g).tolist()) for g in groups], dtype=float), scale

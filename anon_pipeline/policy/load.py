@@ -12,6 +12,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from anon_pipeline.dp.spec import check_aggregates
 from anon_pipeline.errors import PolicyError
 from anon_pipeline.policy.model import Policy, Role, Step
 from anon_pipeline.policy.reader import YamlRefused, read_policy_yaml
@@ -139,6 +140,7 @@ def parse_policy(data: Any, policy_file: Path | None = None) -> Policy:
     policy._path = Path(policy_file).resolve() if policy_file is not None else None
     columns, _ = bind_steps(policy)
     _check_names(policy, columns)
+    check_aggregates(policy, policy_file)
     return policy
 
 
