@@ -39,9 +39,8 @@ RELEASE_DIR = "release_aggregates"
 NEIGHBOURING = "add or remove one row"
 
 
-def _cells(table: pd.DataFrame, spec: AggregateSpec, keys: Mapping[str, list[Any]],
-           names: Mapping[str, str]) -> tuple[pd.DataFrame, np.ndarray]:
-    """Every cell of the aggregate (a frame of its keys, in output names) and each row's cell (-1: left out)."""
+def _cells(table: pd.DataFrame, spec: AggregateSpec, keys: Mapping[str, list[Any]]) -> tuple[pd.DataFrame, np.ndarray]:
+    """Every cell of the aggregate (a frame of its keys) and each row's cell (-1: left out)."""
     code = np.zeros(len(table), dtype=np.int64)
     axes: list[list[Any]] = []
     headers: list[str] = []
@@ -50,7 +49,7 @@ def _cells(table: pd.DataFrame, spec: AggregateSpec, keys: Mapping[str, list[Any
         codes = pd.Categorical(table[col], categories=values).codes.astype(np.int64)
         code = np.where((code < 0) | (codes < 0), -1, code * len(values) + codes)
         axes.append(values)
-        headers.append(names.get(col, col))
+        headers.append(col)
     if spec.kind == "histogram":
         edges = np.asarray(spec.edges, dtype=float)
         x = pd.to_numeric(table[spec.column], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
@@ -81,12 +80,10 @@ def _counts(code: np.ndarray, n_cells: int, epsilon: float) -> tuple[np.ndarray,
     return laplace_counts(np.bincount(code[code >= 0], minlength=n_cells), epsilon)
 
 
-def aggregate(table: pd.DataFrame, spec: AggregateSpec, keys: Mapping[str, list[Any]],
-              names: Mapping[str, str] | None = None) -> tuple[pd.DataFrame, Spend]:
+def aggregate(table: pd.DataFrame, spec: AggregateSpec, keys: Mapping[str, list[Any]]) -> tuple[pd.DataFrame, Spend]:
     """One aggregate's noisy table (its keys, ``value`` and the Laplace ``scale``; a mean also gives its noisy
-    ``sum`` and ``count`` with their scales) and its spend. ``keys``: the public keys of each ``by`` column;
-    ``names``: output names of the columns (default: as in ``table``)."""
-    frame, code = _cells(table, spec, keys, names or {})
+    ``sum`` and ``count`` with their scales) and its spend. ``keys``: the public keys of each ``by`` column."""
+    frame, code = _cells(table, spec, keys)
     n = len(frame)
     if spec.kind in ("count", "histogram"):
         frame["value"], frame["scale"] = _counts(code, n, spec.epsilon)
@@ -102,11 +99,12 @@ def aggregate(table: pd.DataFrame, spec: AggregateSpec, keys: Mapping[str, list[
 
 def dp_aggregates(table: pd.DataFrame, specs: Sequence[AggregateSpec], policy: Policy
                   ) -> tuple[dict[str, pd.DataFrame], dict[str, Spend]]:
-    """Every declared aggregate of ``table`` (the policy's input column names): noisy tables and spends, by name."""
-    names = {c: policy.output_name(c) for c in policy.columns}
+    """Every declared aggregate of ``table`` (the policy's input column names): noisy tables and spends, by name.
+    The key columns keep their input names: they hold input values, which the released table may have
+    generalised or encoded under its output name."""
     tables, spends = {}, {}
     for spec in specs:
-        tables[spec.name], spends[spec.name] = aggregate(table, spec, group_keys(spec, policy), names)
+        tables[spec.name], spends[spec.name] = aggregate(table, spec, group_keys(spec, policy))
     return tables, spends
 
 

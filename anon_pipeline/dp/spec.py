@@ -25,10 +25,11 @@ class AggregateSpec(StrictModel):
     """One released statistic: ``count`` (rows), ``sum`` or ``mean`` of ``column`` clipped to ``bounds``, or a
     ``histogram`` of ``column`` over ``edges``, per combination of the ``by`` columns' public keys.
 
-    ``column`` and ``by`` are the policy's (input) column names and must be released columns; the result tables
-    name them by their output names. A ``by`` column's keys come from the policy, never from the data (a key
-    seen only in one person's row would be revealed by its presence): ``keys: {column: [...]}`` here, else the
-    column's ``allowed:`` list (checked by ``check_aggregates`` at load).
+    ``column`` and ``by`` are the policy's (input) column names and must be released columns; the aggregates are
+    of the input values (before the column's steps), so the result tables keep the input names. A ``by``
+    column's keys come from the policy, never from the data (a key seen only in one person's row would be
+    revealed by its presence): ``keys: {column: [...]}`` here, else the column's ``allowed:`` list (checked by
+    ``check_aggregates`` at load): the standard requirement of public partition keys.
     """
 
     name: SafeName
