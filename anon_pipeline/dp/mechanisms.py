@@ -64,7 +64,8 @@ def laplace_sums(groups: list[np.ndarray], bounds: tuple[float, float], epsilon:
     discrete Laplace), a hair more for floats (OpenDP's allowance for floating-point rounding in the sum).
     Returns the noisy sums and the scale."""
     integer = all(np.issubdtype(g.dtype, np.integer) for g in groups) and all(float(b).is_integer() for b in bounds)
-    atom = dp.atom_domain(T=int) if integer else dp.atom_domain(T=float, nan=False)
+    # 64-bit integers: OpenDP's default for Python ints is i32, whose saturating sum stops at 2^31 - 1.
+    atom = dp.atom_domain(T="i64") if integer else dp.atom_domain(T=float, nan=False)
     cast = int if integer else float
     summed = ((dp.vector_domain(atom), dp.symmetric_distance()) >> dp.t.then_clamp((cast(bounds[0]), cast(bounds[1])))
               >> dp.t.then_sum())

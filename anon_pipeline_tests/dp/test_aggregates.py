@@ -111,6 +111,9 @@ def test_noise_scale_equals_the_formula_for_each_kind():
     # Integers with bounds of mixed sign: max(|low|, |high|). Floats: OpenDP's bound, a hair above for bounds of
     # one sign (rounding), high - low for mixed signs; never less than the formula.
     assert laplace_sums([np.array([5])], (-300, 100), 2.0)[1] == 150.0
+    # 64-bit sums: far above 2^31 (no saturation), at a scale (0.5) far below the distance to it.
+    big = laplace_sums([np.full(3, 2_000_000_000, dtype=np.int64)], (0, 2_000_000_000), 4e9)[0][0]
+    assert abs(big - 6e9) <= 30 * 0.5
     assert laplace_sums([np.array([5.0])], (30.0, 100.0), 2.0)[1] == pytest.approx(50.0, rel=1e-6)
     assert laplace_sums([np.array([5.0])], (30.0, 100.0), 2.0)[1] >= 50.0
     assert laplace_sums([np.array([5.0])], (-300.0, 100.0), 2.0)[1] == pytest.approx(200.0, rel=1e-6)
