@@ -20,6 +20,7 @@ from typing import Any
 import pandas as pd
 
 from anon_pipeline.attacks import render_markdown
+from anon_pipeline.dp.aggregates import write_dp_aggregates
 from anon_pipeline.dp.ledger import charge_plan
 from anon_pipeline.errors import InputDataError
 from anon_pipeline.pipeline.anonymise import Anonymised, anonymise, anonymised_schema, plan_summary
@@ -180,6 +181,14 @@ def _attacks(run: Run, fitted: Anonymised, qi_table: pd.DataFrame, control: pd.D
     return {"attack_report": Out(report, {"report": Markdown(render_markdown(report)), "path": str(path)})}
 
 
+def _dp_aggregates(run: Run, raw: dict, qi_table: pd.DataFrame) -> dict[str, Out]:
+    # Differential privacy protects by itself: the aggregates come from the validated input, before any
+    # generalisation, and form their own release; the ledger is charged before anything is written.
+    folder = write_dp_aggregates(qi_table, run.policy, run.dirs.root.parent, f"aggregates-{raw['sha256'][:16]}")
+    return {"dp_aggregates": Out(str(folder), {"release_dir": str(folder),
+                                               "aggregates": [a.name for a in run.policy.dp.aggregates]})}
+
+
 def _report_stage(name: str, build, markdown, plots=None) -> Callable[..., dict[str, Out]]:
     def _report(run: Run, qi_table: pd.DataFrame, anonymised: pd.DataFrame, key_tables: dict,
                 generalised: pd.DataFrame | None = None) -> dict[str, Out]:
@@ -193,7 +202,10 @@ def _report_stage(name: str, build, markdown, plots=None) -> Callable[..., dict[
 
 
 def _release(run: Run, raw: dict, contract: pd.DataFrame, anonymised: pd.DataFrame, anonymity_report: dict,
-             utility_report: dict, key_tables: dict, attack_report: dict | None = None) -> dict[str, Out]:
+             utility_report: dict, key_tables: dict, attack_report: dict | None = None,
+             dp_aggregates: str | None = None) -> dict[str, Out]:
+    # ``dp_aggregates`` is an input only so that a run refused by the privacy budget publishes nothing, in
+    # Dagster too (a failed upstream asset skips this one).
     # The staging checks run again here, so even a release materialised on its own never publishes a failing
     # table (``release`` raises BlockingCheckFailed and writes nothing).
     outcomes = list(run.checked.get(id(anonymised)) or staging_checks(run.typed_raw(raw), anonymised, run.policy))
@@ -264,7 +276,8 @@ def stage_graph(policy: Policy) -> Graph:
         Stage("release", (Output("release", "The versioned, read-only release; written only when every blocking "
                                             "check passed."),),
               ("raw", "contract", "anonymised", "anonymity_report", "utility_report", "key_tables",
-               *(("attack_report",) if evaluated else ())), _release),
+               *(("attack_report",) if evaluated else ()),
+               *(("dp_aggregates",) if policy.dp is not None and policy.dp.aggregates else ())), _release),
     )
     checks = (
         Check("raw_schema", "raw", (CheckSpec(
@@ -293,6 +306,13 @@ def stage_graph(policy: Policy) -> Graph:
             lambda run, release: [check_schema("release", read_release_table(Path(release)),
                                                anonymised_schema(run.policy))]),
     )
+    if policy.dp is not None and policy.dp.aggregates:
+        # Right after the input is validated: an over-budget run stops before anything else is written.
+        stages = stages[:2] + (Stage("dp_aggregates", (Output(
+            "dp_aggregates", "Differentially private aggregates of the input (" + ", ".join(
+                a.name for a in policy.dp.aggregates) + "), released on their own with the epsilon each spent; "
+            "refused before anything is written when the dataset's budget would be passed."),),
+            ("raw", "qi_table"), _dp_aggregates),) + stages[2:]
     if evaluated:
         checks += (Check("attack_targets", "attack_report", tuple(
             CheckSpec(name, blocking, text) for name, blocking, text in planned_attack_checks(policy)),
