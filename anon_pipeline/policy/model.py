@@ -11,9 +11,9 @@ import re
 from datetime import date
 from enum import Enum
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field, PrivateAttr, field_validator, model_validator
+from pydantic import Discriminator, Field, PrivateAttr, Tag, field_validator, model_validator
 
 from anon_pipeline.attacks.spec import EvaluationSpec
 from anon_pipeline.metrics.targets import PrivacyTargets
@@ -254,6 +254,10 @@ class PlanReuse(StrictModel):
         return value
 
 
+#: ``refit`` or ``{reuse: ...}``; the discriminator keeps an error to the one form that was meant.
+PlanChoice = Annotated[Annotated[Literal["refit"], Tag("refit")] | Annotated[PlanReuse, Tag("reuse")],
+                       Discriminator(lambda v: "refit" if isinstance(v, str) else "reuse")]
+
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
@@ -274,7 +278,7 @@ class Policy(StrictModel):
     #: Partitioned runs: one source file and one release per month, day or listed key (optional).
     partitions: PartitionsSpec | None = None
     #: ``refit`` (a fresh fit, fresh codes, every run) or ``{reuse: latest | <plan id>}``: replay a stored plan.
-    plan: Literal["refit"] | PlanReuse = "refit"
+    plan: PlanChoice = "refit"
 
     _path: Path | None = PrivateAttr(default=None)
 
