@@ -28,7 +28,7 @@ from anon_pipeline.pipeline.checks import (CheckOutcome, check_anonymised_schema
 from anon_pipeline.pipeline.evaluation import (check_attack_targets, evaluate, hold_out_control,
                                                planned_attack_checks)
 from anon_pipeline.pipeline.partitions import check_partition, partition_source
-from anon_pipeline.pipeline.plans import chosen_plan
+from anon_pipeline.pipeline.plans import check_rows, chosen_plan
 from anon_pipeline.pipeline.publish import release, write_key_tables, write_plan, write_reports
 from anon_pipeline.pipeline.qi_table import build_qi_table, qi_schema
 from anon_pipeline.pipeline.raw_schema import validate_raw
@@ -165,6 +165,7 @@ def _anonymise(run: Run, qi_table: pd.DataFrame, control: pd.DataFrame | None = 
     else:
         # Same codes, bands and levels as the releases of that plan: its key tables already decode this one.
         plan_id, stored = chosen
+        check_rows(stored, plan_id, run.policy, len(qi_table))
         result = replay(qi_table, run.policy, stored)
         folder = run.dirs.key_tables / plan_id
     run.fitted = result

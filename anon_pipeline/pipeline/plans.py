@@ -87,6 +87,17 @@ def _check_fits(plan: dict[str, Any], plan_id: str, policy: Policy) -> None:
                               field="plan.reuse")
 
 
+def check_rows(plan: dict[str, Any], plan_id: str, policy: Policy, n_rows: int) -> None:
+    """A synthesis step replays the number of rows it was fitted on: refuse another number up front."""
+    for name, steps in plan.get("groups", {}).items():
+        for step in steps:
+            fitted = step["plan"].get("input_rows")
+            if fitted is not None and not step["plan"].get("row_count_changes") and fitted != n_rows:
+                raise PolicyError(policy.path, f"plan {plan_id} synthesises group '{name}' ({step['op']}) as "
+                                  f"{fitted} rows, the number it was fitted on; this input has {n_rows}: refit "
+                                  "(plan: refit) or set rows: on the step", field="plan.reuse")
+
+
 def chosen_plan(policy: Policy, dirs: PolicyDirs) -> tuple[str, dict[str, Any]] | None:
     """(plan id, plan) to replay, or None to fit afresh: ``plan: refit``, or ``reuse: latest`` before the
     policy's first release (that run's plan starts the chain)."""

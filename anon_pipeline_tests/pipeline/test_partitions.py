@@ -182,3 +182,19 @@ def test_static_partitions_read_their_file_and_release_per_key(tmp_path):
     raw = pd.read_csv(tmp_path / "exports" / "south.csv", dtype="str")
     assert manifest(result.release_dir)["source_sha256"] == sha256_file(tmp_path / "exports" / "south.csv")
     assert len(result.anonymised) == len(raw)
+
+
+def test_a_synthesis_plan_is_not_replayed_on_another_number_of_rows(tmp_path):
+    import yaml
+
+    data = yaml.safe_load((Path(__file__).resolve().parents[2] / "policies" / "flights_synthesis.yaml").read_text())
+    del data["source"]
+    data.update(partitions={"static": ["a", "b"], "source": "{partition}.csv"}, plan={"reuse": "latest"})
+    data["privacy"] = {"k": 1}
+    policy = tmp_path / "flights.yaml"
+    policy.write_text(yaml.safe_dump(data, sort_keys=False))
+    for key, rows in (("a", 400), ("b", 500)):
+        generate("flights", rows, 3).to_csv(tmp_path / f"{key}.csv", index=False)
+    assert ap.run_policy(policy, workdir=tmp_path / "w", partition="a").released
+    with pytest.raises(PolicyError, match="as 400 rows, the number it was fitted on; this input has 500"):
+        ap.run_policy(policy, workdir=tmp_path / "w", partition="b")
