@@ -60,7 +60,8 @@ def _print_summary(manifest: dict, anonymity: dict) -> None:
     quasi-identifier (when the anonymity report has it): read from the release, so it is what was published."""
     checks = manifest.get("checks", {})
     width = max((len(name) for name in checks), default=0)
-    print(f"latest release of {manifest.get('policy', '?')}, {manifest.get('created_utc', '?')}:")
+    part = f", partition {manifest['partition']}" if manifest.get("partition") else ""
+    print(f"latest release of {manifest.get('policy', '?')}{part}, {manifest.get('created_utc', '?')}:")
     for name, check in checks.items():
         result = "passed" if check.get("passed") else "FAILED"
         print(f"  check {name:<{width}}  {result}  {check.get('description', '')}")
@@ -103,8 +104,14 @@ def _print_where(workdir: Path | str | None, policy_name: str, summary: bool = F
 
 
 def _where(args: argparse.Namespace) -> int:
+    from anon_pipeline.pipeline.plans import releases
+
     policy = load_policy(args.policy)
-    _print_where(args.workdir, policy.name, summary=True, partition=check_partition(policy, args.partition))
+    partition = args.partition
+    if partition is None and policy.partitions is not None:  # the newest release, whatever its partition
+        partition = next((r.partition for r in reversed(releases(_dirs(args.workdir, policy.name)))), None)
+    _print_where(args.workdir, policy.name, summary=True, partition=check_partition(policy, partition)
+                 if partition is not None else None)
     return 0
 
 
@@ -167,7 +174,7 @@ def add_subcommands(subparsers: argparse._SubParsersAction) -> None:
     where.add_argument("policy", metavar="POLICY", help="the policy file (YAML) whose outputs to show")
     where.add_argument("--workdir", metavar="FOLDER", help=_WORKDIR_HELP)
     where.add_argument("--partition", metavar="KEY", help="the partition whose latest release to show "
-                       "(partitioned policies)")
+                       "(partitioned policies; default: the newest release of any partition)")
     where.set_defaults(handler=_where)
     plans = subparsers.add_parser(
         "plans", help="list the stored plans of a policy, when each was fitted and the releases that used it",

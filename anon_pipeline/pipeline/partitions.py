@@ -6,11 +6,10 @@ builds the matching partitions definition from the same spec; this module needs 
 
 from __future__ import annotations
 
-from datetime import date
 from pathlib import Path
 
 from anon_pipeline.errors import PolicyError
-from anon_pipeline.policy.model import Policy
+from anon_pipeline.policy.model import TIME_KEY_FORMATS, Policy, is_time_key
 
 
 def check_partition(policy: Policy, key: str | None) -> str | None:
@@ -26,25 +25,14 @@ def check_partition(policy: Policy, key: str | None) -> str | None:
                           "or a partition of the job in Dagster)", field="partitions")
     timed = spec.monthly or spec.daily
     if timed is not None:
-        fmt = _FORMATS[spec.kind]
-        if not _is_key(spec.kind, key) or key < timed.start or (timed.end is not None and key > timed.end):
+        fmt = TIME_KEY_FORMATS[spec.kind]
+        if not is_time_key(spec.kind, key) or key < timed.start or (timed.end is not None and key > timed.end):
             raise PolicyError(policy.path, f"partition '{key}' is not a {spec.kind} key ({fmt}) from "
                               f"{timed.start}" + (f" to {timed.end}" if timed.end else ""), field="partitions")
     elif key not in spec.static:
         raise PolicyError(policy.path, f"partition '{key}' is not one of partitions.static {spec.static}",
                           field="partitions.static")
     return key
-
-
-_FORMATS = {"monthly": "YYYY-MM", "daily": "YYYY-MM-DD"}
-
-
-def _is_key(kind: str, key: str) -> bool:
-    try:
-        return len(key) == len(_FORMATS[kind]) and date.fromisoformat(key if kind == "daily" else key + "-01") \
-            is not None
-    except ValueError:
-        return False
 
 
 def partition_source(policy: Policy, key: str) -> Path:

@@ -172,7 +172,8 @@ class ReleaseSpec(StrictModel):
         return f"0{bits:03o}"
 
 
-_MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
+#: The key format of each time-partition kind (also Dagster's: MonthlyPartitionsDefinition with fmt "%Y-%m").
+TIME_KEY_FORMATS = {"monthly": "YYYY-MM", "daily": "YYYY-MM-DD"}
 _PARTITION_KEY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
 
@@ -192,6 +193,11 @@ class TimePartitions(StrictModel):
     end: str | None = None
     source: str | None = None
 
+    @field_validator("start", "end", mode="before")
+    @classmethod
+    def _yaml_date(cls, value: Any) -> Any:
+        return value.isoformat() if isinstance(value, date) else value  # YAML reads 2024-01-01 as a date
+
 
 class PartitionsSpec(StrictModel):
     """Every asset of the policy partitioned the same way: ``monthly``, ``daily`` or ``static`` (a list of keys).
@@ -210,11 +216,10 @@ class PartitionsSpec(StrictModel):
             raise ValueError("give exactly one of monthly, daily, static")
         timed = self.monthly or self.daily
         if timed is not None:
-            pattern, fmt = (_MONTH, "YYYY-MM") if self.monthly else (None, "YYYY-MM-DD")
             for name in ("start", "end"):
                 value = getattr(timed, name)
-                if value is not None and not (pattern.match(value) if pattern else _is_day(value)):
-                    raise ValueError(f"{kinds[0]}.{name} must be {fmt}")
+                if value is not None and not is_time_key(kinds[0], value):
+                    raise ValueError(f"{kinds[0]}.{name} must be {TIME_KEY_FORMATS[kinds[0]]}")
             if timed.source is not None and self.source is not None:
                 raise ValueError(f"source given twice (in partitions and in partitions.{kinds[0]})")
         elif not self.static or len(set(self.static)) != len(self.static) or \
@@ -235,9 +240,11 @@ class PartitionsSpec(StrictModel):
         return (timed.source if timed is not None else None) or self.source
 
 
-def _is_day(value: str) -> bool:
+def is_time_key(kind: str, key: str) -> bool:
+    """``key`` is a month ``YYYY-MM`` (monthly) or a day ``YYYY-MM-DD`` (daily) that exists."""
     try:
-        return bool(re.fullmatch(r"\d{4}-\d{2}-\d{2}", value)) and date.fromisoformat(value) is not None
+        return bool(re.fullmatch(r"\d{4}-\d{2}(-\d{2})?", key)) and len(key) == len(TIME_KEY_FORMATS[kind]) \
+            and date.fromisoformat(key if kind == "daily" else key + "-01") is not None
     except ValueError:
         return False
 

@@ -131,6 +131,9 @@ def test_a_stored_plan_by_id_and_the_cli(tmp_path, capsys):
     listing = capsys.readouterr().out
     assert listing.count("fitted 20") == 2 and f"{first.plan_id}  fitted" in listing
     assert "2024-01/" in listing and "2024-03/" in listing and f"latest: {first.plan_id}" in listing
+    assert main(["where", str(policy), "--workdir", str(work)]) == 0
+    where = capsys.readouterr().out
+    assert "partition 2024-03" in where and "/release/2024-03/" in where
     assert main(["run", str(policy), "--workdir", str(work), "--partition", "2024-13"]) == 2
     assert main(["run", str(policy), "--workdir", str(work)]) == 2
     assert "name the partition" in capsys.readouterr().err
