@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-
 from pydantic import ValidationError
 
 from anon_pipeline.errors import BlockingCheckFailed, PolicyError, raises_typed
@@ -49,9 +48,10 @@ def run_policy(policy_path: str | Path | Policy, source: str | Path | None = Non
                workdir: str | Path | None = None, partition: str | None = None,
                plan: str | None = None) -> RunResult:
     """Run a policy end to end: ``partition`` names the partition of a partitioned policy (its source file and
-    release folder); ``plan`` (``refit``, ``latest`` or a plan id) overrides the policy's ``plan:``. Input that breaks the raw schema raises ``InputDataError``; a failed blocking
-    check returns ``released=False`` and leaves any earlier release untouched. Every failure leaves as an
-    ``AnonPipelineError``: an ``OSError`` from the machine as ``RunEnvironmentError``, anything unexpected as
+    release folder); ``plan`` (``refit``, ``latest`` or a plan id) overrides the policy's ``plan:``.
+
+    Input that breaks the raw schema raises ``InputDataError``; a failed blocking check returns ``released=False``
+    and leaves any earlier release untouched. Every failure leaves as an ``AnonPipelineError``: an ``OSError`` from the machine as ``RunEnvironmentError``, anything unexpected as
     ``InternalError`` (type and place only; the original is in its ``original`` attribute)."""
     policy = policy_path if isinstance(policy_path, Policy) else load_policy(policy_path)
     if plan is not None:
