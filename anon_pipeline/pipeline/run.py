@@ -51,8 +51,9 @@ def run_policy(policy_path: str | Path | Policy, source: str | Path | None = Non
     release folder); ``plan`` (``refit``, ``latest`` or a plan id) overrides the policy's ``plan:``.
 
     Input that breaks the raw schema raises ``InputDataError``; a failed blocking check returns ``released=False``
-    and leaves any earlier release untouched. Every failure leaves as an ``AnonPipelineError``: an ``OSError`` from the machine as ``RunEnvironmentError``, anything unexpected as
-    ``InternalError`` (type and place only; the original is in its ``original`` attribute)."""
+    and leaves any earlier release untouched. Every failure leaves as an ``AnonPipelineError``: an ``OSError``
+    from the machine as ``RunEnvironmentError``, anything unexpected as ``InternalError`` (type and place only;
+    the original is in its ``original`` attribute)."""
     policy = policy_path if isinstance(policy_path, Policy) else load_policy(policy_path)
     if plan is not None:
         policy = with_plan(policy, plan)
