@@ -11,6 +11,7 @@ import json
 import sys
 from pathlib import Path
 
+from anon_pipeline.pipeline.partitions import check_partition
 from anon_pipeline.pipeline.workdir import PolicyDirs
 from anon_pipeline.policy import load_policy
 from anon_pipeline.secrets.keys import SecretsError, resolve_key
@@ -23,20 +24,27 @@ def _run(args: argparse.Namespace) -> int:
     from anon_pipeline.pipeline.run import run_policy
 
     # Errors (typed, with their exit code) are reported by anon_pipeline.cli.main, the one error edge.
-    result = run_policy(args.policy, source=args.source, workdir=args.workdir)
+    result = run_policy(args.policy, source=args.source, workdir=args.workdir, partition=args.partition,
+                        plan=args.plan)
     a = result.anonymity
     print(f"policy {result.policy}: K = {a['K']} (k = {a['k_percent']:.2f} %) over {', '.join(a['quasi_identifiers'])}")
     wide = a["all_quasi_identifiers"]
     if wide and wide["quasi_identifiers"] != a["quasi_identifiers"]:
         print(f"  over every released quasi-identifier: K = {wide['K']}, "
               f"{100 * wide['sample_unique_share']:.1f} % of rows unique")
+    union = (a["report"] or {}).get("union")
+    if union:
+        print(f"  over the union of {len(union['releases'])} release(s) sharing plan {union['plan_id']}: "
+              f"K = {union['K']}, {union['rows']} rows")
     for name, passed in result.checks.items():
         print(f"  check {name}: {'passed' if passed else 'FAILED'}")
     if not result.released:
         for name, why in result.failed_checks.items():
             print(f"error: blocking check '{name}' failed: {why}; nothing released", file=sys.stderr)
         return EXIT_CHECK_FAILED
-    _print_where(result.workdir.parent, result.policy)
+    _print_where(result.workdir.parent, result.policy, partition=result.partition)
+    if result.plan_id:
+        print(f"plan:       {result.plan_id} ({'reused' if result.plan_reused else 'fitted by this run'})")
     return 0
 
 
@@ -52,7 +60,8 @@ def _print_summary(manifest: dict, anonymity: dict) -> None:
     quasi-identifier (when the anonymity report has it): read from the release, so it is what was published."""
     checks = manifest.get("checks", {})
     width = max((len(name) for name in checks), default=0)
-    print(f"latest release of {manifest.get('policy', '?')}, {manifest.get('created_utc', '?')}:")
+    part = f", partition {manifest['partition']}" if manifest.get("partition") else ""
+    print(f"latest release of {manifest.get('policy', '?')}{part}, {manifest.get('created_utc', '?')}:")
     for name, check in checks.items():
         result = "passed" if check.get("passed") else "FAILED"
         print(f"  check {name:<{width}}  {result}  {check.get('description', '')}")
@@ -67,10 +76,15 @@ def _print_summary(manifest: dict, anonymity: dict) -> None:
               f"{', '.join(wide.get('quasi_identifiers', []))}")
 
 
-def _print_where(workdir: Path | str | None, policy_name: str, summary: bool = False) -> None:
-    dirs = PolicyDirs(Path(workdir).resolve() / policy_name) if workdir is not None else \
+def _dirs(workdir: Path | str | None, policy_name: str) -> PolicyDirs:
+    return PolicyDirs(Path(workdir).resolve() / policy_name) if workdir is not None else \
         PolicyDirs.for_policy(None, policy_name)
-    latest = dirs.root / "release" / "latest"
+
+
+def _print_where(workdir: Path | str | None, policy_name: str, summary: bool = False,
+                 partition: str | None = None) -> None:
+    dirs = _dirs(workdir, policy_name)
+    latest = dirs.root / "release" / (partition or "") / "latest"
     manifest = _read_json(latest / "manifest.json") if latest.exists() else {}
     if summary and manifest:
         _print_summary(manifest, _read_json(latest / "anonymity_report.json"))
@@ -90,8 +104,33 @@ def _print_where(workdir: Path | str | None, policy_name: str, summary: bool = F
 
 
 def _where(args: argparse.Namespace) -> int:
-    name = load_policy(args.policy).name
-    _print_where(args.workdir, name, summary=True)
+    from anon_pipeline.pipeline.plans import releases
+
+    policy = load_policy(args.policy)
+    partition = args.partition
+    if partition is None and policy.partitions is not None:  # the newest release, whatever its partition
+        partition = next((r.partition for r in reversed(releases(_dirs(args.workdir, policy.name)))), None)
+    _print_where(args.workdir, policy.name, summary=True, partition=check_partition(policy, partition)
+                 if partition is not None else None)
+    return 0
+
+
+def _plans(args: argparse.Namespace) -> int:
+    from anon_pipeline.pipeline.plans import releases, stored_plans
+
+    dirs = _dirs(args.workdir, load_policy(args.policy).name)
+    plans, used = stored_plans(dirs), releases(dirs)
+    if not plans:
+        print(f"no stored plan in {dirs.root / 'key_tables'}")
+        return 0
+    for plan_id, written in plans.items():
+        mine = [r for r in used if r.plan_id == plan_id]
+        print(f"{plan_id}  fitted {written.isoformat(timespec='seconds')}  {len(mine)} release(s)")
+        for r in mine:
+            print(f"    {r.partition + '/' if r.partition else ''}{r.version}  {r.created_utc}")
+    latest = next((r.plan_id for r in reversed(used) if r.plan_id), None)
+    if latest:
+        print(f"latest: {latest} (what plan: {{reuse: latest}} replays)")
     return 0
 
 
@@ -107,6 +146,8 @@ def _sample(args: argparse.Namespace) -> int:
     return 0
 
 
+_PARTITION_HELP = ("the partition to run, e.g. 2024-03 (monthly), 2024-03-05 (daily) or a listed key: picks the file "
+                   "partitions.source names and the release folder release/<partition>/")
 _WORKDIR_HELP = "folder the outputs go to (default: $ANON_PIPELINE_WORKDIR, else ./anon_output)"
 
 
@@ -121,6 +162,10 @@ def add_subcommands(subparsers: argparse._SubParsersAction) -> None:
                      help="a CSV or parquet file to read instead of the one the policy names (e.g. this month's "
                      "export); the policy is not changed")
     run.add_argument("--workdir", metavar="FOLDER", help=_WORKDIR_HELP)
+    run.add_argument("--partition", metavar="KEY", help=_PARTITION_HELP)
+    run.add_argument("--plan", metavar="refit|latest|PLAN_ID",
+                     help="override the policy's plan: fit afresh (refit), or replay the plan of the latest release "
+                     "(latest) or a stored plan (its id, see the plans command), so codes and bands stay the same")
     run.set_defaults(handler=_run)
     where = subparsers.add_parser(
         "where", help="summarise the latest release of a policy and say where its files are",
@@ -128,7 +173,16 @@ def add_subcommands(subparsers: argparse._SubParsersAction) -> None:
         "and the folder of the key tables that decode that release, the reports folder and the key file.")
     where.add_argument("policy", metavar="POLICY", help="the policy file (YAML) whose outputs to show")
     where.add_argument("--workdir", metavar="FOLDER", help=_WORKDIR_HELP)
+    where.add_argument("--partition", metavar="KEY", help="the partition whose latest release to show "
+                       "(partitioned policies; default: the newest release of any partition)")
     where.set_defaults(handler=_where)
+    plans = subparsers.add_parser(
+        "plans", help="list the stored plans of a policy, when each was fitted and the releases that used it",
+        description="Every plan stored under key_tables/ (encrypted), the date it was fitted and the releases "
+        "(partition/version) that used it; the plan plan: {reuse: latest} would replay is named last.")
+    plans.add_argument("policy", metavar="POLICY", help="the policy file (YAML)")
+    plans.add_argument("--workdir", metavar="FOLDER", help=_WORKDIR_HELP)
+    plans.set_defaults(handler=_plans)
     sample = subparsers.add_parser(
         "sample", help="write a made-up sample table (no real people) of any size",
         description="Write a table of invented records from a bundled generator. The same generator, number of "

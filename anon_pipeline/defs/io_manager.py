@@ -15,7 +15,7 @@ from typing import Any
 import dagster as dg
 import pandas as pd
 
-from anon_pipeline.pipeline.workdir import PolicyDirs, default_workdir
+from anon_pipeline.pipeline.workdir import PolicyDirs, default_workdir, make_dir
 from anon_pipeline.secrets import (ENCRYPTED_SUFFIX, atomic_write_bytes, decrypt_bytes, encrypt_bytes,
                                    encryption_key, read_encrypted_table, write_encrypted_table)
 
@@ -23,13 +23,14 @@ from anon_pipeline.secrets import (ENCRYPTED_SUFFIX, atomic_write_bytes, decrypt
 class PolicyStagingIOManager(dg.ConfigurableIOManager):
     workdir: str = str(default_workdir())
 
-    def _base(self, key: dg.AssetKey) -> Path:
+    def _base(self, key: dg.AssetKey, partition: str | None = None) -> Path:
         policy, *rest = key.path
         dirs = PolicyDirs.for_policy(self.workdir, policy)
-        return dirs.inside(dirs.staging / "__".join(rest), "staging file")
+        folder = dirs.staging if partition is None else make_dir(dirs.inside(dirs.staging / partition, "staging"))
+        return dirs.inside(folder / "__".join(rest), "staging file")
 
     def handle_output(self, context: dg.OutputContext, obj: Any) -> None:
-        base = self._base(context.asset_key)
+        base = self._base(context.asset_key, _partition(context))
         key = encryption_key()
         if isinstance(obj, pd.DataFrame):
             write_encrypted_table(base.with_suffix(f".parquet{ENCRYPTED_SUFFIX}"), obj, key, name=base.name)
@@ -41,7 +42,7 @@ class PolicyStagingIOManager(dg.ConfigurableIOManager):
             base.with_suffix(old).unlink(missing_ok=True)
 
     def load_input(self, context: dg.InputContext) -> Any:
-        base = self._base(context.asset_key)
+        base = self._base(context.asset_key, _partition(context))
         table = base.with_suffix(f".parquet{ENCRYPTED_SUFFIX}")
         if table.is_file():
             return read_encrypted_table(table, encryption_key())
@@ -50,3 +51,8 @@ class PolicyStagingIOManager(dg.ConfigurableIOManager):
             raise FileNotFoundError(f"no staged output for {context.asset_key.to_user_string()} in {base.parent}; "
                                     "materialise its upstream assets first")
         return json.loads(decrypt_bytes(doc.read_bytes(), encryption_key(), source=f"file {doc}")[0])
+
+
+def _partition(context: dg.OutputContext | dg.InputContext) -> str | None:
+    # Each partition stages its own tables: a backfill's runs must not read each other's.
+    return context.asset_partition_key if context.has_asset_partitions else None

@@ -5,6 +5,8 @@ Every key is prefixed with the policy name. A failing blocking check (ERROR seve
 downstream of the asset it checked, so ``release`` never runs after one.
 """
 
+import warnings
+from datetime import date, timedelta
 from typing import Any
 
 import dagster as dg
@@ -31,14 +33,38 @@ def _metadata(values: dict[str, Any]) -> dict[str, Any]:
     return {**to_metadata(plain), **{k: dg.MetadataValue.md(v) for k, v in values.items() if isinstance(v, Markdown)}}
 
 
-def _asset(policy: Policy, stage: Stage, raw_cache: RawCache):
+def partitions_definition(policy: Policy) -> dg.PartitionsDefinition | None:
+    """The policy's ``partitions:`` as Dagster partitions; keys are the core's (``2024-03``, ``2024-03-05``)."""
+    spec = policy.partitions
+    if spec is None:
+        return None
+    if spec.kind == "static":
+        return dg.StaticPartitionsDefinition(list(spec.static))
+    timed = spec.monthly or spec.daily
+    end = {"end_date": timed.end} if timed.end else {}
+    if spec.kind == "monthly":
+        # Dagster's end date is exclusive: the month after the last one.
+        if timed.end:
+            year, month = map(int, timed.end.split("-"))
+            end = {"end_date": f"{year + month // 12}-{month % 12 + 1:02d}"}
+        return dg.MonthlyPartitionsDefinition(start_date=timed.start, fmt="%Y-%m", **end)
+    if timed.end:
+        end = {"end_date": (date.fromisoformat(timed.end) + timedelta(days=1)).isoformat()}
+    return dg.DailyPartitionsDefinition(start_date=timed.start, **end)
+
+
+def _partition(context) -> str | None:
+    return context.partition_key if context.has_partition_key else None
+
+
+def _asset(policy: Policy, stage: Stage, raw_cache: RawCache, partitions: dg.PartitionsDefinition | None):
     key = lambda name: dg.AssetKey([policy.name, name])  # noqa: E731
     outs = {o.name: dg.AssetOut(key=key(o.name), group_name=policy.name, description=o.description)
             for o in stage.outputs}
     ins = {name: dg.AssetIn(key(name)) for name in stage.inputs}
 
     def compute(context: dg.AssetExecutionContext, anon: AnonSettings, source: str | None, inputs: dict):
-        run = Run(policy, workdir=anon.workdir, source=source, raw=raw_cache)
+        run = Run(policy, workdir=anon.workdir, source=source, partition=_partition(context), raw=raw_cache)
         try:
             produced = stage.fn(run, **inputs)
         except BlockingCheckFailed as exc:
@@ -48,29 +74,34 @@ def _asset(policy: Policy, stage: Stage, raw_cache: RawCache):
 
     name = f"{policy.name}__{stage.name}"
     if stage.takes_source:
-        @dg.multi_asset(outs=outs, ins=ins, name=name)
+        @dg.multi_asset(outs=outs, ins=ins, name=name, partitions_def=partitions)
         def _with_source(context: dg.AssetExecutionContext, config: RawConfig, anon: AnonSettings, **inputs):
             yield from compute(context, anon, config.source, inputs)
         return _with_source
 
-    @dg.multi_asset(outs=outs, ins=ins, name=name)
+    @dg.multi_asset(outs=outs, ins=ins, name=name, partitions_def=partitions)
     def _stage(context: dg.AssetExecutionContext, anon: AnonSettings, **inputs):
         yield from compute(context, anon, None, inputs)
     return _stage
 
 
-def _asset_check(policy: Policy, check: Check, raw_cache: RawCache):
+def _asset_check(policy: Policy, check: Check, raw_cache: RawCache, partitions: dg.PartitionsDefinition | None):
     key = lambda name: dg.AssetKey([policy.name, name])  # noqa: E731
     checked = key(check.on)
 
+    with warnings.catch_warnings():
+        # Partitioned checks are a Dagster preview (1.13); they are what shows a check's result per partition.
+        warnings.simplefilter("ignore", dg.PreviewWarning)
+        specs = [dg.AssetCheckSpec(s.name, asset=checked, blocking=s.blocking, description=s.description,
+                                   additional_deps=[key(name) for name in check.extra], partitions_def=partitions)
+                 for s in check.specs]
+
     @dg.multi_asset_check(
-        specs=[dg.AssetCheckSpec(s.name, asset=checked, blocking=s.blocking, description=s.description,
-                                 additional_deps=[key(name) for name in check.extra])
-               for s in check.specs],
+        specs=specs,
         ins={name: dg.AssetIn(key(name)) for name in (check.on, *check.extra)},
         name=f"{policy.name}__{check.name}")
     def _check(context: dg.AssetCheckExecutionContext, anon: AnonSettings, **inputs):
-        run = Run(policy, workdir=anon.workdir, raw=raw_cache)
+        run = Run(policy, workdir=anon.workdir, partition=_partition(context.op_execution_context), raw=raw_cache)
         value = inputs.pop(check.on)
         for outcome in check.fn(run, value, **inputs):
             yield check_result(outcome, context, asset_key=checked, check_name=outcome.name)
@@ -81,14 +112,27 @@ def policy_definitions(policy: Policy) -> dict[str, list]:
     """Assets, checks, the job, and the optional schedule and inbox sensor of one policy."""
     graph = stage_graph(policy)
     raw_cache = RawCache()
-    assets = [_asset(policy, stage, raw_cache) for stage in graph.stages]
-    checks = [_asset_check(policy, check, raw_cache) for check in graph.checks]
+    partitions = partitions_definition(policy)
+    assets = [_asset(policy, stage, raw_cache, partitions) for stage in graph.stages]
+    checks = [_asset_check(policy, check, raw_cache, partitions) for check in graph.checks]
     source_ops = [a.op.name for a, s in zip(assets, graph.stages) if s.takes_source]
     # The default run config shows the launchpad where to point a run at another file.
     job = dg.define_asset_job(f"{policy.name}_job", selection=dg.AssetSelection.key_prefixes([policy.name]),
                               description=f"Every asset and check of policy '{policy.name}'.",
                               config={"ops": {op: {"config": {"source": None}} for op in source_ops}})
-    schedules = [dg.ScheduleDefinition(name=f"{policy.name}_schedule", job=job, cron_schedule=policy.schedule)] \
-        if policy.schedule else []
+    schedules = [_schedule(policy, job, partitions)] if policy.schedule else []
     sensors = [inbox_sensor(policy, job)] if policy.source.inbox else []
     return {"assets": assets, "asset_checks": checks, "jobs": [job], "schedules": schedules, "sensors": sensors}
+
+
+def _schedule(policy: Policy, job, partitions: dg.PartitionsDefinition | None):
+    """The policy's cron; for monthly or daily partitions, Dagster's partitioned schedule, which runs the period
+    that has just ended at the cron's minute and hour (and day of the month)."""
+    name = f"{policy.name}_schedule"
+    if partitions is None:
+        return dg.ScheduleDefinition(name=name, job=job, cron_schedule=policy.schedule)
+    fields = policy.schedule.split()
+    at = {k: int(v) for k, v in zip(("minute_of_hour", "hour_of_day", "day_of_month"), fields[:3]) if v.isdigit()}
+    if policy.partitions.kind == "daily":
+        at.pop("day_of_month", None)
+    return dg.build_schedule_from_partitioned_job(job, name=name, **at)

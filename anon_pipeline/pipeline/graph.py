@@ -23,16 +23,19 @@ from anon_pipeline.attacks import render_markdown
 from anon_pipeline.dp.aggregates import write_dp_aggregates
 from anon_pipeline.dp.ledger import charge_plan
 from anon_pipeline.errors import InputDataError
-from anon_pipeline.pipeline.anonymise import Anonymised, anonymise, anonymised_schema, plan_summary
+from anon_pipeline.pipeline.anonymise import Anonymised, anonymise, anonymised_schema, plan_summary, replay
 from anon_pipeline.pipeline.checks import (CheckOutcome, check_anonymised_schema, check_no_identifier_leak,
                                            check_privacy_targets, check_schema, k_quasi_identifier_outputs,
                                            planned_privacy_checks, privacy_check_description, staging_checks)
 from anon_pipeline.pipeline.evaluation import (check_attack_targets, evaluate, hold_out_control,
                                                planned_attack_checks)
+from anon_pipeline.pipeline.partitions import check_partition, partition_source
+from anon_pipeline.pipeline.plans import check_rows, chosen_plan
 from anon_pipeline.pipeline.publish import release, write_key_tables, write_plan, write_reports
 from anon_pipeline.pipeline.qi_table import build_qi_table, qi_schema
 from anon_pipeline.pipeline.raw_schema import validate_raw
 from anon_pipeline.pipeline.source import SourceFile, read_source, resolve_source
+from anon_pipeline.pipeline.union import UNION_CHECK, check_union_k, union_anonymity, union_markdown
 from anon_pipeline.pipeline.workdir import PolicyDirs
 from anon_pipeline.policy.model import Policy
 from anon_pipeline.release import read_release_table
@@ -76,6 +79,8 @@ class Run:
     workdir: str | Path | None = None
     #: A file to read instead of the policy's source (``--source``, Dagster run config, the inbox sensor).
     source: str | Path | None = None
+    #: The partition this run processes (a partitioned policy needs one): picks the source file, names the release.
+    partition: str | None = None
     raw: RawCache = field(default_factory=RawCache)
     #: The fit of this run (plan, key tables), for callers that want more than the stage outputs.
     fitted: Anonymised | None = None
@@ -137,7 +142,9 @@ class Graph:
 # ---- stages ----------------------------------------------------------------------------------------------------
 
 def _raw(run: Run) -> dict[str, Out]:
-    src = resolve_source(run.policy, run.source, run.workdir)
+    key = check_partition(run.policy, run.partition)
+    source = run.source if run.source is not None or key is None else partition_source(run.policy, key)
+    src = resolve_source(run.policy, source, run.workdir)
     return {"raw": Out(src.as_dict(), {"bytes": src.n_bytes, "format": src.format, "sha256": src.sha256,
                                        "generated_sample": src.generated})}
 
@@ -153,18 +160,28 @@ def _qi_table(run: Run, raw: dict) -> dict[str, Out]:
 
 
 def _anonymise(run: Run, qi_table: pd.DataFrame, control: pd.DataFrame | None = None) -> dict[str, Out]:
-    result = anonymise(qi_table, run.policy)
+    chosen = chosen_plan(run.policy, run.dirs)
+    if chosen is None:
+        result = anonymise(qi_table, run.policy)
+        plan_id = result.plan_id
+        # Differentially private steps spend from the dataset's budget: refused here, before anything is written.
+        # (A reused plan spends nothing more: replaying it only samples again from what was already released.)
+        charge_plan(run.policy, result.plan, plan_id, run.dirs.root.parent)
+        folder = write_key_tables(run.dirs, result.key_tables, plan_id)
+        # The plan holds the codes of encode ops: it is as secret as the key tables, so it lives with them.
+        write_plan(folder, result.plan)
+    else:
+        # Same codes, bands and levels as the releases of that plan: its key tables already decode this one.
+        plan_id, stored = chosen
+        check_rows(stored, plan_id, run.policy, len(qi_table))
+        result = replay(qi_table, run.policy, stored)
+        folder = run.dirs.key_tables / plan_id
     run.fitted = result
-    # Differentially private steps spend from the dataset's budget: refused here, before anything is written.
-    charge_plan(run.policy, result.plan, result.plan_id, run.dirs.root.parent)
-    folder = write_key_tables(run.dirs, result.key_tables, result.plan_id)
-    # The plan holds the codes of encode ops: it is as secret as the key tables, so it lives with them.
-    write_plan(folder, result.plan)
     return {
         "anonymised": Out(result.table, {"rows": len(result.table), "suppressed_rows": result.suppressed_rows,
                                          "columns": list(result.table.columns)}),
-        "key_tables": Out({"tables": {n: len(t) for n, t in result.key_tables.items()}, "plan_id": result.plan_id,
-                           "plan_summary": plan_summary(result.plan)},
+        "key_tables": Out({"tables": {n: len(t) for n, t in result.key_tables.items()}, "plan_id": plan_id,
+                           "plan_reused": chosen is not None, "plan_summary": plan_summary(result.plan)},
                           {"folder": str(folder), "tables": sorted(result.key_tables)}),
         # Only group steps make it differ from the qi table: without groups it would be a second copy to stage.
         **({"generalised": Out(result.generalised, {"rows": len(result.generalised)})} if run.policy.groups else {}),
@@ -191,10 +208,15 @@ def _dp_aggregates(run: Run, raw: dict, qi_table: pd.DataFrame) -> dict[str, Out
 
 def _report_stage(name: str, build, markdown, plots=None) -> Callable[..., dict[str, Out]]:
     def _report(run: Run, qi_table: pd.DataFrame, anonymised: pd.DataFrame, key_tables: dict,
-                generalised: pd.DataFrame | None = None) -> dict[str, Out]:
+                generalised: pd.DataFrame | None = None, raw: dict | None = None) -> dict[str, Out]:
         doc = build(qi_table, anonymised, run.policy, generalised, key_tables.get("plan_summary"))
+        text = markdown(doc)
+        if raw is not None:  # only the anonymity report of a policy that reuses plans reads raw
+            doc["union"] = union_anonymity(anonymised, run.policy, run.dirs, key_tables["plan_id"], run.partition,
+                                           raw.get("sha256"))
+            text += union_markdown(doc["union"])
         path = write_reports(run.dirs, {name: doc})[name]
-        meta: dict[str, Any] = {"report": Markdown(markdown(doc)), "path": str(path)}
+        meta: dict[str, Any] = {"report": Markdown(text), "path": str(path)}
         if plots is not None:
             meta["distributions"] = Markdown(plots(doc))
         return {name: Out(doc, meta)}
@@ -215,7 +237,8 @@ def _release(run: Run, raw: dict, contract: pd.DataFrame, anonymised: pd.DataFra
     if attack_report is not None:
         reports["attack_report"] = attack_report
     folder = release(anonymised, reports, outcomes, run.policy, run.dirs, source_sha256=raw.get("sha256"), contract=contract,
-                     plan_id=key_tables.get("plan_id"))
+                     plan_id=key_tables.get("plan_id"), plan_reused=key_tables.get("plan_reused", False),
+                     partition=run.partition)
     return {"release": Out(str(folder), {"release_dir": str(folder), "rows": len(anonymised),
                                          **{o.name: o.metadata.get("measured") for o in outcomes
                                             if "measured" in o.metadata}})}
@@ -266,7 +289,8 @@ def stage_graph(policy: Policy) -> Graph:
             "anonymity_report", f"How identifiable the released rows are over {k_outputs} and over every released "
             "quasi-identifier: K, k = K/N %, class sizes, rows below k, re-identification risk and diversity of "
             "the sensitive columns, raw beside anonymised."),),
-            ("qi_table", "anonymised", "key_tables", *(("generalised",) if generalised else ())),
+            ("qi_table", "anonymised", "key_tables", *(("generalised",) if generalised else ()),
+             *(("raw",) if policy.reuses_plan else ())),
             _report_stage("anonymity_report", anonymity_report, anonymity_markdown)),
         Stage("utility_report", (Output(
             "utility_report", f"How much each released column ({outputs}) still tells: distinct values, entropy, "
@@ -313,6 +337,11 @@ def stage_graph(policy: Policy) -> Graph:
                 a.name for a in policy.dp.aggregates) + "), released on their own with the epsilon each spent; "
             "refused before anything is written when the dataset's budget would be passed."),),
             ("raw", "qi_table"), _dp_aggregates),) + stages[2:]
+    if policy.reuses_plan:
+        checks += (Check("union_k_anonymity", "anonymity_report", (CheckSpec(
+            UNION_CHECK, False, f"K over {k_outputs} in the union of this release and the newest release of every "
+            "other partition that shares its plan (reused codes make them joinable); a warning."),),
+            lambda run, anonymity_report: check_union_k(anonymity_report, run.policy)),)
     if evaluated:
         checks += (Check("attack_targets", "attack_report", tuple(
             CheckSpec(name, blocking, text) for name, blocking, text in planned_attack_checks(policy)),

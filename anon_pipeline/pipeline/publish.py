@@ -12,7 +12,7 @@ import pandas as pd
 from anon_pipeline.errors import BlockingCheckFailed
 from anon_pipeline.pipeline.checks import CheckOutcome
 from anon_pipeline.pipeline.qi_table import GUID
-from anon_pipeline.pipeline.workdir import PolicyDirs, make_dir
+from anon_pipeline.pipeline.workdir import PRIVATE_DIR, PolicyDirs, make_dir
 from anon_pipeline.policy.model import Policy
 from anon_pipeline.release import build_manifest, policy_hash, write_release
 from anon_pipeline.secrets import (ENCRYPTED_SUFFIX, atomic_write_bytes, encrypt_bytes, encryption_key,
@@ -66,8 +66,11 @@ def write_contract(dirs: PolicyDirs, contract: pd.DataFrame, version: str) -> Pa
 
 def release(anonymised: pd.DataFrame, reports: dict[str, dict], outcomes: list[CheckOutcome], policy: Policy,
             dirs: PolicyDirs, *, source_sha256: str | None = None, contract: pd.DataFrame | None = None,
-            plan_id: str | None = None) -> Path:
+            plan_id: str | None = None, plan_reused: bool = False, partition: str | None = None) -> Path:
     """Write the release, or raise ``BlockingCheckFailed`` and write nothing where a consumer reads.
+
+    A partition's releases go to ``release/<partition>/<version>/`` with their own ``latest``; the manifest
+    names the partition, the plan id and whether the plan was reused (then its codes match earlier releases).
 
     With ``release.contract`` in the policy, the rows of ``contract`` (source row <-> GUID) whose GUID was
     released are written encrypted apart from the release.
@@ -81,9 +84,14 @@ def release(anonymised: pd.DataFrame, reports: dict[str, dict], outcomes: list[C
     manifest = build_manifest(policy_hash=policy_hash(policy), seed=policy.seed, checks=checks,
                               policy_name=policy.name,
                               extra={"reference_date": policy.reference_date, "source_sha256": source_sha256,
-                                     "plan_id": plan_id,
+                                     "partition": partition, "plan_id": plan_id, "plan_reused": plan_reused,
                                      "key_tables": f"key_tables/{plan_id}" if plan_id else None})
-    folder = write_release(dirs.release, {"anonymised": anonymised}, formats=policy.release.formats,
+    root = dirs.release
+    if partition is not None:
+        # release/ must stay traversable (as write_release leaves it) for the group a partition is shared with.
+        root.chmod(int(policy.release.dir_mode, 8) | PRIVATE_DIR)
+        root = dirs.inside(root / partition, "partition release folder")
+    folder = write_release(root, {"anonymised": anonymised}, formats=policy.release.formats,
                            json_files=reports, manifest=manifest, encrypted_zip=policy.release.encrypted_zip,
                            password_dir=dirs.key_tables / ZIP_PASSWORDS, key=encryption_key(),
                            file_mode=int(policy.release.file_mode, 8), dir_mode=int(policy.release.dir_mode, 8))

@@ -12,11 +12,13 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+from pydantic import ValidationError
 
-from anon_pipeline.errors import BlockingCheckFailed, raises_typed
+from anon_pipeline.errors import BlockingCheckFailed, PolicyError, raises_typed
 from anon_pipeline.pipeline.checks import CheckOutcome
 from anon_pipeline.pipeline.graph import Run, blocked, stage_graph
 from anon_pipeline.policy import Policy, load_policy
+from anon_pipeline.policy.model import PlanReuse
 
 
 @dataclass
@@ -32,6 +34,9 @@ class RunResult:
     release_dir: Path | None
     workdir: Path
     plan: dict[str, Any] = field(default_factory=dict)
+    plan_id: str | None = None
+    plan_reused: bool = False
+    partition: str | None = None
 
     @property
     def failed_checks(self) -> dict[str, str]:
@@ -40,13 +45,19 @@ class RunResult:
 
 @raises_typed
 def run_policy(policy_path: str | Path | Policy, source: str | Path | None = None,
-               workdir: str | Path | None = None) -> RunResult:
-    """Run a policy end to end. Input that breaks the raw schema raises ``InputDataError``; a failed blocking
-    check returns ``released=False`` and leaves any earlier release untouched. Every failure leaves as an
-    ``AnonPipelineError``: an ``OSError`` from the machine as ``RunEnvironmentError``, anything unexpected as
-    ``InternalError`` (type and place only; the original is in its ``original`` attribute)."""
+               workdir: str | Path | None = None, partition: str | None = None,
+               plan: str | None = None) -> RunResult:
+    """Run a policy end to end: ``partition`` names the partition of a partitioned policy (its source file and
+    release folder); ``plan`` (``refit``, ``latest`` or a plan id) overrides the policy's ``plan:``.
+
+    Input that breaks the raw schema raises ``InputDataError``; a failed blocking check returns ``released=False``
+    and leaves any earlier release untouched. Every failure leaves as an ``AnonPipelineError``: an ``OSError``
+    from the machine as ``RunEnvironmentError``, anything unexpected as ``InternalError`` (type and place only;
+    the original is in its ``original`` attribute)."""
     policy = policy_path if isinstance(policy_path, Policy) else load_policy(policy_path)
-    run = Run(policy, workdir=workdir, source=source)
+    if plan is not None:
+        policy = with_plan(policy, plan)
+    run = Run(policy, workdir=workdir, source=source, partition=partition)
     values, outcomes = walk(run)
     k_meta = next((o.metadata for o in outcomes if o.name == "k_anonymity"), {})
     anonymity = values.get("anonymity_report")
@@ -62,7 +73,17 @@ def run_policy(policy_path: str | Path | Policy, source: str | Path | None = Non
         utility=values.get("utility_report") or {}, checks={o.name: o.passed for o in outcomes},
         check_details=outcomes, released="release" in values,
         release_dir=Path(values["release"]) if "release" in values else None, workdir=run.dirs.root,
-        plan=run.fitted.plan if run.fitted else {})
+        plan=run.fitted.plan if run.fitted else {}, plan_id=values.get("key_tables", {}).get("plan_id"),
+        plan_reused=values.get("key_tables", {}).get("plan_reused", False), partition=partition)
+
+
+def with_plan(policy: Policy, plan: str) -> Policy:
+    """``policy`` with its ``plan:`` replaced: ``refit``, ``latest`` or a plan id."""
+    try:
+        choice = "refit" if plan == "refit" else PlanReuse(reuse=plan)
+    except ValidationError as exc:
+        raise PolicyError(policy.path, exc.errors()[0]["msg"], field="plan") from None
+    return policy.model_copy(update={"plan": choice})
 
 
 def _wide(outcomes: list[CheckOutcome]) -> dict[str, Any] | None:

@@ -11,9 +11,9 @@ import re
 from datetime import date
 from enum import Enum
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field, PrivateAttr, field_validator, model_validator
+from pydantic import Discriminator, Field, PrivateAttr, Tag, field_validator, model_validator
 
 from anon_pipeline.attacks.spec import EvaluationSpec
 from anon_pipeline.metrics.targets import PrivacyTargets
@@ -174,6 +174,99 @@ class ReleaseSpec(StrictModel):
         return f"0{bits:03o}"
 
 
+#: The key format of each time-partition kind (also Dagster's: MonthlyPartitionsDefinition with fmt "%Y-%m").
+TIME_KEY_FORMATS = {"monthly": "YYYY-MM", "daily": "YYYY-MM-DD"}
+_PARTITION_KEY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+
+
+def _check_template(template: str, placeholders: tuple[str, ...]) -> str:
+    names = set(re.findall(r"{([^{}]*)}", template))
+    if not names & set(placeholders) or names - set(placeholders) - {"partition"}:
+        raise ValueError(f"source must name the partition as {{{placeholders[0]}}} (or {{partition}}) and hold no "
+                         "other placeholder")
+    return template
+
+
+class TimePartitions(StrictModel):
+    """One partition per month (``YYYY-MM``) or per day (``YYYY-MM-DD``) from ``start`` (to ``end``, else to the
+    last complete period); ``source``: the file of one partition, relative to the policy."""
+
+    start: str
+    end: str | None = None
+    source: str | None = None
+
+    @field_validator("start", "end", mode="before")
+    @classmethod
+    def _yaml_date(cls, value: Any) -> Any:
+        return value.isoformat() if isinstance(value, date) else value  # YAML reads 2024-01-01 as a date
+
+
+class PartitionsSpec(StrictModel):
+    """Every asset of the policy partitioned the same way: ``monthly``, ``daily`` or ``static`` (a list of keys).
+    The partition key picks the source file (``source`` here, or inside ``monthly``/``daily``) and names the
+    release folder."""
+
+    monthly: TimePartitions | None = None
+    daily: TimePartitions | None = None
+    static: list[str] | None = None
+    source: str | None = None
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> "PartitionsSpec":
+        kinds = [k for k in ("monthly", "daily", "static") if getattr(self, k) is not None]
+        if len(kinds) != 1:
+            raise ValueError("give exactly one of monthly, daily, static")
+        timed = self.monthly or self.daily
+        if timed is not None:
+            for name in ("start", "end"):
+                value = getattr(timed, name)
+                if value is not None and not is_time_key(kinds[0], value):
+                    raise ValueError(f"{kinds[0]}.{name} must be {TIME_KEY_FORMATS[kinds[0]]}")
+            if timed.source is not None and self.source is not None:
+                raise ValueError(f"source given twice (in partitions and in partitions.{kinds[0]})")
+        elif not self.static or len(set(self.static)) != len(self.static) or \
+                not all(_PARTITION_KEY.match(str(k)) for k in self.static):
+            raise ValueError("static must list distinct keys of letters, digits, '_', '-', '.' (they name folders)")
+        if self.template is None:
+            raise ValueError("needs source: the file of one partition, e.g. exports/customers_{month}.csv")
+        _check_template(self.template, {"monthly": ("month",), "daily": ("day",), "static": ("partition",)}[self.kind])
+        return self
+
+    @property
+    def kind(self) -> Literal["monthly", "daily", "static"]:
+        return "monthly" if self.monthly else "daily" if self.daily else "static"
+
+    @property
+    def template(self) -> str | None:
+        timed = self.monthly or self.daily
+        return (timed.source if timed is not None else None) or self.source
+
+
+def is_time_key(kind: str, key: str) -> bool:
+    """``key`` is a month ``YYYY-MM`` (monthly) or a day ``YYYY-MM-DD`` (daily) that exists."""
+    try:
+        return bool(re.fullmatch(r"\d{4}-\d{2}(-\d{2})?", key)) and len(key) == len(TIME_KEY_FORMATS[kind]) \
+            and date.fromisoformat(key if kind == "daily" else key + "-01") is not None
+    except ValueError:
+        return False
+
+
+class PlanReuse(StrictModel):
+    #: ``latest`` (the plan of the policy's latest release, any partition) or a plan id (16 hex digits).
+    reuse: str
+
+    @field_validator("reuse")
+    @classmethod
+    def _plan_id(cls, value: str) -> str:
+        if value != "latest" and not re.fullmatch(r"[0-9a-f]{16}", value):
+            raise ValueError("must be 'latest' or a plan id (16 hex digits, see anon-pipeline plans POLICY)")
+        return value
+
+
+#: ``refit`` or ``{reuse: ...}``; the discriminator keeps an error to the one form that was meant.
+PlanChoice = Annotated[Annotated[Literal["refit"], Tag("refit")] | Annotated[PlanReuse, Tag("reuse")],
+                       Discriminator(lambda v: "refit" if isinstance(v, str) else "reuse")]
+
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
@@ -193,6 +286,10 @@ class Policy(StrictModel):
     evaluation: EvaluationSpec | None = None
     #: Differential privacy: the dataset a DP release spends from and its total budget (anon_pipeline.dp).
     dp: DPSpec | None = None
+    #: Partitioned runs: one source file and one release per month, day or listed key (optional).
+    partitions: PartitionsSpec | None = None
+    #: ``refit`` (a fresh fit, fresh codes, every run) or ``{reuse: latest | <plan id>}``: replay a stored plan.
+    plan: PlanChoice = "refit"
 
     _path: Path | None = PrivateAttr(default=None)
 
@@ -219,6 +316,12 @@ class Policy(StrictModel):
         dupes = {o for o in outputs if outputs.count(o) > 1}
         if dupes:
             raise ValueError(f"two kept columns share the output name(s) {sorted(dupes)}")
+        if self.partitions is not None:
+            if self.source.path is not None or self.source.inbox is not None:
+                raise ValueError("a partitioned policy reads partitions.source: remove source.path and "
+                                 "source.inbox")
+            if self.schedule is not None and self.partitions.kind == "static":
+                raise ValueError("a schedule needs monthly or daily partitions (run static ones by backfill)")
         return self
 
     # ---- derived views -------------------------------------------------------------------------
@@ -255,3 +358,7 @@ class Policy(StrictModel):
     def k_quasi_identifiers(self) -> list[str]:
         """Input names of the quasi-identifiers the k target applies to."""
         return list(self.privacy.quasi_identifiers) if self.privacy.quasi_identifiers else self.quasi_identifiers
+
+    @property
+    def reuses_plan(self) -> bool:
+        return isinstance(self.plan, PlanReuse)

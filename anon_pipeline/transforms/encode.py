@@ -58,7 +58,9 @@ class Encode(ColumnOp):
         coded = values.astype("str").map(plan["codes"]).where(values.notna())
         unknown = coded.isna() & values.notna()
         if unknown.any():
-            raise TransformError(ctx.column, self.name, "values were not seen when the plan was fitted",
+            # A replayed plan never draws a new code: the releases it links would silently disagree.
+            raise TransformError(ctx.column, self.name, f"{values[unknown].nunique()} distinct value(s) were not "
+                                 "seen when the plan was fitted; refit (plan: refit) to code them",
                                  n_rows=int(unknown.sum()))
         return coded.astype("str").rename(values.name)
 
