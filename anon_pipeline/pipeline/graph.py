@@ -236,9 +236,12 @@ def _release(run: Run, raw: dict, contract: pd.DataFrame, anonymised: pd.DataFra
     reports = {"anonymity_report": anonymity_report, "utility_report": utility_report}
     if attack_report is not None:
         reports["attack_report"] = attack_report
-    folder = release(anonymised, reports, outcomes, run.policy, run.dirs, source_sha256=raw.get("sha256"), contract=contract,
-                     plan_id=key_tables.get("plan_id"), plan_reused=key_tables.get("plan_reused", False),
-                     partition=run.partition)
+    dp_spent = {step: summary["dp"] for step, summary in key_tables.get("plan_summary", {}).items()
+                if "dp" in summary}
+    folder = release(anonymised, reports, outcomes, run.policy, run.dirs, source_sha256=raw.get("sha256"),
+                     contract=contract, plan_id=key_tables.get("plan_id"),
+                     plan_reused=key_tables.get("plan_reused", False), partition=run.partition,
+                     dp_spent=dp_spent or None)
     return {"release": Out(str(folder), {"release_dir": str(folder), "rows": len(anonymised),
                                          **{o.name: o.metadata.get("measured") for o in outcomes
                                             if "measured" in o.metadata}})}

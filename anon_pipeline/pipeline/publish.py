@@ -66,7 +66,8 @@ def write_contract(dirs: PolicyDirs, contract: pd.DataFrame, version: str) -> Pa
 
 def release(anonymised: pd.DataFrame, reports: dict[str, dict], outcomes: list[CheckOutcome], policy: Policy,
             dirs: PolicyDirs, *, source_sha256: str | None = None, contract: pd.DataFrame | None = None,
-            plan_id: str | None = None, plan_reused: bool = False, partition: str | None = None) -> Path:
+            plan_id: str | None = None, plan_reused: bool = False, partition: str | None = None,
+            dp_spent: dict[str, dict] | None = None) -> Path:
     """Write the release, or raise ``BlockingCheckFailed`` and write nothing where a consumer reads.
 
     A partition's releases go to ``release/<partition>/<version>/`` with their own ``latest``; the manifest
@@ -85,7 +86,9 @@ def release(anonymised: pd.DataFrame, reports: dict[str, dict], outcomes: list[C
                               policy_name=policy.name,
                               extra={"reference_date": policy.reference_date, "source_sha256": source_sha256,
                                      "partition": partition, "plan_id": plan_id, "plan_reused": plan_reused,
-                                     "key_tables": f"key_tables/{plan_id}" if plan_id else None})
+                                     "key_tables": f"key_tables/{plan_id}" if plan_id else None,
+                                     # Per differentially private step: mechanism, epsilon, delta, rho it spent.
+                                     **({"dp": dp_spent} if dp_spent else {})})
     root = dirs.release
     if partition is not None:
         # release/ must stay traversable (as write_release leaves it) for the group a partition is shared with.

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import dagster as dg
@@ -55,6 +56,8 @@ def test_run_policy_charges_once_then_refuses_and_writes_nothing(tmp_path):
     assert "P00001" not in str(step) and "input_rows" not in step   # no rows, not even the exact row count
     # The spend is in the anonymity report (and so in the release) too.
     assert first.anonymity["report"]["steps"]["everything[0] dp_mst_synthesis"]["dp"] == step["dp"]
+    manifest = json.loads((first.release_dir / "manifest.json").read_text())
+    assert manifest["dp"] == {"everything[0] dp_mst_synthesis": step["dp"]}   # and in the signed manifest
     ledger = Ledger.for_dataset(work, "people")
     assert [e.spend.epsilon for e in ledger.entries()] == [1.0]
     before = snapshot(work)
