@@ -139,7 +139,9 @@ class Generalise(TableOp):
                 if spec.kind in _VALUE_LOCAL:
                     extra = self._hierarchy(column, frame.loc[unseen, column], ctx)
                     level = plan["levels"][column]
-                    mapped = mapped.fillna(keys.map(dict(zip(extra.iloc[:, 0], extra.iloc[:, level]))))
+                    # A builder leaves out values it cannot place (text or beyond the edges): an empty table.
+                    if level < extra.shape[1]:
+                        mapped = mapped.fillna(keys.map(dict(zip(extra.iloc[:, 0], extra.iloc[:, level]))))
                     unseen = mapped.isna() & keys.notna()
             if unseen.any() or keys.isna().any():
                 raise TransformError(column, self.name, "value(s) have no entry in the hierarchy",
