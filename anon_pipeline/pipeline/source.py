@@ -22,7 +22,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from anon_pipeline.errors import InputDataError
-from anon_pipeline.pipeline.workdir import PolicyDirs
+from anon_pipeline.workdir import PolicyDirs
 from anon_pipeline.policy.model import Policy, SourceSpec
 from anon_pipeline.release.writer import sha256_file
 from anon_pipeline.sample import generate

@@ -33,7 +33,7 @@ import pandas as pd
 import pyzipper
 
 from anon_pipeline.errors import AnonPipelineError
-from anon_pipeline.pipeline.workdir import PRIVATE_DIR, PRIVATE_FILE, UnsafePathError, inside, make_dir
+from anon_pipeline.workdir import PRIVATE_DIR, PRIVATE_FILE, UnsafePathError, inside, make_dir
 from anon_pipeline.release.manifest import library_versions
 from anon_pipeline.release.tables import table_bytes
 from anon_pipeline.secrets.atomic import atomic_write_bytes, pid_alive

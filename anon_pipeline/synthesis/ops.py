@@ -20,10 +20,11 @@ import pandas as pd
 from pydantic import Field, model_validator
 
 from anon_pipeline.errors import TransformError
-from anon_pipeline.synthesis.continuous import KdeFit, as_float, fit_kde, from_float, synthesize_continuous
+from anon_pipeline.stats.floats import as_float, from_float
+from anon_pipeline.stats.kde import population_sigma
+from anon_pipeline.synthesis.continuous import KdeFit, fit_kde, synthesize_continuous
 from anon_pipeline.synthesis.discrete import sample_discrete, sampling_pool
 from anon_pipeline.synthesis.grouping import Grouping, auto_groups, explicit_groups
-from anon_pipeline.synthesis.kde import population_sigma
 from anon_pipeline.synthesis.noise import add_noise
 from anon_pipeline.synthesis.partition import NamedPartition, cut, named_partition
 from anon_pipeline.synthesis.rare import apply_rare_merge, fit_rare_merge

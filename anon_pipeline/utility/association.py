@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 from scipy.stats.contingency import association as scipy_association
 
-from anon_pipeline.synthesis.continuous import as_float
+from anon_pipeline.stats.floats import as_float
 
 
 def is_numeric(series: pd.Series) -> bool:
