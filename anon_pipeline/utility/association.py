@@ -64,10 +64,6 @@ def correlation_ratio(categories: pd.Series, values: np.ndarray) -> float:
     return _correlation_ratio_codes(*_codes(categories), np.asarray(values, dtype=float))
 
 
-def pair_association(a: pd.Series, b: pd.Series) -> tuple[float, str]:
-    return _pair(_encode(a), _encode(b))
-
-
 def _encode(series: pd.Series) -> tuple[bool, tuple]:
     """Each column is encoded once: floats for a numeric column, (codes, count) for a categorical one."""
     return (True, (as_float(series),)) if is_numeric(series) else (False, _codes(series))
