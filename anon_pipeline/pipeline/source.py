@@ -21,11 +21,11 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from anon_pipeline.errors import InputDataError
-from anon_pipeline.workdir import PolicyDirs
 from anon_pipeline.policy.model import Policy, SourceSpec
 from anon_pipeline.release.writer import sha256_file
 from anon_pipeline.sample import generate
 from anon_pipeline.secrets.atomic import atomic_write_bytes
+from anon_pipeline.workdir import PolicyDirs
 
 
 @dataclass(frozen=True)

@@ -33,12 +33,12 @@ import pandas as pd
 import pyzipper
 
 from anon_pipeline.errors import AnonPipelineError
-from anon_pipeline.workdir import PRIVATE_DIR, PRIVATE_FILE, UnsafePathError, inside, make_dir
 from anon_pipeline.release.manifest import library_versions
 from anon_pipeline.release.tables import table_bytes
 from anon_pipeline.secrets.atomic import atomic_write_bytes, pid_alive
 from anon_pipeline.secrets.keys import encryption_key, resolve_key
 from anon_pipeline.secrets.signing import SignatureError, check_signature, sign
+from anon_pipeline.workdir import PRIVATE_DIR, PRIVATE_FILE, UnsafePathError, inside, make_dir
 
 READ_ONLY_FILE = 0o440
 READ_ONLY_DIR = 0o550
