@@ -32,8 +32,9 @@ run: $(BIN)/.installed $(DAGSTER_HOME)/dagster.yaml
 		--config-json '{"loggers": {"console": {"config": {"log_level": "$(RUN_LOG_LEVEL)"}}}}'
 	@$(BIN)/anon-pipeline where policies/$(POLICY).yaml
 
-## Run the whole test suite.
+## Run the whole test suite, after the import contracts (pyproject.toml [tool.importlinter]).
 test: $(BIN)/.installed $(DAGSTER_HOME)/dagster.yaml
+	$(BIN)/lint-imports
 	$(BIN)/python -m pytest
 
 ## Start the Dagster UI on 127.0.0.1.

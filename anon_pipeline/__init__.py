@@ -4,8 +4,7 @@ Public entry points: ``run_policy`` (the whole pipeline in plain Python), ``load
 registry (``register_op``, ``ColumnOp``, ``TableOp``, ``OpParams``) for plugins.
 """
 
-__version__ = "0.1.0"
-
+from anon_pipeline._version import __version__
 from anon_pipeline.pipeline.run import RunResult, run_policy  # noqa: E402
 from anon_pipeline.policy import load_policy  # noqa: E402
 from anon_pipeline.transforms import ColumnOp, OpParams, TableOp, register_op  # noqa: E402

@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 from anon_pipeline.pipeline.partitions import check_partition
-from anon_pipeline.pipeline.workdir import PolicyDirs
+from anon_pipeline.workdir import PolicyDirs
 from anon_pipeline.policy import load_policy
 from anon_pipeline.secrets.keys import SecretsError, resolve_key
 

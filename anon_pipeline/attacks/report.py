@@ -5,7 +5,6 @@ Counts, rates, risks and column names only: no value of the data enters the repo
 
 from __future__ import annotations
 
-import math
 import time
 
 import numpy as np
@@ -17,6 +16,7 @@ from anon_pipeline.attacks.linkage import linkage
 from anon_pipeline.attacks.singling_out import DEFAULT_MAX_ATTEMPTS, singling_out
 from anon_pipeline.attacks.tables import require_columns
 from anon_pipeline.errors import InputDataError
+from anon_pipeline.jsonable import jsonable
 
 #: a fixed random stream per attack, so adding or skipping one leaves the others' draws unchanged
 STREAMS = {"singling_out_univariate": 1, "singling_out_multivariate": 2, "linkability": 3, "inference": 4}
@@ -26,16 +26,6 @@ ATTACKS = tuple(STREAMS)
 def _halves(columns: list[str]) -> tuple[list[str], list[str]]:
     cut = (len(columns) + 1) // 2
     return columns[:cut], columns[cut:]
-
-
-def _json_safe(value):
-    if isinstance(value, float) and math.isnan(value):
-        return None
-    if isinstance(value, dict):
-        return {k: _json_safe(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_json_safe(v) for v in value]
-    return value
 
 
 def attack_report(original: pd.DataFrame, released: pd.DataFrame, control: pd.DataFrame | None,
@@ -114,7 +104,7 @@ def attack_report(original: pd.DataFrame, released: pd.DataFrame, control: pd.Da
     report = {"settings": settings, "attacks": results, "skipped": skipped, "warnings": warnings,
               "linkage": (linkage(released, generalised_original, qi) if generalised_original is not None
                           else None)}
-    return _json_safe(report)
+    return jsonable(report)
 
 
 def _pct(x) -> str:

@@ -13,7 +13,7 @@ from anon_pipeline.defs.io_manager import PolicyStagingIOManager
 from anon_pipeline.defs.policy_assets import policy_definitions
 from anon_pipeline.defs.resources import AnonSettings
 from anon_pipeline.errors import AnonPipelineError, PolicyError, typed_error
-from anon_pipeline.pipeline.workdir import default_workdir
+from anon_pipeline.workdir import default_workdir
 from anon_pipeline.policy import load_policy
 
 POLICIES_ENV = "ANON_PIPELINE_POLICIES"

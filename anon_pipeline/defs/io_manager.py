@@ -15,7 +15,7 @@ from typing import Any
 import dagster as dg
 import pandas as pd
 
-from anon_pipeline.pipeline.workdir import PolicyDirs, default_workdir, make_dir
+from anon_pipeline.workdir import PolicyDirs, default_workdir, make_dir
 from anon_pipeline.secrets import (ENCRYPTED_SUFFIX, atomic_write_bytes, decrypt_bytes, encrypt_bytes,
                                    encryption_key, read_encrypted_table, write_encrypted_table)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dagster as dg
 
-from anon_pipeline.pipeline.workdir import default_workdir
+from anon_pipeline.workdir import default_workdir
 
 
 class AnonSettings(dg.ConfigurableResource):

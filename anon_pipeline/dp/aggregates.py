@@ -20,7 +20,7 @@ import itertools
 import secrets
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -28,9 +28,11 @@ import pandas as pd
 from anon_pipeline.dp.accounting import Spend
 from anon_pipeline.dp.ledger import Ledger
 from anon_pipeline.dp.mechanisms import laplace_counts, laplace_sums
-from anon_pipeline.dp.spec import AggregateSpec, check_aggregates, group_keys
-from anon_pipeline.pipeline.workdir import PolicyDirs
-from anon_pipeline.policy.model import Policy
+from anon_pipeline.policy.dp_spec import AggregateSpec, check_aggregates, group_keys
+from anon_pipeline.workdir import PolicyDirs
+
+if TYPE_CHECKING:  # the policy model imports this package's spec: a run-time import would be a cycle
+    from anon_pipeline.policy.model import Policy
 from anon_pipeline.release.manifest import build_manifest, policy_hash
 from anon_pipeline.release.writer import write_release
 from anon_pipeline.secrets.keys import encryption_key

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterator
 
 from anon_pipeline.dp.accounting import Spend, total
-from anon_pipeline.dp.spec import DPBudget
+from anon_pipeline.policy.dp_spec import DPBudget
 from anon_pipeline.errors import BudgetExceeded, PolicyError
 
 if TYPE_CHECKING:

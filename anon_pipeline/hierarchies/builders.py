@@ -58,9 +58,18 @@ def _num(x: float) -> str:
 def masking(values: pd.Series, masked_per_level: int | Sequence[int]) -> pd.DataFrame:
     """Trailing characters replaced by ``*``: level ``i`` masks ``masked_per_level[i-1]`` characters."""
     counts = list(range(1, int(masked_per_level) + 1)) if isinstance(masked_per_level, int) else list(masked_per_level)
-    base = [str(v) for v in as_hierarchy_strings(_distinct(values))]
-    levels = [[v[: max(len(v) - n, 0)] + "*" * min(n, len(v)) for v in base] for n in counts]
-    return _finish(base, levels)
+    base = pd.Series(as_hierarchy_strings(_distinct(values)), dtype="str")
+    lengths = base.str.len().to_numpy()
+    levels = []
+    for n in counts:
+        # Values of one length share the cut, so each length is one vectorised slice (a few lengths, many values).
+        level = np.empty(len(base), dtype=object)
+        for length in np.unique(lengths):
+            rows = lengths == length
+            cut = base[rows].str.slice(0, max(int(length) - n, 0)) + "*" * min(n, int(length))
+            level[rows] = cut.to_numpy(dtype=object)
+        levels.append(level)
+    return _finish(base.to_numpy(dtype=object), levels)
 
 
 _DATE_LEVELS = {

@@ -23,7 +23,7 @@ import pandas as pd
 from scipy.spatial import cKDTree
 
 from anon_pipeline.metrics.k_anonymity import encode_codes, k_anonymity
-from anon_pipeline.synthesis.continuous import as_float
+from anon_pipeline.stats.floats import as_float
 
 #: Cells the dense summed-area table may hold (classes x grid cells); above it, the pruning grid coarsens.
 _MAX_GRID_CELLS = 8_000_000

@@ -24,6 +24,7 @@ from anon_pipeline.metrics import diversity as dv
 from anon_pipeline.metrics.encoding import EncodedColumn, dense_rank, encode_frame, joint_ids
 from anon_pipeline.metrics.k_anonymity import k_from_sizes
 from anon_pipeline.metrics.risk import marketer_risk, prosecutor_risk, uniques_resolved_without
+from anon_pipeline.jsonable import jsonable
 
 MISSING_VALUES_NOTE = "missing values in a quasi-identifier are a value of their own (they form their own classes)"
 
@@ -83,19 +84,6 @@ def _as_star_class(col: EncodedColumn, mask: np.ndarray, marker: Any) -> Encoded
     return EncodedColumn(col.name, np.where(mask, star, col.codes).astype(col.codes.dtype), uniques)
 
 
-def _jsonable(value: Any) -> Any:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return None
-    if isinstance(value, np.generic):
-        value = value.item()
-    try:
-        if pd.isna(value):
-            return None
-    except (TypeError, ValueError):
-        pass
-    return value if isinstance(value, (int, float, str, bool)) else str(value)
-
-
 def _floor_l(x: float) -> int:
     """floor of an l computed as exp(entropy), forgiving the last-bit error of exp(ln n) for a uniform class."""
     return int(math.floor(x * (1 + 1e-12)))
@@ -132,7 +120,7 @@ def _smallest_classes(qi_cols: list[EncodedColumn], ids: np.ndarray, sizes: np.n
     first_class, first_at = np.unique(ids[rows], return_index=True)
     first_row = dict(zip(first_class.tolist(), rows[first_at].tolist()))
     return [{"size": int(sizes[c]),
-             "values": {col.name: _jsonable(col.uniques[col.codes[first_row[int(c)]]]) for col in qi_cols}}
+             "values": {col.name: jsonable(col.uniques[col.codes[first_row[int(c)]]]) for col in qi_cols}}
             for c in chosen]
 
 

@@ -36,7 +36,7 @@ from anon_pipeline.pipeline.qi_table import build_qi_table, qi_schema
 from anon_pipeline.pipeline.raw_schema import validate_raw
 from anon_pipeline.pipeline.source import SourceFile, read_source, resolve_source
 from anon_pipeline.pipeline.union import UNION_CHECK, check_union_k, union_anonymity, union_markdown
-from anon_pipeline.pipeline.workdir import PolicyDirs
+from anon_pipeline.workdir import PolicyDirs
 from anon_pipeline.policy.model import Policy
 from anon_pipeline.release import read_release_table
 from anon_pipeline.reports import anonymity_markdown, anonymity_report, utility_markdown, utility_report

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from anon_pipeline.errors import PolicyError
-from anon_pipeline.pipeline.workdir import PolicyDirs
+from anon_pipeline.workdir import PolicyDirs
 from anon_pipeline.policy.load import bind_steps
 from anon_pipeline.policy.model import Policy, PlanReuse
 from anon_pipeline.secrets import ENCRYPTED_SUFFIX, decrypt_bytes, encryption_key

@@ -12,11 +12,11 @@ import pandas as pd
 from anon_pipeline.errors import BlockingCheckFailed
 from anon_pipeline.pipeline.checks import CheckOutcome
 from anon_pipeline.pipeline.qi_table import GUID
-from anon_pipeline.pipeline.workdir import PRIVATE_DIR, PolicyDirs, make_dir
 from anon_pipeline.policy.model import Policy
 from anon_pipeline.release import build_manifest, policy_hash, write_release
 from anon_pipeline.secrets import (ENCRYPTED_SUFFIX, atomic_write_bytes, encrypt_bytes, encryption_key,
                                    remove_stale_temporaries, write_encrypted_table)
+from anon_pipeline.workdir import PRIVATE_DIR, PolicyDirs, make_dir
 
 CONTRACTS = "contracts"
 ZIP_PASSWORDS = "zip_passwords"

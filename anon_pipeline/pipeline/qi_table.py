@@ -19,11 +19,10 @@ from pandera.errors import SchemaErrors
 
 from anon_pipeline.errors import AnonPipelineError
 from anon_pipeline.pipeline.raw_schema import summarise_schema_errors
-from anon_pipeline.policy.load import bind_steps
+from anon_pipeline.policy.load import GUID, bind_steps
 from anon_pipeline.policy.model import Policy, Role
 from anon_pipeline.pipeline.steps import run_steps
 
-GUID = "guid"
 GUID_PATTERN = r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$"
 
 

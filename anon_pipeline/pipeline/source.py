@@ -11,7 +11,6 @@ streaming pass (fixed-size chunks) before pandas loads anything, so a hostile fi
 from __future__ import annotations
 
 import csv
-import os
 from collections import Counter
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -22,10 +21,11 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from anon_pipeline.errors import InputDataError
-from anon_pipeline.pipeline.workdir import PolicyDirs
 from anon_pipeline.policy.model import Policy, SourceSpec
 from anon_pipeline.release.writer import sha256_file
 from anon_pipeline.sample import generate
+from anon_pipeline.secrets.atomic import atomic_write_bytes
+from anon_pipeline.workdir import PolicyDirs
 
 
 @dataclass(frozen=True)
@@ -63,10 +63,9 @@ def resolve_source(policy: Policy, override: str | Path | None = None, workdir: 
     assert sample is not None  # the model fills a default sample when there is no path
     path = PolicyDirs.for_policy(workdir, policy.name).samples / f"{sample.generator}_{sample.rows}_{sample.seed}.csv"
     if not path.is_file():
-        tmp = path.with_suffix(".tmp")
-        generate(sample.generator, sample.rows, sample.seed).to_csv(tmp, index=False)
-        os.chmod(tmp, 0o600)  # a sample stands for personal data: private whatever the umask
-        tmp.replace(path)
+        # A sample stands for personal data: private whatever the umask.
+        atomic_write_bytes(path, generate(sample.generator, sample.rows, sample.seed).to_csv(index=False).encode(),
+                           mode=0o600)
     return SourceFile(str(path), "csv", sha256_file(path), path.stat().st_size, generated=True)
 
 

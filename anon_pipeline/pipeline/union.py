@@ -14,7 +14,7 @@ import pandas as pd
 from anon_pipeline.metrics.k_anonymity import k_anonymity
 from anon_pipeline.pipeline.checks import CheckOutcome, all_quasi_identifier_outputs, k_quasi_identifier_outputs
 from anon_pipeline.pipeline.plans import union_releases
-from anon_pipeline.pipeline.workdir import PolicyDirs
+from anon_pipeline.workdir import PolicyDirs
 from anon_pipeline.policy.model import Policy
 from anon_pipeline.release import read_release_table
 

@@ -12,12 +12,15 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from anon_pipeline.dp.spec import check_aggregates
+from anon_pipeline.policy.dp_spec import check_aggregates
 from anon_pipeline.errors import PolicyError
 from anon_pipeline.policy.model import Policy, Role, Step
 from anon_pipeline.policy.reader import YamlRefused, read_policy_yaml
 from anon_pipeline.strict_model import UNKNOWN_KEY, safe_name
 from anon_pipeline.transforms.registry import ColumnOp, OpParams, TableOp, get_op
+
+#: The qi table's and the release's row id column (a random GUID per row): no policy column may take its name.
+GUID = "guid"
 
 
 @dataclass(frozen=True)
@@ -76,8 +79,6 @@ def _bind(policy_file: Path | None, step: Step, *, column: str | None, field: st
 def _check_names(policy: Policy, columns: dict[str, list[BoundStep]]) -> None:
     """Names that become file names or column headers: ``output:`` is checked by the model; here the defaults
     (a column's own name) and the reserved row-id column."""
-    from anon_pipeline.pipeline.qi_table import GUID  # imported here: qi_table imports this module
-
     pf = policy.path
     for name in policy.kept_columns:
         out = policy.output_name(name)

@@ -19,7 +19,7 @@ from anon_pipeline.attacks.spec import EvaluationSpec
 from anon_pipeline.metrics.targets import PrivacyTargets
 from anon_pipeline.strict_model import SafeName, StrictModel, closest
 
-from anon_pipeline.dp.spec import DPSpec
+from anon_pipeline.policy.dp_spec import DPSpec
 
 
 class Role(str, Enum):

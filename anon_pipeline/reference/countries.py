@@ -65,7 +65,8 @@ def _iso3(name: str) -> str | None:
 
 def iso3_codes(names: pd.Series) -> pd.Series:
     """ISO alpha-3 code of every name; names the tables do not know are missing."""
-    codes = {n: _iso3(n) for n in names.dropna().unique().tolist()}
+    # A number or a date in a country column is no country name: unknown, not a crash.
+    codes = {n: _iso3(n) if isinstance(n, str) else None for n in names.dropna().unique().tolist()}
     return names.map(codes).astype(object).where(names.notna(), None)
 
 

@@ -32,9 +32,9 @@ def library_versions(names: tuple[str, ...] = MAIN_LIBRARIES) -> dict[str, str]:
 
 def _source_version() -> str:
     # A source checkout that was never pip-installed has no metadata; the package still knows its version.
-    import anon_pipeline
+    from anon_pipeline._version import __version__
 
-    return str(getattr(anon_pipeline, "__version__", "unknown (source checkout)"))
+    return __version__
 
 
 def policy_hash(policy: Any) -> str:

@@ -33,19 +33,17 @@ import pandas as pd
 import pyzipper
 
 from anon_pipeline.errors import AnonPipelineError
-from anon_pipeline.pipeline.workdir import PRIVATE_DIR, PRIVATE_FILE, UnsafePathError, inside, make_dir
 from anon_pipeline.release.manifest import library_versions
 from anon_pipeline.release.tables import table_bytes
 from anon_pipeline.secrets.atomic import atomic_write_bytes, pid_alive
-from anon_pipeline.secrets.crypto import encrypt_table
 from anon_pipeline.secrets.keys import encryption_key, resolve_key
 from anon_pipeline.secrets.signing import SignatureError, check_signature, sign
+from anon_pipeline.workdir import PRIVATE_DIR, PRIVATE_FILE, UnsafePathError, inside, make_dir
 
 READ_ONLY_FILE = 0o440
 READ_ONLY_DIR = 0o550
 PASSWORD_FILE_MODE = 0o400
 ZIP_NAME = "release.zip"
-KEYS_DIR = "keys"
 PASSWORD_DIR = "passwords"
 MANIFEST = "manifest.json"
 SIGNATURE = "manifest.sig"
@@ -89,13 +87,13 @@ def _write_zip(path: Path, members: Mapping[str, bytes], password: bytes) -> Non
 
 def write_release(root: Path, tables: dict[str, pd.DataFrame], *, formats: list[str],
                   json_files: dict[str, Any] | None = None, manifest: dict[str, Any] | None = None,
-                  key_tables: Mapping[str, pd.DataFrame] | None = None, key: bytes | None = None,
+                  key: bytes | None = None,
                   encrypted_zip: bool = False, password_dir: Path | None = None,
                   file_mode: int = READ_ONLY_FILE, dir_mode: int = READ_ONLY_DIR) -> Path:
     """Write ``tables`` (and JSON documents) into ``root/<version>/`` and point ``root/latest`` at it.
 
-    ``key`` (default: the configured key, see ``secrets.encryption_key``) encrypts ``key_tables`` and signs the
-    manifest. ``manifest`` is merged into the written manifest (see ``release.manifest.build_manifest``), which
+    ``key`` (default: the configured key, see ``secrets.encryption_key``) signs the manifest; key tables are
+    never part of a release (``pipeline.publish.write_key_tables`` keeps them apart). ``manifest`` is merged into the written manifest (see ``release.manifest.build_manifest``), which
     adds the SHA-256 of every file and the library versions. With ``encrypted_zip`` the password file is
     ``password_dir/<version>.zip-password`` (default ``root/passwords/``). Files get ``file_mode``, folders
     ``dir_mode``; ``root`` itself ``dir_mode`` plus the owner's rwx. Returns the final version folder.
@@ -134,8 +132,6 @@ def write_release(root: Path, tables: dict[str, pd.DataFrame], *, formats: list[
         else:
             for name, data in payload.items():
                 _write(tmp / name, data)
-        for name, frame in (key_tables or {}).items():
-            _write(tmp / _member(tmp, f"{KEYS_DIR}/{name}.parquet.enc"), encrypt_table(frame, key, name=name))
         for name, doc in (json_files or {}).items():
             _write(tmp / _member(tmp, f"{name}.json"), json.dumps(doc, indent=2, default=str).encode())
         files = {p.relative_to(tmp).as_posix(): sha256_file(p) for p in sorted(tmp.rglob("*")) if p.is_file()}

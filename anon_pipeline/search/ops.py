@@ -29,6 +29,8 @@ from anon_pipeline.search.optimal import search_problem
 from anon_pipeline.search.problem import encode_problem
 from anon_pipeline.search.quality import QUALITY_MODELS
 from anon_pipeline.transforms.registry import FitContext, OpParams, TableOp, register_op
+from anon_pipeline.jsonable import jsonable
+from anon_pipeline.metrics.k_anonymity import encode_codes
 
 _VALUE_LOCAL = ("intervals", "mask", "dates", "reference")
 
@@ -69,16 +71,6 @@ class GeneraliseParams(OpParams):
         return Criteria(k=self.k, l=self.l, l_variant=self.l_variant, t=self.t, t_variant=self.t_variant)
 
 
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, np.generic):
-        return value.item()
-    return value
-
-
 @register_op("generalise")
 class Generalise(TableOp):
     Params = GeneraliseParams
@@ -113,7 +105,7 @@ class Generalise(TableOp):
             raise TransformError(ctx.column, self.name, str(exc)) from None
         maps = {c: dict(zip(h.labels[0].tolist(), h.generalise(np.arange(h.domain_size), result.levels[c]).tolist()))
                 for c, h in zip(problem.columns, problem.hierarchies)}
-        return _jsonable({
+        return jsonable({
             "strategy": "optimal",
             "levels": result.levels,
             "chosen_node": [result.levels[c] for c in problem.columns],
@@ -139,7 +131,9 @@ class Generalise(TableOp):
                 if spec.kind in _VALUE_LOCAL:
                     extra = self._hierarchy(column, frame.loc[unseen, column], ctx)
                     level = plan["levels"][column]
-                    mapped = mapped.fillna(keys.map(dict(zip(extra.iloc[:, 0], extra.iloc[:, level]))))
+                    # A builder leaves out values it cannot place (text or beyond the edges): an empty table.
+                    if level < extra.shape[1]:
+                        mapped = mapped.fillna(keys.map(dict(zip(extra.iloc[:, 0], extra.iloc[:, level]))))
                     unseen = mapped.isna() & keys.notna()
             if unseen.any() or keys.isna().any():
                 raise TransformError(column, self.name, "value(s) have no entry in the hierarchy",
@@ -174,12 +168,12 @@ class Generalise(TableOp):
         p = self.params
         if len(out) == 0:
             return np.zeros(0, dtype=bool)
-        row_class, uniques = pd.MultiIndex.from_frame(out[qis].astype(str)).factorize()
-        row_class = row_class.astype(np.int64)
+        row_class = encode_codes(out[qis].astype(str), qis)
+        n_classes = int(row_class.max()) + 1
         criteria = p.criteria()
         sens = uniq_sens = None
         if criteria.needs_sensitive:
             sens, uniq_sens = encode_sensitive(out[p.sensitive], p.t is not None and p.t_variant == "ordered")
         n_sens = 0 if uniq_sens is None else len(uniq_sens)
-        table = class_table(row_class, len(uniques), sens, n_sens)
+        table = class_table(row_class, n_classes, sens, n_sens)
         return failing_classes(table, criteria, global_distribution(sens, n_sens))[row_class]

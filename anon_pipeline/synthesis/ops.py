@@ -20,10 +20,11 @@ import pandas as pd
 from pydantic import Field, model_validator
 
 from anon_pipeline.errors import TransformError
-from anon_pipeline.synthesis.continuous import KdeFit, as_float, fit_kde, from_float, synthesize_continuous
+from anon_pipeline.stats.floats import as_float, from_float
+from anon_pipeline.stats.kde import population_sigma
+from anon_pipeline.synthesis.continuous import KdeFit, fit_kde, synthesize_continuous
 from anon_pipeline.synthesis.discrete import sample_discrete, sampling_pool
 from anon_pipeline.synthesis.grouping import Grouping, auto_groups, explicit_groups
-from anon_pipeline.synthesis.kde import population_sigma
 from anon_pipeline.synthesis.noise import add_noise
 from anon_pipeline.synthesis.partition import NamedPartition, cut, named_partition
 from anon_pipeline.synthesis.rare import apply_rare_merge, fit_rare_merge
@@ -115,9 +116,12 @@ class KdeSynthesis(TableOp):
         fit = KdeFit(columns=kde["columns"], bandwidth=kde["bandwidth"], sigma=kde["sigma"], n=kde["n"])
         rng = np.random.default_rng(plan["seed"])
         source = sampling_pool(frame[plan["discrete"]], plan["min_count"]).rows if plan["min_count"] > 1 else None
-        return synthesize_continuous(frame, fit, plan["output_rows"], rng, discrete=plan["discrete"],
-                                     clip=plan["clip"], round_integers=plan["round_integers"],
-                                     index=_index(frame, plan), source=source)
+        try:
+            return synthesize_continuous(frame, fit, plan["output_rows"], rng, discrete=plan["discrete"],
+                                         clip=plan["clip"], round_integers=plan["round_integers"],
+                                         index=_index(frame, plan), source=source)
+        except TypeError:
+            raise TransformError(ctx.column, self.name, "a smoothed column is not numeric or datetime") from None
 
 
 @register_op("rare_value_merge")
@@ -177,16 +181,19 @@ class GaussianNoise(ColumnOp):
         clip: bool = False
         round_integers: bool = False
 
-    def fit(self, values: pd.Series, ctx: FitContext) -> dict[str, Any]:
+    def _floats(self, values: pd.Series, ctx: FitContext) -> np.ndarray:
         try:
-            x = as_float(values)
+            return as_float(values)
         except TypeError:
             raise TransformError(ctx.column, self.name, "needs a numeric or datetime column") from None
+
+    def fit(self, values: pd.Series, ctx: FitContext) -> dict[str, Any]:
+        x = self._floats(values, ctx)
         return {"seed": _seed(ctx), "policy_seed": ctx.seed, "scale": self.params.scale,
                 "sigma": float(population_sigma(x[:, None])[0]) if len(x) else 0.0}
 
     def apply(self, values: pd.Series, plan: dict[str, Any], ctx: FitContext) -> pd.Series:
-        x = as_float(values)
+        x = self._floats(values, ctx)
         noisy = add_noise(x, plan["sigma"], plan["scale"], np.random.default_rng(plan["seed"]))
         if self.params.clip and len(x):
             noisy = np.clip(noisy, np.nanmin(x), np.nanmax(x))

@@ -18,7 +18,7 @@ import pandas as pd
 from scipy.spatial import cKDTree
 
 from anon_pipeline.metrics.k_anonymity import encode_codes
-from anon_pipeline.synthesis.continuous import as_float
+from anon_pipeline.stats.floats import as_float
 from anon_pipeline.utility.sampling import order_free_subsample
 
 DEFAULT_MAX_ROWS = 200_000

@@ -11,6 +11,7 @@ import hashlib
 import warnings
 from dataclasses import dataclass, field
 from datetime import date
+from importlib import import_module
 from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any, ClassVar, TypeVar
@@ -22,6 +23,8 @@ from pydantic import ConfigDict
 from anon_pipeline.strict_model import StrictModel
 
 ENTRY_POINT_GROUP = "anon_pipeline.transforms"
+#: The module registering the built-in ops (the ``builtin`` entry point of ``ENTRY_POINT_GROUP``).
+BUILTIN_MODULE = "anon_pipeline.builtin_ops"
 
 
 class OpParams(StrictModel):
@@ -170,11 +173,14 @@ def _load_plugins() -> None:
     if _PLUGINS_LOADED:
         return
     _PLUGINS_LOADED = True
-    # Built-ins are imported directly so a source checkout works without being installed.
-    import anon_pipeline.transforms.builtin  # noqa: F401
-
+    # Built-ins by name, as an entry point names them, so a source checkout that is not installed still has them
+    # and this module depends on none of the op modules (which import it).
+    import_module(BUILTIN_MODULE)
     for ep in entry_points(group=ENTRY_POINT_GROUP):
-        _load_entry_point(ep)
+        # This package's own entry point is the module just imported (metadata left by an older install may
+        # still name its former path).
+        if getattr(getattr(ep, "dist", None), "name", None) != "anon_pipeline":
+            _load_entry_point(ep)
 
 
 def get_op(name: str) -> type[ColumnOp] | type[TableOp]:

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 from scipy.stats.contingency import association as scipy_association
 
-from anon_pipeline.synthesis.continuous import as_float
+from anon_pipeline.stats.floats import as_float
 
 
 def is_numeric(series: pd.Series) -> bool:
@@ -62,10 +62,6 @@ def _correlation_ratio_codes(codes: np.ndarray, k: int, values: np.ndarray) -> f
 def correlation_ratio(categories: pd.Series, values: np.ndarray) -> float:
     """eta = sqrt(between-category variance / total variance) of ``values`` across ``categories``."""
     return _correlation_ratio_codes(*_codes(categories), np.asarray(values, dtype=float))
-
-
-def pair_association(a: pd.Series, b: pd.Series) -> tuple[float, str]:
-    return _pair(_encode(a), _encode(b))
 
 
 def _encode(series: pd.Series) -> tuple[bool, tuple]:

@@ -20,8 +20,8 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import pandas as pd
 
-from anon_pipeline.synthesis.continuous import as_float
-from anon_pipeline.synthesis.kde import log_density, sample_mixture, silverman_bandwidth
+from anon_pipeline.stats.floats import as_float
+from anon_pipeline.stats.kde import log_density, sample_mixture, silverman_bandwidth
 from anon_pipeline.utility.sampling import order_free_subsample
 
 DEFAULT_MC_SAMPLES = 2000

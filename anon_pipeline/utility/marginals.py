@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 from scipy.stats import ks_2samp
 
-from anon_pipeline.synthesis.continuous import as_float
+from anon_pipeline.stats.floats import as_float
 
 
 def ks_complement(raw: pd.Series, anon: pd.Series) -> float:

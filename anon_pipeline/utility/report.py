@@ -8,7 +8,6 @@ with their deltas. It holds figures and column names only, never data values.
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import pandas as pd
@@ -16,21 +15,12 @@ import pandas as pd
 from anon_pipeline.utility.association import association_matrix, is_numeric
 from anon_pipeline.utility.kl import DEFAULT_MAX_CENTRES, DEFAULT_MC_SAMPLES, kl_continuous, kl_discrete
 from anon_pipeline.utility.marginals import ks_complement, tv_complement
+from anon_pipeline.jsonable import jsonable
 
 
 def is_continuous(series: pd.Series) -> bool:
     """Float and datetime columns are treated as continuous by default; integers and the rest as discrete."""
     return pd.api.types.is_float_dtype(series) or pd.api.types.is_datetime64_any_dtype(series)
-
-
-def _clean(value: Any) -> Any:
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {k: _clean(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_clean(v) for v in value]
-    return value
 
 
 def _matrix(frame: pd.DataFrame) -> dict[str, dict[str, float]]:
@@ -106,4 +96,4 @@ def utility_report(raw_df: pd.DataFrame, anon_df: pd.DataFrame, columns: list[st
                      "p_anon ln(p_anon / p_raw) over the raw support; continuous by Monte Carlo from the "
                      "anonymised Silverman KDE"},
     }
-    return _clean(report)
+    return jsonable(report)

@@ -10,7 +10,7 @@ import pytest
 
 from anon_pipeline.dp.accounting import Spend, cdp_eps, cdp_rho, total
 from anon_pipeline.dp.ledger import Ledger, charge_plan, plan_spends
-from anon_pipeline.dp.spec import DPBudget
+from anon_pipeline.policy.dp_spec import DPBudget
 from anon_pipeline.errors import BudgetExceeded, PolicyError
 
 

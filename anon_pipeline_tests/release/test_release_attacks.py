@@ -26,7 +26,7 @@ from anon_pipeline.defs.io_manager import PolicyStagingIOManager
 from anon_pipeline.defs.policy_assets import policy_definitions
 from anon_pipeline.defs.resources import AnonSettings
 from anon_pipeline.pipeline.publish import write_key_tables, write_reports
-from anon_pipeline.pipeline.workdir import PolicyDirs, UnsafePathError
+from anon_pipeline.workdir import PolicyDirs, UnsafePathError
 from anon_pipeline.policy import load_policy
 from anon_pipeline.release import ReleaseError, read_release_table, verify_release, write_release
 from anon_pipeline.release.tables import table_bytes

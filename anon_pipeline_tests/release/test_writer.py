@@ -22,11 +22,9 @@ from cryptography.fernet import Fernet
 from anon_pipeline.release import build_manifest, policy_hash, read_release_table, verify_release, write_release
 from anon_pipeline.release import tables as tables_module
 from anon_pipeline.release import writer as writer_module
-from anon_pipeline.secrets import read_encrypted_table
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 ANON = pd.DataFrame({"gender": ["F", "M", "F"], "age_band": ["(20, 40]", "(40, 60]", "(20, 40]"]})
-KEY_TABLE = pd.DataFrame({"code": ["Grey", "White"], "education_level": ["compulsory", "undergraduate"]})
 
 
 def mode(path: Path) -> int:
@@ -39,9 +37,9 @@ def release(root: Path, **kwargs) -> Path:
 
 def test_files_are_0440_folders_0550_and_latest_points_at_the_newest(tmp_path):
     key = Fernet.generate_key()
-    first = release(tmp_path, key_tables={"education": KEY_TABLE}, key=key, json_files={"report": {"K": 15}})
+    first = release(tmp_path, key=key, json_files={"report": {"K": 15}})
     assert sorted(p.relative_to(first).as_posix() for p in first.rglob("*")) == [
-        "anonymised.csv", "anonymised.parquet", "keys", "keys/education.parquet.enc", "manifest.json",
+        "anonymised.csv", "anonymised.parquet", "manifest.json",
         "manifest.sig", "report.json"]
     for p in [first, *first.rglob("*")]:
         assert mode(p) == (0o550 if p.is_dir() else 0o440), p
@@ -84,14 +82,6 @@ def test_verify_release_notices_a_changed_file(tmp_path):
     assert ".: writable" in problems and "anonymised.csv: writable" in problems
 
 
-def test_key_tables_are_only_written_encrypted(tmp_path):
-    key = Fernet.generate_key()
-    folder = release(tmp_path, key_tables={"education": KEY_TABLE}, key=key)
-    blob = (folder / "keys" / "education.parquet.enc").read_bytes()
-    assert b"undergraduate" not in blob
-    pd.testing.assert_frame_equal(read_encrypted_table(folder / "keys" / "education.parquet.enc", key), KEY_TABLE)
-
-
 def test_encrypted_zip_uses_aes256_and_a_separate_0400_password_file(tmp_path):
     folder = release(tmp_path / "out", encrypted_zip=True)
     assert sorted(p.name for p in folder.iterdir()) == ["manifest.json", "manifest.sig", "release.zip"]  # no tables
@@ -114,7 +104,7 @@ def test_encrypted_zip_uses_aes256_and_a_separate_0400_password_file(tmp_path):
     assert data.decode().splitlines()[0] == "gender,age_band"
 
 
-@pytest.mark.parametrize("where", ["second table", "key table after the zip and its password"])
+@pytest.mark.parametrize("where", ["second table", "signature after the zip and its password"])
 def test_a_failure_half_way_leaves_the_previous_release_untouched(tmp_path, monkeypatch, where):
     good = release(tmp_path)
     if where == "second table":
@@ -132,10 +122,10 @@ def test_a_failure_half_way_leaves_the_previous_release_untouched(tmp_path, monk
         def fail(*args, **kwargs):
             raise OSError("disk full")
 
-        monkeypatch.setattr(writer_module, "encrypt_table", fail)
+        monkeypatch.setattr(writer_module, "sign", fail)
     with pytest.raises(OSError, match="disk full"):
         write_release(tmp_path, {"a": ANON, "b": ANON}, formats=["csv"], encrypted_zip=True,
-                      key_tables={"education": KEY_TABLE}, key=Fernet.generate_key())
+                      key=Fernet.generate_key())
     assert sorted(p.name for p in tmp_path.iterdir() if p.name not in ("passwords", "config")) == [good.name, "latest"]
     if where != "second table":
         assert (tmp_path / "passwords").is_dir()          # the failure came after the password was made

@@ -82,3 +82,38 @@ def test_encoding_integer_columns_matches_string_hierarchy():
     codes = h.encode(pd.Series([30.0, 17.0, 30.0]))
     assert h.generalise(codes, 1).tolist() == ["[20, 40)", "[0, 20)", "[20, 40)"]
     assert np.isclose(h.shares[1].sum(), 1.0)
+
+
+# ---- vectorised encoding keeps the per-value definition -----------------------------------------------------
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from anon_pipeline.hierarchies.encoded import EncodedHierarchy, as_hierarchy_strings  # noqa: E402
+
+
+def _per_value(values) -> list:
+    """The definition: integral float columns as integers, missing as None, every other value as str()."""
+    values = pd.Series(values)
+    if pd.api.types.is_float_dtype(values.dtype) and len(values.dropna()) and \
+            bool((values.dropna() == np.floor(values.dropna())).all()):
+        values = values.astype("Int64")
+    return [None if pd.isna(v) else str(v) for v in values.astype(object)]
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.one_of(
+    st.lists(st.one_of(st.floats(-1e15, 1e15, allow_nan=False), st.just(float("nan")), st.none()), max_size=30),
+    st.lists(st.one_of(st.text(max_size=5), st.none()), max_size=30),
+    st.lists(st.integers(-10**12, 10**12), max_size=30),
+    st.lists(st.one_of(st.integers(-99, 99), st.text(max_size=3), st.booleans(), st.none()), max_size=30)))
+def test_as_hierarchy_strings_matches_the_per_value_definition(values):
+    series = pd.Series(values, dtype=object if values and not all(isinstance(v, float) or v is None
+                                                                   for v in values) else None)
+    assert list(as_hierarchy_strings(series)) == _per_value(series)
+
+
+def test_hierarchy_cells_are_encoded_as_their_text():
+    frame = pd.DataFrame({0: [1, 2, 3], 1: ["low", "low", None], 2: ["*", "*", "*"]}, dtype=object)
+    h = EncodedHierarchy.build("x", frame)
+    assert [list(lab) for lab in h.labels] == [["1", "2", "3"], ["low", "None"], ["*"]]
+    assert list(h.encode(pd.Series([3.0, 1.0, 1.0]))) == [2, 0, 0]

@@ -8,7 +8,7 @@ import pytest
 import anon_pipeline.synthesis.ops  # noqa: F401  (registers the synthesis ops)
 from anon_pipeline.policy import load_policy
 from anon_pipeline.sample import generate
-from anon_pipeline.synthesis.kde import silverman_factor
+from anon_pipeline.stats.kde import silverman_factor
 
 POLICIES = Path(__file__).resolve().parents[2] / "policies"
 

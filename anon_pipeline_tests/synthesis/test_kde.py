@@ -8,7 +8,7 @@ import pytest
 from scipy.stats import gaussian_kde
 
 from anon_pipeline.synthesis.continuous import fit_kde, synthesize_continuous
-from anon_pipeline.synthesis.kde import silverman_bandwidth, silverman_factor
+from anon_pipeline.stats.kde import silverman_bandwidth, silverman_factor
 from anon_pipeline.synthesis.ops import KdeSynthesis
 from anon_pipeline.transforms.registry import FitContext
 
