@@ -7,8 +7,8 @@ many training rows, so a drawn value is always one of several candidates, and la
 person. Continuous columns are smoothed by default (synthpop's ``smoothing = "density"``): the donor value plus
 Gaussian noise with Silverman's bandwidth of the leaf's values, reflected into the column's observed range.
 
-Categorical predictors enter the trees as integer codes (scikit-learn trees have no subset splits; a category is
-reached by two threshold splits), and missing values are a category of their own, or for a numeric predictor
+Categorical predictors enter each tree as the rank of their categories by the target's mean (scikit-learn trees
+have no subset splits; see ``_ranks``); missing values are a category of their own, or for a numeric predictor
 left to scikit-learn's native handling of NaN. The fitted trees stay in memory: nothing here is stored.
 """
 
@@ -55,6 +55,15 @@ def _tree_target(col: _Column) -> np.ndarray:
     return np.where(np.isnan(col.x), (col.low if np.isfinite(col.low) else 0.0) - span - 1.0, col.x)
 
 
+def _ranks(codes: np.ndarray, score: np.ndarray) -> np.ndarray:
+    """Category code -> rank of the mean ``score`` of its rows. With the categories in this order a threshold
+    split finds the best split into two subsets for a binary or numeric target (Breiman et al. 1984), which a
+    tree on arbitrary codes would need many splits for; a categorical target is scored by its commonest class."""
+    count = np.bincount(codes)
+    mean = np.bincount(codes, weights=score, minlength=len(count)) / np.maximum(count, 1)
+    return np.argsort(np.argsort(mean, kind="stable"), kind="stable").astype(float)
+
+
 class CartSynthesizer:
     """Trees fitted on a training frame; ``sample(n)`` draws n synthetic rows from them (advancing ``rng``)."""
 
@@ -65,15 +74,21 @@ class CartSynthesizer:
         self.columns = _encode(frame, set(continuous))
         features = np.column_stack([c.x for c in self.columns]) if self.columns else np.zeros((len(frame), 0))
         self.trees: list = [None]
+        self.recode: list[dict[int, np.ndarray]] = [{}]
         # Per column: the training rows sorted by leaf, and where each node's rows start and how many there are.
         self.leaves: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = [self._donors(np.zeros(len(frame), int), 1)]
         for j in range(1, len(self.columns)):
             col = self.columns[j]
             kind = DecisionTreeRegressor if col.continuous else DecisionTreeClassifier
             tree = kind(min_samples_leaf=min_leaf, random_state=int(rng.integers(0, 2**31 - 1)))
-            tree.fit(features[:, :j], _tree_target(col))
+            target = _tree_target(col)
+            score = target if col.continuous else (target == np.bincount(target).argmax()).astype(float)
+            self.recode.append({k: _ranks(self.columns[k].x.astype(np.int64), score)
+                                for k in range(j) if not self.columns[k].continuous})
+            x = self._features(features, j)
+            tree.fit(x, target)
             self.trees.append(tree)
-            self.leaves.append(self._donors(tree.apply(features[:, :j]), tree.tree_.node_count))
+            self.leaves.append(self._donors(tree.apply(x), tree.tree_.node_count))
         self.bandwidths = [self._bandwidth(c, j) if c.continuous and smoothing else None
                            for j, c in enumerate(self.columns)]
 
@@ -83,15 +98,18 @@ class CartSynthesizer:
         sizes = np.bincount(leaf, minlength=n_nodes)
         return order, np.concatenate([[0], np.cumsum(sizes)[:-1]]), sizes
 
-    def leaf_sizes(self) -> list[int]:
-        """The smallest leaf of every column's tree (the first column: the whole table)."""
-        return [int(sizes[sizes > 0].min()) if (sizes > 0).any() else 0 for _, _, sizes in self.leaves]
+    def _features(self, matrix: np.ndarray, j: int) -> np.ndarray:
+        """The predictors of column j's tree: the columns before it, each category as its rank for this target."""
+        x = matrix[:, :j].copy()
+        for k, ranks in self.recode[j].items():
+            x[:, k] = ranks[x[:, k].astype(np.int64)]
+        return x
 
     def sample(self, n: int) -> pd.DataFrame:
         synthetic = np.empty((n, len(self.columns)))
         out = {}
         for j, col in enumerate(self.columns):
-            leaf = np.zeros(n, dtype=np.int64) if j == 0 else self.trees[j].apply(synthetic[:, :j])
+            leaf = np.zeros(n, dtype=np.int64) if j == 0 else self.trees[j].apply(self._features(synthetic, j))
             order, starts, sizes = self.leaves[j]
             donor = order[starts[leaf] + (self.rng.random(n) * sizes[leaf]).astype(np.int64)]
             values = col.x[donor]
