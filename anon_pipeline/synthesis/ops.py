@@ -1,13 +1,14 @@
 """The synthesis templates as registered ops, usable from policies.
 
-Group ops (``groups:``): ``discrete_synthesis``, ``kde_synthesis``, and ``grouped_synthesis`` (splits a
-group into dependent subgroups, automatically or as listed, and picks the template per subgroup).
-Column ops (``columns:``): ``rare_value_merge``, ``datetime_partition``, ``gaussian_noise``.
+Group ops (``groups:``): ``discrete_synthesis``, ``kde_synthesis``, ``grouped_synthesis`` (splits a
+group into dependent subgroups, automatically or as listed, and picks the template per subgroup) and
+``cart_synthesis`` (sequential CART). Column ops (``columns:``): ``rare_value_merge``, ``datetime_partition``,
+``gaussian_noise``.
 
-Plans hold no raw rows: a synthesis plan records the seed, sizes and bandwidths, and ``apply`` resamples the
-frame it is given (replaying a frozen plan on a new batch synthesises that batch with the frozen
-bandwidths). Every random op draws its seed from ``ctx.rng()`` in ``fit`` and records it in the plan, so
-``apply`` is reproducible from the plan alone. With ``rows`` set, a group op returns that many rows on a
+Plans hold no raw rows: a synthesis plan records the seed, sizes, bandwidths and the count of released rows that
+copy a unique training row, and ``apply`` resamples the frame it is given (replaying a frozen plan on a new
+batch synthesises that batch with the frozen bandwidths, or refits the CART trees on it). Every random op draws its seed from ``ctx.rng()`` in
+``fit`` and records it in the plan, so ``apply`` is reproducible from the plan alone. With ``rows`` set, a group op returns that many rows on a
 fresh RangeIndex and says so in its plan (``row_count_changes``).
 """
 
