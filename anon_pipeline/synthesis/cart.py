@@ -48,7 +48,7 @@ def _encode(frame: pd.DataFrame, continuous: set[str]) -> list[_Column]:
 
 
 def _tree_target(col: _Column) -> np.ndarray:
-    """What the tree of ``col`` is fitted on: codes, or the values with NaN moved below the range (a node of its own)."""
+    """What the tree of ``col`` is fitted on: codes, or the values with NaN moved below the range (a leaf apart)."""
     if not col.continuous:
         return col.x.astype(np.int64)
     span = (col.high - col.low) if np.isfinite(col.high - col.low) else 0.0

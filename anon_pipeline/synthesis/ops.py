@@ -5,11 +5,12 @@ group into dependent subgroups, automatically or as listed, and picks the templa
 ``cart_synthesis`` (sequential CART). Column ops (``columns:``): ``rare_value_merge``, ``datetime_partition``,
 ``gaussian_noise``.
 
-Plans hold no raw rows: a synthesis plan records the seed, sizes, bandwidths and the count of released rows that
-copy a unique training row, and ``apply`` resamples the frame it is given (replaying a frozen plan on a new
-batch synthesises that batch with the frozen bandwidths, or refits the CART trees on it). Every random op draws its seed from ``ctx.rng()`` in
-``fit`` and records it in the plan, so ``apply`` is reproducible from the plan alone. With ``rows`` set, a group op returns that many rows on a
-fresh RangeIndex and says so in its plan (``row_count_changes``).
+Plans hold no raw rows: a synthesis plan records the seed, sizes, bandwidths and the count of released rows
+that copy a unique training row, and ``apply`` resamples the frame it is given (replaying a frozen plan on a new
+batch synthesises that batch with the frozen bandwidths, or refits the CART trees on it). Every random op draws
+its seed from ``ctx.rng()`` in ``fit`` and records it in the plan, so ``apply`` is reproducible from the plan
+alone. With ``rows`` set, a group op returns that many rows on a fresh RangeIndex and says so in its plan
+(``row_count_changes``).
 """
 
 from __future__ import annotations
@@ -80,9 +81,10 @@ class Synthesiser(TableOp):
     def _draw(self, frame: pd.DataFrame, plan: dict[str, Any], ctx: FitContext) -> tuple[pd.DataFrame, dict]:
         sampler = self._sampler(frame, plan)
         try:
+            # Plans fitted before refusal existed have neither key: they never refused.
             out, counts = draw_refusing_unique_copies(frame, sampler, plan["output_rows"],
-                                                      np.random.default_rng(plan["refusal_seed"]),
-                                                      refuse=plan["refuse_unique_copies"])
+                                                      np.random.default_rng(plan.get("refusal_seed", 0)),
+                                                      refuse=plan.get("refuse_unique_copies", False))
         except ValueError as exc:
             raise TransformError(ctx.column, self.name, str(exc), n_rows=len(frame)) from None
         return out.set_axis(_index(frame, plan), axis=0), counts
@@ -128,7 +130,7 @@ class KdeSynthesis(Synthesiser):
     """Template 2: Gaussian KDE with Silverman's diagonal bandwidth; one shared source row per output row."""
 
     class Params(SynthesisParams):
-        clip: bool = True                # clip to the observed range of each column
+        clip: bool = True                # keep each column inside its observed range (reflected at the bounds)
         round_integers: bool = True      # round integer columns back to integers
         #: Columns of the group copied from the shared source row instead of smoothed (a mixed group).
         discrete: list[str] = Field(default_factory=list)
