@@ -72,3 +72,17 @@ def test_adult_synthesis_is_useful_and_fast(released):
     assert list(synthetic.columns) == list(train.columns) and len(synthetic) == len(train)
     assert synthetic["age"].between(train["age"].min(), train["age"].max()).all()
     assert pd.api.types.is_integer_dtype(synthetic["age"])
+
+
+def test_policy_loads_and_builds_where_the_shared_folder_is_absent(tmp_path):
+    """Definitions load every bundled policy, also on machines without ../shared: nothing may read the source."""
+    from anon_pipeline.defs.build import build_definitions
+
+    copy = tmp_path / "project" / "policies" / POLICY.name
+    copy.parent.mkdir(parents=True)
+    copy.write_text(POLICY.read_text())
+    policy = load_policy(copy)
+    assert not (policy.base_dir / policy.source.path).exists()
+    bind_steps(policy)   # the op and its params are checked at load
+    defs = build_definitions([copy], workdir=str(tmp_path / "work"))
+    assert defs.resolve_job_def("adult_synthesis_job")
