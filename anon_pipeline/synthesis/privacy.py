@@ -121,10 +121,10 @@ def draw_refusing_unique_copies(train: pd.DataFrame, draw, n: int, rng: np.rando
                                 refuse: bool) -> tuple[pd.DataFrame, dict]:
     """``draw(m)`` -> m synthetic rows; returns n rows and the counts of copies of unique training rows.
 
-    With ``refuse``, rows that copy a unique training row are drawn again (up to ``REDRAW_ROUNDS`` rounds); any
-    still copying one after that are replaced by rows drawn uniformly from the accepted ones. Either way the
-    result is a draw conditioned on "not a copy of a unique training row": those tuples get probability zero
-    and their mass goes to the rest in proportion.
+    With ``refuse``, rows that copy a unique training row are replaced by fresh draws that do not (up to
+    ``REDRAW_ROUNDS`` rounds of drawing; one usually suffices); any still copying one after that are replaced
+    by rows drawn uniformly from the accepted ones. Either way the result is a draw conditioned on "not a copy
+    of a unique training row": those tuples get probability zero and their mass goes to the rest in proportion.
     """
     drawn = [draw(n).reset_index(drop=True)]
     pick = np.arange(n)            # row of the concatenated draws each output row takes
@@ -132,14 +132,18 @@ def draw_refusing_unique_copies(train: pd.DataFrame, draw, n: int, rng: np.rando
     counts = {"unique_copies_drawn": int(flagged.sum()), "refused": bool(refuse), "redraw_rounds": 0,
               "filled_from_accepted": 0}
     offset = n
+    # Each round draws enough rows (at the first draw's acceptance rate, and no more than n) to replace every
+    # flagged row at once; accepted ones replace flagged rows in order (i.i.d. draws of the conditioned law).
+    accept = max(1.0 - flagged.mean(), 0.05) if n else 1.0
     while refuse and flagged.any() and counts["redraw_rounds"] < REDRAW_ROUNDS:
         counts["redraw_rounds"] += 1
         where = np.flatnonzero(flagged)
-        fresh = draw(len(where)).reset_index(drop=True)
+        fresh = draw(min(int(np.ceil(1.2 * len(where) / accept)), n) + 8).reset_index(drop=True)
+        good = np.flatnonzero(~unique_copy_mask(train, fresh))[:len(where)]
         drawn.append(fresh)
-        pick[where] = offset + np.arange(len(where))
-        offset += len(where)
-        flagged[where] = unique_copy_mask(train, fresh)
+        pick[where[:len(good)]] = offset + good
+        flagged[where[:len(good)]] = False
+        offset += len(fresh)
     if refuse and flagged.any():
         accepted = np.flatnonzero(~flagged)
         if len(accepted) == 0:
