@@ -93,7 +93,7 @@ def _fully_synthetic(outputs: list[pd.DataFrame], policy: Policy) -> pd.DataFram
 
 _SUMMARY_KEYS = ("strategy", "quality", "chosen_node", "levels", "score", "lower_neighbours", "nodes_checked",
                  "search_seconds", "suppressed_rows", "seed", "output_rows", "merged_values", "merged_rows",
-                 "dp", "tree")
+                 "dp", "tree", "unique_copies")
 
 
 def plan_summary(plan: dict[str, Any]) -> dict[str, Any]:

@@ -100,3 +100,13 @@ def _log_kernel_sum(scaled_c: np.ndarray, scaled_p: np.ndarray) -> np.ndarray:
         np.exp(e, out=e)
         out[start:start + block] = top + np.log(e.sum(axis=1))
     return out
+
+
+def reflect_into(points: np.ndarray, low, high) -> np.ndarray:
+    """Points beyond [low, high] mirrored back at the bound they crossed (the reflection boundary correction of
+    a kernel estimate), then clipped: unlike clipping alone, no mass piles up on the observed minimum or maximum
+    (which are real values). NaN stays NaN; bounds broadcast per column."""
+    low, high = np.asarray(low, dtype=float), np.asarray(high, dtype=float)
+    out = np.where(points < low, 2 * low - points, points)
+    out = np.where(out > high, 2 * high - out, out)
+    return np.clip(out, low, high)

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from anon_pipeline.stats.floats import as_float, from_float
-from anon_pipeline.stats.kde import population_sigma, sample_mixture, silverman_factor
+from anon_pipeline.stats.kde import population_sigma, reflect_into, sample_mixture, silverman_factor
 
 
 @dataclass(frozen=True)
@@ -26,6 +26,20 @@ class KdeFit:
     def as_dict(self) -> dict:
         return {"columns": self.columns, "bandwidth": self.bandwidth, "sigma": self.sigma, "n": self.n,
                 "silverman_factor": silverman_factor(max(self.n, 1), len(self.columns))}
+
+
+#: Integer columns with more distinct values than this are continuous (smoothed), fewer are categories (copied).
+INTEGER_CATEGORIES = 20
+
+
+def is_smoothed(series: pd.Series, integer_categories: int = INTEGER_CATEGORIES) -> bool:
+    """The default kind of a column in synthesis: floats and datetimes are continuous, and so are integers with
+    more than ``integer_categories`` distinct values (an age or an amount is a number, a code 1..5 a category)."""
+    if pd.api.types.is_float_dtype(series) or pd.api.types.is_datetime64_any_dtype(series):
+        return True
+    if pd.api.types.is_integer_dtype(series) and not pd.api.types.is_bool_dtype(series):
+        return int(series.nunique(dropna=True)) > integer_categories
+    return False
 
 
 def fit_kde(frame: pd.DataFrame, columns: list[str]) -> KdeFit:
@@ -46,7 +60,7 @@ def synthesize_continuous(frame: pd.DataFrame, fit: KdeFit, n: int, rng: np.rand
     data = np.column_stack([as_float(frame[c]) for c in fit.columns])
     points, tau = sample_mixture(data, np.asarray(fit.bandwidth), n, rng, source=source)
     if clip:
-        points = np.clip(points, np.nanmin(data, axis=0), np.nanmax(data, axis=0))
+        points = reflect_into(points, np.nanmin(data, axis=0), np.nanmax(data, axis=0))
     if index is None:
         index = frame.index if n == len(frame) else pd.RangeIndex(n)
     out = {}

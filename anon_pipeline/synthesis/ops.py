@@ -1,18 +1,22 @@
 """The synthesis templates as registered ops, usable from policies.
 
-Group ops (``groups:``): ``discrete_synthesis``, ``kde_synthesis``, and ``grouped_synthesis`` (splits a
-group into dependent subgroups, automatically or as listed, and picks the template per subgroup).
-Column ops (``columns:``): ``rare_value_merge``, ``datetime_partition``, ``gaussian_noise``.
+Group ops (``groups:``): ``discrete_synthesis``, ``kde_synthesis``, ``grouped_synthesis`` (splits a
+group into dependent subgroups, automatically or as listed, and picks the template per subgroup) and
+``cart_synthesis`` (sequential CART). Column ops (``columns:``): ``rare_value_merge``, ``datetime_partition``,
+``gaussian_noise``.
 
-Plans hold no raw rows: a synthesis plan records the seed, sizes and bandwidths, and ``apply`` resamples the
-frame it is given (replaying a frozen plan on a new batch synthesises that batch with the frozen
-bandwidths). Every random op draws its seed from ``ctx.rng()`` in ``fit`` and records it in the plan, so
-``apply`` is reproducible from the plan alone. With ``rows`` set, a group op returns that many rows on a
-fresh RangeIndex and says so in its plan (``row_count_changes``).
+Plans hold no raw rows: a synthesis plan records the seed, sizes, bandwidths and the count of released rows
+that copy a unique training row, and ``apply`` resamples the frame it is given (replaying a frozen plan on a new
+batch synthesises that batch with the frozen bandwidths, or refits the CART trees on it). Every random op draws
+its seed from ``ctx.rng()`` in ``fit`` and records it in the plan, so ``apply`` is reproducible from the plan
+alone. With ``rows`` set, a group op returns that many rows on a fresh RangeIndex and says so in its plan
+(``row_count_changes``).
 """
 
 from __future__ import annotations
 
+import weakref
+from collections.abc import Callable
 from typing import Any, Literal
 
 import numpy as np
@@ -22,14 +26,16 @@ from pydantic import Field, model_validator
 from anon_pipeline.errors import TransformError
 from anon_pipeline.stats.floats import as_float, from_float
 from anon_pipeline.stats.kde import population_sigma
-from anon_pipeline.synthesis.continuous import KdeFit, fit_kde, synthesize_continuous
+from anon_pipeline.synthesis.cart import CartSynthesizer
+from anon_pipeline.synthesis.continuous import (INTEGER_CATEGORIES, KdeFit, fit_kde, is_smoothed,
+                                                synthesize_continuous)
 from anon_pipeline.synthesis.discrete import sample_discrete, sampling_pool
 from anon_pipeline.synthesis.grouping import Grouping, auto_groups, explicit_groups
 from anon_pipeline.synthesis.noise import add_noise
 from anon_pipeline.synthesis.partition import NamedPartition, cut, named_partition
+from anon_pipeline.synthesis.privacy import draw_refusing_unique_copies
 from anon_pipeline.synthesis.rare import apply_rare_merge, fit_rare_merge
 from anon_pipeline.transforms.registry import ColumnOp, FitContext, OpParams, TableOp, register_op
-from anon_pipeline.utility.report import is_continuous
 
 
 def _seed(ctx: FitContext) -> int:
@@ -48,38 +54,87 @@ def _index(frame: pd.DataFrame, plan: dict[str, Any]) -> pd.Index:
 class SynthesisParams(OpParams):
     #: Output rows (default: as many as the input).
     rows: int | None = Field(None, ge=1)
+    #: Re-draw output rows equal (on every column of the group) to a training row that is unique there.
+    refuse_unique_copies: bool = False
+
+
+Sampler = Callable[[int], pd.DataFrame]
+
+
+class Synthesiser(TableOp):
+    """A synthesis op: ``_settings`` is the plan without the draw, ``_sampler`` returns a function that draws m
+    rows (on a RangeIndex) from ``frame`` with the plan's seeds, each call advancing its generators.
+
+    ``fit`` draws the release once, so the plan can count the copies of unique training rows it holds
+    (``unique_copies``), and hands the rows to the ``apply`` on the same frame and plan that follows; ``apply``
+    on anything else (a replayed plan) draws again from the plan, with the same seeds.
+    """
+
+    Params = SynthesisParams
+    _handoff: tuple[Any, dict, pd.DataFrame] | None = None
+
+    def _settings(self, frame: pd.DataFrame, ctx: FitContext) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def _sampler(self, frame: pd.DataFrame, plan: dict[str, Any]) -> Sampler:
+        raise NotImplementedError
+
+    def _draw(self, frame: pd.DataFrame, plan: dict[str, Any], ctx: FitContext) -> tuple[pd.DataFrame, dict]:
+        sampler = self._sampler(frame, plan)
+        try:
+            # Plans fitted before refusal existed have neither key: they never refused.
+            out, counts = draw_refusing_unique_copies(frame, sampler, plan["output_rows"],
+                                                      np.random.default_rng(plan.get("refusal_seed", 0)),
+                                                      refuse=plan.get("refuse_unique_copies", False))
+        except ValueError as exc:
+            raise TransformError(ctx.column, self.name, str(exc), n_rows=len(frame)) from None
+        except TypeError:
+            raise TransformError(ctx.column, self.name, "a column it smooths is not numeric or datetime") from None
+        return out.set_axis(_index(frame, plan), axis=0), counts
+
+    def fit(self, frame: pd.DataFrame, ctx: FitContext) -> dict[str, Any]:
+        plan = {**self._settings(frame, ctx), **_size_plan(frame, self.params.rows),
+                "refuse_unique_copies": self.params.refuse_unique_copies, "refusal_seed": _seed(ctx)}
+        out, plan["unique_copies"] = self._draw(frame, plan, ctx)
+        self._handoff = (weakref.ref(frame), plan, out)
+        return plan
+
+    def apply(self, frame: pd.DataFrame, plan: dict[str, Any], ctx: FitContext) -> pd.DataFrame:
+        handoff, self._handoff = self._handoff, None
+        if handoff is not None and handoff[0]() is frame and handoff[1] is plan:
+            return handoff[2]
+        return self._draw(frame, plan, ctx)[0]
 
 
 @register_op("discrete_synthesis")
-class DiscreteSynthesis(TableOp):
+class DiscreteSynthesis(Synthesiser):
     """Template 1: each output tuple drawn i.i.d. from the group's distinct tuples with their frequencies."""
 
     class Params(SynthesisParams):
         #: Leave tuples occurring fewer times than this out of the sampling distribution.
         min_count: int = Field(1, ge=1)
 
-    def fit(self, frame: pd.DataFrame, ctx: FitContext) -> dict[str, Any]:
+    def _settings(self, frame: pd.DataFrame, ctx: FitContext) -> dict[str, Any]:
         pool = sampling_pool(frame, self.params.min_count)
         if len(pool.rows) == 0:
             raise TransformError(ctx.column, self.name, f"no tuple occurs at least {self.params.min_count} times",
                                  n_rows=len(frame))
-        return {"seed": _seed(ctx), "policy_seed": ctx.seed, **_size_plan(frame, self.params.rows),
+        return {"seed": _seed(ctx), "policy_seed": ctx.seed,
                 "min_count": self.params.min_count, "distinct_tuples": pool.n_tuples,
                 "excluded_tuples": pool.excluded_tuples, "excluded_rows": pool.excluded_rows}
 
-    def apply(self, frame: pd.DataFrame, plan: dict[str, Any], ctx: FitContext) -> pd.DataFrame:
+    def _sampler(self, frame: pd.DataFrame, plan: dict[str, Any]) -> Sampler:
         rng = np.random.default_rng(plan["seed"])
-        return sample_discrete(frame, plan["output_rows"], rng, min_count=plan["min_count"],
-                               index=_index(frame, plan))
+        return lambda n: sample_discrete(frame, n, rng, min_count=plan["min_count"], index=pd.RangeIndex(n))
 
 
 @register_op("kde_synthesis")
-class KdeSynthesis(TableOp):
+class KdeSynthesis(Synthesiser):
     """Template 2: Gaussian KDE with Silverman's diagonal bandwidth; one shared source row per output row."""
 
     class Params(SynthesisParams):
-        clip: bool = False               # clip to the observed range of each column
-        round_integers: bool = False     # round integer columns back to integers
+        clip: bool = True                # keep each column inside its observed range (reflected at the bounds)
+        round_integers: bool = True      # round integer columns back to integers
         #: Columns of the group copied from the shared source row instead of smoothed (a mixed group).
         discrete: list[str] = Field(default_factory=list)
         #: Leave source rows whose tuple of ``discrete`` columns occurs fewer times than this out of the draw.
@@ -100,28 +155,25 @@ class KdeSynthesis(TableOp):
             raise TransformError(ctx.column, self.name, "no continuous column in the group")
         return cols
 
-    def fit(self, frame: pd.DataFrame, ctx: FitContext) -> dict[str, Any]:
+    def _settings(self, frame: pd.DataFrame, ctx: FitContext) -> dict[str, Any]:
         fit = fit_kde(frame, self._continuous(frame, ctx))
         pool = sampling_pool(frame[self.params.discrete], self.params.min_count)
         if len(pool.rows) == 0:
             raise TransformError(ctx.column, self.name, f"no discrete tuple occurs at least {self.params.min_count} "
                                  "times", n_rows=len(frame))
-        return {"seed": _seed(ctx), "policy_seed": ctx.seed, **_size_plan(frame, self.params.rows),
+        return {"seed": _seed(ctx), "policy_seed": ctx.seed,
                 "kde": fit.as_dict(), "clip": self.params.clip, "round_integers": self.params.round_integers,
                 "discrete": list(self.params.discrete), "min_count": self.params.min_count,
                 "excluded_tuples": pool.excluded_tuples, "excluded_rows": pool.excluded_rows}
 
-    def apply(self, frame: pd.DataFrame, plan: dict[str, Any], ctx: FitContext) -> pd.DataFrame:
+    def _sampler(self, frame: pd.DataFrame, plan: dict[str, Any]) -> Sampler:
         kde = plan["kde"]
         fit = KdeFit(columns=kde["columns"], bandwidth=kde["bandwidth"], sigma=kde["sigma"], n=kde["n"])
         rng = np.random.default_rng(plan["seed"])
         source = sampling_pool(frame[plan["discrete"]], plan["min_count"]).rows if plan["min_count"] > 1 else None
-        try:
-            return synthesize_continuous(frame, fit, plan["output_rows"], rng, discrete=plan["discrete"],
-                                         clip=plan["clip"], round_integers=plan["round_integers"],
-                                         index=_index(frame, plan), source=source)
-        except TypeError:
-            raise TransformError(ctx.column, self.name, "a smoothed column is not numeric or datetime") from None
+        return lambda n: synthesize_continuous(frame, fit, n, rng, discrete=plan["discrete"], clip=plan["clip"],
+                                               round_integers=plan["round_integers"], index=pd.RangeIndex(n),
+                                               source=source)
 
 
 @register_op("rare_value_merge")
@@ -201,7 +253,7 @@ class GaussianNoise(ColumnOp):
 
 
 @register_op("grouped_synthesis")
-class GroupedSynthesis(TableOp):
+class GroupedSynthesis(Synthesiser):
     """Splits a policy group into dependent subgroups (automatically, by association above a threshold, or as
     listed) and synthesises each independently: template 1 for an all-discrete subgroup, template 2 (with the
     discrete members copied from the shared source row) otherwise. The plan records the subgroups and the
@@ -212,13 +264,14 @@ class GroupedSynthesis(TableOp):
         threshold: float = Field(0.3, ge=0, le=1)
         #: With grouping: explicit, the subgroups (columns left out become singletons).
         subgroups: list[list[str]] = Field(default_factory=list)
-        #: Columns smoothed by the kernel (default: the group's float and datetime columns).
+        #: Columns smoothed by the kernel (default: floats, datetimes, integers with > integer_categories values).
         continuous: list[str] | None = None
+        integer_categories: int = Field(INTEGER_CATEGORIES, ge=0)
         min_count: int = Field(1, ge=1)
-        clip: bool = False
-        round_integers: bool = False
+        clip: bool = True
+        round_integers: bool = True
 
-    def _subops(self, frame: pd.DataFrame, ctx: FitContext) -> tuple[Grouping, list[tuple[list[str], TableOp]]]:
+    def _subops(self, frame: pd.DataFrame, ctx: FitContext) -> tuple[Grouping, list[tuple[list[str], Synthesiser]]]:
         cols = list(frame.columns)
         p = self.params
         if p.grouping == "auto":
@@ -228,16 +281,16 @@ class GroupedSynthesis(TableOp):
                 grouping = explicit_groups(cols, p.subgroups if p.grouping == "explicit" else [cols])
             except ValueError as exc:
                 raise TransformError(ctx.column, self.name, str(exc)) from None
-        cont = set(p.continuous) if p.continuous is not None else {c for c in cols if is_continuous(frame[c])}
-        ops: list[tuple[list[str], TableOp]] = []
+        cont = _continuous(frame, p.continuous, p.integer_categories, ctx, self.name)
+        ops: list[tuple[list[str], Synthesiser]] = []
         for group in grouping.groups:
             smooth = [c for c in group if c in cont]
             if smooth:
-                op: TableOp = KdeSynthesis(KdeSynthesis.Params(
-                    rows=p.rows, clip=p.clip, round_integers=p.round_integers, min_count=p.min_count,
+                op: Synthesiser = KdeSynthesis(KdeSynthesis.Params(
+                    clip=p.clip, round_integers=p.round_integers, min_count=p.min_count,
                     discrete=[c for c in group if c not in cont]))
             else:
-                op = DiscreteSynthesis(DiscreteSynthesis.Params(rows=p.rows, min_count=p.min_count))
+                op = DiscreteSynthesis(DiscreteSynthesis.Params(min_count=p.min_count))
             ops.append((group, op))
         return grouping, ops
 
@@ -246,17 +299,69 @@ class GroupedSynthesis(TableOp):
         return FitContext(column=f"{ctx.column}/{i}", seed=ctx.seed, reference_date=ctx.reference_date,
                           base_dir=ctx.base_dir, step=ctx.step)
 
-    def fit(self, frame: pd.DataFrame, ctx: FitContext) -> dict[str, Any]:
+    def _settings(self, frame: pd.DataFrame, ctx: FitContext) -> dict[str, Any]:
         grouping, ops = self._subops(frame, ctx)
-        subplans = [{"columns": cols, "op": op.name, "plan": op.fit(frame[cols], self._sub_ctx(ctx, i))}
+        subplans = [{"columns": cols, "op": op.name, "plan": op._settings(frame[cols], self._sub_ctx(ctx, i))}
                     for i, (cols, op) in enumerate(ops)]
-        return {"policy_seed": ctx.seed, **_size_plan(frame, self.params.rows), "grouping": grouping.as_dict(),
-                "subgroups": subplans}
+        return {"policy_seed": ctx.seed, "grouping": grouping.as_dict(), "subgroups": subplans}
 
-    def apply(self, frame: pd.DataFrame, plan: dict[str, Any], ctx: FitContext) -> pd.DataFrame:
-        parts = []
-        for i, sub in enumerate(plan["subgroups"]):
-            # Both sub-ops apply from their plan alone, so default params rebuild them.
+    def _sampler(self, frame: pd.DataFrame, plan: dict[str, Any]) -> Sampler:
+        samplers = []
+        for sub in plan["subgroups"]:
+            # Both sub-ops sample from their plan alone, so default params rebuild them.
             op_cls = DiscreteSynthesis if sub["op"] == DiscreteSynthesis.name else KdeSynthesis
-            parts.append(op_cls(op_cls.Params()).apply(frame[sub["columns"]], sub["plan"], self._sub_ctx(ctx, i)))
-        return pd.concat(parts, axis=1)[list(frame.columns)]
+            samplers.append(op_cls(op_cls.Params())._sampler(frame[sub["columns"]], sub["plan"]))
+        return lambda n: pd.concat([draw(n) for draw in samplers], axis=1)[list(frame.columns)]
+
+
+def _continuous(frame: pd.DataFrame, listed: list[str] | None, integer_categories: int, ctx: FitContext,
+                op: str) -> list[str]:
+    """The listed continuous columns (checked), else the default rule of ``is_smoothed``."""
+    if listed is None:
+        return [c for c in frame.columns if is_smoothed(frame[c], integer_categories)]
+    unknown = [c for c in listed if c not in frame.columns]
+    if unknown:
+        raise TransformError(ctx.column, op, f"continuous column(s) {unknown} are not in the group")
+    for c in listed:
+        try:
+            as_float(frame[c].iloc[:0])
+        except TypeError:
+            raise TransformError(c, op, "a continuous column must be numeric or datetime") from None
+    return list(listed)
+
+
+@register_op("cart_synthesis")
+class CartSynthesis(Synthesiser):
+    """Sequential CART (Nowok, Raab and Dibben 2016; synthpop's default): the first column from its marginal,
+    each next one from a donor in the leaf of a tree on the columns before it; ``min_leaf`` training rows at
+    least per leaf. The plan holds settings and seeds only; the trees are fitted again wherever the plan is
+    applied (on a replay: on the batch given)."""
+
+    class Params(SynthesisParams):
+        #: Fewest training rows in a leaf: the privacy lever (synthpop's minbucket, default 5).
+        min_leaf: int = Field(20, ge=1)
+        #: Visit sequence (default: the group's column order); the columns not listed follow in group order.
+        order: list[str] | None = None
+        #: Columns smoothed and drawn by regression trees (default: as grouped_synthesis).
+        continuous: list[str] | None = None
+        integer_categories: int = Field(INTEGER_CATEGORIES, ge=0)
+        #: Donor value + Gaussian noise of the leaf's Silverman bandwidth on continuous columns, in range.
+        smoothing: bool = True
+        refuse_unique_copies: bool = True
+
+    def _settings(self, frame: pd.DataFrame, ctx: FitContext) -> dict[str, Any]:
+        listed = list(self.params.order or [])
+        unknown = [c for c in listed if c not in frame.columns]
+        if unknown or len(set(listed)) != len(listed):
+            raise TransformError(ctx.column, self.name, f"order must name distinct columns of the group; not in "
+                                 f"it: {unknown}")
+        order = listed + [c for c in frame.columns if c not in listed]
+        return {"seed": _seed(ctx), "policy_seed": ctx.seed, "order": order,
+                "continuous": _continuous(frame, self.params.continuous, self.params.integer_categories, ctx,
+                                          self.name),
+                "min_leaf": self.params.min_leaf, "smoothing": self.params.smoothing}
+
+    def _sampler(self, frame: pd.DataFrame, plan: dict[str, Any]) -> Sampler:
+        cart = CartSynthesizer(frame[plan["order"]], plan["continuous"], np.random.default_rng(plan["seed"]),
+                               min_leaf=plan["min_leaf"], smoothing=plan["smoothing"])
+        return lambda n: cart.sample(n)[list(frame.columns)]

@@ -102,3 +102,58 @@ def privacy_report(raw: pd.DataFrame, synthetic: pd.DataFrame, quasi_identifiers
     return {"reproductions": reproductions(raw, synthetic, list(quasi_identifiers)).as_dict(),
             "closest_record": [closest_record(raw, synthetic, list(g), max_rows=max_rows, seed=seed).as_dict()
                                for g in continuous_groups]}
+
+
+#: Rounds of re-drawing rows that copy a unique training row before the rest are filled from accepted rows.
+REDRAW_ROUNDS = 10
+
+
+def unique_copy_mask(train: pd.DataFrame, synthetic: pd.DataFrame, columns: list[str] | None = None) -> np.ndarray:
+    """True for every synthetic row equal, on ``columns`` (default: all of ``train``'s), to a training row whose
+    tuple occurs exactly once in ``train`` (missing equals missing)."""
+    cols = list(train.columns) if columns is None else list(columns)
+    codes = encode_codes(pd.concat([train[cols], synthetic[cols]], ignore_index=True), cols)
+    counts = np.bincount(codes[:len(train)], minlength=int(codes.max(initial=-1)) + 1)
+    return counts[codes[len(train):]] == 1
+
+
+def draw_refusing_unique_copies(train: pd.DataFrame, draw, n: int, rng: np.random.Generator, *,
+                                refuse: bool) -> tuple[pd.DataFrame, dict]:
+    """``draw(m)`` -> m synthetic rows; returns n rows and the counts of copies of unique training rows.
+
+    With ``refuse``, rows that copy a unique training row are replaced by fresh draws that do not (up to
+    ``REDRAW_ROUNDS`` rounds of drawing; one usually suffices); any still copying one after that are replaced
+    by rows drawn uniformly from the accepted ones. Either way the result is a draw conditioned on "not a copy
+    of a unique training row": those tuples get probability zero and their mass goes to the rest in proportion.
+    """
+    drawn = [draw(n).reset_index(drop=True)]
+    pick = np.arange(n)            # row of the concatenated draws each output row takes
+    flagged = unique_copy_mask(train, drawn[0])
+    counts = {"unique_copies_drawn": int(flagged.sum()), "refused": bool(refuse), "redraw_rounds": 0,
+              "filled_from_accepted": 0}
+    offset = n
+    # Each round draws enough rows (at the first draw's acceptance rate, and no more than n) to replace every
+    # flagged row at once; accepted ones replace flagged rows in order (i.i.d. draws of the conditioned law).
+    accept = max(1.0 - flagged.mean(), 0.05) if n else 1.0
+    while refuse and flagged.any() and counts["redraw_rounds"] < REDRAW_ROUNDS:
+        counts["redraw_rounds"] += 1
+        where = np.flatnonzero(flagged)
+        fresh = draw(min(int(np.ceil(1.2 * len(where) / accept)), n) + 8).reset_index(drop=True)
+        good = np.flatnonzero(~unique_copy_mask(train, fresh))[:len(where)]
+        drawn.append(fresh)
+        pick[where[:len(good)]] = offset + good
+        flagged[where[:len(good)]] = False
+        offset += len(fresh)
+    if refuse and flagged.any():
+        accepted = np.flatnonzero(~flagged)
+        if len(accepted) == 0:
+            raise ValueError("every drawn row copies a unique training row; nothing to keep")
+        where = np.flatnonzero(flagged)
+        pick[where] = pick[rng.choice(accepted, size=len(where))]
+        counts["filled_from_accepted"] = int(len(where))
+        flagged[:] = False
+    counts["unique_copies_released"] = int(flagged.sum())
+    if len(drawn) == 1 and not counts["filled_from_accepted"]:
+        return drawn[0], counts
+    pool = drawn[0] if len(drawn) == 1 else pd.concat(drawn, ignore_index=True)
+    return pool.iloc[pick].reset_index(drop=True), counts

@@ -1,0 +1,138 @@
+"""Sequential CART synthesis (Nowok, Raab and Dibben 2016; synthpop's default method) on scikit-learn trees.
+
+The first column of the visit order is drawn from its marginal; every next column is drawn, row by row, from a
+donor: a training row that falls in the same leaf of a decision tree fitted on the columns before it (the tree
+is evaluated on the synthetic values drawn so far). ``min_leaf`` is the privacy lever: a leaf holds at least that
+many training rows, so a drawn value is always one of several candidates, and larger leaves copy less of any one
+person. Continuous columns are smoothed by default (synthpop's ``smoothing = "density"``): the donor value plus
+Gaussian noise with Silverman's bandwidth of the leaf's values, reflected into the column's observed range.
+
+Categorical predictors enter each tree as the rank of their categories by the target's mean (scikit-learn trees
+have no subset splits; see ``_ranks``); missing values are a category of their own, or for a numeric predictor
+left to scikit-learn's native handling of NaN. The fitted trees stay in memory: nothing here is stored.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
+
+from anon_pipeline.stats.floats import as_float, from_float
+from anon_pipeline.stats.kde import reflect_into
+
+
+@dataclass
+class _Column:
+    name: str
+    continuous: bool
+    x: np.ndarray            # float features (codes for a category, NaN only in a numeric column)
+    low: float = np.nan
+    high: float = np.nan
+
+
+def _encode(frame: pd.DataFrame, continuous: set[str]) -> list[_Column]:
+    out = []
+    for name in frame.columns:
+        if name in continuous:
+            x = as_float(frame[name])
+            finite = x[~np.isnan(x)]
+            out.append(_Column(name, True, x, float(finite.min()) if len(finite) else np.nan,
+                               float(finite.max()) if len(finite) else np.nan))
+        else:
+            codes, _ = pd.factorize(frame[name].astype(object), use_na_sentinel=False)
+            out.append(_Column(name, False, codes.astype(float)))
+    return out
+
+
+def _tree_target(col: _Column) -> np.ndarray:
+    """What the tree of ``col`` is fitted on: codes, or the values with NaN moved below the range (a leaf apart)."""
+    if not col.continuous:
+        return col.x.astype(np.int64)
+    span = (col.high - col.low) if np.isfinite(col.high - col.low) else 0.0
+    return np.where(np.isnan(col.x), (col.low if np.isfinite(col.low) else 0.0) - span - 1.0, col.x)
+
+
+def _ranks(codes: np.ndarray, score: np.ndarray) -> np.ndarray:
+    """Category code -> rank of the mean ``score`` of its rows. With the categories in this order a threshold
+    split finds the best split into two subsets for a binary or numeric target (Breiman et al. 1984), which a
+    tree on arbitrary codes would need many splits for; a categorical target is scored by its commonest class."""
+    count = np.bincount(codes)
+    mean = np.bincount(codes, weights=score, minlength=len(count)) / np.maximum(count, 1)
+    return np.argsort(np.argsort(mean, kind="stable"), kind="stable").astype(float)
+
+
+class CartSynthesizer:
+    """Trees fitted on a training frame; ``sample(n)`` draws n synthetic rows from them (advancing ``rng``)."""
+
+    def __init__(self, frame: pd.DataFrame, continuous: list[str], rng: np.random.Generator, *, min_leaf: int = 5,
+                 smoothing: bool = True):
+        self.frame = frame
+        self.rng = rng
+        self.columns = _encode(frame, set(continuous))
+        features = np.column_stack([c.x for c in self.columns]) if self.columns else np.zeros((len(frame), 0))
+        self.trees: list = [None]
+        self.recode: list[dict[int, np.ndarray]] = [{}]
+        # Per column: the training rows sorted by leaf, and where each node's rows start and how many there are.
+        self.leaves: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = [self._donors(np.zeros(len(frame), int), 1)]
+        for j in range(1, len(self.columns)):
+            col = self.columns[j]
+            kind = DecisionTreeRegressor if col.continuous else DecisionTreeClassifier
+            tree = kind(min_samples_leaf=min_leaf, random_state=int(rng.integers(0, 2**31 - 1)))
+            target = _tree_target(col)
+            score = target if col.continuous else (target == np.bincount(target).argmax()).astype(float)
+            self.recode.append({k: _ranks(self.columns[k].x.astype(np.int64), score)
+                                for k in range(j) if not self.columns[k].continuous})
+            x = self._features(features, j)
+            tree.fit(x, target)
+            self.trees.append(tree)
+            self.leaves.append(self._donors(tree.apply(x), tree.tree_.node_count))
+        self.bandwidths = [self._bandwidth(c, j) if c.continuous and smoothing else None
+                           for j, c in enumerate(self.columns)]
+
+    @staticmethod
+    def _donors(leaf: np.ndarray, n_nodes: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        order = np.argsort(leaf, kind="stable")
+        sizes = np.bincount(leaf, minlength=n_nodes)
+        return order, np.concatenate([[0], np.cumsum(sizes)[:-1]]), sizes
+
+    def _features(self, matrix: np.ndarray, j: int) -> np.ndarray:
+        """The predictors of column j's tree: the columns before it, each category as its rank for this target."""
+        x = matrix[:, :j].copy()
+        for k, ranks in self.recode[j].items():
+            x[:, k] = ranks[x[:, k].astype(np.int64)]
+        return x
+
+    def sample(self, n: int) -> pd.DataFrame:
+        synthetic = np.empty((n, len(self.columns)))
+        out = {}
+        for j, col in enumerate(self.columns):
+            leaf = np.zeros(n, dtype=np.int64) if j == 0 else self.trees[j].apply(self._features(synthetic, j))
+            order, starts, sizes = self.leaves[j]
+            donor = order[starts[leaf] + (self.rng.random(n) * sizes[leaf]).astype(np.int64)]
+            values = col.x[donor]
+            if self.bandwidths[j] is not None:
+                values = reflect_into(values + self.bandwidths[j][leaf] * self.rng.standard_normal(n),
+                                      col.low, col.high)
+            synthetic[:, j] = values
+            like = self.frame[col.name]
+            out[col.name] = (from_float(values, like, pd.RangeIndex(n), rounded=True) if col.continuous
+                             else like.iloc[donor].reset_index(drop=True))
+        return pd.DataFrame(out)[list(self.frame.columns)]
+
+    def _bandwidth(self, col: _Column, j: int) -> np.ndarray:
+        """Silverman's 1.06 sd n^(-1/5) of the training values in each leaf (NaN values ignored)."""
+        order, starts, sizes = self.leaves[j]
+        leaf_of = np.repeat(np.arange(len(sizes)), sizes)
+        x = col.x[order]
+        ok = ~np.isnan(x)
+        count = np.bincount(leaf_of[ok], minlength=len(sizes))
+        total = np.bincount(leaf_of[ok], weights=x[ok], minlength=len(sizes))
+        squares = np.bincount(leaf_of[ok], weights=x[ok] ** 2, minlength=len(sizes))
+        with np.errstate(invalid="ignore", divide="ignore"):
+            mean = total / count
+            sd = np.sqrt(np.maximum(squares / count - mean ** 2, 0.0))
+            h = 1.06 * sd * count ** -0.2
+        return np.nan_to_num(h, nan=0.0)
