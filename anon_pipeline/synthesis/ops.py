@@ -80,7 +80,13 @@ class Synthesiser(TableOp):
         raise NotImplementedError
 
     def _draw(self, frame: pd.DataFrame, plan: dict[str, Any], ctx: FitContext) -> tuple[pd.DataFrame, dict]:
-        sampler = self._sampler(frame, plan)
+        try:
+            # Some samplers fit on the batch when built (CART's trees). A library's message may quote a cell
+            # value, so only the kind of failure is said.
+            sampler = self._sampler(frame, plan)
+        except (TypeError, ValueError) as exc:
+            raise TransformError(ctx.column, self.name, f"cannot fit on this batch ({type(exc).__name__}): a column "
+                                 "it smooths or models is not of the kind the plan expects", n_rows=len(frame)) from None
         try:
             # Plans fitted before refusal existed have neither key: they never refused.
             out, counts = draw_refusing_unique_copies(frame, sampler, plan["output_rows"],

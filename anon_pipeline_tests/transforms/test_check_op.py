@@ -56,6 +56,7 @@ CASES: dict[str, tuple[dict, pd.Series | pd.DataFrame, dict]] = {
     "discrete_synthesis": ({}, _table, {}),
     "kde_synthesis": ({"discrete": ["z"]}, _mixed, {}),
     "grouped_synthesis": ({}, _mixed, {}),
+    "cart_synthesis": ({"min_leaf": 5}, _mixed, {}),
     # Its noise comes from OpenDP's CSPRNG, never from the seed (a seed in a YAML file would let anyone remove it).
     "dp_mst_synthesis": ({"epsilon": 5, "columns": {"age": {"bounds": [0, 100], "bins": 5},
                                                     "zip": {"values": ["13053", "13068", "14850", "14853"]},
