@@ -123,7 +123,7 @@ def main(argv: list[str] | None = None) -> int:
     kl_s = kl_figures(raw, synth, args.mc_samples, seed)
     kl_n = kl_figures(raw, noise, args.mc_samples, seed)
     kl_split = kl_figures(raw, split, args.mc_samples, seed)
-    level = float(synth_policy.privacy.model_extra.get("k_eps_level", 10))
+    level = float(synth_policy.privacy.k_eps_level or 10)
     ke_split = k_eps(split, CONTINUOUS, DISCRETE, level=level)
     ke_strict = k_eps(strict, CONTINUOUS, DISCRETE, level=level)
     kl_strict = kl_figures(raw, strict, args.mc_samples, seed, ("all5",))["all5"]

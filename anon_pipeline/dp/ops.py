@@ -58,6 +58,8 @@ class DPMSTSynthesis(TableOp):
     marginals, a consistent tree model, rows drawn from it. Every kept column of the policy must be in it (or in
     another group of the same ``rows``): there is no real row to attach another column to."""
 
+    draws_by_position = True
+
     class Params(OpParams):
         epsilon: float = Field(gt=0)
         delta: float = Field(1e-9, gt=0, lt=1)

@@ -45,7 +45,12 @@ class Anonymised:
 def _run(qi_table: pd.DataFrame, policy: Policy, plan: dict[str, Any] | None, groups: bool = True,
          suppress: bool = True) -> Anonymised:
     column_steps, group_steps = bind_steps(policy)
-    table = qi_table.copy()
+    # Ops that draw from the seed (noise, synthesis) draw by row position, and the qi table's rows come in a
+    # random (CSPRNG) order: value order first makes the same input and seed give the same release.
+    drawing = any(b.op.draws_by_position for steps in (*column_steps.values(), *group_steps.values()) for b in steps)
+    values = [c for c in qi_table.columns if c != GUID]
+    table = qi_table.sort_values(values, kind="stable", na_position="last") if drawing and values \
+        else qi_table.copy()
     keys: dict[str, pd.DataFrame] = {}
     new_plan: dict[str, Any] = {"policy": policy.name, "seed": policy.seed,
                                 "reference_date": policy.reference_date.isoformat() if policy.reference_date else None,

@@ -70,6 +70,8 @@ class Synthesiser(TableOp):
     on anything else (a replayed plan) draws again from the plan, with the same seeds.
     """
 
+    draws_by_position = True
+
     Params = SynthesisParams
     _handoff: tuple[Any, dict, pd.DataFrame] | None = None
 
@@ -233,6 +235,8 @@ class DatetimePartition(ColumnOp):
 @register_op("gaussian_noise")
 class GaussianNoise(ColumnOp):
     """Noise addition, the baseline: value + scale * sigma * N(0, 1), sigma the column's population sigma."""
+
+    draws_by_position = True
 
     class Params(OpParams):
         scale: float = Field(0.1, ge=0)       # fraction of sigma

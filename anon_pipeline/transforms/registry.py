@@ -66,6 +66,9 @@ class ColumnOp:
     #: Ops whose output for a row depends only on that row's value (and the plan) set this: the pipeline then
     #: applies them once per distinct value and maps the results back (``transforms/distinct.py``).
     value_wise: ClassVar[bool] = False
+    #: Ops that draw from the seed row by row (noise, synthesis) set this: the pipeline then hands them rows in
+    #: value order, so the same input and seed give the same output whatever order the rows came in.
+    draws_by_position: ClassVar[bool] = False
 
     def __init__(self, params: OpParams) -> None:
         self.params = params
@@ -91,6 +94,8 @@ class TableOp:
 
     name: ClassVar[str]
     Params: ClassVar[type[OpParams]] = OpParams
+    #: As for ``ColumnOp``.
+    draws_by_position: ClassVar[bool] = False
 
     def __init__(self, params: OpParams) -> None:
         self.params = params
