@@ -84,7 +84,8 @@ def _spend_once(args):
 def test_concurrent_spenders_never_pass_the_budget(tmp_path):
     """Eight processes race to spend 0.3 each from a budget of 1.0: exactly three may succeed."""
     Ledger.for_dataset(tmp_path, "race")   # create the file before the race
-    with mp.get_context("fork").Pool(8) as pool:
+    # spawn, not fork: forking a test process that already runs threads (Dagster, OpenDP) can deadlock a child.
+    with mp.get_context("spawn").Pool(8) as pool:
         results = pool.map(_spend_once, [(str(tmp_path), i) for i in range(8)])
     ledger = Ledger.for_dataset(tmp_path, "race")
     assert sum(results) == 3 and len(ledger.entries()) == 3
