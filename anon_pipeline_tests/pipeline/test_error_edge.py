@@ -31,7 +31,7 @@ from anon_pipeline.pipeline import source as source_module
 from anon_pipeline.pipeline.source import duplicated_names
 from anon_pipeline.sample import generate
 from anon_pipeline.transforms import registry
-from anon_pipeline_tests.pipeline.policies import ROOT, variant
+from anon_pipeline_tests.pipeline.policies import variant
 
 #: Values planted in the input where an error happens; none may appear in any message.
 PLANTED = "Zyxwquorble"

@@ -3,7 +3,6 @@ the release, and risk targets as checks that warn or block."""
 
 import json
 
-import pandas as pd
 import pytest
 
 import anon_pipeline as ap

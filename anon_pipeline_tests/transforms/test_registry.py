@@ -1,4 +1,3 @@
-import pandas as pd
 import pytest
 
 from anon_pipeline.transforms import ColumnOp, OpParams, get_op, register_op, registered_ops
