@@ -46,6 +46,8 @@ import pandas as pd
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # run from a checkout without installing
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # the shared peer-venv helper
+from peer_venv import ensure_venv  # noqa: E402
 
 from anon_pipeline.attacks import attack_report, success_rate  # noqa: E402
 from anon_pipeline.attacks.singling_out import DEFAULT_MAX_ATTEMPTS  # noqa: E402
@@ -121,17 +123,6 @@ print(json.dumps(out))
 '''
 
 
-def ensure_venv(venv: Path, requirement: str) -> Path:
-    python = venv / "bin" / "python"
-    probe = [str(python), "-c", "import anonymeter.evaluators"]
-    if python.exists() and subprocess.run(probe, capture_output=True).returncode == 0:
-        return python
-    print(f"creating {venv} and installing {requirement} (once) ...", flush=True)
-    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
-    subprocess.run([str(python), "-m", "pip", "install", "--quiet", requirement], check=True)
-    return python
-
-
 def releases(train: pd.DataFrame, seed: int) -> dict[str, pd.DataFrame]:
     boot = train.sample(len(train), replace=True, random_state=seed).reset_index(drop=True)
     numeric = ["departure_attr", "arrival_attr"] if "departure_attr" in train.columns else ["age"]
@@ -169,7 +160,8 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
 
     requirement = f"anonymeter=={args.anonymeter}"
-    python = ensure_venv(args.venv or VENVS / f"anonymeter-{args.anonymeter}", requirement)
+    python = ensure_venv(args.venv or VENVS / f"anonymeter-{args.anonymeter}", "anonymeter.evaluators",
+                         [requirement])
     figures, seconds, all_agree, explained = {}, {}, True, True
     print(f"{args.n_attacks} attacks, seed {args.seed}, max_attempts {args.max_attempts}, {requirement}")
     print(f"{'data/release':<22}{'attack':<28}{'ours: risk [95 % CI]':<25}{'anonymeter: risk [95 % CI]':<28}"

@@ -46,6 +46,8 @@ from sklearn.metrics import roc_auc_score
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # run from a checkout without installing
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # the shared peer-venv helper
+from peer_venv import ensure_venv  # noqa: E402
 
 from anon_pipeline.attacks import attack_report  # noqa: E402
 from anon_pipeline.sample.flights import flights  # noqa: E402
@@ -179,17 +181,6 @@ def best_of(repeat: int, make) -> tuple[pd.DataFrame, float]:
     return released.reset_index(drop=True), min(times)
 
 
-def ensure_venv(venv: Path) -> Path:
-    python = venv / "bin" / "python"
-    probe = [str(python), "-c", "import sdv, synthpop, sdmetrics"]
-    if python.exists() and subprocess.run(probe, capture_output=True).returncode == 0:
-        return python
-    print(f"creating {venv} and installing {', '.join(PEERS)} (once) ...", flush=True)
-    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
-    subprocess.run([str(python), "-m", "pip", "install", "--quiet", *PEERS], check=True, env=PEER_ENV)
-    return python
-
-
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--datasets", default="adult,flights")
@@ -199,7 +190,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--repeat", type=int, default=3, help="runs per method; the fastest one's seconds count")
     ap.add_argument("--venv", type=Path, default=VENVS / "synthesis-peers")
     args = ap.parse_args(argv)
-    python = ensure_venv(args.venv)
+    python = ensure_venv(args.venv, "sdv, synthpop, sdmetrics", PEERS, env=PEER_ENV)
     results: dict = {}
     with tempfile.TemporaryDirectory() as tmp:
         splits, releases, cfg = {}, {}, {"seed": args.seed, "repeat": args.repeat, "datasets": {}}

@@ -32,7 +32,9 @@ class Age(ColumnOp):
         return {"reference_date": ref.isoformat()}
 
     def apply(self, values: pd.Series, plan: dict[str, Any], ctx: FitContext) -> pd.Series:
-        born = pd.to_datetime(values, errors="coerce")
+        # Typed date columns pass through; text is parsed element by element (the raw schema types declared
+        # dates, so this is the fallback for plugins and direct use).
+        born = pd.to_datetime(values, errors="coerce", format="mixed")
         bad = born.isna() & values.notna()
         if bad.any():
             raise TransformError(ctx.column, self.name, "values are not dates", n_rows=int(bad.sum()))
