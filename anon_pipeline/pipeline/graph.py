@@ -95,6 +95,11 @@ class Run:
     def typed_raw(self, descriptor: dict[str, Any]) -> pd.DataFrame:
         return self.raw.typed(descriptor, self.policy)
 
+    def outcomes_of(self, value: Any, measure: Callable[[], list[CheckOutcome]]) -> list[CheckOutcome]:
+        """The outcomes this run's walker already recorded for ``value``, else ``measure()`` (a stage run on
+        its own, as Dagster runs them, measures again)."""
+        return list(self.checked.get(id(value)) or measure())
+
 
 @dataclass(frozen=True)
 class Output:
@@ -230,11 +235,10 @@ def _release(run: Run, raw: dict, contract: pd.DataFrame, anonymised: pd.DataFra
     # Dagster too (a failed upstream asset skips this one).
     # The staging checks run again here, so even a release materialised on its own never publishes a failing
     # table (``release`` raises BlockingCheckFailed and writes nothing).
-    outcomes = list(run.checked.get(id(anonymised)) or staging_checks(run.typed_raw(raw), anonymised, run.policy))
-    if attack_report is not None:
-        outcomes += check_attack_targets(attack_report, run.policy)
+    outcomes = run.outcomes_of(anonymised, lambda: staging_checks(run.typed_raw(raw), anonymised, run.policy))
     reports = {"anonymity_report": anonymity_report, "utility_report": utility_report}
     if attack_report is not None:
+        outcomes += run.outcomes_of(attack_report, lambda: check_attack_targets(attack_report, run.policy))
         reports["attack_report"] = attack_report
     dp_spent = {step: summary["dp"] for step, summary in key_tables.get("plan_summary", {}).items()
                 if "dp" in summary}
