@@ -11,7 +11,7 @@ from typing import Any
 import pandas as pd
 
 from anon_pipeline.errors import TransformError
-from anon_pipeline.transforms.registry import ColumnOp, FitContext, OpParams, register_op
+from anon_pipeline.transforms.registry import ColumnOp, FitContext, FitNeeds, OpParams, register_op
 
 
 class AgeParams(OpParams):
@@ -23,6 +23,7 @@ class AgeParams(OpParams):
 class Age(ColumnOp):
     Params = AgeParams
     value_wise = True
+    fit_needs = FitNeeds.NOTHING
     params: AgeParams
 
     def fit(self, values: pd.Series, ctx: FitContext) -> dict[str, Any]:

@@ -13,7 +13,7 @@ import pandas as pd
 from pydantic import field_validator, model_validator
 
 from anon_pipeline.errors import TransformError
-from anon_pipeline.transforms.registry import ColumnOp, FitContext, OpParams, register_op
+from anon_pipeline.transforms.registry import ColumnOp, FitContext, FitNeeds, OpParams, register_op
 
 
 def _fmt(x: float) -> str:
@@ -54,6 +54,7 @@ class BandParams(OpParams):
 class Band(ColumnOp):
     Params = BandParams
     value_wise = True
+    fit_needs = FitNeeds.NOTHING
     params: BandParams
 
     def band_labels(self) -> list[str]:

@@ -7,7 +7,7 @@ from typing import Any, Literal
 import pandas as pd
 
 from anon_pipeline.reference.countries import CROSS_CONTINENT, continents
-from anon_pipeline.transforms.registry import ColumnOp, FitContext, OpParams, register_op
+from anon_pipeline.transforms.registry import ColumnOp, FitContext, FitNeeds, OpParams, register_op
 from anon_pipeline.transforms.unmatched import fill_unmatched
 
 
@@ -24,6 +24,7 @@ class CountryContinentParams(OpParams):
 class CountryContinent(ColumnOp):
     Params = CountryContinentParams
     value_wise = True
+    fit_needs = FitNeeds.NOTHING
     params: CountryContinentParams
 
     def apply(self, values: pd.Series, plan: dict[str, Any], ctx: FitContext) -> pd.Series:

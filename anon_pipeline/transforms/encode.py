@@ -15,7 +15,7 @@ from pydantic import Field
 
 from anon_pipeline.errors import TransformError
 from anon_pipeline.strict_model import SafeName
-from anon_pipeline.transforms.registry import ColumnOp, FitContext, OpParams, register_op
+from anon_pipeline.transforms.registry import ColumnOp, FitContext, FitNeeds, OpParams, register_op
 
 
 class EncodeParams(OpParams):
@@ -32,6 +32,7 @@ class Encode(ColumnOp):
     Params = EncodeParams
     pseudonymising = True
     value_wise = True
+    fit_needs = FitNeeds.DISTINCT
     params: EncodeParams
 
     def fit(self, values: pd.Series, ctx: FitContext) -> dict[str, Any]:

@@ -9,7 +9,7 @@ from pydantic import Field, model_validator
 
 from anon_pipeline.errors import TransformError
 from anon_pipeline.hierarchies import load_arx_csv
-from anon_pipeline.transforms.registry import ColumnOp, FitContext, OpParams, register_op
+from anon_pipeline.transforms.registry import ColumnOp, FitContext, FitNeeds, OpParams, register_op
 from anon_pipeline.transforms.unmatched import fill_unmatched
 
 
@@ -33,6 +33,7 @@ class HierarchyParams(OpParams):
 class Hierarchy(ColumnOp):
     Params = HierarchyParams
     value_wise = True
+    fit_needs = FitNeeds.NOTHING
     params: HierarchyParams
 
     def _table(self, ctx: FitContext) -> pd.DataFrame:

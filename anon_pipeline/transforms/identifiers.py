@@ -25,7 +25,7 @@ import phonenumbers
 from pydantic import Field, field_validator, model_validator
 
 from anon_pipeline.errors import TransformError
-from anon_pipeline.transforms.registry import ColumnOp, FitContext, OpParams, register_op
+from anon_pipeline.transforms.registry import ColumnOp, FitContext, FitNeeds, OpParams, register_op
 
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 #: Parameter names someone might use to paste a secret straight into a policy.
@@ -53,9 +53,12 @@ def _count_failure(column: str, op: str, bad: pd.Series, rule: str, on_invalid: 
 
 
 class IdentifierOp(ColumnOp):
-    """Base of the ops a policy may put on a direct identifier."""
+    """Base of the ops a policy may put on a direct identifier: each row's output is its own value's (keyed or
+    masked), so they run on any batch alone."""
 
     allowed_on_identifiers = True
+    fit_needs = FitNeeds.NOTHING
+    row_local = True
 
 
 # ---- keyed pseudonyms -------------------------------------------------------------------------------

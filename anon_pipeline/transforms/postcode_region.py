@@ -7,7 +7,7 @@ from typing import Any, Literal
 import pandas as pd
 
 from anon_pipeline.reference.postcodes import lookup
-from anon_pipeline.transforms.registry import ColumnOp, FitContext, OpParams, register_op
+from anon_pipeline.transforms.registry import ColumnOp, FitContext, FitNeeds, OpParams, register_op
 from anon_pipeline.transforms.unmatched import fill_unmatched
 
 
@@ -22,6 +22,7 @@ class PostcodeRegionParams(OpParams):
 class PostcodeRegion(ColumnOp):
     Params = PostcodeRegionParams
     value_wise = True
+    fit_needs = FitNeeds.NOTHING
     params: PostcodeRegionParams
 
     def apply(self, values: pd.Series, plan: dict[str, Any], ctx: FitContext) -> pd.Series:

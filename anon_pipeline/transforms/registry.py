@@ -1,8 +1,12 @@
 """The registry of transform ops: a decorator for this package and an entry-point group for plugins.
 
 An op is a class with a pydantic ``Params`` model and the fit/apply split: ``fit`` looks at the data and
-returns a small JSON-serialisable plan; ``apply`` uses only the plan and is row-local, so a fitted plan can
-be frozen and replayed on new data or another batch.
+returns a small JSON-serialisable plan; ``apply`` uses only the plan, so a fitted plan can be frozen and
+replayed on new data or another batch.
+
+For the streaming engine an op says what its fit needs (``fit_needs``) and whether apply works on any batch of
+rows alone (``row_local``). An op that says neither gets the conservative defaults: its fit sees every row (the
+whole column or group in memory) and the run is not split into batches; correct, at the cost of memory.
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ import hashlib
 import warnings
 from dataclasses import dataclass, field
 from datetime import date
+from enum import Enum
 from importlib import import_module
 from importlib.metadata import entry_points
 from pathlib import Path
@@ -34,6 +39,19 @@ class OpParams(StrictModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+class FitNeeds(str, Enum):
+    """What an op's ``fit`` must see of the data; the streaming engine gathers it in one pass over the batches."""
+
+    #: The plan comes from the params alone: fit gets an empty input of the right columns.
+    NOTHING = "nothing"
+    #: Each distinct value (column op) or distinct row (table op) once, in no particular order.
+    DISTINCT = "distinct"
+    #: Each distinct value or row once, with how many rows it stands for in ``FitContext.weights``.
+    COUNTS = "counts"
+    #: Every row, in memory: the fallback, whose memory grows with the table.
+    ROWS = "rows"
+
+
 @dataclass(frozen=True)
 class FitContext:
     """What an op may know besides its input: where it runs, the policy's seed and reference date."""
@@ -46,6 +64,13 @@ class FitContext:
     #: False when a fitted plan maps rows into the release's domain for the attack evaluation: an op that drops
     #: or blanks rows of a batch (suppression) then keeps them all.
     suppress: bool = True
+    #: When the engine fits on counts (``FitNeeds.COUNTS``): how many input rows each row of ``fit``'s input
+    #: stands for. None: each row is one row.
+    weights: np.ndarray | None = field(default=None, compare=False)
+
+    def row_weights(self, n: int) -> np.ndarray:
+        """The weight of each of ``n`` fit rows (ones when fitting on rows)."""
+        return np.ones(n, dtype=np.int64) if self.weights is None else np.asarray(self.weights)
 
     def rng(self) -> np.random.Generator:
         """A generator seeded from the policy seed, the column and the step, so steps do not share draws."""
@@ -69,9 +94,18 @@ class ColumnOp:
     #: Ops that draw from the seed row by row (noise, synthesis) set this: the pipeline then hands them rows in
     #: value order, so the same input and seed give the same output whatever order the rows came in.
     draws_by_position: ClassVar[bool] = False
+    #: What fit must see (see ``FitNeeds``); plugins that do not say get every row.
+    fit_needs: ClassVar[FitNeeds] = FitNeeds.ROWS
+    #: Apply gives each row the same output whatever other rows share its batch (value-wise ops always do).
+    row_local: ClassVar[bool] = False
 
     def __init__(self, params: OpParams) -> None:
         self.params = params
+
+    @classmethod
+    def batch_safe(cls) -> bool:
+        """Whether the streaming engine may apply this op batch by batch with one plan."""
+        return (cls.value_wise or cls.row_local) and not cls.draws_by_position
 
     def fit(self, values: pd.Series, ctx: FitContext) -> dict[str, Any]:
         """Learn what apply needs. The default plan is empty: most ops are fully described by params."""
@@ -96,9 +130,15 @@ class TableOp:
     Params: ClassVar[type[OpParams]] = OpParams
     #: As for ``ColumnOp``.
     draws_by_position: ClassVar[bool] = False
+    fit_needs: ClassVar[FitNeeds] = FitNeeds.ROWS
+    row_local: ClassVar[bool] = False
 
     def __init__(self, params: OpParams) -> None:
         self.params = params
+
+    @classmethod
+    def batch_safe(cls) -> bool:
+        return cls.row_local and not cls.draws_by_position
 
     def fit(self, frame: pd.DataFrame, ctx: FitContext) -> dict[str, Any]:
         return {}

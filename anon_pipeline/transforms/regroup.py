@@ -7,7 +7,7 @@ from typing import Any
 import pandas as pd
 from pydantic import model_validator
 
-from anon_pipeline.transforms.registry import ColumnOp, FitContext, OpParams, register_op
+from anon_pipeline.transforms.registry import ColumnOp, FitContext, FitNeeds, OpParams, register_op
 from anon_pipeline.transforms.unmatched import fill_unmatched
 
 
@@ -33,6 +33,7 @@ class RegroupParams(OpParams):
 class Regroup(ColumnOp):
     Params = RegroupParams
     value_wise = True
+    fit_needs = FitNeeds.NOTHING
     params: RegroupParams
 
     def apply(self, values: pd.Series, plan: dict[str, Any], ctx: FitContext) -> pd.Series:
