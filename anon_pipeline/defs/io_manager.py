@@ -15,6 +15,7 @@ from typing import Any
 import dagster as dg
 import pandas as pd
 
+from anon_pipeline.pipeline.staged import StagedTable, is_staged
 from anon_pipeline.workdir import PolicyDirs, default_workdir, make_dir
 from anon_pipeline.secrets import (ENCRYPTED_SUFFIX, atomic_write_bytes, decrypt_bytes, encrypt_bytes,
                                    encryption_key, read_encrypted_table, write_encrypted_table)
@@ -35,6 +36,7 @@ class PolicyStagingIOManager(dg.ConfigurableIOManager):
         if isinstance(obj, pd.DataFrame):
             write_encrypted_table(base.with_suffix(f".parquet{ENCRYPTED_SUFFIX}"), obj, key, name=base.name)
         else:
+            _remove_replaced(base.with_suffix(f".json{ENCRYPTED_SUFFIX}"), obj)
             data = json.dumps(obj, indent=2, default=str).encode()
             atomic_write_bytes(base.with_suffix(f".json{ENCRYPTED_SUFFIX}"),
                                encrypt_bytes(data, key, meta={"name": base.name, "format": "json"}))
@@ -51,6 +53,18 @@ class PolicyStagingIOManager(dg.ConfigurableIOManager):
             raise FileNotFoundError(f"no staged output for {context.asset_key.to_user_string()} in {base.parent}; "
                                     "materialise its upstream assets first")
         return json.loads(decrypt_bytes(doc.read_bytes(), encryption_key(), source=f"file {doc}")[0])
+
+
+def _remove_replaced(doc: Path, new: Any) -> None:
+    """The parts of the staged table a new materialisation replaces: only the newest is ever read again."""
+    if not doc.is_file():
+        return
+    try:
+        old = json.loads(decrypt_bytes(doc.read_bytes(), encryption_key(), source=f"file {doc}")[0])
+    except Exception:  # unreadable (another key, an older format): leave it, it is encrypted
+        return
+    if is_staged(old) and not (is_staged(new) and new["folder"] == old["folder"]):
+        StagedTable.of(old).remove()
 
 
 def _partition(context: dg.OutputContext | dg.InputContext) -> str | None:

@@ -16,7 +16,7 @@ from anon_pipeline.defs.inbox_sensor import inbox_sensor
 from anon_pipeline.defs.resources import AnonSettings
 from anon_pipeline.defs.results import check_result, to_metadata
 from anon_pipeline.errors import BlockingCheckFailed
-from anon_pipeline.pipeline.graph import Check, Markdown, RawCache, Run, Stage, stage_graph
+from anon_pipeline.pipeline.graph import Check, Markdown, Run, Stage, stage_graph
 from anon_pipeline.policy.model import Policy
 
 
@@ -57,14 +57,14 @@ def _partition(context) -> str | None:
     return context.partition_key if context.has_partition_key else None
 
 
-def _asset(policy: Policy, stage: Stage, raw_cache: RawCache, partitions: dg.PartitionsDefinition | None):
+def _asset(policy: Policy, stage: Stage, partitions: dg.PartitionsDefinition | None):
     key = lambda name: dg.AssetKey([policy.name, name])  # noqa: E731
     outs = {o.name: dg.AssetOut(key=key(o.name), group_name=policy.name, description=o.description)
             for o in stage.outputs}
     ins = {name: dg.AssetIn(key(name)) for name in stage.inputs}
 
     def compute(context: dg.AssetExecutionContext, anon: AnonSettings, source: str | None, inputs: dict):
-        run = Run(policy, workdir=anon.workdir, source=source, partition=_partition(context), raw=raw_cache)
+        run = Run(policy, workdir=anon.workdir, source=source, partition=_partition(context))
         try:
             produced = stage.fn(run, **inputs)
         except BlockingCheckFailed as exc:
@@ -85,7 +85,7 @@ def _asset(policy: Policy, stage: Stage, raw_cache: RawCache, partitions: dg.Par
     return _stage
 
 
-def _asset_check(policy: Policy, check: Check, raw_cache: RawCache, partitions: dg.PartitionsDefinition | None):
+def _asset_check(policy: Policy, check: Check, partitions: dg.PartitionsDefinition | None):
     key = lambda name: dg.AssetKey([policy.name, name])  # noqa: E731
     checked = key(check.on)
 
@@ -101,7 +101,7 @@ def _asset_check(policy: Policy, check: Check, raw_cache: RawCache, partitions: 
         ins={name: dg.AssetIn(key(name)) for name in (check.on, *check.extra)},
         name=f"{policy.name}__{check.name}")
     def _check(context: dg.AssetCheckExecutionContext, anon: AnonSettings, **inputs):
-        run = Run(policy, workdir=anon.workdir, partition=_partition(context.op_execution_context), raw=raw_cache)
+        run = Run(policy, workdir=anon.workdir, partition=_partition(context.op_execution_context))
         value = inputs.pop(check.on)
         for outcome in check.fn(run, value, **inputs):
             yield check_result(outcome, context, asset_key=checked, check_name=outcome.name)
@@ -111,10 +111,9 @@ def _asset_check(policy: Policy, check: Check, raw_cache: RawCache, partitions: 
 def policy_definitions(policy: Policy) -> dict[str, list]:
     """Assets, checks, the job, and the optional schedule and inbox sensor of one policy."""
     graph = stage_graph(policy)
-    raw_cache = RawCache()
     partitions = partitions_definition(policy)
-    assets = [_asset(policy, stage, raw_cache, partitions) for stage in graph.stages]
-    checks = [_asset_check(policy, check, raw_cache, partitions) for check in graph.checks]
+    assets = [_asset(policy, stage, partitions) for stage in graph.stages]
+    checks = [_asset_check(policy, check, partitions) for check in graph.checks]
     source_ops = [a.op.name for a, s in zip(assets, graph.stages) if s.takes_source]
     # The default run config shows the launchpad where to point a run at another file.
     job = dg.define_asset_job(f"{policy.name}_job", selection=dg.AssetSelection.key_prefixes([policy.name]),

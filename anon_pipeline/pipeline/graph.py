@@ -23,22 +23,25 @@ from anon_pipeline.attacks import render_markdown
 from anon_pipeline.dp.aggregates import write_dp_aggregates
 from anon_pipeline.dp.ledger import charge_plan
 from anon_pipeline.errors import InputDataError
-from anon_pipeline.pipeline.anonymise import Anonymised, anonymise, anonymised_schema, plan_summary, replay
+from anon_pipeline.pipeline.anonymise import Anonymised, anonymised_schema, plan_summary
 from anon_pipeline.pipeline.checks import (CheckOutcome, check_anonymised_schema, check_no_identifier_leak,
                                            check_privacy_targets, check_schema, k_quasi_identifier_outputs,
-                                           planned_privacy_checks, privacy_check_description, staging_checks)
+                                           planned_privacy_checks, privacy_check_description)
 from anon_pipeline.pipeline.evaluation import (check_attack_targets, evaluate, hold_out_control,
                                                planned_attack_checks)
 from anon_pipeline.pipeline.partitions import check_partition, partition_source
 from anon_pipeline.pipeline.plans import check_rows, chosen_plan
 from anon_pipeline.pipeline.publish import release, write_key_tables, write_plan, write_reports
-from anon_pipeline.pipeline.qi_table import build_qi_table, qi_schema
-from anon_pipeline.pipeline.raw_schema import validate_raw
-from anon_pipeline.pipeline.source import SourceFile, read_source, resolve_source
+from anon_pipeline.pipeline.qi_table import GUID, qi_schema
+from anon_pipeline.pipeline.source import SourceFile, resolve_source
+from anon_pipeline.pipeline.staged import StagedTable
+from anon_pipeline.pipeline.stream import (apply_streaming, engine_blockers, fit_streaming, leak_view,
+                                           plan_key_tables, run_in_memory, stage_frame, stream_qi_table,
+                                           typed_batches)
 from anon_pipeline.pipeline.union import UNION_CHECK, check_union_k, union_anonymity, union_markdown
 from anon_pipeline.workdir import PolicyDirs
 from anon_pipeline.policy.model import Policy
-from anon_pipeline.release import read_release_table
+from anon_pipeline.release import iter_release_batches
 from anon_pipeline.reports import anonymity_markdown, anonymity_report, utility_markdown, utility_report
 from anon_pipeline.reports.plots import distributions_markdown
 
@@ -56,22 +59,6 @@ class Out:
 
 
 @dataclass
-class RawCache:
-    """The validated raw table, read once per file and kept only for the latest file: several stages and checks
-    need it, and no stage stores a copy of it."""
-
-    tables: dict[str, pd.DataFrame] = field(default_factory=dict)
-
-    def typed(self, descriptor: dict[str, Any], policy: Policy) -> pd.DataFrame:
-        src = SourceFile(**descriptor)
-        if src.sha256 not in self.tables:
-            typed = validate_raw(read_source(src, policy), policy, src.path)
-            self.tables.clear()
-            self.tables[src.sha256] = typed
-        return self.tables[src.sha256]
-
-
-@dataclass
 class Run:
     """What every stage of one run may use besides its inputs."""
 
@@ -81,19 +68,30 @@ class Run:
     source: str | Path | None = None
     #: The partition this run processes (a partitioned policy needs one): picks the source file, names the release.
     partition: str | None = None
-    raw: RawCache = field(default_factory=RawCache)
     #: The fit of this run (plan, key tables), for callers that want more than the stage outputs.
     fitted: Anonymised | None = None
     #: Outcomes of the checks already run on a value of this run (by identity), so the release stage does not
     #: measure the same table twice when one walker ran both (``run_policy``).
     checked: dict[int, list[CheckOutcome]] = field(default_factory=dict)
+    #: Rows per batch of the streaming engine (default: the policy's ``source.batch_rows``).
+    batch_rows: int | None = None
+    #: Where this run stages its tables (encrypted parts); default: the policy's staging folder.
+    staging: Path | None = None
 
     @property
     def dirs(self) -> PolicyDirs:
         return PolicyDirs.for_policy(self.workdir, self.policy.name)
 
-    def typed_raw(self, descriptor: dict[str, Any]) -> pd.DataFrame:
-        return self.raw.typed(descriptor, self.policy)
+    @property
+    def rows_per_batch(self) -> int:
+        return self.batch_rows or self.policy.source.batch_rows
+
+    @property
+    def staging_dir(self) -> Path:
+        if self.staging is not None:
+            return self.staging
+        staging = self.dirs.staging
+        return staging / self.partition if self.partition is not None else staging
 
     def outcomes_of(self, value: Any, measure: Callable[[], list[CheckOutcome]]) -> list[CheckOutcome]:
         """The outcomes this run's walker already recorded for ``value``, else ``measure()`` (a stage run on
@@ -154,20 +152,51 @@ def _raw(run: Run) -> dict[str, Out]:
                                        "generated_sample": src.generated})}
 
 
-def _qi_table(run: Run, raw: dict) -> dict[str, Out]:
-    table, contract = build_qi_table(run.typed_raw(raw), run.policy)
-    out = {"contract": Out(contract if run.policy.release.contract else contract.iloc[:0])}
-    if run.policy.evaluation is not None:
-        table, control = hold_out_control(table, contract, run.policy)
-        out["control"] = Out(control, {"rows": len(control)})
-    out["qi_table"] = Out(table, {"rows": len(table), "columns": list(table.columns)})
+def _staged(value: Any) -> StagedTable:
+    return StagedTable.of(value)
+
+
+def _table_meta(table: StagedTable) -> dict[str, Any]:
+    return {"rows": table.rows, "columns": list(table.columns), "buckets": table.n_buckets}
+
+
+def _qi_table(run: Run, raw: dict) -> dict[str, Any]:
+    policy = run.policy
+    evaluated = policy.evaluation is not None
+    if evaluated and not policy.release.contract:
+        # The hold-out picks control rows by source row: it needs the contract even when none is released.
+        policy = policy.model_copy(update={"release": policy.release.model_copy(update={"contract": True})})
+    table, contract = stream_qi_table(SourceFile(**raw), policy, run.staging_dir, run.rows_per_batch)
+    out: dict[str, Out] = {}
+    if evaluated:
+        assert contract is not None
+        training, control = hold_out_control(table.frame(), contract.frame(), policy)
+        table.remove()
+        table = stage_frame(training, run.staging_dir, "qi_table")
+        out["control"] = Out(stage_frame(control, run.staging_dir, "control").as_dict(), {"rows": len(control)})
+        if not run.policy.release.contract:
+            contract.remove()
+            contract = None
+    out["contract"] = Out(contract.as_dict() if contract is not None else None)
+    out["qi_table"] = Out(table.as_dict(), _table_meta(table))
     return out
 
 
-def _anonymise(run: Run, qi_table: pd.DataFrame, control: pd.DataFrame | None = None) -> dict[str, Out]:
+def _anonymise(run: Run, qi_table: dict, control: dict | None = None) -> dict[str, Out]:
+    qi = _staged(qi_table)
     chosen = chosen_plan(run.policy, run.dirs)
-    if chosen is None:
-        result = anonymise(qi_table, run.policy)
+    blockers = engine_blockers(run.policy)
+    stored = None
+    if chosen is not None:
+        # Same codes, bands and levels as the releases of that plan: its key tables already decode this one.
+        plan_id, stored = chosen
+        check_rows(stored, plan_id, run.policy, qi.rows)
+    if blockers:
+        result, anonymised, generalised = run_in_memory(qi, run.policy, run.staging_dir, stored)
+    else:
+        result = fit_streaming(qi, run.policy) if stored is None else Anonymised(
+            qi.empty().iloc[:0], stored, plan_key_tables(run.policy, stored))
+    if stored is None:
         plan_id = result.plan_id
         # Differentially private steps spend from the dataset's budget: refused here, before anything is written.
         # (A reused plan spends nothing more: replaying it only samples again from what was already released.)
@@ -176,45 +205,50 @@ def _anonymise(run: Run, qi_table: pd.DataFrame, control: pd.DataFrame | None = 
         # The plan holds the codes of encode ops: it is as secret as the key tables, so it lives with them.
         write_plan(folder, result.plan)
     else:
-        # Same codes, bands and levels as the releases of that plan: its key tables already decode this one.
-        plan_id, stored = chosen
-        check_rows(stored, plan_id, run.policy, len(qi_table))
-        result = replay(qi_table, run.policy, stored)
         folder = run.dirs.key_tables / plan_id
+    if not blockers:
+        anonymised, generalised = apply_streaming(qi, run.policy, result, run.staging_dir)
     run.fitted = result
+    suppressed = max(0, int(result.plan.get("rows_in", qi.rows)) - anonymised.rows)
+    engine = "streaming" if not blockers else "in memory: " + "; ".join(blockers)
     return {
-        "anonymised": Out(result.table, {"rows": len(result.table), "suppressed_rows": result.suppressed_rows,
-                                         "columns": list(result.table.columns)}),
+        "anonymised": Out(anonymised.as_dict(), {"rows": anonymised.rows, "suppressed_rows": suppressed,
+                                                 "columns": list(anonymised.columns), "engine": engine}),
         "key_tables": Out({"tables": {n: len(t) for n, t in result.key_tables.items()}, "plan_id": plan_id,
-                           "plan_reused": chosen is not None, "plan_summary": plan_summary(result.plan)},
+                           "plan_reused": chosen is not None, "plan_summary": plan_summary(result.plan),
+                           "engine": engine},
                           {"folder": str(folder), "tables": sorted(result.key_tables)}),
         # Only group steps make it differ from the qi table: without groups it would be a second copy to stage.
-        **({"generalised": Out(result.generalised, {"rows": len(result.generalised)})} if run.policy.groups else {}),
-        **_attacks(run, result, qi_table, control),
+        **({"generalised": Out(generalised.as_dict(), {"rows": generalised.rows})}
+           if generalised is not None else {}),
+        **_attacks(run, result, qi, control),
     }
 
 
-def _attacks(run: Run, fitted: Anonymised, qi_table: pd.DataFrame, control: pd.DataFrame | None) -> dict[str, Out]:
+def _attacks(run: Run, fitted: Anonymised, qi: StagedTable, control: dict | None) -> dict[str, Out]:
     # In the stage that fits: the attacks need the plan to put training and control rows in the release's domain.
     if control is None:
         return {}
-    report = evaluate(fitted, qi_table, control, run.policy)
+    report = evaluate(fitted, qi.frame().sort_values(GUID, ignore_index=True), _staged(control).frame(), run.policy)
     path = write_reports(run.dirs, {"attack_report": report})["attack_report"]
     return {"attack_report": Out(report, {"report": Markdown(render_markdown(report)), "path": str(path)})}
 
 
-def _dp_aggregates(run: Run, raw: dict, qi_table: pd.DataFrame) -> dict[str, Out]:
+def _dp_aggregates(run: Run, raw: dict, qi_table: dict) -> dict[str, Out]:
     # Differential privacy protects by itself: the aggregates come from the validated input, before any
     # generalisation, and form their own release; the ledger is charged before anything is written.
-    folder = write_dp_aggregates(qi_table, run.policy, run.dirs.root.parent, f"aggregates-{raw['sha256'][:16]}")
+    folder = write_dp_aggregates(_staged(qi_table).frame(), run.policy, run.dirs.root.parent, f"aggregates-{raw['sha256'][:16]}")
     return {"dp_aggregates": Out(str(folder), {"release_dir": str(folder),
                                                "aggregates": [a.name for a in run.policy.dp.aggregates]})}
 
 
 def _report_stage(name: str, build, markdown, plots=None) -> Callable[..., dict[str, Out]]:
-    def _report(run: Run, qi_table: pd.DataFrame, anonymised: pd.DataFrame, key_tables: dict,
-                generalised: pd.DataFrame | None = None, raw: dict | None = None) -> dict[str, Out]:
-        doc = build(qi_table, anonymised, run.policy, generalised, key_tables.get("plan_summary"))
+    def _report(run: Run, qi_table: dict, anonymised: dict, key_tables: dict,
+                generalised: dict | None = None, raw: dict | None = None) -> dict[str, Out]:
+        anonymised = _staged(anonymised).frame()
+        doc = build(_staged(qi_table).frame().sort_values(GUID, ignore_index=True), anonymised, run.policy,
+                    _staged(generalised).frame() if generalised is not None else None,
+                    key_tables.get("plan_summary"))
         text = markdown(doc)
         if raw is not None:  # only the anonymity report of a policy that reuses plans reads raw
             doc["union"] = union_anonymity(anonymised, run.policy, run.dirs, key_tables["plan_id"], run.partition,
@@ -228,41 +262,79 @@ def _report_stage(name: str, build, markdown, plots=None) -> Callable[..., dict[
     return _report
 
 
-def _release(run: Run, raw: dict, contract: pd.DataFrame, anonymised: pd.DataFrame, anonymity_report: dict,
+def _release(run: Run, raw: dict, contract: dict | None, anonymised: dict, anonymity_report: dict,
              utility_report: dict, key_tables: dict, attack_report: dict | None = None,
              dp_aggregates: str | None = None) -> dict[str, Out]:
     # ``dp_aggregates`` is an input only so that a run refused by the privacy budget publishes nothing, in
     # Dagster too (a failed upstream asset skips this one).
     # The staging checks run again here, so even a release materialised on its own never publishes a failing
     # table (``release`` raises BlockingCheckFailed and writes nothing).
-    outcomes = run.outcomes_of(anonymised, lambda: staging_checks(run.typed_raw(raw), anonymised, run.policy))
+    staged = _staged(anonymised)
+    outcomes = run.outcomes_of(anonymised, lambda: _staging_checks(run, staged, raw))
     reports = {"anonymity_report": anonymity_report, "utility_report": utility_report}
     if attack_report is not None:
         outcomes += run.outcomes_of(attack_report, lambda: check_attack_targets(attack_report, run.policy))
         reports["attack_report"] = attack_report
     dp_spent = {step: summary["dp"] for step, summary in key_tables.get("plan_summary", {}).items()
                 if "dp" in summary}
-    folder = release(anonymised, reports, outcomes, run.policy, run.dirs, source_sha256=raw.get("sha256"),
-                     contract=contract, plan_id=key_tables.get("plan_id"),
+    folder = release(staged, reports, outcomes, run.policy, run.dirs, source_sha256=raw.get("sha256"),
+                     contract=_staged(contract) if contract is not None else None, plan_id=key_tables.get("plan_id"),
                      plan_reused=key_tables.get("plan_reused", False), partition=run.partition,
                      dp_spent=dp_spent or None)
-    return {"release": Out(str(folder), {"release_dir": str(folder), "rows": len(anonymised),
+    return {"release": Out(str(folder), {"release_dir": str(folder), "rows": staged.rows,
                                          **{o.name: o.metadata.get("measured") for o in outcomes
                                             if "measured" in o.metadata}})}
 
 
 # ---- checks ----------------------------------------------------------------------------------------------------
 
+def _bucket_schema(name: str, table: StagedTable, check) -> list[CheckOutcome]:
+    """A schema check bucket by bucket (equal GUIDs share a bucket, so uniqueness holds table-wide): the first
+    broken bucket's outcome, else one passing outcome counting every row."""
+    outcome = None
+    for bucket in table.buckets():
+        outcome = check(bucket)
+        if not outcome.passed:
+            return [outcome]
+    assert outcome is not None
+    return [CheckOutcome(outcome.name, True, True, outcome.description,
+                         {**outcome.metadata, "rows": table.rows})]
+
+
+def _leak(run: Run, anonymised: StagedTable, frame: pd.DataFrame, raw: dict) -> CheckOutcome:
+    view = leak_view(SourceFile(**raw), run.policy, run.rows_per_batch, frame)
+    return check_no_identifier_leak(view, frame, run.policy)
+
+
+def _staging_checks(run: Run, anonymised: StagedTable, raw: dict) -> list[CheckOutcome]:
+    """Every check on the anonymised (staging) table, as the release re-runs them."""
+    frame = anonymised.frame()
+    return [*_bucket_schema("anonymised", anonymised, lambda b: check_anonymised_schema(b, run.policy)),
+            _leak(run, anonymised, frame, raw), *check_privacy_targets(frame, run.policy)]
+
+
 def _raw_schema(run: Run, raw: dict) -> list[CheckOutcome]:
     try:
-        typed = run.typed_raw(raw)
+        rows = sum(len(b) for b in typed_batches(SourceFile(**raw), run.policy, run.rows_per_batch))
     except InputDataError as exc:
         problems = getattr(exc, "problems", None) or [{"column": exc.column, "rule": exc.rule,
                                                        "n_rows": exc.n_rows, "hint": exc.hint}]
         return [CheckOutcome("raw_schema", False, True, f"{len(problems)} rule(s) of the policy broken in "
                              f"{raw.get('path')}", {"problems": problems}, error=exc)]
     return [CheckOutcome("raw_schema", True, True, "conforms to the policy",
-                         {"rows": len(typed), "columns": len(typed.columns)})]
+                         {"rows": rows, "columns": len(run.policy.columns)})]
+
+
+def _release_schema(run: Run, folder: Path) -> list[CheckOutcome]:
+    schema = anonymised_schema(run.policy)
+    rows, outcome = 0, None
+    for batch in iter_release_batches(folder, run.rows_per_batch):
+        outcome = check_schema("release", batch, schema)
+        rows += len(batch)
+        if not outcome.passed:
+            return [outcome]
+    assert outcome is not None
+    return [CheckOutcome(outcome.name, True, True, outcome.description, {**outcome.metadata, "rows": rows})]
 
 
 def stage_graph(policy: Policy) -> Graph:
@@ -317,25 +389,26 @@ def stage_graph(policy: Policy) -> Graph:
         Check("qi_table_schema", "qi_table", (CheckSpec(
             "qi_table_schema", True, "Every row has a unique random (v4) GUID, and the columns are exactly those "
             "the policy keeps, before any op: " + ", ".join(policy.kept_columns) + "."),),
-            lambda run, qi_table: [check_schema("qi_table", qi_table, qi_schema(run.policy))]),
+            lambda run, qi_table: _bucket_schema("qi_table", _staged(qi_table),
+                                                 lambda b: check_schema("qi_table", b, qi_schema(run.policy)))),
         Check("anonymised_schema", "anonymised", (CheckSpec(
             "anonymised_schema", True, f"Every released column is there with its type ({outputs}), and no "
             "quasi-identifier is left missing."),),
-            lambda run, anonymised: [check_anonymised_schema(anonymised, run.policy)]),
+            lambda run, anonymised: _bucket_schema("anonymised", _staged(anonymised),
+                                                   lambda b: check_anonymised_schema(b, run.policy))),
         Check("privacy_targets", "anonymised", tuple(
             CheckSpec(name, blocking, privacy_check_description(name, policy))
             for name, blocking in planned_privacy_checks(policy)),
-            lambda run, anonymised: check_privacy_targets(anonymised, run.policy)),
+            lambda run, anonymised: check_privacy_targets(_staged(anonymised).frame(), run.policy)),
         Check("no_identifier_leak", "anonymised", (CheckSpec(
             "no_identifier_leak", True, "No value of a direct-identifier column of the input ("
             + ", ".join(policy.identifiers) + ") occurs in any released column."),),
-            lambda run, anonymised, raw: [check_no_identifier_leak(run.typed_raw(raw), anonymised, run.policy)],
+            lambda run, anonymised, raw: [_leak(run, _staged(anonymised), _staged(anonymised).frame(), raw)],
             extra=("raw",)),
         Check("release_schema", "release", (CheckSpec(
             "release_schema", True, "The written release files read back with the columns and types of the "
             "anonymised table."),),
-            lambda run, release: [check_schema("release", read_release_table(Path(release)),
-                                               anonymised_schema(run.policy))]),
+            lambda run, release: _release_schema(run, Path(release))),
     )
     if policy.dp is not None and policy.dp.aggregates:
         # Right after the input is validated: an over-budget run stops before anything else is written.

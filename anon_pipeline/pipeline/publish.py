@@ -10,6 +10,7 @@ from typing import Any
 import pandas as pd
 
 from anon_pipeline.errors import BlockingCheckFailed
+from anon_pipeline.pipeline.staged import StagedTable
 from anon_pipeline.pipeline.checks import CheckOutcome
 from anon_pipeline.pipeline.qi_table import GUID
 from anon_pipeline.policy.model import Policy
@@ -64,8 +65,9 @@ def write_contract(dirs: PolicyDirs, contract: pd.DataFrame, version: str) -> Pa
                                  encryption_key(), name="contract")
 
 
-def release(anonymised: pd.DataFrame, reports: dict[str, dict], outcomes: list[CheckOutcome], policy: Policy,
-            dirs: PolicyDirs, *, source_sha256: str | None = None, contract: pd.DataFrame | None = None,
+def release(anonymised: "pd.DataFrame | StagedTable", reports: dict[str, dict], outcomes: list[CheckOutcome],
+            policy: Policy, dirs: PolicyDirs, *, source_sha256: str | None = None,
+            contract: "pd.DataFrame | StagedTable | None" = None,
             plan_id: str | None = None, plan_reused: bool = False, partition: str | None = None,
             dp_spent: dict[str, dict] | None = None) -> Path:
     """Write the release, or raise ``BlockingCheckFailed`` and write nothing where a consumer reads.
@@ -101,7 +103,11 @@ def release(anonymised: pd.DataFrame, reports: dict[str, dict], outcomes: list[C
     if policy.release.contract and contract is not None:
         # Only rows that were released: suppressed rows have nothing to link, fully synthetic rows (fresh GUIDs)
         # have no source row at all, and then no contract is written.
-        linked = contract[contract[GUID].isin(anonymised[GUID])]
+        if isinstance(contract, StagedTable):
+            contract = contract.frame()
+        released = anonymised[GUID] if isinstance(anonymised, pd.DataFrame) else pd.concat(
+            [b[GUID] for b in anonymised.buckets([GUID])], ignore_index=True)
+        linked = contract[contract[GUID].isin(released)]
         if len(linked):
             write_contract(dirs, linked.reset_index(drop=True), folder.name)
     return folder

@@ -34,6 +34,11 @@ _HEX_SLOTS = np.array([i for i in range(36) if i not in (8, 13, 18, 23)])
 def random_guids(n: int) -> pd.api.extensions.ExtensionArray:
     """``n`` random version-4 UUID strings (a pandas ``str`` array), built from ``os.urandom`` bytes in numpy:
     no Python object per row, so millions of rows take a fraction of a second."""
+    return random_guids_with_lead(n)[0]
+
+
+def random_guids_with_lead(n: int) -> tuple[pd.api.extensions.ExtensionArray, np.ndarray]:
+    """``random_guids`` and the leading 32 bits of each GUID (an unsigned integer): its place in GUID order."""
     raw = np.frombuffer(os.urandom(16 * n), dtype=np.uint8).reshape(n, 16).copy()
     raw[:, 6] = (raw[:, 6] & 0x0F) | 0x40
     raw[:, 8] = (raw[:, 8] & 0x3F) | 0x80
@@ -44,7 +49,8 @@ def random_guids(n: int) -> pd.api.extensions.ExtensionArray:
     # The (n, 36) bytes are the data buffer of an Arrow string array whose offsets step by 36.
     offsets = np.arange(0, 36 * n + 1, 36, dtype=np.int64)
     strings = pyarrow.LargeStringArray.from_buffers(n, pyarrow.py_buffer(offsets), pyarrow.py_buffer(chars))
-    return pd.array(strings, dtype="str")
+    lead = raw[:, :4].copy().view(">u4").ravel().astype(np.uint32)
+    return pd.array(strings, dtype="str"), lead
 
 
 def qi_schema(policy: Policy) -> pa.DataFrameSchema:
@@ -83,6 +89,22 @@ def build_qi_table(raw: pd.DataFrame, policy: Policy) -> tuple[pd.DataFrame, pd.
         raise AnonPipelineError(f"qi_table of policy '{policy.name}' breaks its schema: {problems}")
     contract = pd.DataFrame({"source_row": order, GUID: table[GUID].to_numpy()}).sort_values("source_row")
     return table, contract.reset_index(drop=True)
+
+
+def qi_batch(raw: pd.DataFrame, policy: Policy, first_row: int) -> tuple[pd.DataFrame, np.ndarray, pd.DataFrame]:
+    """One batch of the qi table for the streaming engine, still in source order (the engine orders the rows by
+    GUID): (rows, the leading 32 bits of each GUID, contract rows ``source_row`` <-> GUID)."""
+    column_steps, _ = bind_steps(policy)
+    guids, lead = random_guids_with_lead(len(raw))
+    columns: dict[str, object] = {GUID: guids}
+    for name in policy.kept_columns:
+        values = raw[name]
+        if policy.columns[name].role is Role.identifier:
+            values, _, _ = run_steps(values, column_steps[name], policy, name)
+        columns[name] = values.to_numpy() if isinstance(values.dtype, np.dtype) else values.array
+    table = pd.DataFrame(columns)
+    contract = pd.DataFrame({"source_row": np.arange(first_row, first_row + len(raw), dtype=np.int64), GUID: guids})
+    return table, lead, contract
 
 
 def secure_permutation(n: int) -> np.ndarray:

@@ -7,7 +7,11 @@ Dagster.
 
 from __future__ import annotations
 
+import secrets
+import shutil
+import weakref
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +21,8 @@ from pydantic import ValidationError
 from anon_pipeline.errors import BlockingCheckFailed, PolicyError, raises_typed
 from anon_pipeline.pipeline.checks import CheckOutcome
 from anon_pipeline.pipeline.graph import Run, blocked, stage_graph
+from anon_pipeline.pipeline.staged import StagedTable
+from anon_pipeline.workdir import make_dir
 from anon_pipeline.policy import Policy, load_policy
 from anon_pipeline.policy.model import PlanReuse
 
@@ -24,7 +30,8 @@ from anon_pipeline.policy.model import PlanReuse
 @dataclass
 class RunResult:
     policy: str
-    anonymised: pd.DataFrame
+    #: The anonymised (staging) table, encrypted on disk until the result is dropped: ``anonymised`` reads it.
+    staged: StagedTable | None
     key_tables: dict[str, pd.DataFrame]
     anonymity: dict[str, Any]
     utility: dict[str, Any]
@@ -38,6 +45,11 @@ class RunResult:
     plan_reused: bool = False
     partition: str | None = None
 
+    @cached_property
+    def anonymised(self) -> pd.DataFrame:
+        """The anonymised table in memory (read from staging on first use: a large table costs its memory)."""
+        return self.staged.frame() if self.staged is not None else pd.DataFrame()
+
     @property
     def failed_checks(self) -> dict[str, str]:
         return {o.name: o.failure_reason() for o in self.check_details if o.blocking and not o.passed}
@@ -46,9 +58,10 @@ class RunResult:
 @raises_typed
 def run_policy(policy_path: str | Path | Policy, source: str | Path | None = None,
                workdir: str | Path | None = None, partition: str | None = None,
-               plan: str | None = None) -> RunResult:
+               plan: str | None = None, batch_rows: int | None = None) -> RunResult:
     """Run a policy end to end: ``partition`` names the partition of a partitioned policy (its source file and
-    release folder); ``plan`` (``refit``, ``latest`` or a plan id) overrides the policy's ``plan:``.
+    release folder); ``plan`` (``refit``, ``latest`` or a plan id) overrides the policy's ``plan:``;
+    ``batch_rows`` overrides the policy's ``source.batch_rows`` (rows per batch of the streaming engine).
 
     Input that breaks the raw schema raises ``InputDataError``; a failed blocking check returns ``released=False``
     and leaves any earlier release untouched. Every failure leaves as an ``AnonPipelineError``: an ``OSError``
@@ -57,12 +70,18 @@ def run_policy(policy_path: str | Path | Policy, source: str | Path | None = Non
     policy = policy_path if isinstance(policy_path, Policy) else load_policy(policy_path)
     if plan is not None:
         policy = with_plan(policy, plan)
-    run = Run(policy, workdir=workdir, source=source, partition=partition)
-    values, outcomes = walk(run)
+    run = Run(policy, workdir=workdir, source=source, partition=partition, batch_rows=batch_rows)
+    # The run's tables are staged (encrypted) in a folder of its own, removed with the result.
+    run.staging = make_dir(run.dirs.staging / f"run-{secrets.token_hex(8)}")
+    try:
+        values, outcomes = walk(run)
+    except BaseException:
+        shutil.rmtree(run.staging, ignore_errors=True)
+        raise
     k_meta = next((o.metadata for o in outcomes if o.name == "k_anonymity"), {})
     anonymity = values.get("anonymity_report")
-    return RunResult(
-        policy=policy.name, anonymised=values["anonymised"],
+    result = RunResult(
+        policy=policy.name, staged=StagedTable.of(values["anonymised"]) if "anonymised" in values else None,
         key_tables=run.fitted.key_tables if run.fitted else {},
         anonymity={"K": k_meta.get("K"), "k_percent": k_meta.get("k_percent"), "k_target": k_meta.get("k_target"),
                    "quasi_identifiers": k_meta.get("quasi_identifiers"), "report": anonymity,
@@ -75,6 +94,8 @@ def run_policy(policy_path: str | Path | Policy, source: str | Path | None = Non
         release_dir=Path(values["release"]) if "release" in values else None, workdir=run.dirs.root,
         plan=run.fitted.plan if run.fitted else {}, plan_id=values.get("key_tables", {}).get("plan_id"),
         plan_reused=values.get("key_tables", {}).get("plan_reused", False), partition=partition)
+    weakref.finalize(result, shutil.rmtree, run.staging, True)
+    return result
 
 
 def with_plan(policy: Policy, plan: str) -> Policy:

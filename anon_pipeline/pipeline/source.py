@@ -175,17 +175,33 @@ def _undecodable_cells(path: Path, delimiter: str, encoding: str) -> tuple[str |
     return ("(header)" if bad_header else None), (0 if bad_header else None)
 
 
+def check_unchanged(source: SourceFile) -> Path:
+    """The source's path, once its content is still the one the run recorded (a file replaced mid-run, e.g. an
+    inbox export overwritten, would otherwise be processed as if it were the recorded one)."""
+    path = Path(source.path)
+    if not path.is_file() or _readable_sha256(path) != source.sha256:
+        raise InputDataError(path, "the file changed or disappeared after the run recorded it (SHA-256 differs); "
+                             "run again", rule="unchanged since recorded")
+    return path
+
+
+def check_csv_bounds(path: Path, policy: Policy) -> list[str]:
+    """The CSV's header, once the file is within the source section's bounds (line length, column count)."""
+    spec = policy.source
+    _check_bounds(path, spec)
+    header = _csv_header(path, spec.delimiter, spec.encoding)
+    _check_column_count(path, len(header), spec)
+    return header
+
+
 def read_source(source: SourceFile, policy: Policy) -> pd.DataFrame:
     """Read the raw table as the file holds it: CSV cells stay strings (typing is the raw schema's job).
 
     The file must still be the one ``source`` recorded: a file replaced mid-run (an inbox export overwritten)
     would otherwise be processed as if it were the recorded one.
     """
-    path = Path(source.path)
+    path = check_unchanged(source)
     spec = policy.source
-    if not path.is_file() or _readable_sha256(path) != source.sha256:
-        raise InputDataError(path, "the file changed or disappeared after the run recorded it (SHA-256 differs); "
-                             "run again", rule="unchanged since recorded")
     if source.n_bytes == 0:
         raise InputDataError(path, "the file is empty (no header, no rows)", rule="not empty", n_rows=0)
     if source.format == "parquet":

@@ -10,14 +10,50 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Protocol
 
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
+import pyarrow.parquet as pq
 
 #: OWASP CSV injection: a cell starting with one of these is run as a formula by spreadsheet programs.
 FORMULA_START = r"^[=+\-@\t\r]"
+
+
+class TableBatches(Protocol):
+    """A table too large to hold: written batch by batch (the streaming engine's staged tables are one)."""
+
+    def buckets(self) -> Iterator[pd.DataFrame]: ...
+
+
+def write_table(path: Path, table: "pd.DataFrame | TableBatches", fmt: str) -> None:
+    """``table`` into ``path`` as ``parquet`` or ``csv``; a streamed table batch by batch, never whole."""
+    if isinstance(table, pd.DataFrame):
+        path.write_bytes(table_bytes(table, fmt))
+        return
+    if fmt not in ("parquet", "csv"):
+        raise ValueError(f"unknown release format '{fmt}' (parquet, csv)")
+    schema, writer = None, None
+    with path.open("wb") as sink:
+        try:
+            for batch in table.buckets():
+                if schema is None:
+                    schema = pa.Schema.from_pandas(batch, preserve_index=False)
+                    if fmt == "parquet":
+                        writer = pq.ParquetWriter(sink, schema)
+                    else:
+                        sink.write(table_bytes(batch.iloc[:0], "csv"))
+                if fmt == "parquet":
+                    writer.write_table(pa.Table.from_pandas(batch, schema=schema, preserve_index=False))
+                else:
+                    pa_csv.write_csv(csv_table(batch), sink, pa_csv.WriteOptions(include_header=False))
+        finally:
+            if writer is not None:
+                writer.close()
 
 
 def table_bytes(frame: pd.DataFrame, fmt: str) -> bytes:

@@ -24,17 +24,18 @@ import os
 import secrets
 import shutil
 import stat
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
+import pyarrow.parquet as pq
 import pyzipper
 
 from anon_pipeline.errors import AnonPipelineError
 from anon_pipeline.release.manifest import library_versions
-from anon_pipeline.release.tables import table_bytes
+from anon_pipeline.release.tables import TableBatches, write_table
 from anon_pipeline.secrets.atomic import atomic_write_bytes, pid_alive
 from anon_pipeline.secrets.keys import encryption_key, resolve_key
 from anon_pipeline.secrets.signing import SignatureError, check_signature, sign
@@ -75,6 +76,15 @@ def _write(path: Path, data: bytes) -> None:
         os.fsync(fh.fileno())
 
 
+def _write_with(path: Path, write: Callable[[Path], None]) -> None:
+    """A new private file written by ``write(path)``, flushed to disk (as ``_write``)."""
+    make_dir(path.parent)
+    os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE_FILE))
+    write(path)
+    with path.open("rb+") as fh:
+        os.fsync(fh.fileno())
+
+
 def _write_zip(path: Path, members: Mapping[str, bytes], password: bytes) -> None:
     with pyzipper.AESZipFile(path, "w", compression=pyzipper.ZIP_DEFLATED, encryption=pyzipper.WZ_AES) as zf:
         zf.setpassword(password)
@@ -85,7 +95,7 @@ def _write_zip(path: Path, members: Mapping[str, bytes], password: bytes) -> Non
         os.fsync(fh.fileno())
 
 
-def write_release(root: Path, tables: dict[str, pd.DataFrame], *, formats: list[str],
+def write_release(root: Path, tables: dict[str, pd.DataFrame | TableBatches], *, formats: list[str],
                   json_files: dict[str, Any] | None = None, manifest: dict[str, Any] | None = None,
                   key: bytes | None = None,
                   encrypted_zip: bool = False, password_dir: Path | None = None,
@@ -117,10 +127,15 @@ def write_release(root: Path, tables: dict[str, pd.DataFrame], *, formats: list[
     tmp.chmod(PRIVATE_DIR)
     password_file: Path | None = None
     try:
-        payload = {_member(tmp, f"{name}.{fmt}"): table_bytes(frame, fmt)
-                   for name, frame in tables.items() for fmt in formats}
         zip_info: dict[str, Any] | None = None
         if encrypted_zip:
+            payload = {}
+            for name, frame in tables.items():
+                for fmt in formats:
+                    member = tmp / _member(tmp, f"{name}.{fmt}")
+                    write_table(member, frame, fmt)
+                    payload[member.name] = member.read_bytes()
+                    member.unlink()
             password = secrets.token_urlsafe(24)  # 32 characters, 192 bits
             _write_zip(tmp / ZIP_NAME, payload, password.encode())
             password_file = make_dir(Path(password_dir) if password_dir is not None else root / PASSWORD_DIR)
@@ -130,8 +145,9 @@ def write_release(root: Path, tables: dict[str, pd.DataFrame], *, formats: list[
                         "password_file": str(password_file),
                         "members": {name: hashlib.sha256(data).hexdigest() for name, data in payload.items()}}
         else:
-            for name, data in payload.items():
-                _write(tmp / name, data)
+            for name, frame in tables.items():
+                for fmt in formats:
+                    _write_with(tmp / _member(tmp, f"{name}.{fmt}"), lambda path: write_table(path, frame, fmt))
         for name, doc in (json_files or {}).items():
             _write(tmp / _member(tmp, f"{name}.json"), json.dumps(doc, indent=2, default=str).encode())
         files = {p.relative_to(tmp).as_posix(): sha256_file(p) for p in sorted(tmp.rglob("*")) if p.is_file()}
@@ -181,6 +197,19 @@ def read_release_table(folder: Path, name: str = "anonymised") -> pd.DataFrame:
     if wanted[1] in present:
         return pd.read_csv(io.BytesIO(present[wanted[1]]), dtype="str")
     raise FileNotFoundError(f"release {folder} has no table '{name}'")
+
+
+def iter_release_batches(folder: Path, rows: int, name: str = "anonymised") -> Iterator[pd.DataFrame]:
+    """A released table read back in batches of ``rows`` (a plain parquet file streams; a CSV-only or zipped
+    release is read whole, then cut)."""
+    path = Path(folder) / f"{name}.parquet"
+    if path.is_file():
+        for batch in pq.ParquetFile(path).iter_batches(batch_size=rows):
+            yield batch.to_pandas()
+        return
+    frame = read_release_table(folder, name)
+    for start in range(0, max(len(frame), 1), rows):
+        yield frame.iloc[start:start + rows]
 
 
 def verify_release(folder: Path, key: bytes | None = None) -> list[str]:

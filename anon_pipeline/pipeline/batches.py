@@ -1,0 +1,89 @@
+"""Reading the source as batches of rows: parquet and CSV through ``pyarrow.dataset``, in the types ``read_source``
+gives the whole file (CSV: every cell text, an empty cell missing), so the streaming engine never holds more
+than one batch of the input.
+
+The bounds of ``read_source`` (longest line, column count, header) are checked first, in its linear pass. A file
+that pyarrow cannot parse is handed to ``read_source``, whose errors name the rule it breaks.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+import pandas as pd
+import pyarrow as pa
+import pyarrow.csv as pa_csv
+import pyarrow.dataset as ds
+import pyarrow.parquet as pq
+
+from anon_pipeline.errors import InputDataError
+from anon_pipeline.pipeline.source import SourceFile, check_csv_bounds, check_unchanged, read_source
+from anon_pipeline.policy.model import Policy
+
+
+def count_rows(src: SourceFile) -> int | None:
+    """Rows of a parquet file from its footer; None for CSV (known only once read)."""
+    if src.format != "parquet":
+        return None
+    try:
+        return pq.ParquetFile(src.path).metadata.num_rows
+    except Exception:  # a broken file: read_source names what is wrong with it
+        return None
+
+
+def _dataset(src: SourceFile, policy: Policy) -> ds.Dataset:
+    path = check_unchanged(src)
+    if src.format == "parquet":
+        return ds.dataset(path, format="parquet")
+    spec = policy.source
+    header = check_csv_bounds(path, policy)
+    fmt = ds.CsvFileFormat(
+        read_options=pa_csv.ReadOptions(encoding=spec.encoding, block_size=1 << 24),
+        parse_options=pa_csv.ParseOptions(delimiter=spec.delimiter, newlines_in_values=True),
+        convert_options=pa_csv.ConvertOptions(column_types={c: pa.string() for c in header},
+                                              null_values=[""], strings_can_be_null=True,
+                                              quoted_strings_can_be_null=True))
+    return ds.dataset(path, format=fmt)
+
+
+def _frames(batches: Iterator[pa.RecordBatch], rows: int) -> Iterator[pd.DataFrame]:
+    """Re-cut Arrow batches (sized by bytes for CSV) into frames of exactly ``rows`` rows (the last one fewer)."""
+    pending: list[pa.RecordBatch] = []
+    held = 0
+    for batch in batches:
+        while batch.num_rows:
+            take = min(rows - held, batch.num_rows)
+            pending.append(batch.slice(0, take))
+            batch, held = batch.slice(take), held + take
+            if held == rows:
+                yield pa.Table.from_batches(pending).to_pandas()
+                pending, held = [], 0
+    if held:
+        yield pa.Table.from_batches(pending).to_pandas()
+
+
+def read_batches(src: SourceFile, policy: Policy, rows: int) -> Iterator[pd.DataFrame]:
+    """The source in frames of ``rows`` rows, in file order, each indexed from 0."""
+    if src.n_bytes == 0:
+        read_source(src, policy)  # raises: the file is empty
+    try:
+        try:
+            dataset = _dataset(src, policy)
+        except InputDataError:
+            raise
+        except Exception:  # the header or a bound: read_source says which rule, with the whole-file reader
+            read_source(src, policy)
+            raise
+        batches = dataset.to_batches(batch_size=min(rows, 1 << 20))
+        first = True
+        for frame in _frames(batches, rows):
+            first = False
+            yield frame
+        if first:  # a header without rows: one empty frame, so the raw schema names the problem
+            yield dataset.schema.empty_table().to_pandas()
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, UnicodeDecodeError, OSError) as exc:
+        if isinstance(exc, OSError) and not isinstance(exc, pa.ArrowException):
+            raise
+        # The whole-file reader names the rule broken (encoding, quoting, nested types ...).
+        read_source(src, policy)
+        raise InputDataError(src.path, f"not readable as {src.format} ({type(exc).__name__})",
+                             rule=f"{src.format} format") from None

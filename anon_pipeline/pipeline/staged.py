@@ -1,0 +1,149 @@
+"""A staged table: a table between two stages, kept on disk as encrypted parquet parts, passed as a descriptor.
+
+The streaming engine never holds a whole table: the qi table, the anonymised table and the contract are written
+part by part (one part per batch and GUID bucket) and read back bucket by bucket. Between stages, and between
+Dagster assets, only the descriptor travels (folder, parts, row count, columns): a few hundred bytes whatever
+the table's size. Parts are encrypted with the key that protects the key tables, as every staged table is.
+
+A bucket holds the rows whose GUID falls in one slice of the GUID space, so reading the buckets in order, each
+sorted by GUID, gives the whole table in GUID order: a random order that owes nothing to the source's.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+import shutil
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from pandas.api.types import union_categoricals
+
+from anon_pipeline.secrets import ENCRYPTED_SUFFIX, encryption_key, read_encrypted_table, write_encrypted_table
+from anon_pipeline.workdir import make_dir
+
+_PART = re.compile(r"^b(\d{6})-p(\d{6})\.parquet" + re.escape(ENCRYPTED_SUFFIX) + "$")
+_EXTRA = ".extra.parquet" + ENCRYPTED_SUFFIX
+
+
+def bucket_of(lead: np.ndarray, n_buckets: int) -> np.ndarray:
+    """The bucket of each row from the leading 32 bits of its GUID: equal slices of the GUID space."""
+    return ((lead.astype(np.uint64) * np.uint64(n_buckets)) >> np.uint64(32)).astype(np.int64)
+
+
+@dataclass
+class StagedTable:
+    """Descriptor of a staged table (JSON-able through ``as_dict``)."""
+
+    folder: str
+    name: str
+    n_buckets: int
+    rows: int = 0
+    columns: list[str] = field(default_factory=list)
+    #: Rows per bucket (filled as parts are written).
+    bucket_rows: list[int] = field(default_factory=list)
+
+    # ---- making ----------------------------------------------------------------------------------------------
+    @classmethod
+    def create(cls, parent: Path, name: str, n_buckets: int) -> "StagedTable":
+        folder = make_dir(Path(parent) / f"{name}-{secrets.token_hex(6)}")
+        return cls(str(folder), name, max(1, n_buckets), bucket_rows=[0] * max(1, n_buckets))
+
+    def write_part(self, frame: pd.DataFrame, bucket: int, part: int) -> None:
+        if not self.columns:
+            self.columns = [str(c) for c in frame.columns]
+        if len(frame) == 0 and self.rows:
+            return  # an empty part adds nothing once the columns are known
+        write_encrypted_table(Path(self.folder) / f"b{bucket:06d}-p{part:06d}.parquet{ENCRYPTED_SUFFIX}",
+                              frame.reset_index(drop=True), encryption_key(), name=self.name)
+        self.rows += len(frame)
+        self.bucket_rows[bucket] += len(frame)
+
+    def write_buckets(self, frame: pd.DataFrame, buckets: np.ndarray, part: int) -> None:
+        """Split ``frame`` by each row's bucket and write one part per non-empty bucket."""
+        if len(frame) == 0:
+            self.write_part(frame, 0, part)
+            return
+        order = np.argsort(buckets, kind="stable")
+        cuts = np.flatnonzero(np.diff(buckets[order])) + 1
+        for rows in np.split(order, cuts):
+            self.write_part(frame.iloc[rows], int(buckets[rows[0]]), part)
+
+    def write_extra(self, name: str, frame: pd.DataFrame) -> None:
+        """A small companion table (aggregates gathered in the same pass), encrypted like the parts."""
+        write_encrypted_table(Path(self.folder) / f"{name}{_EXTRA}", frame, encryption_key(), name=name)
+
+    # ---- reading ---------------------------------------------------------------------------------------------
+    def _parts(self) -> dict[int, list[Path]]:
+        found: dict[int, list[Path]] = {}
+        for path in sorted(Path(self.folder).iterdir()):
+            match = _PART.match(path.name)
+            if match:
+                found.setdefault(int(match.group(1)), []).append(path)
+        return found
+
+    def buckets(self, columns: list[str] | None = None, sort_by: str | None = None) -> Iterator[pd.DataFrame]:
+        """Each bucket's rows (its parts together), sorted by ``sort_by`` when given, in bucket order."""
+        key = encryption_key()
+        parts = self._parts()
+        if not parts:
+            yield self.empty(columns)
+            return
+        for bucket in sorted(parts):
+            frames = [read_encrypted_table(p, key) for p in parts[bucket]]
+            frame = frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
+            if sort_by is not None:
+                frame = frame.sort_values(sort_by, ignore_index=True)
+            yield frame if columns is None else frame[columns]
+
+    def empty(self, columns: list[str] | None = None) -> pd.DataFrame:
+        """No rows, the columns and types of the table."""
+        parts = self._parts()
+        if parts:
+            frame = read_encrypted_table(next(iter(parts.values()))[0], encryption_key()).iloc[:0]
+        else:
+            frame = pd.DataFrame({c: pd.Series(dtype="str") for c in self.columns})
+        return frame if columns is None else frame[columns]
+
+    def frame(self, columns: list[str] | None = None, compact: bool = False) -> pd.DataFrame:
+        """The whole table in memory. ``compact``: text columns as categoricals (a code per row), the form the
+        measures and reports read, a fraction of the memory of strings."""
+        pieces = []
+        for part in self.buckets(columns):
+            if compact:
+                part = part.astype({c: "category" for c in part.columns
+                                    if pd.api.types.is_string_dtype(part[c].dtype) or part[c].dtype == object})
+            pieces.append(part)
+        if len(pieces) == 1:
+            return pieces[0]
+        if not compact:
+            return pd.concat(pieces, ignore_index=True)
+        # Categoricals with different categories would concatenate as Python strings: unite the categories.
+        return pd.DataFrame({c: union_categoricals([p[c] for p in pieces]) if isinstance(
+            pieces[0][c].dtype, pd.CategoricalDtype) else pd.concat([p[c] for p in pieces], ignore_index=True)
+            for c in pieces[0].columns})
+
+    def extra(self, name: str) -> pd.DataFrame | None:
+        path = Path(self.folder) / f"{name}{_EXTRA}"
+        return read_encrypted_table(path, encryption_key()) if path.is_file() else None
+
+    # ---- passing -----------------------------------------------------------------------------------------------
+    def as_dict(self) -> dict[str, Any]:
+        return {"staged_table": True, **asdict(self)}
+
+    @classmethod
+    def of(cls, value: "StagedTable | dict[str, Any]") -> "StagedTable":
+        if isinstance(value, StagedTable):
+            return value
+        return cls(**{k: v for k, v in value.items() if k != "staged_table"})
+
+    def remove(self) -> None:
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+
+def is_staged(value: Any) -> bool:
+    return isinstance(value, StagedTable) or (isinstance(value, dict) and value.get("staged_table") is True)

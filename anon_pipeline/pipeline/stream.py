@@ -1,0 +1,324 @@
+"""The streaming engine: a policy run over batches of rows, never holding the whole input.
+
+1. The qi pass reads the source in batches (``pipeline.batches``), validates and types each one, checks the
+   rules that span batches (``unique``, repeated rows) by hashes, builds the qi rows and writes them into GUID
+   buckets (``pipeline.staged``); in the same pass it gathers what the ops' fits need (``FitNeeds``): the
+   distinct values of a column with their counts.
+2. The fit runs on those aggregates: each column's chain on its distinct values (weighted), each group's steps
+   on the distinct rows of its columns with their counts (one more pass over the buckets per group).
+3. The apply pass replays the frozen plan bucket by bucket; buckets in order, each sorted by GUID, give the
+   release in GUID order.
+
+An op that needs every row (``FitNeeds.ROWS``), or whose apply depends on the other rows of its batch (not
+``batch_safe``), and the attack evaluation (it attacks the whole table) make the fit and apply of that policy
+run on the whole table in memory: ``engine_blockers`` says why, and the plan records it.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Iterator
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from anon_pipeline.errors import InputDataError
+from anon_pipeline.pipeline.anonymise import Anonymised, anonymise, replay
+from anon_pipeline.pipeline.batches import count_rows, read_batches
+from anon_pipeline.pipeline.qi_table import GUID, qi_batch
+from anon_pipeline.pipeline.raw_schema import validate_raw
+from anon_pipeline.pipeline.source import SourceFile, read_source
+from anon_pipeline.pipeline.staged import StagedTable, bucket_of
+from anon_pipeline.pipeline.steps import context
+from anon_pipeline.policy.load import BoundStep, bind_steps
+from anon_pipeline.policy.model import Policy, Role
+from anon_pipeline.transforms.distinct import apply_op
+from anon_pipeline.transforms.registry import FitNeeds
+
+#: Bytes per CSV row assumed when a CSV's row count must be guessed before reading it (for the bucket count).
+_CSV_ROW_BYTES = 100
+
+
+def engine_blockers(policy: Policy) -> list[str]:
+    """Why this policy's fit and apply must see the whole table at once; empty when it streams."""
+    reasons = []
+    if policy.evaluation is not None:
+        reasons.append("evaluation: the attacks are measured on the whole table and its held-out control rows")
+    if len(policy.groups) > 1:
+        reasons.append("groups: a second group is fitted on the first one's output, which takes the whole table")
+    column_steps, group_steps = bind_steps(policy)
+    for name, steps in [*column_steps.items(), *group_steps.items()]:
+        if name in policy.columns and policy.columns[name].role is Role.identifier:
+            continue  # identifier ops run in the qi pass, batch by batch (they are all row-local)
+        for i, bound in enumerate(steps):
+            if bound.op.fit_needs is FitNeeds.ROWS:
+                reasons.append(f"{name}[{i}] {bound.op_name}: its fit needs every row")
+            elif not bound.op.batch_safe():
+                reasons.append(f"{name}[{i}] {bound.op_name}: its apply depends on the other rows of a batch")
+    return reasons
+
+
+def n_buckets(src: SourceFile, rows_per_batch: int) -> int:
+    rows = count_rows(src)
+    if rows is None:
+        rows = src.n_bytes // _CSV_ROW_BYTES
+    return max(1, math.ceil(rows / rows_per_batch))
+
+
+def _counted_columns(policy: Policy) -> list[str]:
+    """Kept columns whose chain has a fit that looks at the data (distinct values or counts)."""
+    column_steps, _ = bind_steps(policy)
+    return [name for name in policy.kept_columns if policy.columns[name].role is not Role.identifier
+            and any(b.op.fit_needs in (FitNeeds.DISTINCT, FitNeeds.COUNTS) for b in column_steps[name])]
+
+
+class _ValueCounts:
+    """Distinct values of some columns with their counts, merged batch by batch."""
+
+    def __init__(self, columns: list[str]) -> None:
+        self.counts: dict[str, pd.Series] = {c: pd.Series(dtype="int64") for c in columns}
+
+    def add(self, frame: pd.DataFrame) -> None:
+        for c in self.counts:
+            here = frame[c].value_counts(dropna=False)
+            merged = pd.concat([self.counts[c], here]) if len(self.counts[c]) else here
+            self.counts[c] = merged.groupby(level=0, dropna=False, sort=False).sum()
+
+
+class _AcrossBatches:
+    """The raw rules no single batch can check: ``unique`` columns and repeated rows, by 64-bit hashes."""
+
+    def __init__(self, policy: Policy) -> None:
+        self.unique = [c for c, spec in policy.columns.items() if spec.unique]
+        self.rows = policy.source.duplicate_rows == "error" and not self.unique
+        self.hashes: dict[str, list[np.ndarray]] = {c: [] for c in self.unique}
+        if self.rows:
+            self.hashes["*"] = []
+
+    def add(self, frame: pd.DataFrame) -> None:
+        for c in self.unique:
+            self.hashes[c].append(pd.util.hash_array(frame[c].dropna().to_numpy(dtype=object)))
+        if self.rows:
+            self.hashes["*"].append(pd.util.hash_pandas_object(frame, index=False).to_numpy())
+
+    def broken(self) -> list[str]:
+        out = []
+        for name, parts in self.hashes.items():
+            if parts:
+                values = np.concatenate(parts)
+                if len(np.unique(values)) < len(values):
+                    out.append(name)
+        return out
+
+
+def _exact_error(src: SourceFile, policy: Policy, fallback: Exception) -> Exception:
+    """The error the whole-file validation gives (counts over every row, as ``run_policy`` always reported);
+    ``fallback`` when the file as a whole passes."""
+    try:
+        validate_raw(read_source(src, policy), policy, src.path)
+    except InputDataError as exc:
+        return exc
+    return fallback
+
+
+def typed_batches(src: SourceFile, policy: Policy, rows_per_batch: int) -> Iterator[pd.DataFrame]:
+    """The source in validated, typed batches; the rules that span batches are checked after the last one. Any
+    broken rule raises the error the whole-file validation gives (counts over every row)."""
+    across = _AcrossBatches(policy)
+    for batch in read_batches(src, policy, rows_per_batch):
+        try:
+            typed = validate_raw(batch, policy, src.path)
+        except InputDataError as exc:
+            raise _exact_error(src, policy, exc) from None
+        across.add(typed)
+        yield typed
+    broken = across.broken()
+    if broken:
+        raise _exact_error(src, policy, InputDataError(src.path, "repeated values across the file",
+                                                       column=broken[0], rule="unique"))
+
+
+def stream_qi_table(src: SourceFile, policy: Policy, staging: Path, rows_per_batch: int
+                    ) -> tuple[StagedTable, StagedTable | None]:
+    """The qi pass: (the qi table in GUID buckets, with its value counts; the contract, in source order, or
+    None when the policy keeps none)."""
+    qi = StagedTable.create(staging, "qi_table", n_buckets(src, rows_per_batch))
+    contract = StagedTable.create(staging, "contract", 1) if policy.release.contract else None
+    counted = _counted_columns(policy)
+    counts = _ValueCounts(counted)
+    first_row = 0
+    try:
+        for part, typed in enumerate(typed_batches(src, policy, rows_per_batch)):
+            table, lead, links = qi_batch(typed, policy, first_row)
+            counts.add(table)
+            qi.write_buckets(table, bucket_of(lead, qi.n_buckets), part)
+            if contract is not None:
+                contract.write_part(links, 0, part)
+            first_row += len(typed)
+    except BaseException:
+        qi.remove()
+        if contract is not None:
+            contract.remove()
+        raise
+    for name in counted:
+        vc = counts.counts[name]
+        qi.write_extra(f"counts{policy.kept_columns.index(name)}",
+                       pd.DataFrame({"value": vc.index.to_series(index=None).reset_index(drop=True),
+                                     "n": vc.to_numpy(dtype=np.int64)}))
+    return qi, contract
+
+
+# ---- fit ---------------------------------------------------------------------------------------------------------
+
+def _fit_input(bound: BoundStep, values: pd.Series | pd.DataFrame, weights: np.ndarray, ctx):
+    need = bound.op.fit_needs
+    if need is FitNeeds.NOTHING:
+        return values.iloc[:0], ctx
+    if need is FitNeeds.COUNTS:
+        return values, replace(ctx, weights=weights)
+    return values, ctx
+
+
+def _regroup(values: pd.Series | pd.DataFrame, weights: np.ndarray) -> tuple[Any, np.ndarray]:
+    """Distinct values (or rows) of ``values`` with the summed weights of the rows that gave them."""
+    if isinstance(values, pd.Series):
+        codes, uniques = pd.factorize(values, use_na_sentinel=False)
+        return pd.Series(uniques, name=values.name, dtype=values.dtype), np.bincount(codes, weights=weights)
+    keyed = values.assign(__w=weights)
+    grouped = keyed.groupby(list(values.columns), dropna=False, sort=False, observed=True)["__w"].sum()
+    return grouped.index.to_frame(index=False), grouped.to_numpy()
+
+
+def fit_chain(values: pd.Series | pd.DataFrame, weights: np.ndarray, steps: list[BoundStep], policy: Policy,
+              name: str) -> tuple[list[dict[str, Any]], dict[str, pd.DataFrame]]:
+    """Plans and key tables of a chain fitted on distinct values (rows) with counts: the plan a fit on every
+    row gives, for ops whose fit needs no more than counts and whose apply is row-local."""
+    plans: list[dict[str, Any]] = []
+    keys: dict[str, pd.DataFrame] = {}
+    weights = np.asarray(weights, dtype=float)
+    for i, bound in enumerate(steps):
+        ctx = context(policy, name, i)
+        data, fit_ctx = _fit_input(bound, values, weights, ctx)
+        plan = bound.op.fit(data, fit_ctx)
+        plans.append({"op": bound.op_name, "plan": plan})
+        keys.update(bound.op.key_tables(plan, ctx))
+        if i + 1 < len(steps):
+            values, weights = _regroup(apply_op(bound.op, values, plan, ctx), weights)
+    return plans, keys
+
+
+def _column_input(qi: StagedTable, policy: Policy, name: str, empty: pd.DataFrame) -> tuple[pd.Series, np.ndarray]:
+    found = qi.extra(f"counts{policy.kept_columns.index(name)}")
+    if found is None:
+        return empty[name], np.zeros(0)
+    return found["value"].astype(empty[name].dtype).rename(name), found["n"].to_numpy()
+
+
+def fit_streaming(qi: StagedTable, policy: Policy) -> Anonymised:
+    """The plan of a streaming policy from the qi pass's aggregates (and one pass per group)."""
+    column_steps, group_steps = bind_steps(policy)
+    empty = qi.empty()
+    plan: dict[str, Any] = {"policy": policy.name, "seed": policy.seed,
+                            "reference_date": policy.reference_date.isoformat() if policy.reference_date else None,
+                            "rows_in": qi.rows, "columns": {}, "groups": {}, "engine": "streaming"}
+    keys: dict[str, pd.DataFrame] = {}
+    for name in policy.kept_columns:
+        if policy.columns[name].role is Role.identifier or not column_steps[name]:
+            continue
+        values, weights = _column_input(qi, policy, name, empty)
+        plan["columns"][name], k = fit_chain(values, weights, column_steps[name], policy, name)
+        keys.update(k)
+    for group in policy.groups:  # one at most (engine_blockers)
+        rows, weights = _group_counts(qi, policy, plan, group.columns)
+        plan["groups"][group.name], k = fit_chain(rows, weights, group_steps[group.name], policy, group.name)
+        keys.update(k)
+    return Anonymised(empty.iloc[:0], plan, keys)
+
+
+def _group_counts(qi: StagedTable, policy: Policy, plan: dict[str, Any], columns: list[str]
+                  ) -> tuple[pd.DataFrame, np.ndarray]:
+    """Distinct rows of a group's columns after every column's steps, with their counts, over every bucket."""
+    merged: pd.Series | None = None
+    for bucket in qi.buckets():
+        generalised = replay(bucket, policy, plan, groups=False).generalised
+        assert generalised is not None
+        here = generalised[columns].value_counts(dropna=False, sort=False)
+        merged = here if merged is None else pd.concat([merged, here]).groupby(
+            level=list(range(len(columns))), dropna=False, sort=False).sum()
+    assert merged is not None
+    return merged.index.to_frame(index=False).set_axis(columns, axis=1), merged.to_numpy()
+
+
+# ---- apply -------------------------------------------------------------------------------------------------------
+
+def apply_streaming(qi: StagedTable, policy: Policy, fitted: Anonymised, staging: Path
+                    ) -> tuple[StagedTable, StagedTable | None]:
+    """The apply pass: (the anonymised table, the table after the column steps when the policy has groups)."""
+    anonymised = StagedTable.create(staging, "anonymised", qi.n_buckets)
+    generalised = StagedTable.create(staging, "generalised", qi.n_buckets) if policy.groups else None
+    try:
+        for i, bucket in enumerate(qi.buckets(sort_by=GUID)):
+            result = replay(bucket, policy, fitted.plan)
+            anonymised.write_part(result.table, i, 0)
+            if generalised is not None and result.generalised is not None:
+                generalised.write_part(result.generalised, i, 0)
+    except BaseException:
+        anonymised.remove()
+        if generalised is not None:
+            generalised.remove()
+        raise
+    return anonymised, generalised
+
+
+def run_in_memory(qi: StagedTable, policy: Policy, staging: Path, plan: dict[str, Any] | None,
+                  qi_frame: pd.DataFrame | None = None) -> tuple[Anonymised, StagedTable, StagedTable | None]:
+    """Fit (or replay ``plan``) on the whole table at once, for the policies ``engine_blockers`` names."""
+    frame = qi_frame if qi_frame is not None else qi.frame().sort_values(GUID, ignore_index=True)
+    result = anonymise(frame, policy) if plan is None else replay(frame, policy, plan)
+    return result, stage_frame(result.table, staging, "anonymised"), \
+        stage_frame(result.generalised, staging, "generalised") if policy.groups else None
+
+
+def stage_frame(frame: pd.DataFrame | None, staging: Path, name: str) -> StagedTable:
+    """A table already in memory, staged as one part."""
+    staged = StagedTable.create(staging, name, 1)
+    staged.write_part(frame if frame is not None else pd.DataFrame(), 0, 0)
+    return staged
+
+
+def total_rows(tables: Iterable[StagedTable]) -> int:
+    return sum(t.rows for t in tables)
+
+
+def plan_key_tables(policy: Policy, plan: dict[str, Any]) -> dict[str, pd.DataFrame]:
+    """The key tables of a stored plan (what its encode steps decode), without touching data."""
+    column_steps, group_steps = bind_steps(policy)
+    keys: dict[str, pd.DataFrame] = {}
+    for kind, bound in (("columns", column_steps), ("groups", group_steps)):
+        for name, steps in plan.get(kind, {}).items():
+            for i, (step, b) in enumerate(zip(steps, bound.get(name, []))):
+                keys.update(b.op.key_tables(step["plan"], context(policy, name, i)))
+    return keys
+
+
+# ---- the leak check's view of the input ----------------------------------------------------------------------------
+
+def leak_view(src: SourceFile, policy: Policy, rows_per_batch: int, released: pd.DataFrame) -> pd.DataFrame:
+    """The input cells the identifier-leak check can match against ``released``: one pass over the source keeping
+    only the identifier values, and the kept columns' own values, that equal a released cell or one of its tokens.
+    ``check_no_identifier_leak`` gives the same answer on this view as on the whole input, at the memory of the
+    few matches."""
+    from anon_pipeline.pipeline.leak import candidate_strings, matching_cells
+
+    candidates = candidate_strings(released[c] for c in released.columns if c != GUID)
+    identifiers = [c for c in policy.identifiers if c in policy.columns]
+    own = [c for c in policy.kept_columns if policy.columns[c].role is not Role.identifier]
+    kept: dict[str, list[pd.Series]] = {c: [] for c in [*identifiers, *own]}
+    for typed in typed_batches(src, policy, rows_per_batch):
+        for c in kept:
+            kept[c].append(matching_cells(typed[c], candidates, tokens=c in own))
+    return pd.concat({c: pd.concat(parts, ignore_index=True) if parts else pd.Series(dtype="str")
+                      for c, parts in kept.items()}, axis=1)
