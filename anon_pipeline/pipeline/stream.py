@@ -223,7 +223,7 @@ def fit_streaming(qi: StagedTable, policy: Policy) -> Anonymised:
     empty = qi.empty()
     plan: dict[str, Any] = {"policy": policy.name, "seed": policy.seed,
                             "reference_date": policy.reference_date.isoformat() if policy.reference_date else None,
-                            "rows_in": qi.rows, "columns": {}, "groups": {}, "engine": "streaming"}
+                            "rows_in": qi.rows, "columns": {}, "groups": {}}
     keys: dict[str, pd.DataFrame] = {}
     for name in policy.kept_columns:
         if policy.columns[name].role is Role.identifier or not column_steps[name]:
