@@ -163,22 +163,26 @@ class Generalise(TableOp):
     def _generalised(self, frame: pd.DataFrame, plan: dict[str, Any], ctx: FitContext) -> pd.DataFrame:
         out = frame.copy()
         for column, mapping in plan["maps"].items():
-            keys = pd.Series(as_hierarchy_strings(frame[column]), index=frame.index)
+            # Each distinct value once: a column repeats few values many times.
+            row_codes, uniques = pd.factorize(frame[column], use_na_sentinel=False)
+            values = pd.Series(uniques, name=column)
+            keys = pd.Series(as_hierarchy_strings(values))
             mapped = keys.map(mapping)
             unseen = mapped.isna() & keys.notna()
             if unseen.any():
                 spec = self.params.hierarchies[column]
                 if spec.kind in _VALUE_LOCAL:
-                    extra = self._hierarchy(column, frame.loc[unseen, column], ctx)
+                    extra = self._hierarchy(column, values[unseen], ctx)
                     level = plan["levels"][column]
                     # A builder leaves out values it cannot place (text or beyond the edges): an empty table.
                     if level < extra.shape[1]:
                         mapped = mapped.fillna(keys.map(dict(zip(extra.iloc[:, 0], extra.iloc[:, level]))))
                     unseen = mapped.isna() & keys.notna()
-            if unseen.any() or keys.isna().any():
+            bad = (unseen | keys.isna()).to_numpy()
+            if bad.any():
                 raise TransformError(column, self.name, "value(s) have no entry in the hierarchy",
-                                     n_rows=int(unseen.sum() + keys.isna().sum()))
-            out[column] = mapped.astype(object)
+                                     n_rows=int(bad[row_codes].sum()))
+            out[column] = pd.Series(mapped.to_numpy(dtype=object)[row_codes], index=frame.index, dtype=object)
         return out
 
     def apply(self, frame: pd.DataFrame, plan: dict[str, Any], ctx: FitContext) -> pd.DataFrame:
