@@ -208,3 +208,12 @@ def test_fit_needs_and_batch_safety_per_strategy(tmp_path):
     df = pd.DataFrame({"age": np.arange(20, 40)})
     with pytest.raises(TransformError, match="every row"):
         mondrian_op.fit(df, FitContext(column="qis", seed=1, weights=np.ones(20, dtype=int)))
+
+
+def test_values_without_a_hierarchy_entry_are_counted_by_row(tmp_path):
+    g, ctx = small_op(tmp_path, k=2)
+    plan = g.fit(small(11)[["age", "sex", "zip"]], ctx)
+    new = pd.DataFrame({"age": ["25"] * 5, "sex": ["X", "X", "X", None, "M"], "zip": ["13053"] * 5})
+    with pytest.raises(TransformError, match="no entry in the hierarchy") as err:
+        g.apply(new, plan, ctx)
+    assert err.value.n_rows == 4 and "X" not in str(err.value)
