@@ -73,7 +73,7 @@ def to_hierarchy_frame(hierarchy: HierarchyLike) -> pd.DataFrame:
     return load_arx_csv(hierarchy)
 
 
-def check_weights(weights, n_rows: int) -> np.ndarray | None:
+def _check_weights(weights, n_rows: int) -> np.ndarray | None:
     """``weights`` as int64 row counts, one per row of the table, at least 1 each (None stays None)."""
     if weights is None:
         return None
@@ -94,7 +94,7 @@ def encode_problem(df: pd.DataFrame, hierarchies: Mapping[str, HierarchyLike], c
         raise ValueError("give a hierarchy for at least one quasi-identifier")
     if not 0.0 <= suppression_limit <= 1.0:
         raise ValueError("suppression_limit must be within [0, 1]")
-    weights = check_weights(weights, len(df))
+    weights = _check_weights(weights, len(df))
     columns = list(hierarchies)
     missing = [c for c in columns if c not in df.columns]
     if missing:
