@@ -133,7 +133,11 @@ def encode_sensitive(values: pd.Series, ordered: bool) -> tuple[np.ndarray, np.n
     return np.asarray(codes, dtype=np.int64), np.asarray(uniques, dtype=object)
 
 
-def global_distribution(sensitive: np.ndarray | None, n_sensitive: int) -> np.ndarray | None:
+def global_distribution(sensitive: np.ndarray | None, n_sensitive: int,
+                        weights: np.ndarray | None = None) -> np.ndarray | None:
+    """The table's share of every sensitive value; ``weights``: rows each code stands for."""
     if sensitive is None or len(sensitive) == 0:
         return None
-    return np.bincount(sensitive, minlength=n_sensitive) / len(sensitive)
+    if weights is None:
+        return np.bincount(sensitive, minlength=n_sensitive) / len(sensitive)
+    return np.bincount(sensitive, weights=weights, minlength=n_sensitive) / float(np.sum(weights))

@@ -1,9 +1,9 @@
 """Grouping a lattice node: one group-by over integer codes, rolled up from the smallest finer node seen.
 
 A node's table has one row per (equivalence class, sensitive value) -- or per class without a sensitive
-column -- holding a representative row's level-0 codes and a row count. Because hierarchies are trees, any
-coarser node can be grouped from that table instead of from the data, which gets cheaper as the search
-climbs the lattice.
+column -- holding a representative row's level-0 codes and a row count (the summed weights when the input
+rows are distinct rows with counts). Because hierarchies are trees, any coarser node can be grouped from that
+table instead of from the data, which gets cheaper as the search climbs the lattice.
 """
 
 from __future__ import annotations
@@ -81,7 +81,8 @@ class Grouper:
     """
 
     def __init__(self, hierarchies: list[EncodedHierarchy], codes: np.ndarray, sensitive: np.ndarray | None,
-                 n_sensitive: int = 0, cache_rows: int = 1_000_000, cache_entries: int = 1024) -> None:
+                 n_sensitive: int = 0, cache_rows: int = 1_000_000, cache_entries: int = 1024,
+                 weights: np.ndarray | None = None) -> None:
         self.hierarchies = hierarchies
         self.cache_entries = cache_entries
         self.n_sensitive = n_sensitive
@@ -96,7 +97,7 @@ class Grouper:
             cols.append(sensitive)
             cards.append(n_sensitive)
         key, space = _joint_key(cols, cards)
-        _, rep, sums = _group(key, space, np.ones(len(key)))
+        _, rep, sums = _group(key, space, np.ones(len(key)) if weights is None else weights.astype(np.float64))
         base_cols = [np.ascontiguousarray(codes[rep, j], dtype=np.int32) for j in range(codes.shape[1])]
         # the base table's codes at every level, so grouping from it needs no gather
         self._base_levels = [[m[c] for m in maps] for c, maps in zip(base_cols, self._maps)]
@@ -169,22 +170,25 @@ class Grouper:
 
 
 def class_table(row_class: np.ndarray, n_classes: int, sensitive: np.ndarray | None = None,
-                n_sensitive: int = 0) -> ClassTable:
-    """The class table of rows already assigned to classes (with their sensitive codes, if any)."""
-    sizes = np.bincount(row_class, minlength=n_classes).astype(np.float64)
+                n_sensitive: int = 0, weights: np.ndarray | None = None) -> ClassTable:
+    """The class table of rows already assigned to classes (with their sensitive codes, if any); ``weights``:
+    how many rows each row stands for."""
+    w = np.ones(len(row_class)) if weights is None else np.asarray(weights, dtype=np.float64)
+    sizes = np.bincount(row_class, weights=w, minlength=n_classes)
     if sensitive is None:
         return ClassTable(cls=np.arange(n_classes), counts=sizes, sizes=sizes)
     pair_key, space = _joint_key([row_class, sensitive], [n_classes, n_sensitive])
-    _, rep, sums = _group(pair_key, space, np.ones(len(pair_key)))
+    _, rep, sums = _group(pair_key, space, w)
     return ClassTable(cls=row_class[rep], counts=sums, sizes=sizes, sens=sensitive[rep])
 
 
 def row_classes(hierarchies: list[EncodedHierarchy], codes: np.ndarray, levels: tuple[int, ...] | list[int],
-                sensitive: np.ndarray | None = None, n_sensitive: int = 0) -> tuple[np.ndarray, ClassTable]:
+                sensitive: np.ndarray | None = None, n_sensitive: int = 0,
+                weights: np.ndarray | None = None) -> tuple[np.ndarray, ClassTable]:
     """The class of every data row at ``levels`` and the node's class table (no caching, no roll-up)."""
     node_cols = [h.level_codes[lv][codes[:, j]] for j, (h, lv) in enumerate(zip(hierarchies, levels))]
     cards = [h.cardinality(lv) for h, lv in zip(hierarchies, levels)]
     key, _ = _joint_key(node_cols, cards)
     row_class, uniques = pd.factorize(key)
     row_class = row_class.astype(np.int64)
-    return row_class, class_table(row_class, len(uniques), sensitive, n_sensitive)
+    return row_class, class_table(row_class, len(uniques), sensitive, n_sensitive, weights)

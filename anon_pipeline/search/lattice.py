@@ -54,7 +54,8 @@ class LatticeSearch:
         self.monotone = problem.criteria.monotone(self.max_out)
         self.exact_is_bound = quality.exact_is_bound(self.max_out)
         self.q = problem.global_distribution
-        self.grouper = Grouper(problem.hierarchies, problem.codes, problem.sensitive, problem.n_sensitive)
+        self.grouper = Grouper(problem.hierarchies, problem.codes, problem.sensitive, problem.n_sensitive,
+                               weights=problem.weights)
         self.best = -1
         self.best_score = math.inf
 

@@ -1,10 +1,16 @@
 """The ``generalise`` table op: a policy group's quasi-identifiers generalised by lattice search or Mondrian.
 
-``fit`` runs the search once and freezes the result -- the chosen levels and each column's value -> label map
--- with what the report needs (nodes checked, search time, the chosen node and what every lower neighbour
-failed). ``apply`` replays the frozen levels on any batch and suppresses the rows of classes that fail the
-same criteria there, as ``*`` or by removing them. Mondrian is local recoding: its boxes belong to the batch
-they were cut from, so ``apply`` partitions each batch afresh (the plan records the fitted partitioning's size).
+``fit`` runs the search once and freezes the result -- the chosen levels, each column's value -> label map and
+the classes (tuples of generalised values) that fail the criteria -- with what the report needs (nodes
+checked, search time, the chosen node and what every lower neighbour failed). It may see every row, or each
+distinct row once with ``FitContext.weights`` (how many rows it stands for): both give the same plan.
+
+``apply`` (strategy optimal) replays the frozen levels row by row and suppresses a row, as ``*`` or by removing
+it, exactly when its generalised class is listed in the plan: so any batch gives each row the same output, and
+a plan replayed on new data suppresses the classes that failed at fit, never a class it did not see (the
+release's own k check then judges the new data). Mondrian is local recoding: its boxes belong to the rows they
+were cut from, so ``apply`` partitions what it is given afresh; it needs every row at fit and at apply
+(instance-level ``fit_needs`` ROWS, ``row_local`` False, ``batch_safe()`` False).
 
 Suppressed rows kept as ``*`` form one class of their own; with fewer than k of them a k check that counts
 that class fails, so ``suppress: remove`` is the safe choice when the release is checked that way.
@@ -28,7 +34,7 @@ from anon_pipeline.search.mondrian import mondrian
 from anon_pipeline.search.optimal import search_problem
 from anon_pipeline.search.problem import encode_problem
 from anon_pipeline.search.quality import QUALITY_MODELS
-from anon_pipeline.transforms.registry import FitContext, OpParams, TableOp, register_op
+from anon_pipeline.transforms.registry import FitContext, FitNeeds, OpParams, TableOp, register_op
 from anon_pipeline.jsonable import jsonable
 from anon_pipeline.metrics.k_anonymity import encode_codes
 
@@ -71,10 +77,35 @@ class GeneraliseParams(OpParams):
         return Criteria(k=self.k, l=self.l, l_variant=self.l_variant, t=self.t, t_variant=self.t_variant)
 
 
+class _ClassOrInstance:
+    """A method bound to the instance when asked on one, else to the class: ``batch_safe`` answers per strategy
+    on an op, and with the class's conservative default on the class."""
+
+    def __init__(self, fn) -> None:
+        self.fn = fn
+
+    def __get__(self, obj, cls):
+        return self.fn.__get__(cls if obj is None else obj)
+
+
 @register_op("generalise")
 class Generalise(TableOp):
     Params = GeneraliseParams
     params: GeneraliseParams
+    # The class defaults hold for any strategy (Mondrian needs every row); an op of strategy optimal fits on
+    # distinct rows with counts and applies row by row: its instance says so.
+    fit_needs = FitNeeds.ROWS
+    row_local = False
+
+    def __init__(self, params: GeneraliseParams) -> None:
+        super().__init__(params)
+        if params.strategy == "optimal":
+            self.fit_needs = FitNeeds.COUNTS
+            self.row_local = True
+
+    @_ClassOrInstance
+    def batch_safe(self) -> bool:
+        return self.row_local and not self.draws_by_position
 
     def _hierarchy(self, column: str, values: pd.Series, ctx: FitContext) -> pd.DataFrame:
         try:
@@ -85,6 +116,9 @@ class Generalise(TableOp):
     def fit(self, frame: pd.DataFrame, ctx: FitContext) -> dict[str, Any]:
         p = self.params
         if p.strategy == "mondrian":
+            if ctx.weights is not None:
+                raise TransformError(ctx.column, self.name, "strategy 'mondrian' partitions rows: fit it on every "
+                                     "row, not on distinct rows with counts")
             columns = p.columns or [c for c in frame.columns if c != p.sensitive]
             started = time.perf_counter()
             try:
@@ -99,12 +133,17 @@ class Generalise(TableOp):
             raise TransformError(ctx.column, self.name, f"hierarchy column(s) {missing} are not in the group")
         hierarchies = {c: self._hierarchy(c, frame[c], ctx) for c in p.hierarchies}
         try:
-            problem = encode_problem(frame, hierarchies, p.criteria(), p.sensitive, p.suppression_limit)
+            problem = encode_problem(frame, hierarchies, p.criteria(), p.sensitive, p.suppression_limit,
+                                     ctx.weights)
             result = search_problem(problem, p.quality)
         except ValueError as exc:
             raise TransformError(ctx.column, self.name, str(exc)) from None
         maps = {c: dict(zip(h.labels[0].tolist(), h.generalise(np.arange(h.domain_size), result.levels[c]).tolist()))
                 for c, h in zip(problem.columns, problem.hierarchies)}
+        # The failing classes as tuples of generalised values (sorted, so the plan does not depend on row order)
+        failed = pd.DataFrame({c: h.generalise(problem.codes[result.suppressed_mask, j], result.levels[c])
+                               for j, (c, h) in enumerate(zip(problem.columns, problem.hierarchies))})
+        suppressed_classes = sorted(failed.drop_duplicates().itertuples(index=False, name=None))
         return jsonable({
             "strategy": "optimal",
             "levels": result.levels,
@@ -118,27 +157,32 @@ class Generalise(TableOp):
             "search_seconds": result.search_seconds,
             "lower_neighbours": result.lower_neighbours,
             "maps": maps,
+            "suppressed_classes": suppressed_classes,
         })
 
     def _generalised(self, frame: pd.DataFrame, plan: dict[str, Any], ctx: FitContext) -> pd.DataFrame:
         out = frame.copy()
         for column, mapping in plan["maps"].items():
-            keys = pd.Series(as_hierarchy_strings(frame[column]), index=frame.index)
+            # Each distinct value once: a column repeats few values many times.
+            row_codes, uniques = pd.factorize(frame[column], use_na_sentinel=False)
+            values = pd.Series(uniques, name=column)
+            keys = pd.Series(as_hierarchy_strings(values))
             mapped = keys.map(mapping)
             unseen = mapped.isna() & keys.notna()
             if unseen.any():
                 spec = self.params.hierarchies[column]
                 if spec.kind in _VALUE_LOCAL:
-                    extra = self._hierarchy(column, frame.loc[unseen, column], ctx)
+                    extra = self._hierarchy(column, values[unseen], ctx)
                     level = plan["levels"][column]
                     # A builder leaves out values it cannot place (text or beyond the edges): an empty table.
                     if level < extra.shape[1]:
                         mapped = mapped.fillna(keys.map(dict(zip(extra.iloc[:, 0], extra.iloc[:, level]))))
                     unseen = mapped.isna() & keys.notna()
-            if unseen.any() or keys.isna().any():
+            bad = (unseen | keys.isna()).to_numpy()
+            if bad.any():
                 raise TransformError(column, self.name, "value(s) have no entry in the hierarchy",
-                                     n_rows=int(unseen.sum() + keys.isna().sum()))
-            out[column] = mapped.astype(object)
+                                     n_rows=int(bad[row_codes].sum()))
+            out[column] = pd.Series(mapped.to_numpy(dtype=object)[row_codes], index=frame.index, dtype=object)
         return out
 
     def apply(self, frame: pd.DataFrame, plan: dict[str, Any], ctx: FitContext) -> pd.DataFrame:
@@ -155,7 +199,14 @@ class Generalise(TableOp):
             return out
         out = self._generalised(frame, plan, ctx)
         qis = list(plan["maps"])
-        fail_rows = self._failing_rows(out, qis) if ctx.suppress else np.zeros(len(out), dtype=bool)
+        if not ctx.suppress or len(out) == 0:
+            return out
+        if "suppressed_classes" in plan:
+            fail_rows = _listed(out, qis, plan["suppressed_classes"])
+        else:
+            # A plan fitted before classes were listed: the classes of what apply is given are checked, as then
+            # (right on the whole table only; refit to apply batch by batch).
+            fail_rows = self._failing_rows(out, qis)
         if not fail_rows.any():
             return out
         if p.suppress == "remove":
@@ -166,8 +217,6 @@ class Generalise(TableOp):
     def _failing_rows(self, out: pd.DataFrame, qis: list[str]) -> np.ndarray:
         """Rows of classes (on the generalised values) that fail the criteria."""
         p = self.params
-        if len(out) == 0:
-            return np.zeros(0, dtype=bool)
         row_class = encode_codes(out[qis].astype(str), qis)
         n_classes = int(row_class.max()) + 1
         criteria = p.criteria()
@@ -177,3 +226,11 @@ class Generalise(TableOp):
         n_sens = 0 if uniq_sens is None else len(uniq_sens)
         table = class_table(row_class, n_classes, sens, n_sens)
         return failing_classes(table, criteria, global_distribution(sens, n_sens))[row_class]
+
+
+def _listed(out: pd.DataFrame, qis: list[str], classes: list) -> np.ndarray:
+    """Rows whose tuple of generalised values is one of ``classes``."""
+    if not classes:
+        return np.zeros(len(out), dtype=bool)
+    listed = pd.MultiIndex.from_tuples([tuple(c) for c in classes], names=qis)
+    return np.asarray(pd.MultiIndex.from_frame(out[qis]).isin(listed))

@@ -85,7 +85,7 @@ def _neighbour_report(problem: Problem, quality: Quality, levels: np.ndarray, gr
 def search_problem(problem: Problem, quality: str) -> OptimalResult:
     """Run the search on an encoded problem."""
     started = time.perf_counter()
-    model = make_quality(quality, problem.hierarchies, problem.codes, problem.n_rows)
+    model = make_quality(quality, problem.hierarchies, problem.codes, problem.n_rows, problem.weights)
     search = LatticeSearch(problem, model)
     search.run()
     elapsed = time.perf_counter() - started
@@ -97,7 +97,7 @@ def search_problem(problem: Problem, quality: str) -> OptimalResult:
     return OptimalResult(
         levels={c: int(v) for c, v in zip(problem.columns, levels)},
         score=float(search.best_score),
-        suppressed=int(mask.sum()),
+        suppressed=int(problem.row_weights[mask].sum()),
         nodes_checked=int(search.grouper.groupings),
         search_seconds=elapsed,
         quality=quality,
@@ -113,8 +113,9 @@ def evaluate_levels(problem: Problem, levels: Mapping[str, int] | list[int], qua
     """(score, suppressed rows, criteria met within the limit) of one given node, e.g. another tool's choice."""
     lv = np.array([levels[c] for c in problem.columns] if isinstance(levels, Mapping) else list(levels),
                   dtype=np.int64)
-    model = make_quality(quality, problem.hierarchies, problem.codes, problem.n_rows)
-    groups = Grouper(problem.hierarchies, problem.codes, problem.sensitive, problem.n_sensitive).group(
+    model = make_quality(quality, problem.hierarchies, problem.codes, problem.n_rows, problem.weights)
+    groups = Grouper(problem.hierarchies, problem.codes, problem.sensitive, problem.n_sensitive,
+                     weights=problem.weights).group(
         tuple(int(x) for x in lv))
     fail = failing_classes(groups.table, problem.criteria, problem.global_distribution)
     suppressed = int(groups.table.sizes[fail].sum())
@@ -124,7 +125,7 @@ def evaluate_levels(problem: Problem, levels: Mapping[str, int] | list[int], qua
 def optimal(df: pd.DataFrame, hierarchies: Mapping[str, HierarchyLike], *, k: int | None = None,
             l: float | None = None, l_variant: str = "distinct", sensitive: str | None = None,
             t: float | None = None, suppression_limit: float = 0.0, quality: str = "loss",
-            t_variant: str = "equal") -> OptimalResult:
+            t_variant: str = "equal", weights=None) -> OptimalResult:
     """The globally optimal full-domain generalisation of ``df`` meeting the criteria.
 
     ``hierarchies`` maps each quasi-identifier (in this order) to a hierarchy frame or an ARX CSV path.
@@ -132,10 +133,12 @@ def optimal(df: pd.DataFrame, hierarchies: Mapping[str, HierarchyLike], *, k: in
     "equal" (categorical) or "ordered" (numeric) earth mover's distance; ``l``/``t`` need ``sensitive``.
     Rows of classes failing the criteria are suppressed while they fit ``floor(suppression_limit * rows)``.
     ``quality`` is one of "loss", "nu_entropy", "discernibility", "aecs", "precision", "height" (lower is
-    better, as ARX defines them).
+    better, as ARX defines them). ``weights`` (optional): how many rows each row of ``df`` stands for, e.g. the
+    counts of its distinct rows; the result is then the one on the expanded table (``suppressed`` counts rows
+    of it, ``suppressed_mask`` marks rows of ``df``).
     """
     criteria = Criteria(k=k, l=l, l_variant=l_variant, t=t, t_variant=t_variant)
-    problem = encode_problem(df, hierarchies, criteria, sensitive, suppression_limit)
+    problem = encode_problem(df, hierarchies, criteria, sensitive, suppression_limit, weights)
     return search_problem(problem, quality)
 
 

@@ -1,4 +1,9 @@
-"""A table encoded once for a lattice search: hierarchies, level-0 codes, sensitive codes and criteria."""
+"""A table encoded once for a lattice search: hierarchies, level-0 codes, sensitive codes and criteria.
+
+The table may come as every row, or as distinct rows with how many rows each stands for (``weights``): class
+sizes, the suppression budget, the criteria and the quality models then count weighted rows, so both give the
+same search.
+"""
 
 from __future__ import annotations
 
@@ -30,10 +35,17 @@ class Problem:
     sensitive_values: np.ndarray | None
     criteria: Criteria
     suppression_limit: float
+    #: rows each row of ``codes`` stands for (None: one each)
+    weights: np.ndarray | None = None
 
     @property
     def n_rows(self) -> int:
-        return int(self.codes.shape[0])
+        """Rows of the table (weighted), not rows of ``codes``."""
+        return int(self.codes.shape[0]) if self.weights is None else int(self.weights.sum())
+
+    @property
+    def row_weights(self) -> np.ndarray:
+        return np.ones(self.codes.shape[0]) if self.weights is None else self.weights.astype(np.float64)
 
     @property
     def max_outliers(self) -> int:
@@ -46,11 +58,12 @@ class Problem:
 
     @property
     def global_distribution(self) -> np.ndarray | None:
-        return global_distribution(self.sensitive, self.n_sensitive)
+        return global_distribution(self.sensitive, self.n_sensitive, self.weights)
 
     def classify(self, levels) -> tuple[np.ndarray, ClassTable, np.ndarray]:
         """Per data row: its class; the class table; which classes are suppressed."""
-        row_class, table = row_classes(self.hierarchies, self.codes, tuple(levels), self.sensitive, self.n_sensitive)
+        row_class, table = row_classes(self.hierarchies, self.codes, tuple(levels), self.sensitive, self.n_sensitive,
+                                       self.weights)
         return row_class, table, failing_classes(table, self.criteria, self.global_distribution)
 
 
@@ -60,12 +73,28 @@ def to_hierarchy_frame(hierarchy: HierarchyLike) -> pd.DataFrame:
     return load_arx_csv(hierarchy)
 
 
+def _check_weights(weights, n_rows: int) -> np.ndarray | None:
+    """``weights`` as int64 row counts, one per row of the table, at least 1 each (None stays None)."""
+    if weights is None:
+        return None
+    w = np.asarray(weights)
+    if w.ndim != 1 or len(w) != n_rows:
+        raise ValueError(f"weights has {w.size} entries for a table of {n_rows} rows")
+    if w.dtype.kind not in "iuf" or (w.dtype.kind == "f" and not np.all(w == np.round(w))):
+        raise ValueError("weights must be whole row counts")
+    if n_rows and w.min() < 1:
+        raise ValueError(f"weights must be at least 1; {int((w < 1).sum())} are not")
+    return w.astype(np.int64)
+
+
 def encode_problem(df: pd.DataFrame, hierarchies: Mapping[str, HierarchyLike], criteria: Criteria,
-                   sensitive: str | None, suppression_limit: float) -> Problem:
+                   sensitive: str | None, suppression_limit: float, weights=None) -> Problem:
+    """``df`` encoded for a search; ``weights`` (optional) says how many rows each row of ``df`` stands for."""
     if not hierarchies:
         raise ValueError("give a hierarchy for at least one quasi-identifier")
     if not 0.0 <= suppression_limit <= 1.0:
         raise ValueError("suppression_limit must be within [0, 1]")
+    weights = _check_weights(weights, len(df))
     columns = list(hierarchies)
     missing = [c for c in columns if c not in df.columns]
     if missing:
@@ -78,6 +107,6 @@ def encode_problem(df: pd.DataFrame, hierarchies: Mapping[str, HierarchyLike], c
         if sensitive is None or sensitive not in df.columns:
             raise ValueError("l-diversity and t-closeness need `sensitive`, a column of the table")
         sens_codes, sens_values = encode_sensitive(df[sensitive], criteria.t is not None and criteria.t_variant == "ordered")
-    return Problem(columns, encoded, codes, sens_codes, sens_values, criteria, suppression_limit)
+    return Problem(columns, encoded, codes, sens_codes, sens_values, criteria, suppression_limit, weights)
 
 

@@ -34,11 +34,12 @@ class Quality:
 
     name = ""
 
-    def __init__(self, hierarchies: list[EncodedHierarchy], codes: np.ndarray, n_rows: int) -> None:
+    def __init__(self, hierarchies: list[EncodedHierarchy], codes: np.ndarray, n_rows: int,
+                 weights: np.ndarray | None = None) -> None:
         self.hierarchies = hierarchies
         self.n_rows = n_rows
-        # a[j][v]: rows with level-0 value v in column j
-        self.value_counts = [np.bincount(codes[:, j], minlength=h.domain_size).astype(np.float64)
+        # a[j][v]: rows with level-0 value v in column j (``weights``: rows each row of ``codes`` stands for)
+        self.value_counts = [np.bincount(codes[:, j], weights=weights, minlength=h.domain_size).astype(np.float64)
                              for j, h in enumerate(hierarchies)]
 
     def bounds(self, nodes: np.ndarray) -> np.ndarray:
@@ -70,8 +71,8 @@ def _sum_columns(tables: list[np.ndarray], nodes: np.ndarray) -> np.ndarray:
 class NonUniformEntropy(Quality):
     name = "nu_entropy"
 
-    def __init__(self, hierarchies, codes, n_rows):
-        super().__init__(hierarchies, codes, n_rows)
+    def __init__(self, hierarchies, codes, n_rows, weights=None):
+        super().__init__(hierarchies, codes, n_rows, weights)
 
         def column_entropy(j: int, h: EncodedHierarchy, level: int) -> float:
             a = self.value_counts[j]
@@ -130,8 +131,8 @@ class Height(Quality):
 class Loss(Quality):
     name = "loss"
 
-    def __init__(self, hierarchies, codes, n_rows):
-        super().__init__(hierarchies, codes, n_rows)
+    def __init__(self, hierarchies, codes, n_rows, weights=None):
+        super().__init__(hierarchies, codes, n_rows, weights)
         # Raw per-column sum of domain shares over all rows, as if nothing were suppressed.
         self.raw = _per_level(hierarchies, lambda j, h, level: float(
             np.dot(self.value_counts[j], h.shares[level][h.level_codes[level]])))
@@ -171,8 +172,8 @@ class Loss(Quality):
 class Precision(Quality):
     name = "precision"
 
-    def __init__(self, hierarchies, codes, n_rows):
-        super().__init__(hierarchies, codes, n_rows)
+    def __init__(self, hierarchies, codes, n_rows, weights=None):
+        super().__init__(hierarchies, codes, n_rows, weights)
         self.heights = np.array([h.height for h in hierarchies], dtype=np.float64)
 
     def _ratio(self, nodes: np.ndarray) -> np.ndarray:
@@ -242,8 +243,9 @@ MODELS: dict[str, type[Quality]] = {
 }
 
 
-def make_quality(name: str, hierarchies: list[EncodedHierarchy], codes: np.ndarray, n_rows: int) -> Quality:
+def make_quality(name: str, hierarchies: list[EncodedHierarchy], codes: np.ndarray, n_rows: int,
+                 weights: np.ndarray | None = None) -> Quality:
     try:
-        return MODELS[name](hierarchies, codes, n_rows)
+        return MODELS[name](hierarchies, codes, n_rows, weights)
     except KeyError:
         raise ValueError(f"unknown quality model '{name}'; choose one of {QUALITY_MODELS}") from None
