@@ -32,7 +32,7 @@ from anon_pipeline.pipeline.evaluation import (check_attack_targets, evaluate, h
 from anon_pipeline.pipeline.partitions import check_partition, partition_source
 from anon_pipeline.pipeline.plans import check_rows, chosen_plan
 from anon_pipeline.pipeline.publish import release, write_key_tables, write_plan, write_reports
-from anon_pipeline.pipeline.qi_table import GUID, qi_schema
+from anon_pipeline.pipeline.qi_table import qi_schema
 from anon_pipeline.pipeline.source import SourceFile, resolve_source
 from anon_pipeline.pipeline.staged import StagedTable
 from anon_pipeline.pipeline.stream import (apply_streaming, engine_blockers, fit_streaming, leak_view,
@@ -229,7 +229,7 @@ def _attacks(run: Run, fitted: Anonymised, qi: StagedTable, control: dict | None
     # In the stage that fits: the attacks need the plan to put training and control rows in the release's domain.
     if control is None:
         return {}
-    report = evaluate(fitted, qi.frame().sort_values(GUID, ignore_index=True), _staged(control).frame(), run.policy)
+    report = evaluate(fitted, qi.frame(), _staged(control).frame(), run.policy)
     path = write_reports(run.dirs, {"attack_report": report})["attack_report"]
     return {"attack_report": Out(report, {"report": Markdown(render_markdown(report)), "path": str(path)})}
 
@@ -246,7 +246,7 @@ def _report_stage(name: str, build, markdown, plots=None) -> Callable[..., dict[
     def _report(run: Run, qi_table: dict, anonymised: dict, key_tables: dict,
                 generalised: dict | None = None, raw: dict | None = None) -> dict[str, Out]:
         anonymised = _staged(anonymised).frame()
-        doc = build(_staged(qi_table).frame().sort_values(GUID, ignore_index=True), anonymised, run.policy,
+        doc = build(_staged(qi_table).frame(), anonymised, run.policy,
                     _staged(generalised).frame() if generalised is not None else None,
                     key_tables.get("plan_summary"))
         text = markdown(doc)

@@ -63,12 +63,14 @@ class StagedTable:
         self.rows += len(frame)
         self.bucket_rows[bucket] += len(frame)
 
-    def write_buckets(self, frame: pd.DataFrame, buckets: np.ndarray, part: int) -> None:
-        """Split ``frame`` by each row's bucket and write one part per non-empty bucket."""
+    def write_buckets(self, frame: pd.DataFrame, lead: np.ndarray, part: int) -> None:
+        """Split ``frame`` by the bucket of each row's GUID (``lead``: its leading 32 bits) and write one part per
+        non-empty bucket, each in GUID order: no stored part keeps the source's row order."""
         if len(frame) == 0:
             self.write_part(frame, 0, part)
             return
-        order = np.argsort(buckets, kind="stable")
+        order = np.argsort(lead, kind="stable")
+        buckets = bucket_of(lead, self.n_buckets)
         cuts = np.flatnonzero(np.diff(buckets[order])) + 1
         for rows in np.split(order, cuts):
             self.write_part(frame.iloc[rows], int(buckets[rows[0]]), part)
@@ -86,8 +88,9 @@ class StagedTable:
                 found.setdefault(int(match.group(1)), []).append(path)
         return found
 
-    def buckets(self, columns: list[str] | None = None, sort_by: str | None = None) -> Iterator[pd.DataFrame]:
-        """Each bucket's rows (its parts together), sorted by ``sort_by`` when given, in bucket order."""
+    def buckets(self, columns: list[str] | None = None, sort_by: str | None = "guid") -> Iterator[pd.DataFrame]:
+        """Each bucket's rows (its parts together), in bucket order, each sorted by ``sort_by`` (the GUID by
+        default, where the table has one: the whole table then comes in GUID order)."""
         key = encryption_key()
         parts = self._parts()
         if not parts:
@@ -96,7 +99,7 @@ class StagedTable:
         for bucket in sorted(parts):
             frames = [read_encrypted_table(p, key) for p in parts[bucket]]
             frame = frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
-            if sort_by is not None:
+            if sort_by is not None and sort_by in frame.columns and len(frames) > 1:
                 frame = frame.sort_values(sort_by, ignore_index=True)
             yield frame if columns is None else frame[columns]
 

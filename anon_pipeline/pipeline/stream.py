@@ -31,7 +31,7 @@ from anon_pipeline.pipeline.batches import count_rows, read_batches
 from anon_pipeline.pipeline.qi_table import GUID, qi_batch
 from anon_pipeline.pipeline.raw_schema import validate_raw
 from anon_pipeline.pipeline.source import SourceFile, read_source
-from anon_pipeline.pipeline.staged import StagedTable, bucket_of
+from anon_pipeline.pipeline.staged import StagedTable
 from anon_pipeline.pipeline.steps import context
 from anon_pipeline.policy.load import BoundStep, bind_steps
 from anon_pipeline.policy.model import Policy, Role
@@ -154,7 +154,7 @@ def stream_qi_table(src: SourceFile, policy: Policy, staging: Path, rows_per_bat
         for part, typed in enumerate(typed_batches(src, policy, rows_per_batch)):
             table, lead, links = qi_batch(typed, policy, first_row)
             counts.add(table)
-            qi.write_buckets(table, bucket_of(lead, qi.n_buckets), part)
+            qi.write_buckets(table, lead, part)
             if contract is not None:
                 contract.write_part(links, 0, part)
             first_row += len(typed)
@@ -260,7 +260,7 @@ def apply_streaming(qi: StagedTable, policy: Policy, fitted: Anonymised, staging
     anonymised = StagedTable.create(staging, "anonymised", qi.n_buckets)
     generalised = StagedTable.create(staging, "generalised", qi.n_buckets) if policy.groups else None
     try:
-        for i, bucket in enumerate(qi.buckets(sort_by=GUID)):
+        for i, bucket in enumerate(qi.buckets()):
             result = replay(bucket, policy, fitted.plan)
             anonymised.write_part(result.table, i, 0)
             if generalised is not None and result.generalised is not None:
@@ -276,7 +276,7 @@ def apply_streaming(qi: StagedTable, policy: Policy, fitted: Anonymised, staging
 def run_in_memory(qi: StagedTable, policy: Policy, staging: Path, plan: dict[str, Any] | None,
                   qi_frame: pd.DataFrame | None = None) -> tuple[Anonymised, StagedTable, StagedTable | None]:
     """Fit (or replay ``plan``) on the whole table at once, for the policies ``engine_blockers`` names."""
-    frame = qi_frame if qi_frame is not None else qi.frame().sort_values(GUID, ignore_index=True)
+    frame = qi_frame if qi_frame is not None else qi.frame()
     result = anonymise(frame, policy) if plan is None else replay(frame, policy, plan)
     return result, stage_frame(result.table, staging, "anonymised"), \
         stage_frame(result.generalised, staging, "generalised") if policy.groups else None

@@ -35,7 +35,7 @@ import pyzipper
 
 from anon_pipeline.errors import AnonPipelineError
 from anon_pipeline.release.manifest import library_versions
-from anon_pipeline.release.tables import TableBatches, write_table
+from anon_pipeline.release.tables import TableBatches, table_bytes, write_table
 from anon_pipeline.secrets.atomic import atomic_write_bytes, pid_alive
 from anon_pipeline.secrets.keys import encryption_key, resolve_key
 from anon_pipeline.secrets.signing import SignatureError, check_signature, sign
@@ -147,7 +147,11 @@ def write_release(root: Path, tables: dict[str, pd.DataFrame | TableBatches], *,
         else:
             for name, frame in tables.items():
                 for fmt in formats:
-                    _write_with(tmp / _member(tmp, f"{name}.{fmt}"), lambda path: write_table(path, frame, fmt))
+                    member = tmp / _member(tmp, f"{name}.{fmt}")
+                    if isinstance(frame, pd.DataFrame):
+                        _write(member, table_bytes(frame, fmt))
+                    else:
+                        _write_with(member, lambda path: write_table(path, frame, fmt))
         for name, doc in (json_files or {}).items():
             _write(tmp / _member(tmp, f"{name}.json"), json.dumps(doc, indent=2, default=str).encode())
         files = {p.relative_to(tmp).as_posix(): sha256_file(p) for p in sorted(tmp.rglob("*")) if p.is_file()}

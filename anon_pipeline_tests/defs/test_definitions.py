@@ -63,7 +63,9 @@ def test_source_override_by_run_config(tmp_path):
     result = _materialise(variant(tmp_path, privacy__k=1), tmp_path / "w",
                           {"ops": {"insurance_customers__raw": {"config": {"source": str(source)}}}})
     assert result.success
-    assert len(result.output_for_node("insurance_customers__anonymise", "anonymised")) == 120
+    from anon_pipeline.pipeline.staged import StagedTable
+    staged = StagedTable.of(result.output_for_node("insurance_customers__anonymise", "anonymised"))
+    assert staged.rows == 120 and len(staged.frame()) == 120
 
 
 def test_failing_k_check_blocks_the_release(tmp_path):

@@ -71,7 +71,7 @@ CRASH = f"""
 import anon_pipeline.pipeline.graph as graph
 def _crash(*args, **kwargs):
     raise ValueError("could not convert {PLANTED!r} to float")
-graph.build_qi_table = _crash
+graph.stream_qi_table = _crash
 """
 
 
@@ -342,7 +342,7 @@ def test_unexpected_exception_is_reported_by_type_and_place_only(case, monkeypat
         raise ValueError(f"could not convert {PLANTED!r} to float")
 
     with monkeypatch.context() as m:
-        m.setattr(graph_module, "build_qi_table", crash)
+        m.setattr(graph_module, "stream_qi_table", crash)
         err = run_typed(case, policy, InternalError)
     assert err.exc_type == "ValueError" and "test_error_edge.crash" in err.where
     assert isinstance(err.original, ValueError) and err.__cause__ is None
