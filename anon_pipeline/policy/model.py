@@ -160,7 +160,7 @@ class ReleaseSpec(StrictModel):
     file_mode: str = "0440"
     dir_mode: str = "0550"
 
-    @field_validator("file_mode", "dir_mode", mode="before")
+    @field_validator("file_mode", "dir_mode", mode="before", json_schema_input_type=str | int)
     @classmethod
     def _octal_mode(cls, value: Any, info: Any) -> str:
         if isinstance(value, int) and not isinstance(value, bool):  # YAML reads an unquoted 0440 as octal
