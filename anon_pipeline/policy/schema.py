@@ -29,6 +29,15 @@ def _step(name: str, op: type, defs: dict[str, Any]) -> dict[str, Any]:
             "required": ["op"], "additionalProperties": False}
 
 
+def _one_target_or_a_list(privacy: dict[str, Any]) -> None:
+    """Each list of targets in ``privacy:`` also takes one target (``t: {t: 0.2}``), as the README documents; the
+    model reads one as a list of one in a before-validator, which pydantic's schema cannot see."""
+    for name, prop in privacy["properties"].items():
+        if prop.get("type") == "array" and "$ref" in prop.get("items", {}):
+            privacy["properties"][name] = {"anyOf": [{"type": "array", "items": prop["items"]}, prop["items"]],
+                                           **{k: v for k, v in prop.items() if k not in ("type", "items")}}
+
+
 def policy_json_schema() -> dict[str, Any]:
     """The policy file's JSON Schema (draft 2020-12)."""
     schema = Policy.model_json_schema()
@@ -41,4 +50,5 @@ def policy_json_schema() -> dict[str, Any]:
     defs["ColumnSpec"]["properties"]["steps"]["items"] = {"$ref": "#/$defs/ColumnStep"}
     defs["GroupSpec"]["properties"]["steps"]["items"] = {"$ref": "#/$defs/GroupStep"}
     del defs["Step"]
+    _one_target_or_a_list(defs[schema["properties"]["privacy"]["$ref"].rsplit("/", 1)[1]])
     return {"$schema": DRAFT, **schema, "title": "anon_pipeline policy"}

@@ -16,7 +16,7 @@ import pytest
 import yaml
 
 from anon_pipeline.cli import main
-from anon_pipeline.policy.model import Policy
+from anon_pipeline.policy.model import Policy, PrivacySpec
 from anon_pipeline.transforms.registry import TableOp, registered_ops
 from anon_pipeline_tests.pipeline.policies import ROOT
 
@@ -95,7 +95,27 @@ def test_the_schema_names_the_top_level_keys_and_every_op(schema):
 
 @pytest.mark.parametrize("policy", POLICIES, ids=[p.stem for p in POLICIES])
 def test_every_bundled_policy_is_valid(schema, policy):
-    assert _errors(schema, _as_an_editor_reads(policy)) == []
+    doc = _as_an_editor_reads(policy)
+    assert _errors(schema, doc) == [] and _walk(schema, schema, doc, "") == []
+
+
+def _readme_yaml(heading: str) -> dict:
+    readme = (ROOT / "README.md").read_text()
+    block = re.search(re.escape(heading) + r"\s+```yaml\n(.*?)```", readme, re.S).group(1)
+    return json.loads(json.dumps(yaml.safe_load(block), default=str))
+
+
+def test_the_readme_policy_example_is_valid(schema):
+    assert _errors(schema, _readme_yaml("## Writing a policy")) == []
+
+
+def test_the_readme_privacy_example_is_valid(schema):
+    """It writes one target (``t: {...}``) where a list may stand, which the loader accepts."""
+    doc = _as_an_editor_reads(K5)
+    doc["privacy"] = _readme_yaml("### The `privacy:` section")["privacy"]
+    assert isinstance(doc["privacy"]["t"], dict)
+    assert _errors(schema, doc) == []
+    PrivacySpec.model_validate(doc["privacy"])  # and the loader's model reads it
 
 
 def _hierarchies(doc: dict) -> dict:
