@@ -147,8 +147,6 @@ def _sample(args: argparse.Namespace) -> int:
     return 0
 
 
-_PARTITION_HELP = ("the partition to run, e.g. 2024-03 (monthly), 2024-03-05 (daily) or a listed key: picks the file "
-                   "partitions.source names and the release folder release/<partition>/")
 def _schema(args: argparse.Namespace) -> int:
     from anon_pipeline.policy.schema import policy_json_schema
 
@@ -156,6 +154,8 @@ def _schema(args: argparse.Namespace) -> int:
     return 0
 
 
+_PARTITION_HELP = ("the partition to run, e.g. 2024-03 (monthly), 2024-03-05 (daily) or a listed key: picks the file "
+                   "partitions.source names and the release folder release/<partition>/")
 _WORKDIR_HELP = "folder the outputs go to (default: $ANON_PIPELINE_WORKDIR, else ./anon_output)"
 
 

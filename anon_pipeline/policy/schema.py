@@ -1,10 +1,11 @@
 """The JSON Schema of a policy file, for editors (``anon-pipeline schema``; ``# yaml-language-server: $schema=``).
 
 Derived from the pydantic models that validate a policy (``policy.model``) and from every registered op's
-``Params`` (plugins included), so it cannot drift from what ``load_policy`` accepts. A step is one of the ops
-of its kind (column ops under ``columns:``, table ops under ``groups:``), with its parameters inline or under
-``params:``. The loader stays the authority: what JSON Schema cannot say (the cross-field rules, a parameter
-being required while it may be written in either place) is checked there.
+``Params`` (plugins included), so it follows them as they change; a shorthand a before-validator reads is declared
+beside it (``json_schema_input_type``). A step is one of the ops of its kind (column ops under ``columns:``,
+table ops under ``groups:``), with its parameters inline or under ``params:``. The loader stays the authority:
+what JSON Schema cannot say (the cross-field rules, a parameter being required while it may be written in
+either place) is checked there.
 """
 
 from __future__ import annotations
