@@ -61,6 +61,17 @@ def test_the_policy_path_is_relative_to_the_defs_yaml_and_two_components_merge(t
             assert defs.resources["anon"].workdir == str((sandbox.project_root / "out").resolve())
 
 
+def test_dg_scaffold_names_the_policy_relative_to_the_new_folder(tmp_path):
+    with create_defs_folder_sandbox() as sandbox:
+        folder = sandbox.scaffold_component(component_cls=PolicyComponent, defs_path="customers",
+                                            scaffold_params={"policy": str(MONTHLY)})
+        written = yaml.safe_load((folder / "defs.yaml").read_text())
+        assert written["type"].endswith(".PolicyComponent") and not Path(written["attributes"]["policy"]).is_absolute()
+        assert (folder / written["attributes"]["policy"]).resolve() == MONTHLY.resolve()
+        with sandbox.load_component_and_build_defs(defs_path=folder) as (_, defs):
+            assert _shape(defs)["assets"] == _shape(build_definitions([MONTHLY], workdir=str(tmp_path)))["assets"]
+
+
 def test_a_misspelt_attribute_is_refused_naming_it():
     with create_defs_folder_sandbox() as sandbox:
         folder = _component_dir(sandbox.defs_folder_path, "bad", {"polcy": str(MONTHLY)})
