@@ -97,10 +97,14 @@ def test_a_missing_policy_file_is_shown_as_a_policy_error_asset(tmp_path):
 def test_the_example_dg_project_loads_both_policies(monkeypatch, tmp_path):
     monkeypatch.syspath_prepend(str(EXAMPLE))
     monkeypatch.chdir(tmp_path)
-    defs = dg.load_from_defs_folder(project_root=EXAMPLE)
+    monkeypatch.delenv("ANON_PIPELINE_WORKDIR", raising=False)
+    try:
+        defs = dg.load_from_defs_folder(project_root=EXAMPLE)
+    finally:
+        for module in [m for m in sys.modules if m.startswith("anon_dg_example")]:
+            del sys.modules[module]
     assert {key.path[0] for key in _shape(defs)["assets"]} == {"insurance_customers_k5", "flights_noise"}
-    for module in [m for m in sys.modules if m.startswith("anon_dg_example")]:
-        monkeypatch.delitem(sys.modules, module)
+    assert defs.resources["anon"].workdir == str(tmp_path / "anon_output")
 
 
 DG = shutil.which("dg", path=str(Path(sys.executable).parent))
