@@ -26,6 +26,8 @@ MONTHLY = ROOT / "policies" / "insurance_customers_monthly.yaml"
 def _shape(defs: dg.Definitions) -> dict[str, set]:
     graph = defs.resolve_asset_graph()
     return {"assets": set(graph.get_all_asset_keys()), "checks": set(graph.asset_check_keys),
+            "deps": {key: set(graph.get(key).parent_keys) for key in graph.get_all_asset_keys()},
+            "blocking": {key for key in graph.asset_check_keys if graph.get_check_spec(key).blocking},
             "jobs": {j.name for j in defs.resolve_all_job_defs()} - {"__ASSET_JOB"},
             "schedules": {s.name for s in defs.schedules or []}, "sensors": {s.name for s in defs.sensors or []},
             "resources": set(defs.resources or {})}
