@@ -1,4 +1,5 @@
-"""``anon-pipeline run`` (the whole pipeline without Dagster) and ``anon-pipeline where`` (where outputs are).
+"""``anon-pipeline run`` (the whole pipeline without Dagster), ``where`` (where outputs are), ``plans``, ``sample``
+and ``schema`` (the policy file's JSON Schema).
 
 Exit codes: 0 released; 1 a blocking check failed (nothing released); 2 bad policy or bad input; 3 the
 environment (disk full, permission denied) or an internal error (see anon_pipeline.cli).
@@ -146,6 +147,13 @@ def _sample(args: argparse.Namespace) -> int:
     return 0
 
 
+def _schema(args: argparse.Namespace) -> int:
+    from anon_pipeline.policy.schema import policy_json_schema
+
+    print(json.dumps(policy_json_schema(), indent=2))
+    return 0
+
+
 _PARTITION_HELP = ("the partition to run, e.g. 2024-03 (monthly), 2024-03-05 (daily) or a listed key: picks the file "
                    "partitions.source names and the release folder release/<partition>/")
 _WORKDIR_HELP = "folder the outputs go to (default: $ANON_PIPELINE_WORKDIR, else ./anon_output)"
@@ -196,3 +204,9 @@ def add_subcommands(subparsers: argparse._SubParsersAction) -> None:
     sample.add_argument("--out", required=True, metavar="FILE",
                         help="file to write: a name ending in .parquet or .pq writes parquet, any other CSV")
     sample.set_defaults(handler=_sample)
+    schema = subparsers.add_parser(
+        "schema", help="print the JSON Schema of a policy file, for editors",
+        description="Print the JSON Schema (draft 2020-12) of a policy file: every key, every op with its "
+        "parameters (plugins included). Save it and name it in a policy's first line, "
+        "'# yaml-language-server: $schema=policy.schema.json', for completion and checks as you type.")
+    schema.set_defaults(handler=_schema)

@@ -1,4 +1,4 @@
-"""Reproduce source document C's worked example (flights, 10,000 passengers): synthesis vs noise addition.
+"""Reproduce the flights example of Borisov, Bosov and Ivanov (2023), 10,000 passengers: synthesis vs noise addition.
 
 Runs policies/flights_synthesis.yaml and policies/flights_noise.yaml on the seeded flights generator, then
 prints one table with the paper's figures beside ours: discrete correlations (Cramer's V) and the continuous

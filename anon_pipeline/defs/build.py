@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import re
 from pathlib import Path
+from typing import Any
 
 import dagster as dg
 
@@ -52,6 +54,13 @@ def broken_policy_asset(file: Path, error: AnonPipelineError, taken: set[str]) -
     return _broken
 
 
+@functools.cache
+def shared_resources(workdir: str) -> dict[str, Any]:
+    """The resources of a workdir, one instance each, so that the definitions of several policy components
+    merge (Dagster refuses two different resources under one key)."""
+    return {"io_manager": PolicyStagingIOManager(workdir=workdir), "anon": AnonSettings(workdir=workdir)}
+
+
 def build_definitions(files: list[Path] | None = None, workdir: str | None = None) -> dg.Definitions:
     """Every policy's definitions. A policy file that does not load does not hide the others: it is logged
     as an error and becomes a ``policy_errors/<file stem>`` asset naming the file and the problem."""
@@ -78,6 +87,6 @@ def build_definitions(files: list[Path] | None = None, workdir: str | None = Non
             parts[kind].extend(defs)
     return dg.Definitions(
         **parts,
-        resources={"io_manager": PolicyStagingIOManager(workdir=workdir), "anon": AnonSettings(workdir=workdir)},
+        resources=dict(shared_resources(workdir)),
         executor=dg.in_process_executor,
     )

@@ -139,6 +139,7 @@ REFERENCES = {"uk_postcode": uk_postcodes, "country": countries}
 _KINDS = ("arx", "intervals", "mask", "dates", "groups", "reference")
 #: Most characters a mask level may hide (a larger number is a typo, and ``mask: n`` makes n levels).
 MAX_MASK = 256
+_MaskLevel = Annotated[int, Field(ge=1, le=MAX_MASK)]
 
 
 class HierarchySpec(StrictModel):
@@ -150,7 +151,7 @@ class HierarchySpec(StrictModel):
     arx: str | None = None
     intervals: list[Annotated[list[float], Field(min_length=2)]] | None = Field(None, min_length=1)
     #: Characters masked per level; ``mask: n`` is short for ``[1, 2, ..., n]``.
-    mask: list[Annotated[int, Field(ge=1, le=MAX_MASK)]] | None = Field(None, min_length=1, max_length=MAX_MASK)
+    mask: list[_MaskLevel] | None = Field(None, min_length=1, max_length=MAX_MASK)
     dates: list[Literal["month", "year", "decade"]] | None = None
     groups: list[dict[str, str]] | None = Field(None, min_length=1)
     reference: str | None = None
@@ -160,7 +161,15 @@ class HierarchySpec(StrictModel):
     def _path_is_arx(cls, data: Any) -> Any:
         return {"arx": str(data)} if isinstance(data, (str, Path)) else data
 
-    @field_validator("mask", mode="before")
+    @classmethod
+    def __get_pydantic_json_schema__(cls, core_schema: Any, handler: Any) -> dict[str, Any]:
+        # The policy's JSON Schema (policy/schema.py) admits the path form that _path_is_arx reads.
+        schema = handler.resolve_ref_schema(handler(core_schema))
+        return {"anyOf": [{"type": "string", "description": "a path to an ARX hierarchy CSV"},
+                          {k: v for k, v in schema.items() if k != "description"}],
+                "description": schema.get("description", "")}
+
+    @field_validator("mask", mode="before", json_schema_input_type=list[_MaskLevel] | _MaskLevel | None)
     @classmethod
     def _mask_count(cls, value: Any) -> Any:
         if isinstance(value, int) and not isinstance(value, bool):
@@ -169,7 +178,7 @@ class HierarchySpec(StrictModel):
             return list(range(1, value + 1))
         return value
 
-    @field_validator("groups", mode="before")
+    @field_validator("groups", mode="before", json_schema_input_type=list[dict[str, str | float]] | None)
     @classmethod
     def _scalars_as_text(cls, value: Any) -> Any:
         # Values in a YAML grouping may read as numbers (``1: low``); the hierarchy compares them as text.

@@ -155,7 +155,7 @@ PrivacySpec = PrivacyTargets
 
 class ReleaseSpec(StrictModel):
     formats: list[Literal["parquet", "csv"]] = Field(default_factory=lambda: ["parquet", "csv"])
-    #: Keep the contract table (source row <-> GUID, source document C), encrypted, apart from the release.
+    #: Keep the contract table (source row <-> GUID, Borisov et al. 2023), encrypted, apart from the release.
     contract: bool = False
     #: Put the tables in an AES-256 zip whose random password goes to a separate 0400 file.
     encrypted_zip: bool = False
@@ -163,7 +163,7 @@ class ReleaseSpec(StrictModel):
     file_mode: str = "0440"
     dir_mode: str = "0550"
 
-    @field_validator("file_mode", "dir_mode", mode="before")
+    @field_validator("file_mode", "dir_mode", mode="before", json_schema_input_type=str | int)
     @classmethod
     def _octal_mode(cls, value: Any, info: Any) -> str:
         if isinstance(value, int) and not isinstance(value, bool):  # YAML reads an unquoted 0440 as octal

@@ -1,4 +1,4 @@
-"""Offline country name -> UN M49 sub-region -> continent, with document A's cross-continent regions.
+"""Offline country name -> UN M49 sub-region -> continent, with the source notebook's cross-continent regions.
 
 Two shipped tables (see ``data/ATTRIBUTION.md``): ``un_m49_countries.csv`` lists every country or area with its
 ISO 3166-1 codes, its UN M49 sub-region (the intermediate region where M49 has one) and its continent;
@@ -16,7 +16,7 @@ from importlib.resources import files
 
 import pandas as pd
 
-#: Document A's grouping of the seven continents into four regions.
+#: The source notebook's grouping of the seven continents into four regions.
 CROSS_CONTINENT = {
     "Asia": "APAC", "Oceania": "APAC", "Antarctica": "APAC",
     "Europe": "Europe",

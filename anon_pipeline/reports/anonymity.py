@@ -68,7 +68,7 @@ def _continuous(policy: Policy, columns: list[str], frame: pd.DataFrame) -> list
 
 
 def continuous_measures(before: pd.DataFrame, anonymised: pd.DataFrame, policy: Policy) -> dict[str, Any]:
-    """Document C's K_eps where continuous quasi-identifiers stay continuous, and the privacy of synthetic rows
+    """K_eps (Borisov et al. 2023) where continuous quasi-identifiers stay continuous, and the privacy of synthetic rows
     (copies of raw rows, closest-record distances) where groups were synthesised. ``before`` is the table the
     groups started from (column steps applied), so both sides share a domain."""
     out: dict[str, Any] = {}

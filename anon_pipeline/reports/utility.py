@@ -97,7 +97,8 @@ def utility_report(qi_table: pd.DataFrame, anonymised: pd.DataFrame, policy: Pol
     report = {"policy": policy.name, "rows_before": len(qi_table), "rows_after": len(anonymised), "columns": columns}
     comparable = domain_preserving_columns(qi_table, anonymised, policy)
     if comparable:
-        # Noise and synthesis keep a column's domain, so document C's KL divergence and association matrices apply.
+        # Noise and synthesis keep a column's domain, so KL divergence (Borisov et al. 2023) and association
+        # matrices apply.
         before = qi_table.copy()
         if generalised is not None:
             grouped = [c for g in policy.groups for c in g.columns]

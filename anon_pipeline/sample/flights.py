@@ -1,4 +1,4 @@
-"""Source document C's worked example: a seeded flights table (one row per passenger).
+"""The worked example of Borisov, Bosov and Ivanov (2023): a seeded flights table (one row per passenger).
 
 Columns: passenger_id (direct identifier), age (years, a discretised Gaussian), departure and arrival
 date-times on one operating day (departures on a 5-minute timetable grid with morning and evening waves,

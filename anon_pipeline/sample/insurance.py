@@ -1,4 +1,4 @@
-"""A seeded generator of document A's insurance-customer table: the same 18 columns and value styles.
+"""A seeded generator of the source notebook's insurance-customer table: the same 18 columns and value styles.
 
 Names come from Faker's ``en_GB`` name tables, phone numbers and postcodes from a pool of Faker ``en_GB`` values
 (the style of the original file), the numeric columns from numpy in the original's ranges. The table is made in

@@ -1,4 +1,4 @@
-"""Gaussian kernel density estimates with Silverman's diagonal bandwidth (source document C, template 2).
+"""Gaussian kernel density estimates with Silverman's diagonal bandwidth (Borisov et al. 2023).
 
 One module for the density itself: the bandwidth rule, drawing from the N-component mixture, and evaluating
 its log-density at given points (used by the KL measure). Everything works on plain float arrays; columns
@@ -15,7 +15,7 @@ _BLOCK_CELLS = 4_000_000
 
 
 def population_sigma(data: np.ndarray) -> np.ndarray:
-    """Per-column sigma with the 1/N variance document C writes (sigma^2 = mean(x^2) - mu^2), NaNs ignored."""
+    """Per-column sigma with the 1/N variance Borisov et al. (2023) write (sigma^2 = mean(x^2) - mu^2), NaNs ignored."""
     data = np.asarray(data, dtype=float)
     return np.nanstd(data, axis=0, ddof=0)
 

@@ -1,5 +1,5 @@
-"""Anonymisation by synthesis (source document C): discrete and kernel-density synthesis, rare-value merging,
-date/time partitions, the noise baseline, attribute grouping and the privacy of synthetic rows.
+"""Anonymisation by synthesis (Borisov, Bosov and Ivanov 2023): discrete and kernel-density synthesis, rare-value
+merging, date/time partitions, the noise baseline, attribute grouping and the privacy of synthetic rows.
 
 The registered ops live in ``anon_pipeline.synthesis.ops`` (import it to register them).
 """

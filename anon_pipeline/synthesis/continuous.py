@@ -1,4 +1,4 @@
-"""Continuous synthesis (source document C, template 2) of a column group, as a pure function on frames.
+"""Continuous synthesis (Borisov et al. 2023) of a column group, as a pure function on frames.
 
 Numeric and datetime columns are synthesised from the Silverman KDE (a shared source row per output row plus
 h_j * N(0, 1)); columns listed as ``discrete`` are copied from the same source row, which makes the result a

@@ -1,4 +1,4 @@
-"""Discrete synthesis (source document C, template 1): i.i.d. draws from the empirical joint distribution.
+"""Discrete synthesis (Borisov et al. 2023): i.i.d. draws from the empirical joint distribution.
 
 Drawing a row index uniformly and copying its tuple is the same as drawing tuple x_l with probability
 p_l = count(x_l) / N, and it keeps every column's dtype. ``min_count`` leaves tuples rarer than that out of

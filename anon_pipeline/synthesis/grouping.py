@@ -1,4 +1,4 @@
-"""Attribute grouping: split attributes into groups of mutually dependent ones (document C synthesises each
+"""Attribute grouping: split attributes into groups of mutually dependent ones (Borisov et al. 2023 synthesise each
 group jointly and independent groups separately, which is cheaper and keeps what matters).
 
 Automatic grouping links two attributes when their association (Pearson's |r|, Cramer's V or the correlation

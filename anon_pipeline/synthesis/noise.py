@@ -1,4 +1,4 @@
-"""Gaussian noise addition: the baseline document C compares synthesis against (scale = a fraction of sigma)."""
+"""Gaussian noise addition, the baseline Borisov et al. (2023) compare synthesis with (scale = a fraction of sigma)."""
 
 from __future__ import annotations
 

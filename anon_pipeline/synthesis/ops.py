@@ -1,7 +1,7 @@
-"""The synthesis templates as registered ops, usable from policies.
+"""The synthesis methods as registered ops, usable from policies.
 
 Group ops (``groups:``): ``discrete_synthesis``, ``kde_synthesis``, ``grouped_synthesis`` (splits a
-group into dependent subgroups, automatically or as listed, and picks the template per subgroup) and
+group into dependent subgroups, automatically or as listed, and picks the method per subgroup) and
 ``cart_synthesis`` (sequential CART). Column ops (``columns:``): ``rare_value_merge``, ``datetime_partition``,
 ``gaussian_noise``.
 
@@ -116,7 +116,8 @@ class Synthesiser(TableOp):
 
 @register_op("discrete_synthesis")
 class DiscreteSynthesis(Synthesiser):
-    """Template 1: each output tuple drawn i.i.d. from the group's distinct tuples with their frequencies."""
+    """Discrete synthesis (Borisov et al. 2023): each output tuple drawn i.i.d. from the group's distinct tuples
+    with their frequencies."""
 
     class Params(SynthesisParams):
         #: Leave tuples occurring fewer times than this out of the sampling distribution.
@@ -138,7 +139,8 @@ class DiscreteSynthesis(Synthesiser):
 
 @register_op("kde_synthesis")
 class KdeSynthesis(Synthesiser):
-    """Template 2: Gaussian KDE with Silverman's diagonal bandwidth; one shared source row per output row."""
+    """Kernel synthesis (Borisov et al. 2023): Gaussian KDE with Silverman's diagonal bandwidth; one shared source
+    row per output row."""
 
     class Params(SynthesisParams):
         clip: bool = True                # keep each column inside its observed range (reflected at the bounds)
@@ -186,7 +188,8 @@ class KdeSynthesis(Synthesiser):
 
 @register_op("rare_value_merge")
 class RareValueMerge(ColumnOp):
-    """Template 3: values covering fewer than T/n % of rows merge into one neutral value."""
+    """Anomaly elimination (Borisov et al. 2023): values covering fewer than T/n % of rows merge into one neutral
+    value."""
 
     class Params(OpParams):
         level: float = Field(10.0, gt=0, le=100)     # T, in %
@@ -202,7 +205,8 @@ class RareValueMerge(ColumnOp):
 
 @register_op("datetime_partition")
 class DatetimePartition(ColumnOp):
-    """Template 4: a date/time (or an age) becomes an interval label from a named partition or custom edges."""
+    """Date/time partition (Borisov et al. 2023): a date/time (or an age) becomes an interval label from a named
+    partition or custom edges."""
 
     class Params(OpParams):
         partition: NamedPartition | None = None
@@ -265,8 +269,8 @@ class GaussianNoise(ColumnOp):
 @register_op("grouped_synthesis")
 class GroupedSynthesis(Synthesiser):
     """Splits a policy group into dependent subgroups (automatically, by association above a threshold, or as
-    listed) and synthesises each independently: template 1 for an all-discrete subgroup, template 2 (with the
-    discrete members copied from the shared source row) otherwise. The plan records the subgroups and the
+    listed) and synthesises each independently: discrete synthesis for an all-discrete subgroup, kernel synthesis
+    (with the discrete members copied from the shared source row) otherwise. The plan records the subgroups and the
     associations that linked them."""
 
     class Params(SynthesisParams):

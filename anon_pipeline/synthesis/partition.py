@@ -1,6 +1,6 @@
-"""Date/time partition (source document C, template 4): a date, time or age becomes an interval label.
+"""Date/time partition (Borisov et al. 2023): a date, time or age becomes an interval label.
 
-Named partitions: document C's age bands (<1, 1-3, 3-7, 7-12, 12-17, 17-20, then 5-year bands to 100, 100+),
+Named partitions: the paper's age bands (<1, 1-3, 3-7, 7-12, 12-17, 17-20, then 5-year bands to 100, 100+),
 birth year, 10-minute slot, day and month; or custom edges (numbers, or dates for datetime columns). The
 result is a dictionary attribute (string labels), ready for rare-value merging and discrete synthesis.
 """
@@ -73,7 +73,7 @@ def ages_at(values: pd.Series, reference: date) -> pd.Series:
 
 
 def named_partition(values: pd.Series, partition: NamedPartition, *, reference: date | None = None) -> pd.Series:
-    """Apply one of document C's named partitions."""
+    """Apply one of the paper's named partitions."""
     if partition == "age_bands":
         if pd.api.types.is_datetime64_any_dtype(values):
             if reference is None:

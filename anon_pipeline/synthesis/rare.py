@@ -1,4 +1,4 @@
-"""Rare-value suppression ("anomaly elimination", source document C, template 3) for dictionary attributes.
+"""Rare-value suppression ("anomaly elimination", Borisov et al. 2023) for dictionary attributes.
 
 With n distinct values and level T %, a value must cover at least T/n % of the rows; rarer values merge into
 one neutral value. The fitted plan keeps only the frequent values (common by construction) and the counts of

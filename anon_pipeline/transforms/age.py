@@ -1,6 +1,6 @@
 """``age``: a date of birth becomes whole years of age at the policy's reference date.
 
-A fixed reference date (not "today") keeps runs reproducible; document A used "this year".
+A fixed reference date (not "today") keeps runs reproducible; the source notebook used "this year".
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""``band``: numeric values into intervals with explicit edges (document A's weight, height, drinks bands).
+"""``band``: numeric values into intervals with explicit edges (the source notebook's weight, height, drinks bands).
 
 Unlike ``pandas.cut`` with its defaults, no value silently becomes NaN: the lowest edge is included unless the
 policy says otherwise, and a value outside the edges is an error or an explicit label the policy names.
@@ -26,7 +26,7 @@ class BandParams(OpParams):
     #: ``right``: intervals (a, b]; ``left``: [a, b).
     closed: Literal["right", "left"] = "right"
     #: Whether the outermost closed-off edge (lowest for ``right``, highest for ``left``) belongs to the
-    #: first (last) band. Default True: document A lost its 0-drink rows to NaN without it.
+    #: first (last) band. Default True: the source notebook lost its 0-drink rows to NaN without it.
     include_lowest: bool = True
     #: ``None``: a value outside the edges is an error; otherwise the label such values get.
     out_of_range_label: str | None = None

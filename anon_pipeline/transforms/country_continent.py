@@ -1,4 +1,4 @@
-"""``country_continent``: country name -> continent, or document A's cross-continent region, offline."""
+"""``country_continent``: country name -> continent, or the source notebook's cross-continent region, offline."""
 
 from __future__ import annotations
 

@@ -21,7 +21,7 @@ from anon_pipeline.transforms.registry import ColumnOp, FitContext, FitNeeds, Op
 class EncodeParams(OpParams):
     #: Name of the key table emitted (default: the column name); it becomes a file name.
     key_table: SafeName | None = None
-    #: ``token``: random hex strings; ``integer``: a random permutation of 0..n-1 (document A's numeric codes).
+    #: ``token``: random hex strings; ``integer``: a random permutation of 0..n-1 (the source notebook's numeric codes).
     style: Literal["token", "integer"] = "token"
     #: Hex digits per token: 16 ** token_length codes must be at least twice the number of categories.
     token_length: int = Field(8, ge=1, le=64)

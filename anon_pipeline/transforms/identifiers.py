@@ -6,7 +6,7 @@
 - ``mask``: keep the first or last n characters, the rest replaced by a mask character.
 - ``email_domain`` and ``uk_phone_area_code``: keep only the safe part of an e-mail address or a phone number.
 
-The per-run random GUID of source document C is not an op: the qi table gives every row one (and the
+The per-run random GUID of Borisov, Bosov and Ivanov (2023) is not an op: the qi table gives every row one (and the
 contract table), see ``pipeline.qi_table``. Errors name the column, the op, the rule and how many rows break
 it, never a value.
 """

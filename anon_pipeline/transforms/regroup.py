@@ -1,4 +1,4 @@
-"""``regroup``: merge categories into named groups (document A's education tiers, region groups)."""
+"""``regroup``: merge categories into named groups (the source notebook's education tiers, region groups)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Utility measures: KL divergence (document C), marginal agreement, association matrices, the report."""
+"""Utility measures: KL divergence (Borisov et al. 2023), marginal agreement, association matrices, the report."""
 
 from anon_pipeline.utility.association import association_matrix, correlation_ratio, cramers_v, pearson
 from anon_pipeline.utility.kl import KL, kl_continuous, kl_discrete, kl_from_frequencies

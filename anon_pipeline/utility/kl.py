@@ -1,4 +1,4 @@
-"""Kullback-Leibler divergence exactly as source document C defines it.
+"""Kullback-Leibler divergence exactly as Borisov, Bosov and Ivanov (2023) define it.
 
 Discrete: D = sum_l p^_l ln(p^_l / p_l) over the raw data's distinct tuples x_l (p_l > 0 by construction;
 terms with p^_l = 0 are 0; anonymised tuples absent from the raw data are outside the sum and their mass is

@@ -1,0 +1,1 @@
+"""Example dg project: anonymisation policies as Dagster Components."""
