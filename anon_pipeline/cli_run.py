@@ -11,9 +11,7 @@ import json
 import sys
 from pathlib import Path
 
-from anon_pipeline.pipeline.partitions import check_partition
 from anon_pipeline.workdir import PolicyDirs
-from anon_pipeline.policy import load_policy
 from anon_pipeline.secrets.keys import SecretsError, resolve_key
 
 EXIT_CHECK_FAILED = 1
@@ -104,7 +102,9 @@ def _print_where(workdir: Path | str | None, policy_name: str, summary: bool = F
 
 
 def _where(args: argparse.Namespace) -> int:
+    from anon_pipeline.pipeline.partitions import check_partition
     from anon_pipeline.pipeline.plans import releases
+    from anon_pipeline.policy import load_policy
 
     policy = load_policy(args.policy)
     partition = args.partition
@@ -117,6 +117,7 @@ def _where(args: argparse.Namespace) -> int:
 
 def _plans(args: argparse.Namespace) -> int:
     from anon_pipeline.pipeline.plans import releases, stored_plans
+    from anon_pipeline.policy import load_policy
 
     dirs = _dirs(args.workdir, load_policy(args.policy).name)
     plans, used = stored_plans(dirs), releases(dirs)
