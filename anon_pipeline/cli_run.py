@@ -137,9 +137,13 @@ def _plans(args: argparse.Namespace) -> int:
 
 def _sample(args: argparse.Namespace) -> int:
     from anon_pipeline.sample import write_sample
+    from anon_pipeline.sample.registry import sample_format
+    from anon_pipeline.secrets.atomic import atomic_target
 
     try:
-        rows = write_sample(args.generator, args.rows, args.seed, args.out)
+        # All or nothing, and private whatever the umask: a sample stands for personal data.
+        with atomic_target(Path(args.out), mode=0o600) as tmp:
+            rows = write_sample(args.generator, args.rows, args.seed, tmp, sample_format(args.out))
     except KeyError as exc:
         print(f"error: {exc.args[0]}", file=sys.stderr)
         return EXIT_BAD_INPUT

@@ -74,10 +74,15 @@ def batches(name: str, rows: int, seed: int) -> Iterator[pa.Table]:
         yield pa.Table.from_pandas(generator(rows, seed), preserve_index=False)
 
 
-def write_sample(name: str, rows: int, seed: int, path: str | Path) -> int:
-    """Write the sample to ``path`` (parquet for .parquet/.pq, else CSV) block by block, so memory stays bounded
-    whatever ``rows`` is; returns the number of rows written. The file is the one-shot table's."""
-    parquet = str(path).endswith((".parquet", ".pq"))
+def sample_format(path: str | Path) -> str:
+    return "parquet" if str(path).lower().endswith((".parquet", ".pq")) else "csv"
+
+
+def write_sample(name: str, rows: int, seed: int, path: str | Path, fmt: str | None = None) -> int:
+    """Write the sample to ``path`` (``fmt`` "parquet" or "csv"; by default parquet for .parquet/.pq, else CSV)
+    block by block, so memory stays bounded whatever ``rows`` is; returns the number of rows written. The file is
+    the one-shot table's. Not atomic by itself: callers that publish the file write to an ``atomic_target``."""
+    parquet = (fmt or sample_format(path)) == "parquet"
     written = 0
     writer: pq.ParquetWriter | None = None
     try:

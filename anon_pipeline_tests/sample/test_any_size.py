@@ -85,5 +85,27 @@ def test_streamed_file_is_the_one_shot_table(tmp_path, monkeypatch):
             assert out.read_text() == one_shot.to_csv(index=False)
 
 
+def test_cli_publishes_the_whole_file_or_nothing(tmp_path, monkeypatch):
+    monkeypatch.setattr(insurance, "BLOCK_ROWS", 1000)
+    out = tmp_path / "sample.parquet"
+    assert main(["sample", "--rows", "2500", "--seed", "4", "--out", str(out)]) == 0
+    assert out.stat().st_mode & 0o777 == 0o600   # stands for personal data
+    pd.testing.assert_frame_equal(pd.read_parquet(out), generate("insurance_customers", 2500, 4))
+    block = insurance._block
+
+    def fail_in_the_second_block(start, *args):
+        if start >= 1000:
+            raise OSError(28, "No space left on device")
+        return block(start, *args)
+
+    monkeypatch.setattr(insurance, "_block", fail_in_the_second_block)
+    for name in ("sample.parquet", "new.csv"):
+        before = (tmp_path / name).read_bytes() if (tmp_path / name).exists() else None
+        assert main(["sample", "--rows", "2500", "--out", str(tmp_path / name)]) == 3
+        after = (tmp_path / name).read_bytes() if (tmp_path / name).exists() else None
+        assert after == before   # the earlier file untouched, no new one
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["sample.parquet"]   # no temporary left
+
+
 def test_zero_rows_keep_the_columns():
     assert list(generate("insurance_customers", 0, 1).columns) == insurance.COLUMNS
