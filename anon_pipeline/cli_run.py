@@ -12,9 +12,7 @@ import json
 import sys
 from pathlib import Path
 
-from anon_pipeline.pipeline.partitions import check_partition
 from anon_pipeline.workdir import PolicyDirs
-from anon_pipeline.policy import load_policy
 from anon_pipeline.secrets.keys import SecretsError, resolve_key
 
 EXIT_CHECK_FAILED = 1
@@ -105,7 +103,9 @@ def _print_where(workdir: Path | str | None, policy_name: str, summary: bool = F
 
 
 def _where(args: argparse.Namespace) -> int:
+    from anon_pipeline.pipeline.partitions import check_partition
     from anon_pipeline.pipeline.plans import releases
+    from anon_pipeline.policy import load_policy
 
     policy = load_policy(args.policy)
     partition = args.partition
@@ -118,6 +118,7 @@ def _where(args: argparse.Namespace) -> int:
 
 def _plans(args: argparse.Namespace) -> int:
     from anon_pipeline.pipeline.plans import releases, stored_plans
+    from anon_pipeline.policy import load_policy
 
     dirs = _dirs(args.workdir, load_policy(args.policy).name)
     plans, used = stored_plans(dirs), releases(dirs)
@@ -137,9 +138,13 @@ def _plans(args: argparse.Namespace) -> int:
 
 def _sample(args: argparse.Namespace) -> int:
     from anon_pipeline.sample import write_sample
+    from anon_pipeline.sample.registry import sample_format
+    from anon_pipeline.secrets.atomic import atomic_target
 
     try:
-        rows = write_sample(args.generator, args.rows, args.seed, args.out)
+        # All or nothing, and private whatever the umask: a sample stands for personal data.
+        with atomic_target(Path(args.out), mode=0o600) as tmp:
+            rows = write_sample(args.generator, args.rows, args.seed, tmp, sample_format(args.out))
     except KeyError as exc:
         print(f"error: {exc.args[0]}", file=sys.stderr)
         return EXIT_BAD_INPUT

@@ -20,7 +20,9 @@ must agree. Needs the ``bench`` extra (duckdb, polars).
     python benchmarks/scale.py [--sizes 1e5 1e6] [--engines run_policy dagster pandas duckdb polars]
                                [--timeout 3600] [--data-dir DIR]
 
-1e7 rows: ``--sizes 1e5 1e6 1e7`` (0.35 GB of parquet input, generated in about 35 s in 0.3 GB). Today run_policy
+1e7 rows: ``--sizes 1e5 1e6 1e7`` (0.35 GiB of parquet input, made by the streaming generator in about 11 s of CPU
+with 0.26 GiB peak RSS, the same as at 1e6 rows; printed per size and in the JSON line as ``inputs``; kept across
+runs with ``--data-dir``). Today run_policy
 and Dagster hold the whole table in memory (about 2.1 GiB at 1e6 rows, so expect 15-20 GiB at 1e7) and spend
 minutes per million rows in the leak check: give them ``--timeout`` accordingly, or ``--engines pandas duckdb
 polars`` for the peers alone.
@@ -279,14 +281,22 @@ ENGINE_FUNCTIONS = {"run_policy": engine_run_policy, "dagster": engine_dagster, 
 
 
 # ---- the parent: inputs, subprocesses, figures ---------------------------------------------------------------
-def make_input(rows: int, folder: Path) -> Path:
+def make_input(rows: int, folder: Path) -> tuple[Path, dict]:
+    """The seeded sample as parquet, made once per folder by ``anon-pipeline sample`` (streamed, atomic); with the
+    generator's wall and CPU seconds and peak RSS when it ran now (empty when the file was already there)."""
     path = folder / f"insurance_customers_{rows}_{SEED}.parquet"
-    if not path.exists():
-        tmp = path.with_name(f".{path.name}")
-        subprocess.run([sys.executable, "-m", "anon_pipeline.cli", "sample", "--rows", str(rows), "--seed",
-                        str(SEED), "--out", str(tmp)], cwd=ROOT, check=True, capture_output=True)
-        tmp.replace(path)
-    return path
+    if path.exists():
+        return path, {}
+    log = folder / f"sample_{rows}.stderr"
+    start = time.perf_counter()
+    with log.open("wb") as err:
+        pid = subprocess.Popen([sys.executable, "-m", "anon_pipeline.cli", "sample", "--rows", str(rows), "--seed",
+                                str(SEED), "--out", str(path)], cwd=ROOT, stdout=subprocess.DEVNULL, stderr=err).pid
+    _, status, usage = os.wait4(pid, 0)   # this child's own peak RSS
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise RuntimeError(f"anon-pipeline sample failed: {log.read_text(errors='replace').strip()}")
+    return path, {"wall_s": round(time.perf_counter() - start, 2), "cpu_s": round(usage.ru_utime + usage.ru_stime, 2),
+                  "peak_rss_mib": round(usage.ru_maxrss / 1024, 1)}
 
 
 def run_child(engine: str, source: Path, lookups: dict[str, str], folder: Path, timeout: float) -> dict:
@@ -362,11 +372,12 @@ def main(argv: list[str] | None = None) -> int:
         subprocess.run([sys.executable, __file__, "--write-lookups", str(folder)], cwd=ROOT, check=True)
         lookups = lookup_paths(folder)
         results: dict[int, dict[str, dict]] = {}
+        inputs: dict[int, dict] = {}
         for rows in sizes:
-            start = time.perf_counter()
-            source = make_input(rows, data)
-            print(f"\n{rows:,} rows (input {source.stat().st_size / 2**20:.1f} MiB parquet, made in "
-                  f"{time.perf_counter() - start:.1f} s)")
+            source, inputs[rows] = make_input(rows, data)
+            made = (f"made in {inputs[rows]['wall_s']:.1f} s, {inputs[rows]['cpu_s']:.1f} s CPU, "
+                    f"{inputs[rows]['peak_rss_mib']:.0f} MiB peak" if inputs[rows] else "reused")
+            print(f"\n{rows:,} rows (input {source.stat().st_size / 2**20:.1f} MiB parquet, {made})")
             print(f"  {'engine':<11} {'wall s':>8} {'cpu s':>8} {'peak MiB':>9} {'x pandas':>9} {'mem x':>6}  K")
             results[rows] = {}
             for engine in args.engines:
@@ -397,7 +408,8 @@ def main(argv: list[str] | None = None) -> int:
                                   for key, field in (("time", "wall_s"), ("cpu", "cpu_s"), ("memory", "peak_rss_mib"))}
                 print(f"  {engine:<11} {growth[engine]['time']} / {growth[engine]['cpu']} / {growth[engine]['memory']}")
     print(json.dumps({"benchmark": "scale", "seed": SEED, "cpus": os.cpu_count(),
-                      "sizes": {str(n): results[n] for n in sizes}, "growth_exponent": growth}))
+                      "sizes": {str(n): results[n] for n in sizes}, "growth_exponent": growth,
+                      "inputs": {str(n): inputs[n] for n in sizes}}))
     return 0
 
 

@@ -23,8 +23,8 @@ import pyarrow.parquet as pq
 from anon_pipeline.errors import InputDataError
 from anon_pipeline.policy.model import Policy, SourceSpec
 from anon_pipeline.release.writer import sha256_file
-from anon_pipeline.sample import generate
-from anon_pipeline.secrets.atomic import atomic_write_bytes
+from anon_pipeline.sample import write_sample
+from anon_pipeline.secrets.atomic import atomic_target
 from anon_pipeline.workdir import PolicyDirs
 
 
@@ -63,9 +63,9 @@ def resolve_source(policy: Policy, override: str | Path | None = None, workdir: 
     assert sample is not None  # the model fills a default sample when there is no path
     path = PolicyDirs.for_policy(workdir, policy.name).samples / f"{sample.generator}_{sample.rows}_{sample.seed}.csv"
     if not path.is_file():
-        # A sample stands for personal data: private whatever the umask.
-        atomic_write_bytes(path, generate(sample.generator, sample.rows, sample.seed).to_csv(index=False).encode(),
-                           mode=0o600)
+        # A sample stands for personal data: private whatever the umask. Streamed, so any size fits in memory.
+        with atomic_target(path, mode=0o600) as tmp:
+            write_sample(sample.generator, sample.rows, sample.seed, tmp, "csv")
     return SourceFile(str(path), "csv", sha256_file(path), path.stat().st_size, generated=True)
 
 

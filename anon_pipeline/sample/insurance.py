@@ -20,7 +20,7 @@ from faker import Faker
 from faker.providers.address.en import Provider as EnglishAddress
 from faker.providers.person.en_GB import Provider as BritishPerson
 
-from anon_pipeline.sample.registry import register_generator
+from anon_pipeline.sample.registry import check_rows, register_generator
 
 COLUMNS = ["given_name", "surname", "gender", "birthdate", "country_of_birth", "current_country",
            "phone_number", "postcode", "national_insurance_number", "bank_account_number", "cc_status", "weight",
@@ -35,9 +35,13 @@ BLOCK_ROWS = 100_000
 _LETTERS = [chr(c) for c in range(ord("A"), ord("Z") + 1)]
 # NI numbers stay ones never issued: "ZZ ... T" as in the original file, then prefixes whose first letter is one
 # HMRC never uses (D, F, I, Q, U, V), each with any suffix letter: 1e6 numbers per (prefix, suffix) pair.
+# The policy's pattern '^[A-Z]{2} ?\d{2} ?\d{2} ?\d{2} ?[A-Z]$' admits 26**3 * 1e6 (1.8e10) numbers; these are
+# 4057 * 1e6 (4.06e9) of them.
 _NI_PAIRS = [("ZZ", "T")] + [(a + b, s) for s in _LETTERS for a in "DFIQUV" for b in _LETTERS]
 _NI_BLOCK = 10**6
 _ACCOUNTS = (10**7, 10**9)   # 9-digit account numbers, leading zero allowed, as in the original
+# The smaller of the two unique spaces bounds the table: 9.9e8 account numbers.
+MAX_ROWS = min(len(_NI_PAIRS) * _NI_BLOCK, _ACCOUNTS[1] - _ACCOUNTS[0])
 
 
 def _mix(x: np.ndarray) -> np.ndarray:
@@ -75,9 +79,8 @@ def _digits(values: np.ndarray, width: int) -> pa.Array:
 def national_insurance_numbers(index: np.ndarray, rows: int, seed: int, style: np.ndarray) -> pa.Array:
     """Distinct NI numbers for the row numbers ``index`` of a ``rows``-row table, in the three spellings of the
     original file (``style`` 0: "ZZ 12 34 56 T", 1: "ZZ 123456 T", 2: "ZZ123456T")."""
+    check_rows("insurance_customers", rows, len(_NI_PAIRS) * _NI_BLOCK)
     pairs = max(1, -(-rows // _NI_BLOCK))
-    if pairs > len(_NI_PAIRS):
-        raise ValueError(f"at most {len(_NI_PAIRS) * _NI_BLOCK} rows have distinct NI numbers")
     number = permute(index, pairs * _NI_BLOCK, seed, tag=1)
     pair, d = number // _NI_BLOCK, number % _NI_BLOCK
     prefix = pa.array([p for p, _ in _NI_PAIRS[:pairs]]).take(pair)
@@ -140,10 +143,13 @@ def _pools(rows: int, seed: int) -> dict[str, pa.Array]:
 
 
 def insurance_customer_batches(rows: int = 1000, seed: int = 0) -> Iterator[pa.Table]:
-    """The table in blocks of at most ``BLOCK_ROWS`` rows; joined, they are ``insurance_customers(rows, seed)``."""
+    """The table in blocks of at most ``BLOCK_ROWS`` rows; joined, they are ``insurance_customers(rows, seed)``.
+    A size it cannot make is refused here, before the first block."""
+    check_rows("insurance_customers", rows, MAX_ROWS)
     pools = _pools(rows, seed)
-    for start in range(0, max(rows, 1), BLOCK_ROWS):   # at least one block, so 0 rows still has the columns
-        yield _block(start, min(start + BLOCK_ROWS, rows), rows, seed, pools)
+    # At least one block, so 0 rows still has the columns.
+    return (_block(start, min(start + BLOCK_ROWS, rows), rows, seed, pools)
+            for start in range(0, max(rows, 1), BLOCK_ROWS))
 
 
 @register_generator("insurance_customers", batches=insurance_customer_batches)

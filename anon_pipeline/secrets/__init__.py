@@ -1,6 +1,6 @@
 """Secrets at rest: where the key lives, and authenticated encryption of key tables and the contract table."""
 
-from anon_pipeline.secrets.atomic import atomic_write_bytes, remove_stale_temporaries
+from anon_pipeline.secrets.atomic import atomic_target, atomic_write_bytes, remove_stale_temporaries
 from anon_pipeline.secrets.crypto import (ENCRYPTED_SUFFIX, TamperedError, WrongKeyError, decrypt_bytes,
                                           decrypt_table, encrypt_bytes, encrypt_table, read_encrypted_table,
                                           write_encrypted_table)
@@ -10,7 +10,7 @@ from anon_pipeline.secrets.keys import (KEY_ENV, KEY_FILE_ENV, KeyFileExists, Ke
 from anon_pipeline.secrets.signing import SignatureError, check_signature, sign
 
 __all__ = ["ENCRYPTED_SUFFIX", "KEY_ENV", "KEY_FILE_ENV", "KeyFileExists", "KeyInfo", "SecretsError",
-           "SignatureError", "TamperedError", "WrongKeyError", "atomic_write_bytes", "check_signature",
+           "SignatureError", "TamperedError", "WrongKeyError", "atomic_target", "atomic_write_bytes", "check_signature",
            "decrypt_bytes", "decrypt_table", "default_key_path", "encrypt_bytes", "encrypt_table", "encryption_key",
            "generate_key_file", "key_id", "read_encrypted_table", "read_key_file", "remove_stale_temporaries",
            "resolve_key", "sign", "write_encrypted_table"]

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 TMP_SUFFIX = ".tmp"
@@ -16,8 +18,11 @@ TMP_SUFFIX = ".tmp"
 STALE_UNNAMED_SECONDS = 3600
 
 
-def atomic_write_bytes(path: Path, data: bytes, *, mode: int = 0o600, overwrite: bool = True) -> Path:
-    """Write ``data`` to ``path`` atomically with permission bits ``mode``; returns the path.
+@contextmanager
+def atomic_target(path: Path, *, mode: int = 0o600, overwrite: bool = True) -> Iterator[Path]:
+    """A temporary sibling of ``path`` (already created, permission bits 0o600) for any writer to fill, e.g. one
+    that streams batches; when the block ends it is flushed to disk, given ``mode`` and renamed over ``path``. On
+    an error it is removed and ``path`` is left as it was.
 
     With ``overwrite=False`` the final step is a hard link, which fails if ``path`` exists, so two processes
     racing to create the same file cannot both succeed (``FileExistsError`` for the loser).
@@ -26,11 +31,16 @@ def atomic_write_bytes(path: Path, data: bytes, *, mode: int = 0o600, overwrite:
     tmp = path.with_name(f".{path.name}.{os.getpid()}{TMP_SUFFIX}")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     try:
-        os.fchmod(fd, 0o600)  # a temporary left by an earlier process with this pid may carry other bits
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
+        try:
+            os.fchmod(fd, 0o600)  # a temporary left by an earlier process with this pid may carry other bits
+        finally:
+            os.close(fd)
+        yield tmp
+        fd = os.open(tmp, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
         os.chmod(tmp, mode)  # exact bits, whatever the umask
         if overwrite:
             os.replace(tmp, path)
@@ -38,7 +48,14 @@ def atomic_write_bytes(path: Path, data: bytes, *, mode: int = 0o600, overwrite:
             os.link(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
-    return path
+
+
+def atomic_write_bytes(path: Path, data: bytes, *, mode: int = 0o600, overwrite: bool = True) -> Path:
+    """Write ``data`` to ``path`` atomically with permission bits ``mode`` (see ``atomic_target``); returns the
+    path."""
+    with atomic_target(path, mode=mode, overwrite=overwrite) as tmp, open(tmp, "wb") as fh:
+        fh.write(data)
+    return Path(path)
 
 
 def pid_alive(pid: int) -> bool:
