@@ -61,8 +61,9 @@ def _frames(batches: Iterator[pa.RecordBatch], rows: int) -> Iterator[pd.DataFra
         yield pa.Table.from_batches(pending).to_pandas()
 
 
-def read_batches(src: SourceFile, policy: Policy, rows: int) -> Iterator[pd.DataFrame]:
-    """The source in frames of ``rows`` rows, in file order, each indexed from 0."""
+def read_batches(src: SourceFile, policy: Policy, rows: int, columns: list[str] | None = None
+                 ) -> Iterator[pd.DataFrame]:
+    """The source in frames of ``rows`` rows, in file order, each indexed from 0 (only ``columns`` if given)."""
     if src.n_bytes == 0:
         read_source(src, policy)  # raises: the file is empty
     try:
@@ -73,7 +74,7 @@ def read_batches(src: SourceFile, policy: Policy, rows: int) -> Iterator[pd.Data
         except Exception:  # the header or a bound: read_source says which rule, with the whole-file reader
             read_source(src, policy)
             raise
-        batches = dataset.to_batches(batch_size=min(rows, 1 << 20))
+        batches = dataset.to_batches(columns=columns, batch_size=min(rows, 1 << 20))
         first = True
         for frame in _frames(batches, rows):
             first = False

@@ -77,6 +77,8 @@ class Run:
     batch_rows: int | None = None
     #: Where this run stages its tables (encrypted parts); default: the policy's staging folder.
     staging: Path | None = None
+    #: Staged tables already read whole in this run (by folder).
+    frames: dict[str, pd.DataFrame] = field(default_factory=dict)
 
     @property
     def dirs(self) -> PolicyDirs:
@@ -92,6 +94,13 @@ class Run:
             return self.staging
         staging = self.dirs.staging
         return staging / self.partition if self.partition is not None else staging
+
+    def frame(self, staged: Any) -> pd.DataFrame:
+        """A staged table in memory, read once per run: the reports and checks that need a whole table share it."""
+        table = StagedTable.of(staged)
+        if table.folder not in self.frames:
+            self.frames[table.folder] = table.frame()
+        return self.frames[table.folder]
 
     def outcomes_of(self, value: Any, measure: Callable[[], list[CheckOutcome]]) -> list[CheckOutcome]:
         """The outcomes this run's walker already recorded for ``value``, else ``measure()`` (a stage run on
@@ -131,6 +140,9 @@ class Check:
     specs: tuple[CheckSpec, ...]
     fn: Callable[..., list[CheckOutcome]]
     extra: tuple[str, ...] = ()
+    #: An output whose stage runs this check's rules on every row anyway (and raises when one breaks): a walker
+    #: that runs that stage next may count the check as passed once it succeeds, instead of a second pass.
+    proven_by: str | None = None
 
 
 @dataclass(frozen=True)
@@ -168,6 +180,7 @@ def _qi_table(run: Run, raw: dict) -> dict[str, Any]:
         policy = policy.model_copy(update={"release": policy.release.model_copy(update={"contract": True})})
     table, contract = stream_qi_table(SourceFile(**raw), policy, run.staging_dir, run.rows_per_batch)
     out: dict[str, Out] = {}
+    input_rows = table.rows
     if evaluated:
         assert contract is not None
         training, control = hold_out_control(table.frame(), contract.frame(), policy)
@@ -178,7 +191,7 @@ def _qi_table(run: Run, raw: dict) -> dict[str, Any]:
             contract.remove()
             contract = None
     out["contract"] = Out(contract.as_dict() if contract is not None else None)
-    out["qi_table"] = Out(table.as_dict(), _table_meta(table))
+    out["qi_table"] = Out(table.as_dict(), {**_table_meta(table), "input_rows": input_rows})
     return out
 
 
@@ -245,9 +258,9 @@ def _dp_aggregates(run: Run, raw: dict, qi_table: dict) -> dict[str, Out]:
 def _report_stage(name: str, build, markdown, plots=None) -> Callable[..., dict[str, Out]]:
     def _report(run: Run, qi_table: dict, anonymised: dict, key_tables: dict,
                 generalised: dict | None = None, raw: dict | None = None) -> dict[str, Out]:
-        anonymised = _staged(anonymised).frame()
-        doc = build(_staged(qi_table).frame(), anonymised, run.policy,
-                    _staged(generalised).frame() if generalised is not None else None,
+        anonymised = run.frame(anonymised)
+        doc = build(run.frame(qi_table), anonymised, run.policy,
+                    run.frame(generalised) if generalised is not None else None,
                     key_tables.get("plan_summary"))
         text = markdown(doc)
         if raw is not None:  # only the anonymity report of a policy that reuses plans reads raw
@@ -262,7 +275,7 @@ def _report_stage(name: str, build, markdown, plots=None) -> Callable[..., dict[
     return _report
 
 
-def _release(run: Run, raw: dict, contract: dict | None, anonymised: dict, anonymity_report: dict,
+def _release(run: Run, raw: dict, qi_table: dict, contract: dict | None, anonymised: dict, anonymity_report: dict,
              utility_report: dict, key_tables: dict, attack_report: dict | None = None,
              dp_aggregates: str | None = None) -> dict[str, Out]:
     # ``dp_aggregates`` is an input only so that a run refused by the privacy budget publishes nothing, in
@@ -270,7 +283,7 @@ def _release(run: Run, raw: dict, contract: dict | None, anonymised: dict, anony
     # The staging checks run again here, so even a release materialised on its own never publishes a failing
     # table (``release`` raises BlockingCheckFailed and writes nothing).
     staged = _staged(anonymised)
-    outcomes = run.outcomes_of(anonymised, lambda: _staging_checks(run, staged, raw))
+    outcomes = run.outcomes_of(anonymised, lambda: _staging_checks(run, anonymised, raw, qi_table))
     reports = {"anonymity_report": anonymity_report, "utility_report": utility_report}
     if attack_report is not None:
         outcomes += run.outcomes_of(attack_report, lambda: check_attack_targets(attack_report, run.policy))
@@ -301,16 +314,16 @@ def _bucket_schema(name: str, table: StagedTable, check) -> list[CheckOutcome]:
                          {**outcome.metadata, "rows": table.rows})]
 
 
-def _leak(run: Run, anonymised: StagedTable, frame: pd.DataFrame, raw: dict) -> CheckOutcome:
-    view = leak_view(SourceFile(**raw), run.policy, run.rows_per_batch, frame)
+def _leak(run: Run, anonymised: dict, raw: dict, qi_table: dict) -> CheckOutcome:
+    frame = run.frame(anonymised)
+    view = leak_view(SourceFile(**raw), _staged(qi_table), run.policy, run.rows_per_batch, frame)
     return check_no_identifier_leak(view, frame, run.policy)
 
 
-def _staging_checks(run: Run, anonymised: StagedTable, raw: dict) -> list[CheckOutcome]:
+def _staging_checks(run: Run, anonymised: dict, raw: dict, qi_table: dict) -> list[CheckOutcome]:
     """Every check on the anonymised (staging) table, as the release re-runs them."""
-    frame = anonymised.frame()
-    return [*_bucket_schema("anonymised", anonymised, lambda b: check_anonymised_schema(b, run.policy)),
-            _leak(run, anonymised, frame, raw), *check_privacy_targets(frame, run.policy)]
+    return [*_bucket_schema("anonymised", _staged(anonymised), lambda b: check_anonymised_schema(b, run.policy)),
+            _leak(run, anonymised, raw, qi_table), *check_privacy_targets(run.frame(anonymised), run.policy)]
 
 
 def _raw_schema(run: Run, raw: dict) -> list[CheckOutcome]:
@@ -378,14 +391,15 @@ def stage_graph(policy: Policy) -> Graph:
             _report_stage("utility_report", utility_report, utility_markdown, distributions_markdown)),
         Stage("release", (Output("release", "The versioned, read-only release; written only when every blocking "
                                             "check passed."),),
-              ("raw", "contract", "anonymised", "anonymity_report", "utility_report", "key_tables",
+              ("raw", "qi_table", "contract", "anonymised", "anonymity_report", "utility_report", "key_tables",
                *(("attack_report",) if evaluated else ()),
                *(("dp_aggregates",) if policy.dp is not None and policy.dp.aggregates else ())), _release),
     )
     checks = (
         Check("raw_schema", "raw", (CheckSpec(
             "raw_schema", True, "Every column the policy declares is in the input file, no other, and its values "
-            "follow the declared type and rules (a role: drop column: presence only)."),), _raw_schema),
+            "follow the declared type and rules (a role: drop column: presence only)."),), _raw_schema,
+            proven_by="qi_table"),
         Check("qi_table_schema", "qi_table", (CheckSpec(
             "qi_table_schema", True, "Every row has a unique random (v4) GUID, and the columns are exactly those "
             "the policy keeps, before any op: " + ", ".join(policy.kept_columns) + "."),),
@@ -399,12 +413,12 @@ def stage_graph(policy: Policy) -> Graph:
         Check("privacy_targets", "anonymised", tuple(
             CheckSpec(name, blocking, privacy_check_description(name, policy))
             for name, blocking in planned_privacy_checks(policy)),
-            lambda run, anonymised: check_privacy_targets(_staged(anonymised).frame(), run.policy)),
+            lambda run, anonymised: check_privacy_targets(run.frame(anonymised), run.policy)),
         Check("no_identifier_leak", "anonymised", (CheckSpec(
             "no_identifier_leak", True, "No value of a direct-identifier column of the input ("
             + ", ".join(policy.identifiers) + ") occurs in any released column."),),
-            lambda run, anonymised, raw: [_leak(run, _staged(anonymised), _staged(anonymised).frame(), raw)],
-            extra=("raw",)),
+            lambda run, anonymised, raw, qi_table: [_leak(run, anonymised, raw, qi_table)],
+            extra=("raw", "qi_table")),
         Check("release_schema", "release", (CheckSpec(
             "release_schema", True, "The written release files read back with the columns and types of the "
             "anonymised table."),),

@@ -20,7 +20,7 @@ from pydantic import ValidationError
 
 from anon_pipeline.errors import BlockingCheckFailed, PolicyError, raises_typed
 from anon_pipeline.pipeline.checks import CheckOutcome
-from anon_pipeline.pipeline.graph import Run, blocked, stage_graph
+from anon_pipeline.pipeline.graph import Check, Run, blocked, stage_graph
 from anon_pipeline.pipeline.staged import StagedTable
 from anon_pipeline.workdir import make_dir
 from anon_pipeline.policy import Policy, load_policy
@@ -120,11 +120,13 @@ def _wide(outcomes: list[CheckOutcome]) -> dict[str, Any] | None:
 def walk(run: Run) -> tuple[dict[str, Any], list[CheckOutcome]]:
     """Every stage of the graph in order, each check right after the value it checks. Returns the values of the
     stages that ran and every check outcome. A stage whose input failed a blocking check does not run; bad input
-    (the raw schema's failure) raises its typed error, as ``run_policy`` documents."""
+    (the raw schema's failure) raises its typed error, as ``run_policy`` documents. A check another stage proves
+    (the raw schema, whose rules the qi pass enforces on every row) is counted once that stage succeeds."""
     graph = stage_graph(run.policy)
     values: dict[str, Any] = {}
     outcomes: list[CheckOutcome] = []
     stopped: set[str] = set()
+    deferred: dict[str, list[Check]] = {}
     for stage in graph.stages:
         if stopped & set(stage.inputs) or not set(stage.inputs) <= set(values):
             stopped.update(o.name for o in stage.outputs)
@@ -137,7 +139,12 @@ def walk(run: Run) -> tuple[dict[str, Any], list[CheckOutcome]]:
             continue
         values.update({name: out.value for name, out in produced.items()})
         for name in produced:
+            for check in deferred.pop(name, []):
+                outcomes.extend(proven(check, produced[name].metadata))
             for check in graph.checks_on(name):
+                if check.proven_by is not None:
+                    deferred.setdefault(check.proven_by, []).append(check)
+                    continue
                 found = check.fn(run, values[name], **{e: values[e] for e in check.extra})
                 outcomes.extend(found)
                 run.checked.setdefault(id(values[name]), []).extend(found)
@@ -147,3 +154,9 @@ def walk(run: Run) -> tuple[dict[str, Any], list[CheckOutcome]]:
                         raise error
                     stopped.add(name)
     return values, outcomes
+
+
+def proven(check: Check, metadata: dict[str, Any]) -> list[CheckOutcome]:
+    """Passing outcomes of a check whose rules the stage that made ``metadata`` enforced on every row."""
+    return [CheckOutcome(spec.name, True, spec.blocking, "conforms to the policy (checked on every row while "
+                         "the qi table was built)", {"rows": metadata.get("input_rows")}) for spec in check.specs]

@@ -1,9 +1,9 @@
-"""A staged table: a table between two stages, kept on disk as encrypted parquet parts, passed as a descriptor.
+"""A staged table: a table between two stages, kept on disk as sealed parts, passed as a descriptor.
 
 The streaming engine never holds a whole table: the qi table, the anonymised table and the contract are written
 part by part (one part per batch and GUID bucket) and read back bucket by bucket. Between stages, and between
 Dagster assets, only the descriptor travels (folder, parts, row count, columns): a few hundred bytes whatever
-the table's size. Parts are encrypted with the key that protects the key tables, as every staged table is.
+the table's size. Parts are sealed (``secrets.parts``, AES-GCM) under a key derived from the one that protects the key tables.
 
 A bucket holds the rows whose GUID falls in one slice of the GUID space, so reading the buckets in order, each
 sorted by GUID, gives the whole table in GUID order: a random order that owes nothing to the source's.
@@ -23,11 +23,13 @@ import numpy as np
 import pandas as pd
 from pandas.api.types import union_categoricals
 
-from anon_pipeline.secrets import ENCRYPTED_SUFFIX, encryption_key, read_encrypted_table, write_encrypted_table
+from anon_pipeline.secrets import ENCRYPTED_SUFFIX, encryption_key
+from anon_pipeline.secrets.parts import read_part as read_sealed
+from anon_pipeline.secrets.parts import write_part as write_sealed
 from anon_pipeline.workdir import make_dir
 
-_PART = re.compile(r"^b(\d{6})-p(\d{6})\.parquet" + re.escape(ENCRYPTED_SUFFIX) + "$")
-_EXTRA = ".extra.parquet" + ENCRYPTED_SUFFIX
+_PART = re.compile(r"^b(\d{6})-p(\d{6})\.arrow" + re.escape(ENCRYPTED_SUFFIX) + "$")
+_EXTRA = ".extra.arrow" + ENCRYPTED_SUFFIX
 
 
 def bucket_of(lead: np.ndarray, n_buckets: int) -> np.ndarray:
@@ -58,8 +60,8 @@ class StagedTable:
             self.columns = [str(c) for c in frame.columns]
         if len(frame) == 0 and self.rows:
             return  # an empty part adds nothing once the columns are known
-        write_encrypted_table(Path(self.folder) / f"b{bucket:06d}-p{part:06d}.parquet{ENCRYPTED_SUFFIX}",
-                              frame.reset_index(drop=True), encryption_key(), name=self.name)
+        write_sealed(Path(self.folder) / f"b{bucket:06d}-p{part:06d}.arrow{ENCRYPTED_SUFFIX}",
+                   frame.reset_index(drop=True), encryption_key(), name=self.name)
         self.rows += len(frame)
         self.bucket_rows[bucket] += len(frame)
 
@@ -77,7 +79,7 @@ class StagedTable:
 
     def write_extra(self, name: str, frame: pd.DataFrame) -> None:
         """A small companion table (aggregates gathered in the same pass), encrypted like the parts."""
-        write_encrypted_table(Path(self.folder) / f"{name}{_EXTRA}", frame, encryption_key(), name=name)
+        write_sealed(Path(self.folder) / f"{name}{_EXTRA}", frame.reset_index(drop=True), encryption_key(), name=name)
 
     # ---- reading ---------------------------------------------------------------------------------------------
     def _parts(self) -> dict[int, list[Path]]:
@@ -97,7 +99,7 @@ class StagedTable:
             yield self.empty(columns)
             return
         for bucket in sorted(parts):
-            frames = [read_encrypted_table(p, key) for p in parts[bucket]]
+            frames = [read_sealed(p, key) for p in parts[bucket]]
             frame = frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
             if sort_by is not None and sort_by in frame.columns and len(frames) > 1:
                 frame = frame.sort_values(sort_by, ignore_index=True)
@@ -107,7 +109,7 @@ class StagedTable:
         """No rows, the columns and types of the table."""
         parts = self._parts()
         if parts:
-            frame = read_encrypted_table(next(iter(parts.values()))[0], encryption_key()).iloc[:0]
+            frame = read_sealed(next(iter(parts.values()))[0], encryption_key()).iloc[:0]
         else:
             frame = pd.DataFrame({c: pd.Series(dtype="str") for c in self.columns})
         return frame if columns is None else frame[columns]
@@ -132,7 +134,7 @@ class StagedTable:
 
     def extra(self, name: str) -> pd.DataFrame | None:
         path = Path(self.folder) / f"{name}{_EXTRA}"
-        return read_encrypted_table(path, encryption_key()) if path.is_file() else None
+        return read_sealed(path, encryption_key()) if path.is_file() else None
 
     # ---- passing -----------------------------------------------------------------------------------------------
     def as_dict(self) -> dict[str, Any]:

@@ -306,19 +306,24 @@ def plan_key_tables(policy: Policy, plan: dict[str, Any]) -> dict[str, pd.DataFr
 
 # ---- the leak check's view of the input ----------------------------------------------------------------------------
 
-def leak_view(src: SourceFile, policy: Policy, rows_per_batch: int, released: pd.DataFrame) -> pd.DataFrame:
-    """The input cells the identifier-leak check can match against ``released``: one pass over the source keeping
-    only the identifier values, and the kept columns' own values, that equal a released cell or one of its tokens.
-    ``check_no_identifier_leak`` gives the same answer on this view as on the whole input, at the memory of the
-    few matches."""
+def leak_view(src: SourceFile, qi: StagedTable, policy: Policy, rows_per_batch: int,
+              released: pd.DataFrame) -> pd.DataFrame:
+    """The input cells the identifier-leak check can match against ``released``: the identifier values (one pass
+    over those columns of the source) and the kept columns' own values (from the qi table, typed), keeping only
+    those that equal a released cell or one of its tokens. ``check_no_identifier_leak`` gives the same answer on
+    this view as on the whole input, at the memory of the few matches."""
     from anon_pipeline.pipeline.leak import candidate_strings, matching_cells
 
     candidates = candidate_strings(released[c] for c in released.columns if c != GUID)
     identifiers = [c for c in policy.identifiers if c in policy.columns]
     own = [c for c in policy.kept_columns if policy.columns[c].role is not Role.identifier]
     kept: dict[str, list[pd.Series]] = {c: [] for c in [*identifiers, *own]}
-    for typed in typed_batches(src, policy, rows_per_batch):
-        for c in kept:
-            kept[c].append(matching_cells(typed[c], candidates, tokens=c in own))
+    if identifiers:
+        for batch in read_batches(src, policy, rows_per_batch, columns=identifiers):
+            for c in identifiers:
+                kept[c].append(matching_cells(batch[c], candidates))
+    for bucket in qi.buckets(columns=own, sort_by=None):
+        for c in own:
+            kept[c].append(matching_cells(bucket[c], candidates, tokens=True))
     return pd.concat({c: pd.concat(parts, ignore_index=True) if parts else pd.Series(dtype="str")
                       for c, parts in kept.items()}, axis=1)
