@@ -124,17 +124,16 @@ def engine_run_policy(source: str, out: str, lookups: dict[str, str]) -> dict:
                 wall_cpu[1] += time.process_time() - cpu
         return wrapper
 
-    # The stage functions, timed where run_policy (or the stage graph it walks) looks them up; names a module
-    # does not have are skipped, so the breakdown follows the pipeline's layout as it changes.
-    modules = [run_module]
-    if importlib.util.find_spec("anon_pipeline.pipeline.graph") is not None:
-        modules.append(importlib.import_module("anon_pipeline.pipeline.graph"))
-    for module in modules:
-        for name in ("read_source", "validate_raw", "build_qi_table", "anonymise", "anonymity_report",
-                     "utility_report", "write_reports", "write_key_tables", "staging_checks",
-                     "check_no_identifier_leak", "check_privacy_targets", "release"):
-            if hasattr(module, name):
-                setattr(module, name, timed(name, getattr(module, name)))
+    # Every stage and check of the stage graph run_policy walks, timed by name.
+    import dataclasses
+    real_graph = run_module.stage_graph
+
+    def timed_graph(policy):
+        graph = real_graph(policy)
+        return dataclasses.replace(
+            graph, stages=tuple(dataclasses.replace(s, fn=timed(s.name, s.fn)) for s in graph.stages),
+            checks=tuple(dataclasses.replace(c, fn=timed(f"check {c.name}", c.fn)) for c in graph.checks))
+    run_module.stage_graph = timed_graph
     result = run_module.run_policy(POLICY, source=source, workdir=out)
     return {"K": int(result.anonymity["K"]), "released": result.released,
             "stages": {k: {"wall_s": round(w, 3), "cpu_s": round(c, 3)} for k, (w, c) in stages.items()}}

@@ -32,7 +32,7 @@ from anon_pipeline.pipeline.evaluation import (check_attack_targets, evaluate, h
 from anon_pipeline.pipeline.partitions import check_partition, partition_source
 from anon_pipeline.pipeline.plans import check_rows, chosen_plan
 from anon_pipeline.pipeline.publish import release, write_key_tables, write_plan, write_reports
-from anon_pipeline.pipeline.qi_table import qi_schema
+from anon_pipeline.pipeline.qi_table import GUID, qi_schema
 from anon_pipeline.pipeline.source import SourceFile, resolve_source
 from anon_pipeline.pipeline.staged import StagedTable
 from anon_pipeline.pipeline.stream import (apply_streaming, engine_blockers, fit_streaming, leak_view,
@@ -96,10 +96,12 @@ class Run:
         return staging / self.partition if self.partition is not None else staging
 
     def frame(self, staged: Any) -> pd.DataFrame:
-        """A staged table in memory, read once per run: the reports and checks that need a whole table share it."""
+        """A staged table in memory, read once per run: the reports and checks that need a whole table share it.
+        Text columns come as categoricals (a small code per row; every measure reads them as the strings), and
+        without the GUID, which no measure reads."""
         table = StagedTable.of(staged)
         if table.folder not in self.frames:
-            self.frames[table.folder] = table.frame()
+            self.frames[table.folder] = table.frame([c for c in table.columns if c != GUID], compact=True)
         return self.frames[table.folder]
 
     def outcomes_of(self, value: Any, measure: Callable[[], list[CheckOutcome]]) -> list[CheckOutcome]:

@@ -97,7 +97,8 @@ def _candidates(released: pd.Series) -> tuple[np.ndarray, pa.Array, np.ndarray]:
     whole = np.arange(len(distinct), dtype=np.int64)
     norm = normalise(distinct)
     # Numbers, dates and booleans have no inner tokens: comparing whole cells is enough.
-    if not (pd.api.types.is_string_dtype(released.dtype) or released.dtype == object):
+    kind = released.dtype.categories.dtype if isinstance(released.dtype, pd.CategoricalDtype) else released.dtype
+    if not (pd.api.types.is_string_dtype(kind) or kind == object):
         return whole, norm, counts
     tokens = pc.split_pattern_regex(pc.utf8_lower(distinct), pattern=TOKEN_SPLIT)
     parent = pc.list_parent_indices(tokens).to_numpy(zero_copy_only=False).astype(np.int64)

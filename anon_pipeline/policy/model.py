@@ -110,9 +110,9 @@ class SourceSpec(StrictModel):
     #: columns, and the longest CSV line (a quoted field's line breaks included, so also the longest field).
     max_columns: int = Field(10_000, ge=1)
     max_line_bytes: int = Field(1 << 20, ge=1)
-    #: Rows per batch of the streaming engine: peak memory grows with it (about 1 KB per row of a 15-column
-    #: table), the number of passes' fixed costs shrinks with it.
-    batch_rows: int = Field(1_000_000, ge=1)
+    #: Rows per batch of the streaming engine: peak memory grows with it (about 2 KB per row of an 18-column
+    #: input while a batch is read, typed and staged), the fixed cost per batch shrinks with it.
+    batch_rows: int = Field(250_000, ge=1)
 
     @field_validator("delimiter")
     @classmethod

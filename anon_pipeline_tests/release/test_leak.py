@@ -20,6 +20,7 @@ import yaml
 
 from anon_pipeline.release import sha256_file
 from anon_pipeline.secrets import decrypt_bytes, read_key_file, write_encrypted_table
+from anon_pipeline.secrets.parts import read_part
 from anon_pipeline_tests.release.bad_inputs import CORPUS, IDENTIFIERS, POLICY, PROJECT_ROOT, clean_table
 
 PSEUDO_ENV = "ANON_LEAK_TEST_PSEUDONYM_KEY"
@@ -117,6 +118,8 @@ def _texts_of_file(path: Path, key: bytes) -> list[str]:
     ("Mark" of "MarkdownMetadataEntryData").
     """
     data = path.read_bytes()
+    if path.name.endswith(".arrow.enc"):    # a part of a staged table (sealed Arrow IPC)
+        return [read_part(path, key).to_csv(index=False)]
     if path.suffix == ".enc":
         data, meta = decrypt_bytes(data, key, source=str(path))
         if meta.get("format") == "parquet":
