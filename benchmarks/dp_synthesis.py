@@ -16,7 +16,11 @@ smartnoise-synth needs torch (through opacus), both refused as dependencies.
 Domains are public, as MST requires: the categories are the ones adult's documentation lists (taken here from
 the file, as every published adult benchmark does), age has the bounds [17, 92) in 15 bins.
 
-    PYTHONPATH=. python benchmarks/dp_synthesis.py [--repeats R]
+    PYTHONPATH=. python benchmarks/dp_synthesis.py [--repeats R] [--plot PNG]
+
+The curves (AUC and mean 2-way TV error against epsilon, non-DP methods and the real-data AUC as levels) are
+written as a PNG (default ``dp_synthesis.png`` in the current folder), drawn by the helper that draws the
+utility report's curve in the Dagster UI (``reports.plots.epsilon_curves_png``).
 
 Targets (issue 14): AUC >= 0.80 at epsilon 1 and >= 0.85 at epsilon 10.
 """
@@ -38,6 +42,7 @@ from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.metrics import roc_auc_score
 
 from anon_pipeline.dp.ops import DPMSTSynthesis
+from anon_pipeline.reports.plots import epsilon_curves_png
 from anon_pipeline.synthesis.ops import DiscreteSynthesis, GroupedSynthesis
 from anon_pipeline.transforms.registry import FitContext
 
@@ -101,13 +106,29 @@ def synthesise(op, train: pd.DataFrame, seed: int) -> tuple[pd.DataFrame, float]
     return out, time.perf_counter() - t0
 
 
+def curves_png(results: dict[str, dict], ceiling: float) -> bytes:
+    """AUC and mean 2-way TV error against epsilon per DP method; methods without an epsilon as levels."""
+    panels: dict[str, dict[str, list[tuple[float, float]]]] = {"AUC (salary-class)": {}, "2-way TV error, mean": {}}
+    levels: dict[str, dict[str, float]] = {"AUC (salary-class)": {"real data": ceiling}, "2-way TV error, mean": {}}
+    for name, r in results.items():
+        for panel, key in (("AUC (salary-class)", "auc_mean"), ("2-way TV error, mean", "tv2_mean")):
+            if r["epsilon"] is None:
+                levels[panel][name] = r[key]
+            else:
+                panels[panel].setdefault(name.split(" eps=")[0], []).append((r["epsilon"], r[key]))
+    return epsilon_curves_png(panels, levels)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--plot", type=Path, default=Path("dp_synthesis.png"), help="where the PNG goes")
     args = parser.parse_args()
     if not ADULT.is_file():
         print(f"skipped: {ADULT} not found")
-        print(json.dumps({"benchmark": "dp_synthesis", "skipped": True}))
+        args.plot.write_bytes(curves_png(results, ceiling))
+    print(f"plot: {args.plot}")
+    print(json.dumps({"benchmark": "dp_synthesis", "skipped": True}))
         return 0
     df = pd.read_csv(ADULT, sep=";")
     train, test = split(df)
@@ -146,6 +167,8 @@ def main() -> int:
     targets = {f"{name} auc_eps_{eps:g}_ge_{target}": results[f"{name} eps={eps:g}"]["auc_mean"] >= target
                for name in ("mst", "mst+refine") for eps, target in ((1.0, 0.80), (10.0, 0.85))}
     print(f"targets: {targets}")
+    args.plot.write_bytes(curves_png(results, ceiling))
+    print(f"plot: {args.plot}")
     print(json.dumps({"benchmark": "dp_synthesis", "rows": len(df), "repeats": args.repeats,
                       "auc_real_ceiling": round(ceiling, 4), "results": results, "targets": targets}))
     return 0

@@ -99,7 +99,8 @@ def test_other_releases_are_unchanged(tmp_path):
         assert released == json.loads((root / "reports" / f"{name}.json").read_text())
         assert "differential_privacy" not in released
     assert "raw" in json.loads((folder / "anonymity_report.json").read_text())
-    assert "rows_before" in json.loads((folder / "utility_report.json").read_text())
+    utility = json.loads((folder / "utility_report.json").read_text())
+    assert "rows_before" in utility and "dp_utility" not in utility
     manifest = json.loads((folder / "manifest.json").read_text())
     assert len(manifest["source_sha256"]) == 64 and "dp" not in manifest
     assert "leaked_cells" in manifest["checks"]["no_identifier_leak"]
