@@ -60,10 +60,11 @@ def dp_utility(before: pd.DataFrame, anonymised: pd.DataFrame, policy) -> dict[s
     ``anonymised``: the release (output names)."""
     out: dict[str, Any] = {}
     for group in policy.groups:
-        if not group.steps or not issubclass(get_op(group.steps[0].op), DPMSTSynthesis):
+        op_cls = get_op(group.steps[0].op) if group.steps else None
+        if op_cls is None or not issubclass(op_cls, DPMSTSynthesis):
             continue
         step = group.steps[0]
-        op = get_op(step.op)(get_op(step.op).Params.model_validate(step.params))
+        op = op_cls(op_cls.Params.model_validate(step.params))
         ctx = FitContext(column=group.name, seed=policy.seed)
         frame = before[list(group.columns)]
         released = anonymised.rename(columns={policy.output_name(c): c for c in group.columns})
