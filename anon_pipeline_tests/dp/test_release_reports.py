@@ -104,3 +104,17 @@ def test_other_releases_are_unchanged(tmp_path):
     manifest = json.loads((folder / "manifest.json").read_text())
     assert len(manifest["source_sha256"]) == 64 and "dp" not in manifest
     assert "leaked_cells" in manifest["checks"]["no_identifier_leak"]
+
+
+def test_dp_aggregates_beside_a_k_anonymous_table(tmp_path):
+    """The aggregates' release holds noisy tables and their epsilons, not the run's id (named after the input's
+    checksum); the table beside them is not DP, so its release keeps its full reports."""
+    from anon_pipeline_tests.dp.test_aggregates_in_pipeline import DP
+
+    result = ap.run_policy(variant(tmp_path, dp=DP, privacy__k=2), workdir=tmp_path / "w")
+    checksum = json.loads((result.release_dir / "manifest.json").read_text())["source_sha256"]
+    aggregates = tmp_path / "w" / "insurance_customers" / "release_aggregates" / "latest"
+    manifest = (aggregates / "manifest.json").read_text()
+    assert len(checksum) == 64 and checksum[:16] not in manifest
+    assert json.loads(manifest)["aggregates"]["by_gender"]["epsilon"] == 0.5
+    assert "rows_before" in json.loads((result.release_dir / "utility_report.json").read_text())
