@@ -53,6 +53,9 @@ def epsilon_curves_png(panels: dict[str, dict[str, list[tuple[float, float]]]],
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
+    # A level keeps its colour in every panel, after the series' colours.
+    level_names = list(dict.fromkeys(name for panel in (levels or {}).values() for name in panel))
+    first_level = max((len(series) for series in panels.values()), default=0)
     figure = Figure(figsize=(4.2 * len(panels), 3.2), dpi=80, layout="constrained")
     FigureCanvasAgg(figure)
     for i, (title, series) in enumerate(panels.items()):
@@ -61,8 +64,8 @@ def epsilon_curves_png(panels: dict[str, dict[str, list[tuple[float, float]]]],
             xs, ys = zip(*points) if points else ((), ())
             axes.plot(xs, ys, "o-" if len(points) > 1 else "D", label=name, markersize=5)
         for name, value in (levels or {}).get(title, {}).items():
-            axes.axhline(value, linestyle="--", linewidth=1, color="grey")
-            axes.annotate(name, (axes.get_xlim()[0], value), fontsize=6, va="bottom")
+            axes.axhline(value, linestyle="--", linewidth=1, color=f"C{first_level + level_names.index(name)}",
+                         label=name)
         axes.set_xscale("log")
         ticks = sorted({x for points in series.values() for x, _ in points})
         axes.set_xticks(ticks, [f"{x:g}" for x in ticks])
