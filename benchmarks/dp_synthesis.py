@@ -17,7 +17,7 @@ Python < 3.12, so it runs in a virtual environment this script creates (``--venv
 public domain as ours (every column integer-coded, age in the same 15 bins; its own DP binning is off), the same
 delta, and draws as many rows as the train split has (a benchmark liberty: ours draws its noisy count); its ages
 are drawn uniformly within their bin, as ours are. Its estimation runs dpmm's default 10 000 mirror-descent
-iterations, about 3 minutes per fit on this loaded 2-core machine, so it runs once per epsilon (``--no-peer``
+iterations, 3-6 minutes per fit on this loaded 2-core machine, so it runs once per epsilon (``--no-peer``
 skips it). Heavier peers were left out: private-pgm's own package (``mbi`` 2) needs jax (about 0.6 GB),
 smartnoise-synth needs torch through opacus.
 
@@ -203,7 +203,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--plot", type=Path, default=Path("dp_synthesis.png"), help="where the PNG goes")
-    parser.add_argument("--no-peer", action="store_true", help="skip dpmm's MST (about 3 minutes per epsilon)")
+    parser.add_argument("--no-peer", action="store_true", help="skip dpmm's MST (3-6 minutes per epsilon)")
     parser.add_argument("--venv", type=Path, default=VENV, help="the peer's virtual environment")
     args = parser.parse_args()
     if not ADULT.is_file():
