@@ -135,7 +135,8 @@ def write_dp_aggregates(table: pd.DataFrame, policy: Policy, workdir: str | Path
                  for spec in specs}
     manifest = build_manifest(
         policy_hash=policy_hash(policy), seed=policy.seed, checks={}, policy_name=policy.name,
-        extra={"release_id": release_id, "dataset_id": dataset_id, "draw_id": draw, "neighbouring": NEIGHBOURING,
+        # Not the release id: a run's names it after the input's checksum, a figure of the exact input.
+        extra={"dataset_id": dataset_id, "draw_id": draw, "neighbouring": NEIGHBOURING,
                "epsilon_total": sum(s.epsilon for s in spends.values()), "aggregates": described,
                "noise": "OpenDP, from the operating system's CSPRNG (not seeded)"})
     dirs = PolicyDirs.for_policy(workdir, policy.name)

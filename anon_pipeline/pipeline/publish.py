@@ -10,11 +10,12 @@ from typing import Any
 import pandas as pd
 
 from anon_pipeline.errors import BlockingCheckFailed
-from anon_pipeline.pipeline.staged import StagedTable
-from anon_pipeline.pipeline.checks import CheckOutcome
+from anon_pipeline.pipeline.checks import CheckOutcome, planned_privacy_checks
 from anon_pipeline.pipeline.qi_table import GUID
+from anon_pipeline.pipeline.staged import StagedTable
 from anon_pipeline.policy.model import Policy
 from anon_pipeline.release import build_manifest, policy_hash, write_release
+from anon_pipeline.reports.dp_release import dp_release_checks, dp_release_reports
 from anon_pipeline.secrets import (ENCRYPTED_SUFFIX, atomic_write_bytes, encrypt_bytes, encryption_key,
                                    remove_stale_temporaries, write_encrypted_table)
 from anon_pipeline.workdir import PRIVATE_DIR, PolicyDirs, make_dir
@@ -75,6 +76,9 @@ def release(anonymised: "pd.DataFrame | StagedTable", reports: dict[str, dict], 
     A partition's releases go to ``release/<partition>/<version>/`` with their own ``latest``; the manifest
     names the partition, the plan id and whether the plan was reused (then its codes match earlier releases).
 
+    A release whose plan has differentially private steps (``dp_spent``) carries only the report fields and
+    check figures computed on the released table (``reports.dp_release``).
+
     With ``release.contract`` in the policy, the rows of ``contract`` (source row <-> GUID) whose GUID was
     released are written encrypted apart from the release.
     """
@@ -84,6 +88,12 @@ def release(anonymised: "pd.DataFrame | StagedTable", reports: dict[str, dict], 
     checks = {o.name: {"passed": o.passed, "blocking": o.blocking, "description": o.description,
                        "value": _measured_value(o),
                        **{k: v for k, v in o.metadata.items() if k not in ("problems",)}} for o in outcomes}
+    if dp_spent:
+        # A DP table's release carries no figure of the exact input (see reports.dp_release), not even the
+        # input file's checksum: with every other row known, it would confirm or refute the last one.
+        reports = dp_release_reports(reports)
+        checks = dp_release_checks(checks, {"anonymised_schema", *(n for n, _ in planned_privacy_checks(policy))})
+        source_sha256 = None
     manifest = build_manifest(policy_hash=policy_hash(policy), seed=policy.seed, checks=checks,
                               policy_name=policy.name,
                               extra={"reference_date": policy.reference_date, "source_sha256": source_sha256,

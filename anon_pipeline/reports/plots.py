@@ -1,4 +1,5 @@
-"""Small PNG bar charts of the utility report's distributions, before and after, for a person to look at.
+"""Small PNG bar charts of the utility report's distributions, before and after, for a person to look at; and
+utility against epsilon of a DP synthesis (the report's and the benchmark's).
 
 Only what the report already lists is drawn (released categories; raw categories of at least
 ``MIN_CATEGORY_COUNT`` rows, rarer ones pooled), so a plot shows nothing the JSON report does not. matplotlib
@@ -44,9 +45,62 @@ def distribution_plots(report: dict[str, Any]) -> dict[str, bytes]:
             for name, entry in report["columns"].items() if entry.get("after_distribution")}
 
 
+def epsilon_curves_png(panels: dict[str, dict[str, list[tuple[float, float]]]],
+                       levels: dict[str, dict[str, float]] | None = None) -> bytes:
+    """Measures against epsilon (log scale), one panel per measure: ``panels`` maps a panel's title to its
+    series (name -> (epsilon, value) points; a one-point series is a marker); ``levels`` gives a panel
+    horizontal lines (name -> value), for methods without an epsilon (non-DP synthesis, real data)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    # A level keeps its colour in every panel, after the series' colours.
+    level_names = list(dict.fromkeys(name for panel in (levels or {}).values() for name in panel))
+    first_level = max((len(series) for series in panels.values()), default=0)
+    figure = Figure(figsize=(4.2 * len(panels), 3.2), dpi=80, layout="constrained")
+    FigureCanvasAgg(figure)
+    for i, (title, series) in enumerate(panels.items()):
+        axes = figure.add_subplot(1, len(panels), i + 1)
+        for name, points in series.items():
+            xs, ys = zip(*points) if points else ((), ())
+            axes.plot(xs, ys, "o-" if len(points) > 1 else "D", label=name, markersize=5)
+        for name, value in (levels or {}).get(title, {}).items():
+            axes.axhline(value, linestyle="--", linewidth=1, color=f"C{first_level + level_names.index(name)}",
+                         label=name)
+        axes.set_xscale("log")
+        ticks = sorted({x for points in series.values() for x, _ in points})
+        axes.set_xticks(ticks, [f"{x:g}" for x in ticks])
+        axes.minorticks_off()
+        axes.set_xlabel("epsilon", fontsize=7)
+        axes.set_title(title, fontsize=8)
+        axes.tick_params(labelsize=6)
+        axes.legend(fontsize=6)
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png")
+    return buffer.getvalue()
+
+
+def dp_utility_plots(report: dict[str, Any]) -> dict[str, bytes]:
+    """DP synthesis step -> PNG of its marginal error against epsilon: fresh draws at the grid, and this
+    release at its epsilon (the utility report's ``dp_utility``)."""
+    out = {}
+    for step, entry in report.get("dp_utility", {}).items():
+        panels = {f"{label} marginals, mean TV error": {
+            "fresh draw": [(p["epsilon"], p[key]) for p in entry["curve"] if key in p],
+            "this release": [(entry["epsilon"], entry["released"][key])] if key in entry["released"] else []}
+            for key, label in (("tv1_mean", "1-way"), ("tv2_mean", "2-way"))}
+        out[f"{step}: utility against epsilon"] = epsilon_curves_png(panels)
+    return out
+
+
+def png_markdown(name: str, png: bytes) -> str:
+    """A PNG as markdown with an inline (base64) image, for a UI that renders markdown."""
+    alt = name.replace("[", "(").replace("]", ")")  # a bracket would end the image's alt text
+    return f"**{name}**\n\n![{alt}](data:image/png;base64,{base64.b64encode(png).decode('ascii')})"
+
+
 def distributions_markdown(report: dict[str, Any]) -> str:
-    """The plots as markdown with inline (base64) images, for a UI that renders markdown."""
-    parts = []
-    for name, png in distribution_plots(report).items():
-        parts.append(f"**{name}**\n\n![{name}](data:image/png;base64,{base64.b64encode(png).decode('ascii')})")
-    return "\n\n".join(parts) or "no column with a listed distribution"
+    """The plots as markdown with inline (base64) images, for a UI that renders markdown; for a DP synthesis,
+    its utility against epsilon first."""
+    plots = {**dp_utility_plots(report), **distribution_plots(report)}
+    return "\n\n".join(png_markdown(name, png) for name, png in plots.items()) \
+        or "no column with a listed distribution"

@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from anon_pipeline.dp.utility import dp_utility
 from anon_pipeline.policy.model import Policy, Role
 from anon_pipeline.transforms.registry import get_op
 from anon_pipeline.utility import utility_report as distribution_report
@@ -108,6 +109,9 @@ def utility_report(qi_table: pd.DataFrame, anonymised: pd.DataFrame, policy: Pol
         report["distribution"] = distribution_report(before[comparable], anon[comparable], comparable,
                                                      groups={k: v for k, v in groups.items() if v} or None,
                                                      seed=policy.seed)
+    dp = dp_utility(qi_table if generalised is None else generalised, anonymised, policy)
+    if dp:
+        report["dp_utility"] = dp
     return report
 
 
