@@ -65,6 +65,22 @@ def _ranks(codes: np.ndarray, score: np.ndarray) -> np.ndarray:
     return np.argsort(np.argsort(mean, kind="stable"), kind="stable").astype(np.float32)
 
 
+def _distinct(ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(the first row of each id, the rows of each id) for ids numbered 0, 1, ... in order of first appearance."""
+    seen = np.maximum.accumulate(ids)
+    first = np.flatnonzero(np.diff(seen, prepend=-1) > 0)
+    return first, np.bincount(ids, minlength=len(first)).astype(float)
+
+
+def _leaf_fraction(min_leaf: int, n: int) -> float:
+    """The ``min_weight_fraction_leaf`` that scikit-learn turns (times the total weight n) into a leaf weight of
+    ``min_leaf`` or a hair below, never above: leaves of exactly ``min_leaf`` rows stay allowed."""
+    fraction = min_leaf / n
+    while fraction * n > min_leaf:
+        fraction = float(np.nextafter(fraction, 0.0))
+    return fraction
+
+
 class CartSynthesizer:
     """Trees fitted on a training frame; ``sample(n)`` draws n synthetic rows from them (advancing ``rng``)."""
 
@@ -73,24 +89,41 @@ class CartSynthesizer:
         self.frame = frame
         self.rng = rng
         self.columns = _encode(frame, set(continuous))
+        n = len(frame)
         # Per column what a tree reads: the codes of a category, the values of a numeric column.
         training = [c.x if c.continuous else c.codes for c in self.columns]
         self.trees: list = [None]
         self.recode: list[dict[int, np.ndarray]] = [{}]
         # Per column: the training rows sorted by leaf, and where each node's rows start and how many there are.
-        self.leaves: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = [self._donors(np.zeros(len(frame), int), 1)]
-        for j in range(1, len(self.columns)):
-            col = self.columns[j]
+        self.leaves: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = [self._donors(np.zeros(n, int), 1)]
+        # Which rows are equal on every column so far (numbered by first appearance, as pd.factorize does).
+        prefix = np.zeros(n, dtype=np.int64)
+        for j, col in enumerate(self.columns):
+            key = col.codes if not col.continuous else pd.factorize(col.x, use_na_sentinel=False)[0]
+            prefix = pd.factorize(prefix * (int(key.max(initial=0)) + 1) + key)[0]
+            if j == 0:
+                continue
             kind = DecisionTreeRegressor if col.continuous else DecisionTreeClassifier
-            tree = kind(min_samples_leaf=min_leaf, random_state=int(rng.integers(0, 2**31 - 1)))
+            seed = int(rng.integers(0, 2**31 - 1))
+            if 2 * min_leaf <= n:
+                # The tree sees each distinct (predictors, target) row once, weighted by its count, and the leaf
+                # minimum as a weight: the same splits as on every row (the sums it compares are the same), at a
+                # fraction of the cost when rows repeat.
+                rows, weight = _distinct(prefix)
+                tree = kind(min_samples_leaf=1, min_weight_fraction_leaf=_leaf_fraction(min_leaf, n),
+                            random_state=seed)
+            else:  # fewer rows than two leaves need: the tree is its root
+                rows, weight = np.arange(n), None
+                tree = kind(min_samples_leaf=min_leaf, random_state=seed)
             target = _tree_target(col)
             score = target if col.continuous else (target == np.bincount(target).argmax()).astype(float)
             self.recode.append({k: _ranks(self.columns[k].codes, score)
                                 for k in range(j) if not self.columns[k].continuous})
-            x = self._features(training, j)
-            tree.fit(x, target)
+            x = self._features([t[rows] for t in training[:j]], j)
+            tree.fit(x, target[rows], sample_weight=weight)
             self.trees.append(tree)
-            self.leaves.append(self._donors(tree.apply(x, check_input=False), tree.tree_.node_count))
+            leaf = tree.apply(x, check_input=False)
+            self.leaves.append(self._donors(leaf if weight is None else leaf[prefix], tree.tree_.node_count))
         self.bandwidths = [self._bandwidth(c, j) if c.continuous and smoothing else None
                            for j, c in enumerate(self.columns)]
 
