@@ -107,8 +107,8 @@ class CartSynthesizer:
             seed = int(rng.integers(0, 2**31 - 1))
             if 2 * min_leaf <= n:
                 # The tree sees each distinct (predictors, target) row once, weighted by its count, and the leaf
-                # minimum as a weight: the same splits as on every row (the sums it compares are the same), at a
-                # fraction of the cost when rows repeat.
+                # minimum as a weight: the same splits as on every row (it compares the same sums; a numeric
+                # target's only up to rounding), at a fraction of the cost when rows repeat.
                 rows, weight = _distinct(prefix)
                 tree = kind(min_samples_leaf=1, min_weight_fraction_leaf=_leaf_fraction(min_leaf, n),
                             random_state=seed)
