@@ -11,7 +11,7 @@ from anon_pipeline.errors import TransformError
 from anon_pipeline.synthesis.cart import CartSynthesizer, _tree_target
 from anon_pipeline.synthesis.ops import CartSynthesis, DiscreteSynthesis, GroupedSynthesis, KdeSynthesis
 from anon_pipeline.synthesis.privacy import unique_copy_mask
-from anon_pipeline.transforms.registry import FitContext
+from anon_pipeline.transforms.registry import FitContext, FitNeeds
 
 CTX = FitContext(column="g", seed=5)
 
@@ -141,3 +141,8 @@ def test_trees_on_weighted_distinct_rows_are_the_trees_on_every_row(min_leaf):
         assert sizes[sizes > 0].min() >= min(min_leaf, len(df))
         splits += full.tree_.node_count > 1
     assert splits == (0 if min_leaf == 2000 else len(cart.columns) - 1)
+
+
+def test_cart_declares_that_it_fits_on_every_row_in_one_batch():
+    assert CartSynthesis.fit_needs is FitNeeds.ROWS and CartSynthesis.draws_by_position
+    assert not CartSynthesis.row_local and not CartSynthesis.batch_safe()
