@@ -9,7 +9,9 @@ Gaussian noise with Silverman's bandwidth of the leaf's values, reflected into t
 
 Categorical predictors enter each tree as the rank of their categories by the target's mean (scikit-learn trees
 have no subset splits; see ``_ranks``); missing values are a category of their own, or for a numeric predictor
-left to scikit-learn's native handling of NaN. The fitted trees stay in memory: nothing here is stored.
+left to scikit-learn's native handling of NaN. Each tree is fitted on the distinct rows of its columns with their
+counts as weights, the leaf minimum as a weight: the trees of every row, sooner. The fitted trees stay in memory:
+nothing here is stored.
 """
 
 from __future__ import annotations
@@ -28,8 +30,7 @@ from anon_pipeline.stats.kde import reflect_into
 class _Column:
     name: str
     continuous: bool
-    x: np.ndarray            # float features (codes for a category, NaN only in a numeric column)
-    codes: np.ndarray | None = None  # a category's codes as integers (None for a numeric column)
+    x: np.ndarray            # a category's integer codes, or a numeric column's float values (NaN where missing)
     low: float = np.nan
     high: float = np.nan
 
@@ -40,18 +41,18 @@ def _encode(frame: pd.DataFrame, continuous: set[str]) -> list[_Column]:
         if name in continuous:
             x = as_float(frame[name])
             finite = x[~np.isnan(x)]
-            out.append(_Column(name, True, x, None, float(finite.min()) if len(finite) else np.nan,
+            out.append(_Column(name, True, x, float(finite.min()) if len(finite) else np.nan,
                                float(finite.max()) if len(finite) else np.nan))
         else:
             codes, _ = pd.factorize(frame[name], use_na_sentinel=False)
-            out.append(_Column(name, False, codes.astype(float), codes.astype(np.intp)))
+            out.append(_Column(name, False, codes.astype(np.intp)))
     return out
 
 
 def _tree_target(col: _Column) -> np.ndarray:
     """What the tree of ``col`` is fitted on: codes, or the values with NaN moved below the range (a leaf apart)."""
     if not col.continuous:
-        return col.codes
+        return col.x
     span = (col.high - col.low) if np.isfinite(col.high - col.low) else 0.0
     return np.where(np.isnan(col.x), (col.low if np.isfinite(col.low) else 0.0) - span - 1.0, col.x)
 
@@ -90,8 +91,6 @@ class CartSynthesizer:
         self.rng = rng
         self.columns = _encode(frame, set(continuous))
         n = len(frame)
-        # Per column what a tree reads: the codes of a category, the values of a numeric column.
-        training = [c.x if c.continuous else c.codes for c in self.columns]
         self.trees: list = [None]
         self.recode: list[dict[int, np.ndarray]] = [{}]
         # Per column: the training rows sorted by leaf, and where each node's rows start and how many there are.
@@ -99,7 +98,7 @@ class CartSynthesizer:
         # Which rows are equal on every column so far (numbered by first appearance, as pd.factorize does).
         prefix = np.zeros(n, dtype=np.int64)
         for j, col in enumerate(self.columns):
-            key = col.codes if not col.continuous else pd.factorize(col.x, use_na_sentinel=False)[0]
+            key = pd.factorize(col.x, use_na_sentinel=False)[0] if col.continuous else col.x
             prefix = pd.factorize(prefix * (int(key.max(initial=0)) + 1) + key)[0]
             if j == 0:
                 continue
@@ -117,9 +116,9 @@ class CartSynthesizer:
                 tree = kind(min_samples_leaf=min_leaf, random_state=seed)
             target = _tree_target(col)
             score = target if col.continuous else (target == np.bincount(target).argmax()).astype(float)
-            self.recode.append({k: _ranks(self.columns[k].codes, score)
+            self.recode.append({k: _ranks(self.columns[k].x, score)
                                 for k in range(j) if not self.columns[k].continuous})
-            x = self._features([t[rows] for t in training[:j]], j)
+            x = self._features([c.x[rows] for c in self.columns[:j]], j)
             tree.fit(x, target[rows], sample_weight=weight)
             self.trees.append(tree)
             leaf = tree.apply(x, check_input=False)
@@ -152,7 +151,7 @@ class CartSynthesizer:
             order, starts, sizes = self.leaves[j]
             donor = order[starts[leaf] + (self.rng.random(n) * sizes[leaf]).astype(np.int64)]
             if not col.continuous:
-                drawn.append(col.codes[donor])
+                drawn.append(col.x[donor])
                 out[col.name] = self.frame[col.name].iloc[donor].reset_index(drop=True)
                 continue
             values = col.x[donor]

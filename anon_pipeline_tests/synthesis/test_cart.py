@@ -127,11 +127,10 @@ def test_trees_on_weighted_distinct_rows_are_the_trees_on_every_row(min_leaf):
     df["income"] = df["income"].round(-3).where(df["age"] % 7 != 0)   # repeats, and NaN in a numeric predictor
     df["band"] = df["age"] // 10
     cart = CartSynthesizer(df, ["age", "income"], np.random.default_rng(2), min_leaf=min_leaf)
-    training = [c.x if c.continuous else c.codes for c in cart.columns]
     splits = 0
     for j, col in enumerate(cart.columns[1:], start=1):
         kind = DecisionTreeRegressor if col.continuous else DecisionTreeClassifier
-        x = cart._features(training, j)
+        x = cart._features([c.x for c in cart.columns], j)
         full = kind(min_samples_leaf=min_leaf, random_state=cart.trees[j].random_state).fit(
             x, _tree_target(col))
         order, _, sizes = cart.leaves[j]
