@@ -35,7 +35,7 @@ from anon_pipeline.synthesis.noise import add_noise
 from anon_pipeline.synthesis.partition import NamedPartition, cut, named_partition
 from anon_pipeline.synthesis.privacy import draw_refusing_unique_copies
 from anon_pipeline.synthesis.rare import apply_rare_merge, fit_rare_merge
-from anon_pipeline.transforms.registry import ColumnOp, FitContext, OpParams, TableOp, register_op
+from anon_pipeline.transforms.registry import ColumnOp, FitContext, FitNeeds, OpParams, TableOp, register_op
 
 
 def _seed(ctx: FitContext) -> int:
@@ -350,6 +350,10 @@ class CartSynthesis(Synthesiser):
     each next one from a donor in the leaf of a tree on the columns before it; ``min_leaf`` training rows at
     least per leaf. The plan holds settings and seeds only; the trees are fitted again wherever the plan is
     applied (on a replay: on the batch given)."""
+
+    # Its trees are fitted on every training row and its donors are drawn by position: one batch, all in memory.
+    fit_needs = FitNeeds.ROWS
+    row_local = False
 
     class Params(SynthesisParams):
         #: Fewest training rows in a leaf: the privacy lever (synthpop's minbucket, default 5).

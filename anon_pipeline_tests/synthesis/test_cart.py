@@ -8,10 +8,10 @@ import pandas as pd
 import pytest
 
 from anon_pipeline.errors import TransformError
-from anon_pipeline.synthesis.cart import CartSynthesizer
+from anon_pipeline.synthesis.cart import CartSynthesizer, _tree_target
 from anon_pipeline.synthesis.ops import CartSynthesis, DiscreteSynthesis, GroupedSynthesis, KdeSynthesis
 from anon_pipeline.synthesis.privacy import unique_copy_mask
-from anon_pipeline.transforms.registry import FitContext
+from anon_pipeline.transforms.registry import FitContext, FitNeeds
 
 CTX = FitContext(column="g", seed=5)
 
@@ -114,3 +114,34 @@ def test_kde_stays_inside_the_observed_range_by_default():
     loose = KdeSynthesis(KdeSynthesis.Params(clip=False))
     out = loose.apply(df, loose.fit(df, CTX), CTX)
     assert (out["y"] > 1).any() or (out["y"] < 0).any()
+
+
+@pytest.mark.parametrize("min_leaf", [1, 7, 40, 2000])
+def test_trees_on_weighted_distinct_rows_are_the_trees_on_every_row(min_leaf):
+    """Each tree fits on the distinct rows with their counts as weights (for speed); its leaves must be those of
+    scikit-learn's tree on every row with min_samples_leaf, including a numeric predictor with missing values
+    and, for min_leaf 2000, fewer rows than two leaves need."""
+    from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
+
+    df = people(3000)
+    df["income"] = df["income"].round(-3).where(df["age"] % 7 != 0)   # repeats, and NaN in a numeric predictor
+    df["band"] = df["age"] // 10
+    cart = CartSynthesizer(df, ["age", "income"], np.random.default_rng(2), min_leaf=min_leaf)
+    splits = 0
+    for j, col in enumerate(cart.columns[1:], start=1):
+        kind = DecisionTreeRegressor if col.continuous else DecisionTreeClassifier
+        x = cart._features([c.x for c in cart.columns], j)
+        full = kind(min_samples_leaf=min_leaf, random_state=cart.trees[j].random_state).fit(
+            x, _tree_target(col))
+        order, _, sizes = cart.leaves[j]
+        leaf = np.repeat(np.arange(len(sizes)), sizes)[np.argsort(order)]   # each training row's leaf
+        np.testing.assert_array_equal(leaf, full.apply(x))
+        np.testing.assert_array_equal(cart.trees[j].tree_.threshold, full.tree_.threshold)
+        assert sizes[sizes > 0].min() >= min(min_leaf, len(df))
+        splits += full.tree_.node_count > 1
+    assert splits == (0 if min_leaf == 2000 else len(cart.columns) - 1)
+
+
+def test_cart_declares_that_it_fits_on_every_row_in_one_batch():
+    assert CartSynthesis.fit_needs is FitNeeds.ROWS and CartSynthesis.draws_by_position
+    assert not CartSynthesis.row_local and not CartSynthesis.batch_safe()
