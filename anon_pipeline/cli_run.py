@@ -19,12 +19,22 @@ EXIT_CHECK_FAILED = 1
 EXIT_BAD_INPUT = 2
 
 
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
+    return value
+
+
 def _run(args: argparse.Namespace) -> int:
     from anon_pipeline.pipeline.run import run_policy
 
     # Errors (typed, with their exit code) are reported by anon_pipeline.cli.main, the one error edge.
     result = run_policy(args.policy, source=args.source, workdir=args.workdir, partition=args.partition,
-                        plan=args.plan)
+                        plan=args.plan, batch_rows=args.batch_rows)
     a = result.anonymity
     print(f"policy {result.policy}: K = {a['K']} (k = {a['k_percent']:.2f} %) over {', '.join(a['quasi_identifiers'])}")
     wide = a["all_quasi_identifiers"]
@@ -179,6 +189,9 @@ def add_subcommands(subparsers: argparse._SubParsersAction) -> None:
     run.add_argument("--plan", metavar="refit|latest|PLAN_ID",
                      help="override the policy's plan: fit afresh (refit), or replay the plan of the latest release "
                      "(latest) or a stored plan (its id, see the plans command), so codes and bands stay the same")
+    run.add_argument("--batch-rows", type=_positive, metavar="N",
+                     help="rows per batch of the streaming engine (default: the policy's source.batch_rows, "
+                     "250000); peak memory grows with it")
     run.set_defaults(handler=_run)
     where = subparsers.add_parser(
         "where", help="summarise the latest release of a policy and say where its files are",

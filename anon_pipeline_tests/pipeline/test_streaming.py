@@ -146,3 +146,15 @@ def test_a_chain_fitted_on_counts_equals_one_fitted_on_rows():
     assert plans[0] == row_plans[0]  # regroup
     # encode draws random codes: the same categories get one each
     assert sorted(keys["education_tier"].iloc[:, 1]) == sorted(row_keys["education_tier"].iloc[:, 1])
+
+
+def test_the_cli_takes_a_batch_size(sample_csv, tmp_path):
+    import subprocess
+    import sys
+    run = [sys.executable, "-m", "anon_pipeline.cli", "run", str(INSURANCE), "--source", str(sample_csv),
+           "--workdir", str(tmp_path)]
+    done = subprocess.run([*run, "--batch-rows", "50"], capture_output=True, text=True, cwd=ROOT)
+    assert done.returncode == 0, done.stderr
+    assert "K = " in done.stdout
+    refused = subprocess.run([*run, "--batch-rows", "0"], capture_output=True, text=True, cwd=ROOT)
+    assert refused.returncode == 2 and "--batch-rows" in refused.stderr
