@@ -23,7 +23,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from anon_pipeline.stats.hashing import HashSet, hash_strings, mix64
+from anon_pipeline.stats.hashing import HashSet, hash_strings, mix64, mostly_distinct
 
 #: Splits free text into tokens; an identifier value is compared whole and with each token of a cell.
 TOKEN_SPLIT = r"[\s,;:|()\[\]{}<>\"'`]+"
@@ -42,7 +42,7 @@ def _as_strings(values: pd.Series, distinct: bool | str = False) -> pa.Array:
     most are not distinct anyway) as an Arrow string array, without a round trip through Python objects; other
     types are made text after ``distinct``, the cheaper way round."""
     arr = _arrow(values)
-    if distinct == "unless_key" and not _mostly_distinct(arr) or distinct is True:
+    if distinct == "unless_key" and not mostly_distinct(arr) or distinct is True:
         arr = pc.unique(arr)
     return arr if _is_text(arr.type) else pc.cast(arr, pa.string())
 
@@ -59,13 +59,6 @@ def _arrow(values: pd.Series) -> pa.Array:
 
 def _is_text(type_: pa.DataType) -> bool:
     return pa.types.is_string(type_) or pa.types.is_large_string(type_)
-
-
-def _mostly_distinct(values: pa.Array, sample: int = 4096) -> bool:
-    """Whether a column looks like a key (nearly every value distinct), judged on its first rows: then
-    ``unique`` costs more than it saves."""
-    head = values.slice(0, sample)
-    return len(head) >= 64 and len(pc.unique(head)) > 0.9 * len(head)
 
 
 @dataclass

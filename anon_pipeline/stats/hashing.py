@@ -13,7 +13,9 @@ cryptographic hash: it is for finding values, not for hiding them.
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
 _U = np.uint64
 _C1, _C2, _GOLDEN = _U(0xFF51AFD7ED558CCD), _U(0xC4CEB9FE1A85EC53), _U(0x9E3779B97F4A7C15)
@@ -85,43 +87,39 @@ def _hash_chunk(words: np.ndarray, start: np.ndarray, length: np.ndarray) -> np.
 
 class HashSet:
     """A growing set of 64-bit hashes, 8 bytes per distinct member: ``add`` as often as needed, ``contains``
-    looks up many at once (binary search on the sorted members)."""
+    looks up many at once. Members are kept in sorted runs whose sizes at least double from the newest to the
+    oldest (runs of similar size are merged), so adding n hashes in any batches costs n log n and a look-up
+    searches at most log n runs."""
 
     def __init__(self) -> None:
-        self._sorted = np.zeros(0, dtype=_U)
-        self._pending: list[np.ndarray] = []
-        self._pending_size = 0
+        self._runs: list[np.ndarray] = []
 
     def add(self, hashes: np.ndarray) -> None:
-        self._pending.append(np.asarray(hashes, dtype=_U))
-        self._pending_size += len(hashes)
-        # Merging whenever the pending part outgrows the merged one keeps the total cost n log n.
-        if self._pending_size > max(len(self._sorted), 1 << 20):
-            self._merge()
+        run = np.sort(np.asarray(hashes, dtype=_U))
+        if not len(run):
+            return
+        self._runs.append(distinct_sorted(run))
+        while len(self._runs) > 1 and len(self._runs[-2]) <= 2 * len(self._runs[-1]):
+            newer = self._runs.pop()
+            merged = np.concatenate([self._runs.pop(), newer])
+            merged.sort(kind="stable")  # timsort: two sorted runs merge in linear time
+            self._runs.append(distinct_sorted(merged))
 
     def contains(self, hashes: np.ndarray) -> np.ndarray:
         """A boolean mask: which of ``hashes`` are members."""
-        self._merge()
         hashes = np.asarray(hashes, dtype=_U)
-        if not len(self._sorted):
-            return np.zeros(len(hashes), dtype=bool)
-        at = np.minimum(np.searchsorted(self._sorted, hashes), len(self._sorted) - 1)
-        return self._sorted[at] == hashes
+        found = np.zeros(len(hashes), dtype=bool)
+        for run in self._runs:
+            at = np.minimum(np.searchsorted(run, hashes), len(run) - 1)
+            found |= run[at] == hashes
+        return found
 
     def __len__(self) -> int:
-        self._merge()
-        return len(self._sorted)
-
-    def _merge(self) -> None:
-        if not self._pending:
-            return
-        new = np.concatenate(self._pending)
-        new.sort()
-        # Timsort merges the two sorted runs in linear time.
-        merged = np.concatenate([self._sorted, new])
-        merged.sort(kind="stable")
-        self._sorted = distinct_sorted(merged)
-        self._pending, self._pending_size = [], 0
+        if len(self._runs) > 1:
+            merged = np.concatenate(self._runs)
+            merged.sort()
+            self._runs = [distinct_sorted(merged)]
+        return len(self._runs[0]) if self._runs else 0
 
 
 def distinct_sorted(values: np.ndarray) -> np.ndarray:
@@ -132,3 +130,79 @@ def distinct_sorted(values: np.ndarray) -> np.ndarray:
     keep[0] = True
     np.not_equal(values[1:], values[:-1], out=keep[1:])
     return values[keep]
+
+
+def mostly_distinct(values: pa.Array, sample: int = 4096) -> bool:
+    """Whether a column looks like a key (nearly every value distinct), judged on its first rows: then work
+    done once per distinct value (``unique`` first) costs more than it saves."""
+    head = values.slice(0, sample)
+    return len(head) >= 64 and len(pc.unique(head)) > 0.9 * len(head)
+
+
+def _arrow_text(values: pd.Series) -> pa.Array:
+    """A column as one Arrow text array, nulls kept; numbers and dates as their text (equal values, equal text:
+    -0.0 is made 0.0 first)."""
+    arr = pa.array(values, from_pandas=True)
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.chunk(0) if arr.num_chunks == 1 else arr.combine_chunks()
+    if pa.types.is_dictionary(arr.type):
+        arr = arr.dictionary_decode()
+    if pa.types.is_floating(arr.type):
+        arr = pc.add(arr, pa.scalar(0.0, arr.type))
+    if pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type):
+        return arr
+    return pc.cast(arr, pa.string())
+
+
+def hash_values(values: pd.Series) -> np.ndarray:
+    """Hashes of the non-missing values of a column of any type."""
+    return hash_strings(_arrow_text(values).drop_null())
+
+
+_NULL = _U(0x6A09E667F3BCC908)
+
+
+def hash_rows(frame: pd.DataFrame) -> np.ndarray:
+    """One hash per row over all its columns in order, missing cells equal to each other (as
+    ``DataFrame.duplicated`` compares them)."""
+    rows = np.full(len(frame), _SEED, dtype=_U)
+    with np.errstate(over="ignore"):
+        for i in range(frame.shape[1]):
+            text = _arrow_text(frame.iloc[:, i])
+            cells = hash_strings(text)
+            if text.null_count:
+                cells[text.is_null().to_numpy(zero_copy_only=False)] = _NULL
+            rows ^= cells
+            rows *= _GOLDEN
+            mix64(rows)
+    return rows
+
+
+class UniqueTracker:
+    """Repeated values of a column over every batch added so far, missing values aside, in 8 bytes per distinct
+    value: ``duplicates`` counts the rows holding a value that occurs more than once (pandas
+    ``duplicated(keep=False)``, what pandera's ``unique`` reports), ``repeats`` the rows equal to an earlier one
+    (``duplicated(keep="first")``)."""
+
+    def __init__(self) -> None:
+        self._seen = HashSet()
+        self._repeated = HashSet()
+        self.duplicates = 0
+        self.repeats = 0
+
+    def add(self, values: pd.Series) -> int:
+        """Add one batch of the column; returns ``duplicates`` so far."""
+        return self.add_hashes(hash_values(values))
+
+    def add_hashes(self, hashes: np.ndarray) -> int:
+        distinct, counts = np.unique(hashes, return_counts=True)
+        seen = self._seen.contains(distinct)
+        repeated = self._repeated.contains(distinct)
+        # Already repeated: each new row counts; seen once before: so does that earlier row; new: counts if
+        # repeated within the batch.
+        self.duplicates += int(counts[repeated].sum() + (counts[seen & ~repeated] + 1).sum()
+                               + counts[~seen & (counts > 1)].sum())
+        self.repeats += len(hashes) - int((~seen).sum())
+        self._repeated.add(distinct[~repeated & (seen | (counts > 1))])
+        self._seen.add(distinct[~seen])
+        return self.duplicates
