@@ -64,8 +64,9 @@ def hash_strings(values: pa.Array | pa.ChunkedArray) -> np.ndarray:
 def _hash_chunk(words: np.ndarray, start: np.ndarray, length: np.ndarray) -> np.ndarray:
     n_words = (length + 7) >> 3
     # Longest strings first, so the strings still to fold at word j are always a prefix.
-    order = np.argsort(-n_words, kind="stable")
-    start, length, n_words = start[order], length[order], n_words[order]
+    order = None if n_words.min(initial=0) == n_words.max(initial=0) else np.argsort(-n_words, kind="stable")
+    if order is not None:
+        start, length, n_words = start[order], length[order], n_words[order]
     with np.errstate(over="ignore"):
         h = length.astype(_U) * _GOLDEN + _SEED
         for j in range(int(n_words[0]) if len(n_words) else 0):
@@ -80,6 +81,8 @@ def _hash_chunk(words: np.ndarray, start: np.ndarray, length: np.ndarray) -> np.
             folded *= _GOLDEN
             mix64(folded)
         mix64(h)
+    if order is None:
+        return h
     out = np.empty_like(h)
     out[order] = h
     return out
@@ -206,3 +209,16 @@ class UniqueTracker:
         self._repeated.add(distinct[~repeated & (seen | (counts > 1))])
         self._seen.add(distinct[~seen])
         return self.duplicates
+
+
+def duplicated(values: pd.Series) -> np.ndarray:
+    """``values.duplicated(keep=False)`` with missing values never duplicated, exactly: candidates found by hash,
+    then compared as values (a hash collision costs a comparison, never a wrong answer)."""
+    present = values.notna().to_numpy()
+    hashes = np.zeros(len(values), dtype=_U)
+    hashes[present] = hash_values(values)
+    candidates = present & pd.Series(hashes).duplicated(keep=False).to_numpy()
+    out = np.zeros(len(values), dtype=bool)
+    if candidates.any():
+        out[candidates] = values[candidates].duplicated(keep=False).to_numpy()
+    return out
