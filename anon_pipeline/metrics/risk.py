@@ -64,11 +64,11 @@ def uniques_resolved_without(columns: Sequence[EncodedColumn], class_ids: np.nda
     for half, other in (halves, halves[::-1]):
         if not half:
             continue
-        key, n_keys = joint_ids([classes[j] for j in other], len(sizes))
+        key, n_keys = joint_ids([classes[j] for j in other], len(sizes), ordered=False)
         candidates = np.flatnonzero(np.bincount(key, minlength=n_keys)[key] > 1)
         sub = [EncodedColumn(c.name, c.codes[candidates], c.uniques) for c in classes]
         for i in half:
-            ids, n = joint_ids([c for j, c in enumerate(sub) if j != i], len(candidates))
+            ids, n = joint_ids([c for j, c in enumerate(sub) if j != i], len(candidates), ordered=False)
             shared = np.bincount(ids, weights=sizes[candidates], minlength=n)
             out[classes[i].name] = int((shared[ids[unique[candidates]]] > 1).sum())
     return {c.name: out[c.name] for c in columns}
