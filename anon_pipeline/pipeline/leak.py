@@ -23,7 +23,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from anon_pipeline.stats.hashing import HashSet, hash_strings, mix64, mostly_distinct
+from anon_pipeline.stats.hashing import HashSet, arrow_column, hash_strings, is_text, mix64, mostly_distinct
 
 #: Splits free text into tokens; an identifier value is compared whole and with each token of a cell.
 TOKEN_SPLIT = r"[\s,;:|()\[\]{}<>\"'`]+"
@@ -41,24 +41,10 @@ def _as_strings(values: pd.Series, distinct: bool | str = False) -> pa.Array:
     """The non-missing cells (or, with ``distinct``, their distinct values; with ``"unless_key"``, only when
     most are not distinct anyway) as an Arrow string array, without a round trip through Python objects; other
     types are made text after ``distinct``, the cheaper way round."""
-    arr = _arrow(values)
-    if distinct == "unless_key" and not mostly_distinct(arr) or distinct is True:
+    arr = arrow_column(values).drop_null()
+    if distinct is True or (distinct == "unless_key" and not mostly_distinct(arr)):
         arr = pc.unique(arr)
-    return arr if _is_text(arr.type) else pc.cast(arr, pa.string())
-
-
-def _arrow(values: pd.Series) -> pa.Array:
-    """The non-missing cells as one Arrow array of their own type (zero-copy where pandas holds Arrow data)."""
-    arr = pa.array(values, from_pandas=True)
-    if isinstance(arr, pa.ChunkedArray):
-        arr = arr.chunk(0) if arr.num_chunks == 1 else arr.combine_chunks()
-    if pa.types.is_dictionary(arr.type):
-        arr = arr.dictionary_decode()
-    return arr.drop_null()
-
-
-def _is_text(type_: pa.DataType) -> bool:
-    return pa.types.is_string(type_) or pa.types.is_large_string(type_)
+    return arr if is_text(arr.type) else pc.cast(arr, pa.string())
 
 
 @dataclass
@@ -73,10 +59,10 @@ class ColumnLeak:
 def _candidates(released: pd.Series) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(distinct-cell index of each candidate, hash of each normalised candidate, released cells per distinct
     cell): every distinct cell whole and, for text, each of its tokens."""
-    counted = pc.value_counts(_arrow(released))
+    counted = pc.value_counts(arrow_column(released).drop_null())
     # Distinct values made text after counting (cheaper); two that print the same count as two cells.
     distinct = counted.field("values")
-    if not _is_text(distinct.type):
+    if not is_text(distinct.type):
         distinct = pc.cast(distinct, pa.string())
     counts = counted.field("counts").to_numpy()
     whole = np.arange(len(distinct), dtype=np.int64)

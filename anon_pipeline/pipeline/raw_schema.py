@@ -18,13 +18,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pandera.pandas as pa
-import pyarrow
 import pyarrow.compute as pc
 from pandera.errors import SchemaErrors
 
 from anon_pipeline.errors import RawSchemaError
 from anon_pipeline.policy.model import ColumnSpec, Policy, Role
-from anon_pipeline.stats.hashing import UniqueTracker, hash_rows, mostly_distinct
+from anon_pipeline.stats.hashing import UniqueTracker, arrow_column, hash_rows, mostly_distinct
 
 _DTYPES = {"str": "str", "int": "Int64", "float": "Float64", "date": "datetime64[ns]",
            "datetime": "datetime64[ns]", "bool": "boolean"}
@@ -132,9 +131,7 @@ def _matches(pattern: str) -> Callable[[pd.Series], pd.Series]:
 def text_rule(values: pd.Series, rule: Callable[[pd.Series], pd.Series]) -> np.ndarray:
     """``rule`` (a vectorised test of text values) per row, False where missing, computed once per distinct
     value: a postcode or phone column repeats each value many times, and regexes are the costly part."""
-    arr = pyarrow.array(values, from_pandas=True)
-    if isinstance(arr, pyarrow.ChunkedArray):
-        arr = arr.combine_chunks()
+    arr = arrow_column(values)
     if mostly_distinct(arr.drop_null()):
         return rule(values).fillna(False).astype(bool).to_numpy()
     encoded = pc.dictionary_encode(arr)

@@ -25,6 +25,10 @@ _S33 = _U(33)
 _CHUNK = 1 << 16
 
 
+def is_text(type_: pa.DataType) -> bool:
+    return pa.types.is_string(type_) or pa.types.is_large_string(type_)
+
+
 def mix64(h: np.ndarray) -> np.ndarray:
     """murmur3's 64-bit finaliser, in place on a uint64 array (a bijection that spreads every input bit)."""
     with np.errstate(over="ignore"):
@@ -42,7 +46,7 @@ def hash_strings(values: pa.Array | pa.ChunkedArray) -> np.ndarray:
     if isinstance(values, pa.ChunkedArray):
         return np.concatenate([hash_strings(c) for c in values.chunks]) if values.num_chunks \
             else np.zeros(0, dtype=_U)
-    if not (pa.types.is_string(values.type) or pa.types.is_large_string(values.type)):
+    if not is_text(values.type):
         raise TypeError(f"hash_strings takes Arrow strings, not {values.type}")
     n = len(values)
     offset_type = np.int64 if pa.types.is_large_string(values.type) else np.int32
@@ -142,19 +146,21 @@ def mostly_distinct(values: pa.Array, sample: int = 4096) -> bool:
     return len(head) >= 64 and len(pc.unique(head)) > 0.9 * len(head)
 
 
-def _arrow_text(values: pd.Series) -> pa.Array:
-    """A column as one Arrow text array, nulls kept; numbers and dates as their text (equal values, equal text:
-    -0.0 is made 0.0 first)."""
+def arrow_column(values: pd.Series) -> pa.Array:
+    """A column as one Arrow array of its own type, nulls kept (zero-copy where pandas holds Arrow data)."""
     arr = pa.array(values, from_pandas=True)
     if isinstance(arr, pa.ChunkedArray):
         arr = arr.chunk(0) if arr.num_chunks == 1 else arr.combine_chunks()
-    if pa.types.is_dictionary(arr.type):
-        arr = arr.dictionary_decode()
+    return arr.dictionary_decode() if pa.types.is_dictionary(arr.type) else arr
+
+
+def _arrow_text(values: pd.Series) -> pa.Array:
+    """A column as one Arrow text array, nulls kept; numbers and dates as their text (equal values, equal text:
+    -0.0 is made 0.0 first)."""
+    arr = arrow_column(values)
     if pa.types.is_floating(arr.type):
         arr = pc.add(arr, pa.scalar(0.0, arr.type))
-    if pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type):
-        return arr
-    return pc.cast(arr, pa.string())
+    return arr if is_text(arr.type) else pc.cast(arr, pa.string())
 
 
 def hash_values(values: pd.Series) -> np.ndarray:
