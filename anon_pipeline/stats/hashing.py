@@ -156,8 +156,12 @@ def arrow_column(values: pd.Series) -> pa.Array:
 
 def _arrow_text(values: pd.Series) -> pa.Array:
     """A column as one Arrow text array, nulls kept; numbers and dates as their text (equal values, equal text:
-    -0.0 is made 0.0 first)."""
-    arr = arrow_column(values)
+    -0.0 is made 0.0 first; Python objects of mixed types as type and text, so 1 and "1" stay apart)."""
+    try:
+        arr = arrow_column(values)
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        tagged = [None if pd.isna(v) else f"{type(v).__name__}:{v}" for v in values]
+        return pa.array(tagged, type=pa.string())
     if pa.types.is_floating(arr.type):
         arr = pc.add(arr, pa.scalar(0.0, arr.type))
     return arr if is_text(arr.type) else pc.cast(arr, pa.string())

@@ -1,10 +1,11 @@
 """64-bit string hashes and the hash set behind the leak index and the unique-value tracker."""
 
 import numpy as np
+import pandas as pd
 import pyarrow as pa
 from hypothesis import given, strategies as st
 
-from anon_pipeline.stats.hashing import HashSet, hash_strings
+from anon_pipeline.stats.hashing import HashSet, UniqueTracker, hash_rows, hash_strings
 
 
 @given(st.lists(st.text(max_size=40), max_size=60))
@@ -41,3 +42,19 @@ def test_hash_set_membership_over_many_additions():
     assert members.contains(added).all() and not members.contains(others).any()
     assert len(members) == 5000
     assert not HashSet().contains(added).any()
+
+
+def test_unique_tracker_and_row_hashes_count_as_pandas_does_in_any_batches():
+    rng = np.random.default_rng(2)
+    for _ in range(50):
+        n = int(rng.integers(1, 200))
+        values = pd.Series(rng.choice([None, *[f"v{i}" for i in range(int(rng.integers(1, 150)))]], n), dtype="str")
+        frame = pd.DataFrame({"a": values, "b": rng.choice([1.0, -0.0, 0.0, np.nan], n),
+                              "c": pd.Series(rng.choice(np.array([1, "1", None], dtype=object), n), dtype=object)})
+        tracker, size = UniqueTracker(), int(rng.integers(1, 20))
+        for start in range(0, n, size):
+            tracker.add(values.iloc[start:start + size])
+        present = values.dropna()
+        assert tracker.duplicates == int(present.duplicated(keep=False).sum())
+        assert tracker.repeats == int(present.duplicated().sum())
+        assert (pd.Series(hash_rows(frame)).duplicated().to_numpy() == frame.duplicated().to_numpy()).all()
