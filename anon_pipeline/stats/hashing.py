@@ -3,7 +3,7 @@ in 8 bytes per distinct value, without keeping the values.
 
 pyarrow hashes strings internally (``unique``, ``is_in``) but exposes no hash function, and pandas' SipHash
 (``hash_array``) goes through Python objects (about 10x slower). Here each string is read as little-endian 8-byte
-words straight from the Arrow buffers and folded with the splitmix64 / murmur3 finaliser, a few numpy passes
+words straight from the Arrow buffers and folded with murmur3's 64-bit finaliser, a few numpy passes
 per word position. Equal strings always hash equal; two different strings collide with probability about 2^-64,
 so a membership test over n hashed values errs (says "present" for an absent value) with probability about
 n / 2^64 per look-up, about 5e-13 for 1e7 values, and never says "absent" for a present one. Not a keyed or
