@@ -12,7 +12,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from math import sqrt
 
-from scipy.stats import norm
 
 
 @dataclass(frozen=True)
@@ -34,6 +33,8 @@ class Risk:
 
 
 def probit(confidence_level: float) -> float:
+    from scipy.stats import norm  # scipy.stats costs seconds to import; only attack reports need it
+
     return float(norm.ppf(0.5 * (1.0 + confidence_level)))
 
 

@@ -16,7 +16,6 @@ import warnings
 
 import numpy as np
 import pandas as pd
-from scipy.optimize import OptimizeWarning, curve_fit
 
 from anon_pipeline.attacks.confidence import AttackResult
 from anon_pipeline.attacks.predicates import (EQ, GE, ISNA, LE, NE, NOTNA, NUMERIC_OPS, Predicates, counts,
@@ -155,6 +154,8 @@ def control_size_correction(pred: Predicates, columns: list[Column], n_original:
     # recovers the known size ratio on tables of queries of equal weight (tested).
     level = max(float(singled[sizes == sizes.max()].mean()), 1.0)
     p0 = (w0, level / _probability_integral(sizes.max(), w0))
+    from scipy.optimize import OptimizeWarning, curve_fit  # imported on use: a second at start-up otherwise
+
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", OptimizeWarning)

@@ -9,15 +9,24 @@ the spend our formulas (``accounting``) promise, so the ledger never records les
 from __future__ import annotations
 
 import math
+from types import ModuleType
+from typing import TYPE_CHECKING
 
 import numpy as np
-import opendp.prelude as dp
 
 from anon_pipeline.dp.accounting import gaussian_sigma, gumbel_scale, laplace_scale
 
-dp.enable_features("contrib")
+if TYPE_CHECKING:
+    import opendp.prelude as dp
 
-_COUNTS = dp.vector_domain(dp.atom_domain(T=int))
+
+def _opendp() -> ModuleType:
+    """OpenDP, imported on first use: it imports scikit-learn (about a second), which a run without noise never
+    needs."""
+    import opendp.prelude as dp
+
+    dp.enable_features("contrib")
+    return dp
 
 
 def _check(measurement: dp.Measurement, d_in: float, promised: float, what: str) -> None:
@@ -34,7 +43,8 @@ def gaussian_counts(counts: np.ndarray, rho: float, l2_sensitivity: int = 1) -> 
     """Counts plus discrete Gaussian noise, ``rho``-zCDP for a query of this L2 sensitivity; returns the noisy
     counts (same shape) and sigma."""
     sigma = gaussian_sigma(rho, l2_sensitivity)
-    meas = dp.m.make_gaussian(_COUNTS, dp.l2_distance(T=int), scale=sigma)
+    dp = _opendp()
+    meas = dp.m.make_gaussian(dp.vector_domain(dp.atom_domain(T=int)), dp.l2_distance(T=int), scale=sigma)
     _check(meas, l2_sensitivity, rho, "gaussian")
     return np.asarray(meas(_as_counts(counts)), dtype=float).reshape(np.shape(counts)), sigma
 
@@ -43,7 +53,8 @@ def laplace_counts(counts: np.ndarray, epsilon: float, l1_sensitivity: int = 1) 
     """Counts plus discrete Laplace noise, ``epsilon``-DP for a query of this L1 sensitivity; returns the noisy
     counts and the scale."""
     scale = laplace_scale(epsilon, l1_sensitivity)
-    meas = dp.m.make_laplace(_COUNTS, dp.l1_distance(T=int), scale=scale)
+    dp = _opendp()
+    meas = dp.m.make_laplace(dp.vector_domain(dp.atom_domain(T=int)), dp.l1_distance(T=int), scale=scale)
     _check(meas, l1_sensitivity, epsilon, "laplace")
     return np.asarray(meas(_as_counts(counts)), dtype=float).reshape(np.shape(counts)), scale
 
@@ -51,6 +62,7 @@ def laplace_counts(counts: np.ndarray, epsilon: float, l1_sensitivity: int = 1) 
 def noisy_max(scores: np.ndarray, rho: float, sensitivity: float = 1.0) -> int:
     """The exponential mechanism (Gumbel noisy max): the index of a high score, ``rho``-zCDP when one row changes
     each score by at most ``sensitivity``."""
+    dp = _opendp()
     meas = dp.m.make_noisy_max(dp.vector_domain(dp.atom_domain(T=float, nan=False)), dp.linf_distance(T=float),
                                dp.zero_concentrated_divergence(), scale=gumbel_scale(rho, sensitivity))
     _check(meas, float(sensitivity), rho, "noisy max")
@@ -64,6 +76,7 @@ def laplace_sums(groups: list[np.ndarray], bounds: tuple[float, float], epsilon:
     discrete Laplace), a hair more for floats (OpenDP's allowance for floating-point rounding in the sum).
     Returns the noisy sums and the scale."""
     integer = all(np.issubdtype(g.dtype, np.integer) for g in groups) and all(float(b).is_integer() for b in bounds)
+    dp = _opendp()
     # 64-bit integers: OpenDP's default for Python ints is i32, whose saturating sum stops at 2^31 - 1.
     atom = dp.atom_domain(T="i64") if integer else dp.atom_domain(T=float, nan=False)
     cast = int if integer else float

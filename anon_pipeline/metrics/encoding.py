@@ -107,12 +107,13 @@ def dense_rank(key: np.ndarray, span: int) -> tuple[np.ndarray, np.ndarray]:
     return _rank(key, span, True)  # type: ignore[return-value]
 
 
-def dense_count(key: np.ndarray, span: int) -> tuple[np.ndarray, int]:
-    """As :func:`dense_rank`, returning the number of distinct keys instead of the keys themselves."""
-    return _rank(key, span, False)  # type: ignore[return-value]
+def dense_count(key: np.ndarray, span: int, ordered: bool = True) -> tuple[np.ndarray, int]:
+    """As :func:`dense_rank`, returning the number of distinct keys instead of the keys themselves; with
+    ``ordered=False`` the ids need not follow the key order (cheaper for wide spans)."""
+    return _rank(key, span, False, ordered)  # type: ignore[return-value]
 
 
-def _rank(key: np.ndarray, span: int, keys: bool) -> tuple[np.ndarray, np.ndarray | int]:
+def _rank(key: np.ndarray, span: int, keys: bool, ordered: bool = True) -> tuple[np.ndarray, np.ndarray | int]:
     dtype = _id_dtype(len(key))
     limit = max(_SPAN_PER_ROW * len(key), _MIN_SPAN)
     if span <= limit:
@@ -134,15 +135,17 @@ def _rank(key: np.ndarray, span: int, keys: bool) -> tuple[np.ndarray, np.ndarra
                 parts.append(found + lo)
             offset += len(found) if keys else found
         return ids, (np.concatenate(parts) if keys else offset)
-    uniques, ids = np.unique(key, return_inverse=True)
+    # A hash table, then a sort of the distinct keys only: the same ids as ``np.unique``, without sorting every row.
+    ids, uniques = pd.factorize(key, sort=ordered)
     return ids.astype(dtype, copy=False), (uniques if keys else len(uniques))
 
 
-def joint_ids(columns: Sequence[EncodedColumn], n_rows: int) -> tuple[np.ndarray, int]:
+def joint_ids(columns: Sequence[EncodedColumn], n_rows: int, ordered: bool = True) -> tuple[np.ndarray, int]:
     """One dense class id per row (int32 below 2**31 rows) for the joint values of ``columns``: (ids, classes).
 
     Codes are combined in mixed radix, widest column first so the span stays small, and re-densified whenever
-    the next product would leave the range a presence mask handles (or overflow int64).
+    the next product would leave the range a presence mask handles (or overflow int64). Ids follow the order of
+    the combined values unless ``ordered=False`` (for callers that only count: cheaper on wide spans).
     """
     if not columns:
         return np.zeros(n_rows, dtype=_id_dtype(n_rows)), (1 if n_rows else 0)
@@ -153,14 +156,17 @@ def joint_ids(columns: Sequence[EncodedColumn], n_rows: int) -> tuple[np.ndarray
     for col in ordered[1:]:
         card = max(col.cardinality, 1)
         if span * card > limit:
-            ids, n_unique = dense_count(key, span)
+            ids, n_unique = dense_count(key, span, ordered)
+            if n_unique == n_rows:
+                # Every row is a class of its own already; further columns only append lower digits.
+                return ids, n_unique
             del key
             key, span = ids.astype(np.int64), max(n_unique, 1)
             del ids
         key *= card
         key += col.codes
         span *= card
-    return dense_count(key, span)
+    return dense_count(key, span, ordered)
 
 
 def encode_frame(df: pd.DataFrame, columns: Sequence[str],

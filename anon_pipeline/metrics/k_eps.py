@@ -20,7 +20,6 @@ from itertools import product
 
 import numpy as np
 import pandas as pd
-from scipy.spatial import cKDTree
 
 from anon_pipeline.metrics.k_anonymity import encode_codes, k_anonymity
 from anon_pipeline.stats.floats import as_float
@@ -108,6 +107,8 @@ def k_eps(df: pd.DataFrame, continuous: list[str], discrete: list[str] = (), lev
     bounds = _lower_bounds(u, codes, n_codes)
     # Classes sit 3 apart on an extra axis, so a radius-1 ball never reaches another class.
     points = np.column_stack([u, codes * 3.0])
+    from scipy.spatial import cKDTree  # imported on use: scipy.spatial costs a second at start-up
+
     tree = cKDTree(points)
     radius = np.nextafter(1.0, 0.0)                 # cKDTree's ball is closed; the neighbourhood is open
     order = np.argsort(bounds, kind="stable")

@@ -11,7 +11,7 @@ minimum and t, delta, beta and alpha the maximum (pycanon's ``gen=True``).
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from dataclasses import field as dataclass_field
 from typing import Any, Literal
@@ -159,15 +159,17 @@ class PreparedTable:
 
 
 def prepare(df: pd.DataFrame, quasi_identifiers: Sequence[str], sensitive_attributes: Sequence[str] = (),
-            **params: Any) -> PreparedTable:
-    """Encode the columns once, apply the suppression rule and group by the quasi-identifiers."""
+            encoded: Mapping[str, EncodedColumn] | None = None, **params: Any) -> PreparedTable:
+    """Encode the columns once, apply the suppression rule and group by the quasi-identifiers. ``encoded``: columns
+    of ``df`` already encoded (``encode_frame``, same ``ordinal`` orders), for callers measuring one table twice."""
     opts = MeasureParams(**params)
     qis, sas = list(dict.fromkeys(quasi_identifiers)), list(dict.fromkeys(sensitive_attributes))
     overlap = set(qis) & set(sas)
     if overlap:
         raise ValueError(f"columns are both quasi-identifier and sensitive: {sorted(overlap)}")
     orders = {c: opts.ordinal[c] for c in sas if c in opts.ordinal}
-    encoded = encode_frame(df, qis + sas, orders)
+    given = encoded or {}
+    encoded = {**encode_frame(df, [c for c in qis + sas if c not in given], orders), **given}
     n_total = len(df)
     qi_cols, sa_cols = [encoded[c] for c in qis], [encoded[c] for c in sas]
 
@@ -187,13 +189,13 @@ def prepare(df: pd.DataFrame, quasi_identifiers: Sequence[str], sensitive_attrib
 
 
 def measure(df: pd.DataFrame, quasi_identifiers: Sequence[str], sensitive_attributes: Sequence[str] = (),
-            **params: Any) -> dict[str, Any]:
+            encoded: Mapping[str, EncodedColumn] | None = None, **params: Any) -> dict[str, Any]:
     """Every anonymity and risk measure of ``df`` for the given quasi-identifiers and sensitive attributes.
 
-    See :class:`MeasureParams` for the options. Values of quasi-identifiers appear in the result only under
-    ``smallest_classes``, and only when ``show_smallest`` asks for them.
+    See :class:`MeasureParams` for the options (``encoded`` as for :func:`prepare`). Values of quasi-identifiers
+    appear in the result only under ``smallest_classes``, and only when ``show_smallest`` asks for them.
     """
-    return summarise(prepare(df, quasi_identifiers, sensitive_attributes, **params))
+    return summarise(prepare(df, quasi_identifiers, sensitive_attributes, encoded, **params))
 
 
 def summarise(tab: PreparedTable) -> dict[str, Any]:

@@ -12,6 +12,7 @@ from typing import Any
 
 import pandas as pd
 
+from anon_pipeline.metrics.encoding import EncodedColumn
 from anon_pipeline.metrics.measure import measure
 
 SMALLEST_CLASSES_SHOWN = 5
@@ -23,14 +24,18 @@ RECURSIVE_NOTE = ("recursive (c, l): l is the distinct l of the table and c the 
 
 def anonymity_report(raw_df: pd.DataFrame, anon_df: pd.DataFrame, quasi_identifiers: Sequence[str],
                      sensitive_attributes: Sequence[str] = (), *, rename: Mapping[str, str] | None = None,
-                     show_smallest: int = SMALLEST_CLASSES_SHOWN, **params: Any) -> dict[str, Any]:
+                     show_smallest: int = SMALLEST_CLASSES_SHOWN,
+                     encoded: tuple[Mapping[str, EncodedColumn], Mapping[str, EncodedColumn]] | None = None,
+                     **params: Any) -> dict[str, Any]:
     """All measures for ``raw_df`` and ``anon_df``. Names are ``raw_df``'s; ``rename`` maps them to ``anon_df``'s
-    column names where they differ. ``params`` go to :func:`~anon_pipeline.metrics.measure.measure` for both."""
+    column names where they differ. ``params`` go to :func:`~anon_pipeline.metrics.measure.measure` for both;
+    ``encoded``: (raw, anonymised) columns already encoded, as ``measure`` takes them."""
     rename = dict(rename or {})
     qis, sas = list(quasi_identifiers), list(sensitive_attributes)
     anon_qis, anon_sas = [rename.get(c, c) for c in qis], [rename.get(c, c) for c in sas]
-    raw = measure(raw_df, qis, sas, **params)
-    anon = measure(anon_df, anon_qis, anon_sas, show_smallest=show_smallest, **params)
+    raw_encoded, anon_encoded = encoded or (None, None)
+    raw = measure(raw_df, qis, sas, raw_encoded, **params)
+    anon = measure(anon_df, anon_qis, anon_sas, anon_encoded, show_smallest=show_smallest, **params)
     notes = list(dict.fromkeys([*raw["notes"], *anon["notes"]]))
     notes.append(f"suppressed rows ({params.get('suppressed', 'exclude')}): raw {raw['n_suppressed']}, "
                  f"anonymised {anon['n_suppressed']}; rows removed by the anonymisation: "

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
+import pandas as pd
 
 from anon_pipeline.metrics.encoding import EncodedColumn, joint_ids
 
@@ -45,14 +46,40 @@ def marketer_risk(n_classes: int, n_rows: int, population_size: int | None = Non
 def uniques_resolved_without(columns: Sequence[EncodedColumn], class_ids: np.ndarray,
                              sizes: np.ndarray) -> dict[str, int]:
     """For each quasi-identifier, how many sample-unique records share their class with another record once
-    that attribute is left out (sdcMicro users ask for this to see which attribute makes records unique)."""
-    unique_rows = sizes[class_ids] == 1
-    out: dict[str, int] = {}
-    if not unique_rows.any():
+    that attribute is left out (sdcMicro users ask for this to see which attribute makes records unique).
+
+    Worked on classes, not rows (every row of a class holds the same codes). The columns are split in two
+    halves: a record unique on the whole table can only stop being unique, when a column of one half is left
+    out, by matching another class on the entire other half, so each half's leave-one-out group-bys run only
+    over the classes whose key on the other half is shared (few, where the records are unique)."""
+    unique = sizes == 1
+    if not unique.any():
         return {c.name: 0 for c in columns}
-    n_rows = len(class_ids)
-    for i, col in enumerate(columns):
-        others = [c for j, c in enumerate(columns) if j != i]
-        ids, n = joint_ids(others, n_rows)
-        out[col.name] = int((np.bincount(ids, minlength=n)[ids[unique_rows]] > 1).sum())
-    return out
+    # Any row of a class stands for it.
+    representative = np.empty(len(sizes), dtype=np.int64)
+    representative[class_ids] = np.arange(len(class_ids))
+    classes = [EncodedColumn(c.name, c.codes[representative], c.uniques) for c in columns]
+    out: dict[str, int] = {}
+    halves = _halves(classes)
+    for half, other in (halves, halves[::-1]):
+        if not half:
+            continue
+        key, n_keys = joint_ids([classes[j] for j in other], len(sizes), ordered=False)
+        candidates = np.flatnonzero(np.bincount(key, minlength=n_keys)[key] > 1)
+        sub = [EncodedColumn(c.name, c.codes[candidates], c.uniques) for c in classes]
+        for i in half:
+            ids, n = joint_ids([c for j, c in enumerate(sub) if j != i], len(candidates), ordered=False)
+            shared = np.bincount(ids, weights=sizes[candidates], minlength=n)
+            out[classes[i].name] = int((shared[ids[unique[candidates]]] > 1).sum())
+    return {c.name: out[c.name] for c in columns}
+
+
+def _halves(columns: Sequence[EncodedColumn]) -> tuple[list[int], list[int]]:
+    """Column positions in two groups of about equal log-cardinality (each as discriminating as can be)."""
+    halves: tuple[list[int], list[int]] = ([], [])
+    weight = [0.0, 0.0]
+    for j in sorted(range(len(columns)), key=lambda j: -columns[j].cardinality):
+        side = int(weight[1] < weight[0])
+        halves[side].append(j)
+        weight[side] += float(np.log(max(columns[j].cardinality, 1)))
+    return halves

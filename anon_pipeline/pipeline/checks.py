@@ -6,6 +6,7 @@ holds measured values, targets, counts and column names, never data values of th
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -13,7 +14,7 @@ import pandas as pd
 
 from anon_pipeline.metrics.targets import ALL_QIS_CHECK, evaluate_targets, planned_checks
 from anon_pipeline.pipeline.anonymise import anonymised_schema
-from anon_pipeline.pipeline.leak import find_leaks, identifier_values
+from anon_pipeline.pipeline.leak import IdentifierIndex, LeakReport
 from anon_pipeline.pipeline.qi_table import GUID, validate_table
 from anon_pipeline.policy.model import Policy, Role
 
@@ -104,19 +105,26 @@ def check_no_identifier_leak(raw: pd.DataFrame, anonymised: pd.DataFrame, policy
     least ``max(k, 2)`` released cells of it (a given name that is also a common country) cannot point at one
     person. A value held by fewer cells counts as a leak even when it is the column's own data.
     """
-    identifiers = [c for c in policy.identifiers if c in raw.columns]
-    ids = identifier_values(raw[c] for c in identifiers)
+    index = identifier_index(policy, raw.columns)
+    index.add(raw)
+    return leak_outcome(index, index.leaks(anonymised))
+
+
+def identifier_index(policy: Policy, raw_columns: Iterable[str]) -> IdentifierIndex:
+    """An empty index of the identifier values of input with ``raw_columns``, for ``leak_outcome``: ``add``
+    every batch of the input, then ``leaks`` every batch of the anonymised table."""
+    raw_columns = set(raw_columns)
     source_of = {policy.output_name(c): c for c in policy.kept_columns}
-    min_shared = max(policy.privacy.k or 1, 2)
-    columns = {}
-    for column in anonymised.columns:
-        if column == GUID:
-            continue  # drawn from the OS's CSPRNG here, never from the input
-        source = source_of.get(column)
-        own = raw[source] if source is not None and policy.columns[source].role is not Role.identifier \
-            and source in raw.columns else None
-        columns[column] = (anonymised[column], own)
-    report = find_leaks(columns, ids, min_shared)
+    own = {column: source for column, source in source_of.items()
+           if policy.columns[source].role is not Role.identifier and source in raw_columns}
+    # GUID is drawn from the OS's CSPRNG, never from the input.
+    return IdentifierIndex([c for c in policy.identifiers if c in raw_columns], own,
+                           min_shared=max(policy.privacy.k or 1, 2), skip=[GUID])
+
+
+def leak_outcome(index: IdentifierIndex, report: LeakReport) -> CheckOutcome:
+    """The no_identifier_leak outcome of what ``index.leaks`` found."""
+    identifiers, min_shared = index.identifiers, index.min_shared
     passed = report.leaked_cells == 0
     text = ("no identifier value occurs in the anonymised table" if passed else
             f"{report.leaked_cells} cell(s) in column(s) {report.leaked_columns} hold a direct-identifier value "

@@ -2,8 +2,9 @@
 
 Values are compared normalised (case folded, whitespace removed), as whole cells and as the tokens of
 free-text cells (split at whitespace and punctuation), so a national insurance number pasted into a kept
-note column is found whether it fills the cell or sits in a sentence. Every comparison is a hash look-up
-(``pyarrow.compute.is_in``) over each column's distinct values, so the cost is linear in the cells.
+note column is found whether it fills the cell or sits in a sentence. The identifier values are kept as 64-bit
+hashes (:class:`IdentifierIndex`, built batch by batch), and each released column's distinct values and tokens
+are hashed and looked up among them, so the cost is linear in the cells and the memory in the identifier values.
 
 A coincidence is excused only narrowly: a value that is also that column's own input data *and* is held by at
 least ``min_shared`` released cells of the column (a given name "Jordan" among many rows born in Jordan). Such
@@ -22,6 +23,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from anon_pipeline.stats.hashing import HashSet, arrow_column, hash_strings, is_text, mix64, mostly_distinct
+
 #: Splits free text into tokens; an identifier value is compared whole and with each token of a cell.
 TOKEN_SPLIT = r"[\s,;:|()\[\]{}<>\"'`]+"
 #: Identifier values shorter than this (an initial, a one-digit code) cannot identify anyone on their own.
@@ -34,24 +37,14 @@ def normalise(values: pa.Array) -> pa.Array:
     return pc.replace_substring(pc.utf8_lower(pc.utf8_trim_whitespace(values)), pattern=" ", replacement="")
 
 
-def _as_strings(values: pd.Series) -> pa.Array:
-    """The non-missing cells as an Arrow string array, without a round trip through Python objects."""
-    arr = pa.array(values, from_pandas=True)
-    if isinstance(arr, pa.ChunkedArray):
-        arr = arr.combine_chunks()
-    if pa.types.is_dictionary(arr.type):
-        arr = arr.dictionary_decode()
-    arr = arr.drop_null()
-    return arr if arr.type == pa.string() else pc.cast(arr, pa.string())
-
-
-def identifier_values(columns: Iterable[pd.Series]) -> pa.Array:
-    """Distinct normalised values of the direct-identifier columns, at least ``MIN_LENGTH`` characters long."""
-    parts = [normalise(pc.unique(_as_strings(col))) for col in columns]
-    if not parts:
-        return pa.array([], type=pa.string())
-    values = pc.unique(pa.chunked_array(parts, type=pa.string()).combine_chunks())
-    return values.filter(pc.greater_equal(pc.utf8_length(values), MIN_LENGTH))
+def _as_strings(values: pd.Series, distinct: bool | str = False) -> pa.Array:
+    """The non-missing cells (or, with ``distinct``, their distinct values; with ``"unless_key"``, only when
+    most are not distinct anyway) as an Arrow string array, without a round trip through Python objects; other
+    types are made text after ``distinct``, the cheaper way round."""
+    arr = arrow_column(values).drop_null()
+    if distinct is True or (distinct == "unless_key" and not mostly_distinct(arr)):
+        arr = pc.unique(arr)
+    return arr if is_text(arr.type) else pc.cast(arr, pa.string())
 
 
 def candidate_strings(columns: Iterable[pd.Series]) -> pa.Array:
@@ -87,74 +80,143 @@ class ColumnLeak:
     excused_values: int = 0
 
 
-def _candidates(released: pd.Series) -> tuple[np.ndarray, pa.Array, np.ndarray]:
-    """(distinct-cell index of each candidate, normalised candidates, released cells per distinct cell): every
-    distinct cell whole and, for text, each of its tokens."""
-    cells = _as_strings(released)
-    encoded = pc.dictionary_encode(cells)
-    distinct = encoded.dictionary
-    counts = np.bincount(encoded.indices.to_numpy(zero_copy_only=False), minlength=len(distinct))
+def _candidates(released: pd.Series) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(distinct-cell index of each candidate, hash of each normalised candidate, released cells per distinct
+    cell): every distinct cell whole and, for text, each of its tokens."""
+    counted = pc.value_counts(arrow_column(released).drop_null())
+    # Distinct values made text after counting (cheaper); two that print the same count as two cells.
+    distinct = counted.field("values")
+    if not is_text(distinct.type):
+        distinct = pc.cast(distinct, pa.string())
+    counts = counted.field("counts").to_numpy()
     whole = np.arange(len(distinct), dtype=np.int64)
-    norm = normalise(distinct)
+    norm = hash_strings(normalise(distinct))
     # Numbers, dates and booleans have no inner tokens: comparing whole cells is enough.
     kind = released.dtype.categories.dtype if isinstance(released.dtype, pd.CategoricalDtype) else released.dtype
     if not (pd.api.types.is_string_dtype(kind) or kind == object):
         return whole, norm, counts
     tokens = pc.split_pattern_regex(pc.utf8_lower(distinct), pattern=TOKEN_SPLIT)
     parent = pc.list_parent_indices(tokens).to_numpy(zero_copy_only=False).astype(np.int64)
-    flat = pc.list_flatten(tokens).cast(pa.string())
-    return np.concatenate([whole, parent]), pa.concat_arrays([norm, flat]), counts
+    flat = hash_strings(pc.list_flatten(tokens))
+    return np.concatenate([whole, parent]), np.concatenate([norm, flat]), counts
 
 
-def find_leaks(columns: dict[str, tuple[pd.Series, pd.Series | None]], ids: pa.Array, min_shared: int) -> "LeakReport":
-    """Leaked and excused cells of each released column; ``columns`` maps a name to (released values, the
-    column's own input values or None). One hash look-up for every candidate of every column: the identifier
-    set is hashed once, however many columns there are."""
-    report = LeakReport({name: ColumnLeak() for name in columns})
-    if len(ids) == 0 or not columns:
-        return report
-    parts = {name: _candidates(released) for name, (released, _) in columns.items()}
-    owner = np.concatenate([np.full(len(cand[0]), i, dtype=np.int64) for i, cand in enumerate(parts.values())])
-    hit = pc.is_in(pa.chunked_array([cand[1] for cand in parts.values()], type=pa.string()),
-                   value_set=ids).to_numpy(zero_copy_only=False)
-    values = pa.chunked_array([cand[1] for cand in parts.values()], type=pa.string()).filter(pa.array(hit))
-    values = values.to_numpy() if len(values) else np.array([], dtype=object)
-    cells = np.concatenate([cand[0] for cand in parts.values()])[hit]
-    owners = owner[hit]
-    for i, (name, (cell_idx, _, counts)) in enumerate(parts.items()):
-        mine = owners == i
-        if mine.any():
-            report.columns[name] = _column_leak(cells[mine], values[mine], counts, columns[name][1], min_shared)
-    return report
+def _own_values(values: pd.Series) -> np.ndarray:
+    """Hashes of a column's own input: its normalised distinct values and the tokens of each."""
+    distinct = _as_strings(values, distinct=True)
+    tokens = pc.list_flatten(pc.split_pattern_regex(pc.utf8_lower(distinct), pattern=TOKEN_SPLIT))
+    return np.concatenate([hash_strings(normalise(distinct)), hash_strings(tokens)])
 
 
-def _column_leak(cell_idx: np.ndarray, values: np.ndarray, counts: np.ndarray, own_input: pd.Series | None,
-                 min_shared: int) -> ColumnLeak:
-    out = ColumnLeak()
-    pairs = pd.DataFrame({"cell": cell_idx, "value": values}).drop_duplicates()
-    pairs["cells"] = counts[pairs["cell"].to_numpy()]
-    # How many released cells hold each matched value (whole or as a token): the "shared by several rows" test.
-    held_by = pairs.groupby("value")["cells"].sum()
-    own = set()
-    if own_input is not None:
-        own_ids = set(pc.unique(normalise(_as_strings(own_input))).to_pylist())
-        own_tokens = _own_tokens(own_input)
-        own = {v for v in held_by.index if v in own_ids or v in own_tokens}
-    excused_values = {v for v, n in held_by.items() if v in own and n >= min_shared}
-    per_cell = pairs.assign(excused=pairs["value"].isin(excused_values)).groupby("cell")
-    # A cell leaks when any identifier value in it is not excused.
-    leaks = ~per_cell["excused"].all()
-    cell_counts = per_cell["cells"].first()
-    out.leaked_cells = int(cell_counts[leaks].sum())
-    out.excused_cells = int(cell_counts[~leaks].sum())
-    out.excused_values = len(excused_values)
-    return out
+def _first_of_runs(*sorted_keys: np.ndarray) -> np.ndarray:
+    """Mask of the first row of each run of equal keys (the arrays sorted together)."""
+    first = np.ones(len(sorted_keys[0]), dtype=bool)
+    if len(first) > 1:
+        first[1:] = np.logical_or.reduce([k[1:] != k[:-1] for k in sorted_keys])
+    return first
 
 
-def _own_tokens(values: pd.Series) -> set[str]:
-    distinct = pc.unique(_as_strings(values))
-    return set(pc.unique(pc.list_flatten(pc.split_pattern_regex(pc.utf8_lower(distinct), pattern=TOKEN_SPLIT)))
-               .to_pylist())
+@dataclass
+class _Hits:
+    """The released cells of one column that hold identifier values, grouped by the set of values each holds
+    (a set's key is the wrapping sum of its members' mixed hashes): counts and hashes only, merged across
+    batches, so its size is set by the distinct hit cells, not the rows."""
+
+    keys: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.uint64))
+    cells: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    member_keys: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.uint64))
+    member_values: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.uint64))
+
+    def add(self, cell: np.ndarray, value: np.ndarray, cells_per_cell: np.ndarray) -> None:
+        """``cell``/``value``: the (distinct released cell, identifier hash) pairs of one batch."""
+        order = np.lexsort((value, cell))
+        cell, value = cell[order], value[order]
+        keep = _first_of_runs(cell, value)
+        cell, value = cell[keep], value[keep]
+        starts = np.flatnonzero(_first_of_runs(cell))
+        key = np.add.reduceat(mix64(value.copy()), starts)
+        sizes = np.diff(np.append(starts, len(cell)))
+        keys = np.concatenate([self.keys, key])
+        self.keys, inverse = np.unique(keys, return_inverse=True)
+        self.cells = np.bincount(inverse, weights=np.concatenate([self.cells, cells_per_cell[cell[starts]]]),
+                                 minlength=len(self.keys)).astype(np.int64)
+        member_keys = np.concatenate([self.member_keys, np.repeat(key, sizes)])
+        member_values = np.concatenate([self.member_values, value])
+        order = np.lexsort((member_values, member_keys))
+        keep = _first_of_runs(member_keys[order], member_values[order])
+        self.member_keys, self.member_values = member_keys[order][keep], member_values[order][keep]
+
+    def leak(self, own: HashSet | None, min_shared: int) -> ColumnLeak:
+        if not len(self.keys):
+            return ColumnLeak()
+        of_member = np.searchsorted(self.keys, self.member_keys)
+        values, inverse = np.unique(self.member_values, return_inverse=True)
+        # How many released cells hold each matched value (whole or as a token): the "shared by several rows" test.
+        held_by = np.bincount(inverse, weights=self.cells[of_member], minlength=len(values))
+        own_data = own.contains(values) if own is not None else np.zeros(len(values), dtype=bool)
+        excused = own_data & (held_by >= min_shared)
+        # A cell leaks when any identifier value in it is not excused.
+        leaking = np.zeros(len(self.keys), dtype=bool)
+        leaking[of_member[~excused[inverse]]] = True
+        return ColumnLeak(leaked_cells=int(self.cells[leaking].sum()), excused_cells=int(self.cells[~leaking].sum()),
+                          excused_values=int(excused.sum()))
+
+
+class IdentifierIndex:
+    """The direct-identifier values of an input, hashed, and what tables about to be released hold of them, both
+    built batch by batch.
+
+    ``add`` every batch of the input, then pass every batch of the released table to ``leaks``: a value is found
+    in a released batch whichever input batch it came from, so every input batch must be added before the first
+    ``leaks``. Memory: 8 bytes per distinct identifier value and per distinct value or token of the kept columns'
+    own input, plus the released cells found, grouped by the identifier values they hold; no value is stored, only
+    its 64-bit hash (``stats.hashing``): a hash collision can only report a leak that is not there, with
+    probability about (identifier values) / 2^64 per released value, and never hide one.
+    """
+
+    def __init__(self, identifiers: Iterable[str], own_input: dict[str, str] | None = None, min_shared: int = 2,
+                 skip: Iterable[str] = ()) -> None:
+        """``identifiers``: input columns whose values are direct identifiers; ``own_input``: released column ->
+        the input column it comes from (its own data, see the module docstring); ``skip``: released columns not
+        searched."""
+        self.identifiers = list(identifiers)
+        self.own_input = dict(own_input or {})
+        self.min_shared = min_shared
+        self.skip = set(skip)
+        self._ids = HashSet()
+        self._own = {column: HashSet() for column in self.own_input}
+        self._hits: dict[str, _Hits] = {}
+
+    def add(self, raw_batch: pd.DataFrame) -> None:
+        """Index the identifier values (and the kept columns' own values) of one batch of input rows."""
+        for column in self.identifiers:
+            if column in raw_batch.columns:
+                # The hash set deduplicates anyway: ``unique`` first only pays where values repeat.
+                values = normalise(_as_strings(raw_batch[column], distinct="unless_key"))
+                values = values.filter(pc.greater_equal(pc.utf8_length(values), MIN_LENGTH))
+                self._ids.add(hash_strings(values))
+        for released, source in self.own_input.items():
+            if source in raw_batch.columns:
+                self._own[released].add(_own_values(raw_batch[source]))
+
+    def leaks(self, anonymised_batch: pd.DataFrame) -> LeakReport:
+        """Search one batch of the released table; returns the counts per released column over every batch
+        searched so far (a value is excused only by the cells of all of them)."""
+        for column in anonymised_batch.columns:
+            if column in self.skip:
+                continue
+            hits = self._hits.setdefault(column, _Hits())
+            if not len(self._ids):
+                continue
+            cell, value, counts = _candidates(anonymised_batch[column])
+            found = self._ids.contains(value)
+            if found.any():
+                hits.add(cell[found], value[found], counts)
+        return self.report()
+
+    def report(self) -> LeakReport:
+        return LeakReport({column: hits.leak(self._own.get(column), self.min_shared)
+                           for column, hits in self._hits.items()})
 
 
 @dataclass

@@ -12,14 +12,18 @@ hint names a policy setting that accepts this very file, phrased ``set <field>: 
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pandera.pandas as pa
+import pyarrow.compute as pc
 from pandera.errors import SchemaErrors
 
 from anon_pipeline.errors import RawSchemaError
 from anon_pipeline.policy.model import ColumnSpec, Policy, Role
+from anon_pipeline.stats.hashing import UniqueTracker, arrow_column, hash_rows, mostly_distinct
 
 _DTYPES = {"str": "str", "int": "Int64", "float": "Float64", "date": "datetime64[ns]",
            "datetime": "datetime64[ns]", "bool": "boolean"}
@@ -57,7 +61,7 @@ def _coerce(name: str, spec: ColumnSpec, values: pd.Series, problems: list[dict]
         as_str = values.astype("str").where(present)
         if spec.pattern is None and not _released(spec):
             return as_str  # nothing checks its form and none of it is released: lost digits harm nothing
-        looks_scientific = as_str.str.match(_SCIENTIFIC).fillna(False).astype(bool) & present
+        looks_scientific = pd.Series(text_rule(as_str, lambda v: v.str.match(_SCIENTIFIC)), index=values.index)
         if spec.pattern is not None and looks_scientific.any():  # a pattern that accepts such values wants them
             looks_scientific[looks_scientific] = ~as_str[looks_scientific].str.fullmatch(spec.pattern).astype(bool)
         if looks_scientific.any():
@@ -101,7 +105,7 @@ def _coerce(name: str, spec: ColumnSpec, values: pd.Series, problems: list[dict]
     return mapped.astype("boolean")
 
 
-def _column_schema(spec: ColumnSpec) -> pa.Column:
+def _column_schema(spec: ColumnSpec, unique: bool = True) -> pa.Column:
     if spec.role is Role.drop:
         return pa.Column(None, nullable=True, required=True)
     checks = []
@@ -114,14 +118,33 @@ def _column_schema(spec: ColumnSpec) -> pa.Column:
     if spec.allowed is not None:
         checks.append(pa.Check.isin(spec.allowed, error=f"one of the {len(spec.allowed)} allowed values"))
     if spec.pattern is not None:
-        checks.append(pa.Check.str_matches(spec.pattern, error=f"matches pattern {spec.pattern}"))
-    return pa.Column(_DTYPES[spec.dtype], checks=checks, nullable=spec.nullable, unique=spec.unique,
+        # pandera's str_matches, run once per distinct value.
+        checks.append(pa.Check(_matches(spec.pattern), error=f"matches pattern {spec.pattern}"))
+    return pa.Column(_DTYPES[spec.dtype], checks=checks, nullable=spec.nullable, unique=spec.unique and unique,
                      coerce=False, required=True)
 
 
-def raw_schema(policy: Policy) -> pa.DataFrameSchema:
-    """The pandera schema of the typed raw table (after ``_coerce``)."""
-    return pa.DataFrameSchema({name: _column_schema(spec) for name, spec in policy.columns.items()},
+def _matches(pattern: str) -> Callable[[pd.Series], pd.Series]:
+    return lambda values: pd.Series(text_rule(values, lambda v: v.str.match(pattern)), index=values.index)
+
+
+def text_rule(values: pd.Series, rule: Callable[[pd.Series], pd.Series]) -> np.ndarray:
+    """``rule`` (a vectorised test of text values) per row, False where missing, computed once per distinct
+    value: a postcode or phone column repeats each value many times, and regexes are the costly part."""
+    arr = arrow_column(values)
+    if mostly_distinct(arr.drop_null()):
+        return rule(values).fillna(False).astype(bool).to_numpy()
+    encoded = pc.dictionary_encode(arr)
+    per_value = rule(pd.Series(encoded.dictionary, dtype=values.dtype)).fillna(False).astype(bool).to_numpy()
+    per_value = np.append(per_value, False)  # the code of a missing cell
+    codes = encoded.indices.fill_null(len(encoded.dictionary)).to_numpy(zero_copy_only=False)
+    return per_value[codes]
+
+
+def raw_schema(policy: Policy, unique: bool = True) -> pa.DataFrameSchema:
+    """The pandera schema of the typed raw table (after ``_coerce``); with ``unique=False`` without the
+    ``unique`` rules, which ``RawValidation`` checks by hashing, across batches."""
+    return pa.DataFrameSchema({name: _column_schema(spec, unique) for name, spec in policy.columns.items()},
                               strict=True, name=f"{policy.name}.raw")
 
 
@@ -155,7 +178,7 @@ def summarise_schema_errors(exc: SchemaErrors, policy: Policy | None = None) -> 
         if check.startswith("field_uniqueness") or check == "unique":
             rule = "unique"
             if spec is not None:
-                hint = "remove unique for this column if repeated values are genuine"
+                hint = _UNIQUE_HINT
         problems.append(_problem(column, rule, n, hint))
     return problems
 
@@ -178,39 +201,110 @@ def _header_problem(present: list[str], declared: list[str], delimiter: str, n_r
 
 def validate_raw(frame: pd.DataFrame, policy: Policy, file: str | Path) -> pd.DataFrame:
     """Type and check the raw table; returns a typed copy (the input frame is not modified)."""
+    validation = RawValidation(policy, file, whole_file=True)
+    typed = validation.add(frame)
+    validation.finish()
+    return typed
+
+
+def _structure_problems(frame: pd.DataFrame, policy: Policy) -> list[dict]:
+    """Columns missing or not declared (``n_rows``: the rows of ``frame``)."""
     declared, present = list(policy.columns), list(frame.columns)
-    problems: list[dict] = []
     declared_set, present_set = set(declared), set(present)
-    missing = [c for c in declared if c not in present_set]
+    if not present_set & declared_set:
+        return [_header_problem(present, declared, policy.source.delimiter, len(frame))]
+    problems = [_problem(c, "column declared by the policy is missing from the input", len(frame))
+                for c in declared if c not in present_set]
     extra = [c for c in present if c not in declared_set]
-    if not set(present) & set(declared):
-        raise RawSchemaError(file, [_header_problem(present, declared, policy.source.delimiter, len(frame))])
-    for c in missing:
-        problems.append(_problem(c, "column declared by the policy is missing from the input", len(frame)))
     for c in extra[:_LISTED_EXTRA]:
         problems.append(_problem(c, "column is not declared by the policy (declare it, e.g. role: drop)", len(frame)))
     if len(extra) > _LISTED_EXTRA:
         problems.append(_problem("*", f"{len(extra) - _LISTED_EXTRA} more columns not declared by the policy",
                                  len(frame)))
-    if len(frame) == 0:
-        problems.append(_problem("*", "at least one data row", 0, "the file has a header but no rows"))
-    if problems:
-        raise RawSchemaError(file, problems)
-    typed = pd.DataFrame({name: _coerce(name, spec, frame[name], problems)
-                          for name, spec in policy.columns.items()}, index=frame.index)
-    # A column declared unique that is unique rules out repeated rows, at a fraction of the cost of comparing rows.
-    if policy.source.duplicate_rows == "error" and not any(
-            spec.unique and frame[name].is_unique for name, spec in policy.columns.items()):
-        dupes = frame.duplicated(keep="first")
-        if dupes.any():
-            problems.append(_problem("*", "no duplicated rows", dupes.sum(),
-                                     "set source.duplicate_rows: allow if repeated rows are expected"))
-    try:
-        raw_schema(policy).validate(typed, lazy=True)
-    except SchemaErrors as exc:
-        coerced_away = {p["column"] for p in problems}
-        problems.extend(p for p in summarise_schema_errors(exc, policy)
-                        if not (p["rule"] == "not null" and p["column"] in coerced_away))
-    if problems:
-        raise RawSchemaError(file, problems)
-    return typed
+    return problems
+
+
+_UNIQUE_HINT = "remove unique for this column if repeated values are genuine"
+_REPEATED_ROWS = ("no duplicated rows", "set source.duplicate_rows: allow if repeated rows are expected")
+
+
+class RawValidation:
+    """``validate_raw`` over a file read in batches (a batch is any slice of its rows, in any size).
+
+    ``add`` types and checks one batch and returns it typed (None when the file's columns are wrong); problems
+    are counted, not raised. ``finish`` raises one ``RawSchemaError`` whose row counts are those of every batch
+    added, summed per (column, rule). Rules that span rows hold across batches: ``unique`` (values hashed,
+    ``UniqueTracker``: 8 bytes per distinct value), no repeated rows (rows hashed, when
+    ``source.duplicate_rows: error``) and at least one data row. With ``whole_file`` (one batch that is the
+    whole file) repeated rows are compared directly, and only when no ``unique`` column rules them out."""
+
+    def __init__(self, policy: Policy, file: str | Path, whole_file: bool = False) -> None:
+        self.policy, self.file, self.whole_file = policy, file, whole_file
+        self.rows = 0
+        self.unique = {name: UniqueTracker() for name, spec in policy.columns.items()
+                       if spec.unique and spec.role is not Role.drop}
+        self._rows = None if whole_file or policy.source.duplicate_rows != "error" else UniqueTracker()
+        self._repeated_rows = 0
+        self._schema = raw_schema(policy, unique=False)
+        self._problems: dict[tuple[str, str], dict] = {}
+        #: "header" (no column matches the policy), "columns" (some missing or undeclared) or None.
+        self._structure: str | None = None
+
+    def add(self, frame: pd.DataFrame) -> pd.DataFrame | None:
+        self.rows += len(frame)
+        structure = _structure_problems(frame, self.policy)
+        if structure:
+            self._structure = "header" if structure[0]["rule"] == "columns match the policy" else "columns"
+            self._count(structure)
+            return None
+        problems: list[dict] = []
+        typed = pd.DataFrame({name: _coerce(name, spec, frame[name], problems)
+                              for name, spec in self.policy.columns.items()}, index=frame.index)
+        for name, tracker in self.unique.items():
+            tracker.add(typed[name])
+        if self._rows is not None:
+            self._rows.add_hashes(hash_rows(frame))
+        elif self.whole_file and self.policy.source.duplicate_rows == "error" and not any(
+                tracker.duplicates == 0 and typed[name].notna().all() for name, tracker in self.unique.items()):
+            # A column declared unique that is unique rules out repeated rows, at a fraction of the cost.
+            self._repeated_rows += int(frame.duplicated(keep="first").sum())
+        try:
+            self._schema.validate(typed, lazy=True)
+        except SchemaErrors as exc:
+            coerced_away = {p["column"] for p in problems}
+            problems.extend(p for p in summarise_schema_errors(exc, self.policy)
+                            if not (p["rule"] == "not null" and p["column"] in coerced_away))
+        self._count(problems)
+        return typed
+
+    def _count(self, problems: list[dict]) -> None:
+        for p in problems:
+            key = (p["column"], p["rule"])
+            if key in self._problems:
+                self._problems[key]["n_rows"] += p["n_rows"]
+            else:
+                self._problems[key] = dict(p)
+
+    def problems(self) -> list[dict]:
+        """Every problem of the batches added so far, in the order first found, then the rules that span rows.
+        Wrong columns are reported alone (with no data row, if none)."""
+        problems = list(self._problems.values())
+        if self._structure == "header":
+            return problems
+        if self.rows == 0:
+            problems.append(_problem("*", "at least one data row", 0, "the file has a header but no rows"))
+        if self._structure:
+            return problems
+        for name, tracker in self.unique.items():
+            if tracker.duplicates:
+                problems.append(_problem(name, "unique", tracker.duplicates, _UNIQUE_HINT))
+        repeated = self._rows.repeats if self._rows is not None else self._repeated_rows
+        if repeated:
+            problems.append(_problem("*", _REPEATED_ROWS[0], repeated, _REPEATED_ROWS[1]))
+        return problems
+
+    def finish(self) -> None:
+        """Raise the problems of every batch added, if any."""
+        problems = self.problems()
+        if problems:
+            raise RawSchemaError(self.file, problems)

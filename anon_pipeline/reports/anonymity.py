@@ -11,6 +11,7 @@ from typing import Any
 
 import pandas as pd
 
+from anon_pipeline.metrics.encoding import EncodedColumn, encode_frame
 from anon_pipeline.metrics.k_eps import k_eps
 from anon_pipeline.metrics.measure import measure
 from anon_pipeline.metrics.report import anonymity_report as measures_side_by_side
@@ -29,11 +30,17 @@ def anonymity_report(qi_table: pd.DataFrame, anonymised: pd.DataFrame, policy: P
         params["k"] = spec.k
     if spec.risk is not None:
         params.update(risk_threshold=spec.risk.threshold, population_size=spec.risk.population_size)
+    # Both sides are measured twice (the k target's quasi-identifiers, then all of them): encode each column once.
+    inputs = list(dict.fromkeys([*policy.k_quasi_identifiers, *policy.quasi_identifiers,
+                                 *policy.columns_with(Role.sensitive)]))
+    encoded = (encode_frame(qi_table, [c for c in inputs if c in qi_table.columns]),
+               encode_frame(anonymised, [o for o in map(policy.output_name, inputs) if o in anonymised.columns]))
     report = measures_side_by_side(qi_table, anonymised, policy.k_quasi_identifiers,
                                    policy.columns_with(Role.sensitive),
-                                   rename={c: policy.output_name(c) for c in policy.columns}, **params)
+                                   rename={c: policy.output_name(c) for c in policy.columns}, encoded=encoded,
+                                   **params)
     report = {"policy": policy.name, "k_target": spec.k, **report,
-              "all_quasi_identifiers": all_quasi_identifiers(qi_table, anonymised, policy, params)}
+              "all_quasi_identifiers": all_quasi_identifiers(qi_table, anonymised, policy, params, encoded)}
     report.update(continuous_measures(qi_table if generalised is None else generalised, anonymised, policy))
     if plan_summary:
         report["steps"] = plan_summary
@@ -45,13 +52,18 @@ _WIDE_KEYS = ("k_anonymity", "k_percent", "n_classes", "sample_uniques", "sample
 
 
 def all_quasi_identifiers(qi_table: pd.DataFrame, anonymised: pd.DataFrame, policy: Policy,
-                          params: dict[str, Any]) -> dict[str, Any]:
+                          params: dict[str, Any],
+                          encoded: tuple[dict[str, EncodedColumn], dict[str, EncodedColumn]] | None = None
+                          ) -> dict[str, Any]:
     """K, sample uniques and prosecutor risk over every released quasi-identifier, raw and anonymised, whatever
-    set the k target names: what an attacker who knows all of them faces."""
+    set the k target names: what an attacker who knows all of them faces (``encoded``: columns already encoded,
+    raw and anonymised)."""
     inputs = policy.quasi_identifiers
     outputs = [policy.output_name(c) for c in inputs]
     wide = {"suppressed": params["suppressed"], "suppression_marker": params["suppression_marker"]}
-    raw, anon = measure(qi_table, inputs, **wide), measure(anonymised, outputs, **wide)
+    raw_encoded, anon_encoded = encoded or (None, None)
+    raw = measure(qi_table, inputs, (), raw_encoded, **wide)
+    anon = measure(anonymised, outputs, (), anon_encoded, **wide)
     out: dict[str, Any] = {
         "quasi_identifiers": outputs, "narrowed": set(policy.k_quasi_identifiers) != set(inputs),
         "K": anon["k_anonymity"], "sample_unique_share": anon["sample_unique_share"],

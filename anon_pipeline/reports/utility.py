@@ -32,24 +32,40 @@ def pseudonymised(steps) -> bool:
     return any(getattr(get_op(step.op), "pseudonymising", False) for step in steps)
 
 
-def entropy_bits(values: pd.Series) -> float:
-    p = values.value_counts(dropna=False, normalize=True).to_numpy()
+def entropy_bits(values: pd.Series, counts: pd.Series | None = None) -> float:
+    """Shannon entropy of the values, missing ones a value of their own (``counts``: their value counts, when
+    the caller has them already)."""
+    counts = values.value_counts(dropna=False) if counts is None else counts
+    p = (counts / counts.sum()).to_numpy()
+    p = p[p > 0]  # a categorical's unused categories: 0 log 0 = 0
     return float(-(p * np.log2(p)).sum()) if p.size else 0.0
 
 
-def _side(values: pd.Series) -> dict[str, Any]:
+def _side(values: pd.Series, counts: pd.Series | None = None) -> dict[str, Any]:
+    counts = values.value_counts(dropna=False) if counts is None else counts
+    # Counts of zero are a categorical's unused categories: they are no value of the column.
+    distinct = int((counts[counts.index.notna()] > 0).sum())
     out: dict[str, Any] = {"n": int(len(values)), "missing": int(values.isna().sum()),
-                           "distinct": int(values.nunique(dropna=True)), "entropy_bits": round(entropy_bits(values), 6)}
+                           "distinct": distinct, "entropy_bits": round(entropy_bits(values, counts), 6)}
     if pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
         x = values.astype("Float64")
         out.update({"mean": float(x.mean()), "std": float(x.std())})
     return out
 
 
-def _distribution(values: pd.Series, min_count: int = 1) -> dict[str, int] | None:
+def _distribution(values: pd.Series, min_count: int = 1, counts: pd.Series | None = None) -> dict[str, int] | None:
     """Counts per category, or None for columns with too many categories to list; categories below
-    ``min_count`` rows are pooled into one entry."""
-    counts = values.astype("str").fillna("<missing>").value_counts(dropna=False)
+    ``min_count`` rows are pooled into one entry. ``counts``: the column's value counts (missing values
+    included), when the caller has them: then text columns are not counted twice, and columns with far too
+    many values are not turned into text at all."""
+    if counts is not None and isinstance(values.dtype, pd.StringDtype):
+        counts = counts.rename(index=lambda v: "<missing>" if pd.isna(v) else v).groupby(level=0).sum()
+    elif counts is not None and len(counts) > MAX_CATEGORIES_LISTED + 1 and not (
+            values.dtype == object or isinstance(values.dtype, pd.CategoricalDtype)):
+        # Distinct numbers, dates and booleans print as distinct text: still too many once printed.
+        return None
+    else:
+        counts = values.astype("str").fillna("<missing>").value_counts(dropna=False)
     if len(counts) > MAX_CATEGORIES_LISTED:
         return None
     rare = counts[counts < min_count]
@@ -80,13 +96,16 @@ def utility_report(qi_table: pd.DataFrame, anonymised: pd.DataFrame, policy: Pol
         spec = policy.columns[name]
         out_name = policy.output_name(name)
         before, after = qi_table[name], anonymised[out_name]
+        # Each side counted once: the figures and the distribution come from the same counts.
+        before_counts, after_counts = before.value_counts(dropna=False), after.value_counts(dropna=False)
         entry: dict[str, Any] = {"role": spec.role.value, "output": out_name,
-                                 "ops": [s.op for s in spec.steps], "before": _side(before), "after": _side(after),
-                                 "after_distribution": _distribution(after)}
+                                 "ops": [s.op for s in spec.steps], "before": _side(before, before_counts),
+                                 "after": _side(after, after_counts),
+                                 "after_distribution": _distribution(after, counts=after_counts)}
         if pseudonymised(spec.steps):
             entry["pseudonymisation"] = PSEUDONYMISATION_NOTE
         elif not pd.api.types.is_numeric_dtype(before):
-            entry["before_distribution"] = _distribution(before, MIN_CATEGORY_COUNT)
+            entry["before_distribution"] = _distribution(before, MIN_CATEGORY_COUNT, before_counts)
         h_before = entry["before"]["entropy_bits"]
         entry["entropy_retained"] = round(entry["after"]["entropy_bits"] / h_before, 6) if h_before > 0 else 1.0
         if spec.role is not Role.quasi_identifier and not spec.steps:

@@ -1,2 +1,3 @@
 """Numeric building blocks shared by synthesis, the utility measures and the metrics: columns as float arrays
-(``floats``) and Gaussian kernel density estimates (``kde``). Below all three, so none imports another for them."""
+(``floats``), Gaussian kernel density estimates (``kde``) and 64-bit hashes of Arrow strings with a set of them
+(``hashing``). Below all three, so none imports another for them."""

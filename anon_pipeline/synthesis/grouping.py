@@ -11,8 +11,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy.sparse import csr_matrix
-from scipy.sparse.csgraph import connected_components
 
 from anon_pipeline.utility.association import association_matrix
 
@@ -35,6 +33,9 @@ def auto_groups(df: pd.DataFrame, columns: list[str], threshold: float = 0.3) ->
     strength = np.abs(values.to_numpy())
     adjacency = np.nan_to_num(strength, nan=0.0) >= threshold
     np.fill_diagonal(adjacency, False)
+    from scipy.sparse import csr_matrix  # imported on use: scipy costs a second at start-up
+    from scipy.sparse.csgraph import connected_components
+
     _, labels = connected_components(csr_matrix(adjacency), directed=False)
     groups: dict[int, list[str]] = {}
     for col, label in zip(columns, labels):

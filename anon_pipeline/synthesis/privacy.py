@@ -15,7 +15,6 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 import pandas as pd
-from scipy.spatial import cKDTree
 
 from anon_pipeline.metrics.k_anonymity import encode_codes
 from anon_pipeline.stats.floats import as_float
@@ -82,6 +81,8 @@ def closest_record(raw: pd.DataFrame, synthetic: pd.DataFrame, columns: list[str
     sigma = raw_x.std(axis=0)
     sigma[sigma == 0] = 1.0
     raw_x, syn_x = raw_x / sigma, syn_x / sigma
+    from scipy.spatial import cKDTree  # imported on use: scipy.spatial costs a second at start-up
+
     tree = cKDTree(raw_x)
     # Subsamples keyed on the rows' values, so the figures do not depend on the row order given.
     probe_syn = syn_x[order_free_subsample(syn_x, None, max_rows, seed)]

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from scipy.stats.contingency import association as scipy_association
 
 from anon_pipeline.stats.floats import as_float
 
@@ -37,7 +36,9 @@ def _cramers_v_codes(ca: np.ndarray, na: int, cb: np.ndarray, nb: int) -> float:
     table = table[table.sum(axis=1) > 0][:, table.sum(axis=0) > 0]
     if min(table.shape) < 2:
         return 0.0
-    return float(scipy_association(table, method="cramer"))
+    from scipy.stats.contingency import association  # imported on use: scipy.stats costs seconds at start-up
+
+    return float(association(table, method="cramer"))
 
 
 def cramers_v(a: pd.Series, b: pd.Series) -> float:

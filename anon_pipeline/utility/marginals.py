@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from scipy.stats import ks_2samp
 
 from anon_pipeline.stats.floats import as_float
 
@@ -17,6 +16,8 @@ def ks_complement(raw: pd.Series, anon: pd.Series) -> float:
     a, b = a[~np.isnan(a)], b[~np.isnan(b)]
     if len(a) == 0 or len(b) == 0:
         return float("nan")
+    from scipy.stats import ks_2samp  # imported on use: scipy.stats costs seconds at start-up
+
     return float(1.0 - ks_2samp(a, b).statistic)
 
 

@@ -27,3 +27,15 @@ def test_every_hex_digit_appears_in_every_random_position():
 def test_empty_and_fresh_each_call():
     assert len(random_guids(0)) == 0
     assert set(random_guids(1000)).isdisjoint(random_guids(1000))
+
+
+def test_guid_schema_counts_repeated_and_malformed_guids():
+    import pandera.pandas as pa
+
+    from anon_pipeline.pipeline.qi_table import guid_column, validate_table
+
+    guids = pd.Series(random_guids(6), dtype="str")
+    guids[[1, 2]] = guids[0]          # one GUID held by three rows
+    guids[5] = "not-a-guid"
+    problems = validate_table(pd.DataFrame({"guid": guids}), pa.DataFrameSchema({"guid": guid_column()}))
+    assert {p["rule"]: p["n_rows"] for p in problems} == {f"str_matches('{GUID_PATTERN}')": 1, "unique": 3}

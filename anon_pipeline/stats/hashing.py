@@ -1,0 +1,234 @@
+"""64-bit hashes of Arrow strings, vectorised: set membership and duplicate counts over many batches of rows
+in 8 bytes per distinct value, without keeping the values.
+
+pyarrow hashes strings internally (``unique``, ``is_in``) but exposes no hash function, and pandas' SipHash
+(``hash_array``) goes through Python objects (about 10x slower). Here each string is read as little-endian 8-byte
+words straight from the Arrow buffers and folded with murmur3's 64-bit finaliser, a few numpy passes
+per word position. Equal strings always hash equal; two different strings collide with probability about 2^-64,
+so a membership test over n hashed values errs (says "present" for an absent value) with probability about
+n / 2^64 per look-up, about 5e-13 for 1e7 values, and never says "absent" for a present one. Not a keyed or
+cryptographic hash: it is for finding values, not for hiding them.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+_U = np.uint64
+_C1, _C2, _GOLDEN = _U(0xFF51AFD7ED558CCD), _U(0xC4CEB9FE1A85EC53), _U(0x9E3779B97F4A7C15)
+_SEED = _U(0x2545F4914F6CDD1D)
+_S33 = _U(33)
+#: Strings hashed per step: temporaries stay small (allocating large fresh arrays is what costs here).
+_CHUNK = 1 << 16
+
+
+def is_text(type_: pa.DataType) -> bool:
+    return pa.types.is_string(type_) or pa.types.is_large_string(type_)
+
+
+def mix64(h: np.ndarray) -> np.ndarray:
+    """murmur3's 64-bit finaliser, in place on a uint64 array (a bijection that spreads every input bit)."""
+    with np.errstate(over="ignore"):
+        h ^= h >> _S33
+        h *= _C1
+        h ^= h >> _S33
+        h *= _C2
+        h ^= h >> _S33
+    return h
+
+
+def hash_strings(values: pa.Array | pa.ChunkedArray) -> np.ndarray:
+    """One uint64 hash per string of ``values`` (string or large_string; drop nulls first: a null's hash is
+    unspecified)."""
+    if isinstance(values, pa.ChunkedArray):
+        return np.concatenate([hash_strings(c) for c in values.chunks]) if values.num_chunks \
+            else np.zeros(0, dtype=_U)
+    if not is_text(values.type):
+        raise TypeError(f"hash_strings takes Arrow strings, not {values.type}")
+    n = len(values)
+    offset_type = np.int64 if pa.types.is_large_string(values.type) else np.int32
+    offsets = np.frombuffer(values.buffers()[1], dtype=offset_type, count=n + 1,
+                            offset=values.offset * np.dtype(offset_type).itemsize).astype(np.int64)
+    lo, hi = int(offsets[0]), int(offsets[-1])
+    # The bytes, padded so that every string's last word can be read as a whole 8 bytes (then masked).
+    data = np.zeros(hi - lo + 8, dtype=np.uint8)
+    if values.buffers()[2] is not None:
+        data[:hi - lo] = np.frombuffer(values.buffers()[2], dtype=np.uint8)[lo:hi]
+    words = np.ndarray(shape=(len(data) - 7,), dtype="<u8", buffer=data, strides=(1,))
+    out = np.empty(n, dtype=_U)
+    for first in range(0, n, _CHUNK):
+        bounds = offsets[first:min(n, first + _CHUNK) + 1] - lo
+        out[first:first + len(bounds) - 1] = _hash_chunk(words, bounds[:-1], np.diff(bounds))
+    return out
+
+
+def _hash_chunk(words: np.ndarray, start: np.ndarray, length: np.ndarray) -> np.ndarray:
+    n_words = (length + 7) >> 3
+    # Longest strings first, so the strings still to fold at word j are always a prefix.
+    order = None if n_words.min(initial=0) == n_words.max(initial=0) else np.argsort(-n_words, kind="stable")
+    if order is not None:
+        start, length, n_words = start[order], length[order], n_words[order]
+    with np.errstate(over="ignore"):
+        h = length.astype(_U) * _GOLDEN + _SEED
+        for j in range(int(n_words[0]) if len(n_words) else 0):
+            active = int(np.count_nonzero(n_words > j))
+            word = words[start[:active] + 8 * j]
+            rest = length[:active] - 8 * j
+            partial = rest < 8
+            if partial.any():
+                word[partial] &= (_U(1) << (rest[partial].astype(_U) * _U(8))) - _U(1)
+            folded = h[:active]
+            folded ^= word
+            folded *= _GOLDEN
+            mix64(folded)
+        mix64(h)
+    if order is None:
+        return h
+    out = np.empty_like(h)
+    out[order] = h
+    return out
+
+
+class HashSet:
+    """A growing set of 64-bit hashes, 8 bytes per distinct member: ``add`` as often as needed, ``contains``
+    looks up many at once. Members are kept in sorted runs whose sizes at least double from the newest to the
+    oldest (runs of similar size are merged), so adding n hashes in any batches costs n log n and a look-up
+    searches at most log n runs."""
+
+    def __init__(self) -> None:
+        self._runs: list[np.ndarray] = []
+
+    def add(self, hashes: np.ndarray) -> None:
+        run = np.sort(np.asarray(hashes, dtype=_U))
+        if not len(run):
+            return
+        self._runs.append(distinct_sorted(run))
+        while len(self._runs) > 1 and len(self._runs[-2]) <= 2 * len(self._runs[-1]):
+            newer = self._runs.pop()
+            merged = np.concatenate([self._runs.pop(), newer])
+            merged.sort(kind="stable")  # timsort: two sorted runs merge in linear time
+            self._runs.append(distinct_sorted(merged))
+
+    def contains(self, hashes: np.ndarray) -> np.ndarray:
+        """A boolean mask: which of ``hashes`` are members."""
+        hashes = np.asarray(hashes, dtype=_U)
+        found = np.zeros(len(hashes), dtype=bool)
+        for run in self._runs:
+            at = np.minimum(np.searchsorted(run, hashes), len(run) - 1)
+            found |= run[at] == hashes
+        return found
+
+    def __len__(self) -> int:
+        if len(self._runs) > 1:
+            merged = np.concatenate(self._runs)
+            merged.sort()
+            self._runs = [distinct_sorted(merged)]
+        return len(self._runs[0]) if self._runs else 0
+
+
+def distinct_sorted(values: np.ndarray) -> np.ndarray:
+    """The distinct values of a sorted array."""
+    if len(values) < 2:
+        return values
+    keep = np.empty(len(values), dtype=bool)
+    keep[0] = True
+    np.not_equal(values[1:], values[:-1], out=keep[1:])
+    return values[keep]
+
+
+def mostly_distinct(values: pa.Array, sample: int = 4096) -> bool:
+    """Whether a column looks like a key (nearly every value distinct), judged on its first rows: then work
+    done once per distinct value (``unique`` first) costs more than it saves."""
+    head = values.slice(0, sample)
+    return len(head) >= 64 and len(pc.unique(head)) > 0.9 * len(head)
+
+
+def arrow_column(values: pd.Series) -> pa.Array:
+    """A column as one Arrow array of its own type, nulls kept (zero-copy where pandas holds Arrow data)."""
+    arr = pa.array(values, from_pandas=True)
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.chunk(0) if arr.num_chunks == 1 else arr.combine_chunks()
+    return arr.dictionary_decode() if pa.types.is_dictionary(arr.type) else arr
+
+
+def _arrow_text(values: pd.Series) -> pa.Array:
+    """A column as one Arrow text array, nulls kept; numbers and dates as their text (equal values, equal text:
+    -0.0 is made 0.0 first; Python objects of mixed types as type and text, so 1 and "1" stay apart)."""
+    try:
+        arr = arrow_column(values)
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        tagged = [None if pd.isna(v) else f"{type(v).__name__}:{v}" for v in values]
+        return pa.array(tagged, type=pa.string())
+    if pa.types.is_floating(arr.type):
+        arr = pc.add(arr, pa.scalar(0.0, arr.type))
+    return arr if is_text(arr.type) else pc.cast(arr, pa.string())
+
+
+def hash_values(values: pd.Series) -> np.ndarray:
+    """Hashes of the non-missing values of a column of any type."""
+    return hash_strings(_arrow_text(values).drop_null())
+
+
+_NULL = _U(0x6A09E667F3BCC908)
+
+
+def hash_rows(frame: pd.DataFrame) -> np.ndarray:
+    """One hash per row over all its columns in order, missing cells equal to each other (as
+    ``DataFrame.duplicated`` compares them)."""
+    rows = np.full(len(frame), _SEED, dtype=_U)
+    with np.errstate(over="ignore"):
+        for i in range(frame.shape[1]):
+            text = _arrow_text(frame.iloc[:, i])
+            cells = hash_strings(text)
+            if text.null_count:
+                cells[text.is_null().to_numpy(zero_copy_only=False)] = _NULL
+            rows ^= cells
+            rows *= _GOLDEN
+            mix64(rows)
+    return rows
+
+
+class UniqueTracker:
+    """Repeated values of a column over every batch added so far, missing values aside, in 8 bytes per distinct
+    value: ``duplicates`` counts the rows holding a value that occurs more than once (pandas
+    ``duplicated(keep=False)``, what pandera's ``unique`` reports), ``repeats`` the rows equal to an earlier one
+    (``duplicated(keep="first")``)."""
+
+    def __init__(self) -> None:
+        self._seen = HashSet()
+        self._repeated = HashSet()
+        self.duplicates = 0
+        self.repeats = 0
+
+    def add(self, values: pd.Series) -> int:
+        """Add one batch of the column; returns ``duplicates`` so far."""
+        return self.add_hashes(hash_values(values))
+
+    def add_hashes(self, hashes: np.ndarray) -> int:
+        distinct, counts = np.unique(hashes, return_counts=True)
+        seen = self._seen.contains(distinct)
+        repeated = self._repeated.contains(distinct)
+        # Already repeated: each new row counts; seen once before: so does that earlier row; new: counts if
+        # repeated within the batch.
+        self.duplicates += int(counts[repeated].sum() + (counts[seen & ~repeated] + 1).sum()
+                               + counts[~seen & (counts > 1)].sum())
+        self.repeats += len(hashes) - int((~seen).sum())
+        self._repeated.add(distinct[~repeated & (seen | (counts > 1))])
+        self._seen.add(distinct[~seen])
+        return self.duplicates
+
+
+def duplicated(values: pd.Series) -> np.ndarray:
+    """``values.duplicated(keep=False)`` with missing values never duplicated, exactly: candidates found by hash,
+    then compared as values (a hash collision costs a comparison, never a wrong answer)."""
+    present = values.notna().to_numpy()
+    hashes = np.zeros(len(values), dtype=_U)
+    hashes[present] = hash_values(values)
+    candidates = present & pd.Series(hashes).duplicated(keep=False).to_numpy()
+    out = np.zeros(len(values), dtype=bool)
+    if candidates.any():
+        out[candidates] = values[candidates].duplicated(keep=False).to_numpy()
+    return out

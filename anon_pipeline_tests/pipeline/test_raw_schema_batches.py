@@ -1,0 +1,73 @@
+"""validate_raw over a file read in batches (RawValidation): every batch size gives the whole file's problems
+and row counts, and the typed rows; rules that span rows (unique, repeated rows, at least one row) hold across
+batches."""
+
+import pandas as pd
+import pytest
+
+from anon_pipeline.errors import RawSchemaError
+from anon_pipeline.pipeline.raw_schema import RawValidation, validate_raw
+from anon_pipeline.policy import load_policy
+from anon_pipeline.sample import generate
+from anon_pipeline_tests.pipeline.policies import variant
+
+
+def _problems(error: RawSchemaError) -> set[tuple]:
+    return {(p["column"], p["rule"], p["n_rows"], p["hint"]) for p in error.problems}
+
+
+def _batched(frame: pd.DataFrame, policy, size: int) -> tuple[pd.DataFrame | None, set[tuple] | None]:
+    validation = RawValidation(policy, "in.csv")
+    parts = [validation.add(frame.iloc[start:start + size]) for start in range(0, max(len(frame), 1), size)]
+    try:
+        validation.finish()
+    except RawSchemaError as exc:
+        return None, _problems(exc)
+    return pd.concat(parts), None
+
+
+def _whole(frame: pd.DataFrame, policy) -> tuple[pd.DataFrame | None, set[tuple] | None]:
+    try:
+        return validate_raw(frame, policy, "in.csv"), None
+    except RawSchemaError as exc:
+        return None, _problems(exc)
+
+
+@pytest.fixture(scope="module")
+def policy(tmp_path_factory):
+    return load_policy(variant(tmp_path_factory.mktemp("p")))
+
+
+@pytest.fixture(scope="module")
+def frame():
+    return generate("insurance_customers", 60, 5).astype("str")
+
+
+def test_clean_file_types_the_same_rows(policy, frame):
+    typed, _ = _whole(frame, policy)
+    for size in (1, 7, 60):
+        batched, problems = _batched(frame, policy, size)
+        assert problems is None
+        pd.testing.assert_frame_equal(batched, typed)
+
+
+def test_every_rule_counts_the_whole_files_rows(policy, frame):
+    broken = pd.concat([frame, frame.iloc[[3, 40, 41]]], ignore_index=True)   # three repeated rows
+    broken.loc[[0, 10, 50], "postcode"] = "not a postcode"
+    broken.loc[[5, 59], "weight"] = "heavy"
+    broken.loc[[20, 30], "national_insurance_number"] = broken.loc[1, "national_insurance_number"]
+    broken.loc[[2, 33], "phone_number"] = "7.7009e+09"
+    _, whole = _whole(broken, policy)
+    rules = {(p[0], p[1]): p[2] for p in whole}
+    assert rules[("*", "no duplicated rows")] == 3 and rules[("national_insurance_number", "unique")] == 9
+    assert rules[("weight", "dtype float")] == 2
+    for size in (1, 7, 25):
+        assert _batched(broken, policy, size) == (None, whole)
+
+
+def test_missing_columns_and_no_rows(policy, frame):
+    for table in (frame.drop(columns=["surname"]), frame.iloc[:0]):
+        _, whole = _whole(table, policy)
+        assert _batched(table, policy, 7) == (None, whole)
+    assert ("surname", "column declared by the policy is missing from the input", 60, None) in \
+        _batched(frame.drop(columns=["surname"]), policy, 7)[1]

@@ -1,0 +1,60 @@
+"""64-bit string hashes and the hash set behind the leak index and the unique-value tracker."""
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+from hypothesis import given, strategies as st
+
+from anon_pipeline.stats.hashing import HashSet, UniqueTracker, hash_rows, hash_strings
+
+
+@given(st.lists(st.text(max_size=40), max_size=60))
+def test_equal_strings_hash_equal_and_different_ones_differ(values):
+    hashes = hash_strings(pa.array(values, type=pa.string()))
+    by_value = {}
+    for value, h in zip(values, hashes.tolist()):
+        assert by_value.setdefault(value, h) == h
+    assert len(set(by_value.values())) == len(by_value)
+
+
+def test_the_hash_of_a_value_does_not_depend_on_its_array():
+    values = ["", "a", "ab", "abcdefgh", "abcdefghi", "x" * 100, "é", "a\x00", "a"]
+    hashes = hash_strings(pa.array(values))
+    assert (hash_strings(pa.array(values, type=pa.large_string())) == hashes).all()
+    assert (hash_strings(pa.array(values).slice(3, 4)) == hashes[3:7]).all()
+    chunked = pa.chunked_array([values[:2], values[2:]])
+    assert (hash_strings(chunked) == hashes).all()
+    assert hashes[1] == hashes[-1] and len(set(hashes.tolist())) == len(values) - 1
+
+
+def test_no_collision_among_many_similar_values():
+    values = [f"AB{i:06d}C" for i in range(300_000)]
+    assert len(np.unique(hash_strings(pa.array(values)))) == len(values)
+
+
+def test_hash_set_membership_over_many_additions():
+    members = HashSet()
+    added = hash_strings(pa.array([str(i) for i in range(5000)]))
+    for start in range(0, len(added), 700):
+        members.add(added[start:start + 700])
+        members.add(added[start:start + 10])  # repeats are kept once
+    others = hash_strings(pa.array([str(i) for i in range(5000, 6000)]))
+    assert members.contains(added).all() and not members.contains(others).any()
+    assert len(members) == 5000
+    assert not HashSet().contains(added).any()
+
+
+def test_unique_tracker_and_row_hashes_count_as_pandas_does_in_any_batches():
+    rng = np.random.default_rng(2)
+    for _ in range(50):
+        n = int(rng.integers(1, 200))
+        values = pd.Series(rng.choice([None, *[f"v{i}" for i in range(int(rng.integers(1, 150)))]], n), dtype="str")
+        frame = pd.DataFrame({"a": values, "b": rng.choice([1.0, -0.0, 0.0, np.nan], n),
+                              "c": pd.Series(rng.choice(np.array([1, "1", None], dtype=object), n), dtype=object)})
+        tracker, size = UniqueTracker(), int(rng.integers(1, 20))
+        for start in range(0, n, size):
+            tracker.add(values.iloc[start:start + size])
+        present = values.dropna()
+        assert tracker.duplicates == int(present.duplicated(keep=False).sum())
+        assert tracker.repeats == int(present.duplicated().sum())
+        assert (pd.Series(hash_rows(frame)).duplicated().to_numpy() == frame.duplicated().to_numpy()).all()
