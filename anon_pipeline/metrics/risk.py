@@ -12,7 +12,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
-import pandas as pd
 
 from anon_pipeline.metrics.encoding import EncodedColumn, joint_ids
 

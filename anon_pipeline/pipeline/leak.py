@@ -47,28 +47,27 @@ def _as_strings(values: pd.Series, distinct: bool | str = False) -> pa.Array:
     return arr if is_text(arr.type) else pc.cast(arr, pa.string())
 
 
-def candidate_strings(columns: Iterable[pd.Series]) -> pa.Array:
-    """Every normalised string a released cell could match an identifier value by (whole cells and tokens)."""
-    parts = [_candidates(col)[1] for col in columns]
-    if not parts:
-        return pa.array([], type=pa.string())
-    return pc.unique(pa.chunked_array(parts, type=pa.string()).combine_chunks())
+def candidate_hashes(columns: Iterable[pd.Series]) -> HashSet:
+    """Hashes of every normalised string a released cell could match an identifier value by (whole cells and
+    tokens): only input values among these can count in the leak check."""
+    found = HashSet()
+    for col in columns:
+        found.add(_candidates(col)[1])
+    return found
 
 
-def matching_cells(values: pd.Series, candidates: pa.Array, tokens: bool = False) -> pd.Series:
+def matching_cells(values: pd.Series, candidates: HashSet, tokens: bool = False) -> pd.Series:
     """The distinct cells of ``values`` whose normalised value (or, with ``tokens``, one of whose tokens) is a
-    candidate: all that ``find_leaks`` can use of a column, so a pass over the input in batches keeps only these."""
-    distinct = pc.unique(_as_strings(values))
-    hit = pc.is_in(normalise(distinct), value_set=candidates)
+    candidate: all that ``IdentifierIndex`` can use of an input column, so a pass over the input in batches keeps
+    only these (a few cells, not every identifier value)."""
+    distinct = _as_strings(values, distinct=True)
+    hit = candidates.contains(hash_strings(normalise(distinct)))
     if tokens and len(distinct):
         split = pc.split_pattern_regex(pc.utf8_lower(distinct), pattern=TOKEN_SPLIT)
-        token_hit = pc.is_in(pc.list_flatten(split).cast(pa.string()), value_set=candidates).to_numpy(
-            zero_copy_only=False)
+        token_hit = candidates.contains(hash_strings(pc.list_flatten(split)))
         parents = pc.list_parent_indices(split).to_numpy(zero_copy_only=False)
-        by_token = np.zeros(len(distinct), dtype=bool)
-        by_token[parents[token_hit]] = True
-        hit = pc.or_(hit, pa.array(by_token))
-    return pd.Series(distinct.filter(hit).to_pylist(), dtype="str")
+        hit[parents[token_hit]] = True
+    return pd.Series(distinct.filter(pa.array(hit)).to_pylist(), dtype="str")
 
 
 @dataclass

@@ -277,6 +277,11 @@ class RawValidation:
         self._count(problems)
         return typed
 
+    @property
+    def broken(self) -> bool:
+        """Whether a batch added so far broke a rule of its own (the rules that span rows are known at the end)."""
+        return bool(self._problems) or self._structure is not None
+
     def _count(self, problems: list[dict]) -> None:
         for p in problems:
             key = (p["column"], p["rule"])

@@ -25,12 +25,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from anon_pipeline.errors import InputDataError
 from anon_pipeline.pipeline.anonymise import Anonymised, anonymise, replay
 from anon_pipeline.pipeline.batches import count_rows, read_batches
 from anon_pipeline.pipeline.qi_table import GUID, qi_batch
-from anon_pipeline.pipeline.raw_schema import validate_raw
-from anon_pipeline.pipeline.source import SourceFile, read_source
+from anon_pipeline.pipeline.raw_schema import RawValidation
+from anon_pipeline.pipeline.source import SourceFile
 from anon_pipeline.pipeline.staged import StagedTable
 from anon_pipeline.pipeline.steps import context
 from anon_pipeline.policy.load import BoundStep, bind_steps
@@ -88,57 +87,16 @@ class _ValueCounts:
             self.counts[c] = merged.groupby(level=0, dropna=False, sort=False).sum()
 
 
-class _AcrossBatches:
-    """The raw rules no single batch can check: ``unique`` columns and repeated rows, by 64-bit hashes."""
-
-    def __init__(self, policy: Policy) -> None:
-        self.unique = [c for c, spec in policy.columns.items() if spec.unique]
-        self.rows = policy.source.duplicate_rows == "error" and not self.unique
-        self.hashes: dict[str, list[np.ndarray]] = {c: [] for c in self.unique}
-        if self.rows:
-            self.hashes["*"] = []
-
-    def add(self, frame: pd.DataFrame) -> None:
-        for c in self.unique:
-            self.hashes[c].append(pd.util.hash_array(frame[c].dropna().to_numpy(dtype=object)))
-        if self.rows:
-            self.hashes["*"].append(pd.util.hash_pandas_object(frame, index=False).to_numpy())
-
-    def broken(self) -> list[str]:
-        out = []
-        for name, parts in self.hashes.items():
-            if parts:
-                values = np.concatenate(parts)
-                if len(np.unique(values)) < len(values):
-                    out.append(name)
-        return out
-
-
-def _exact_error(src: SourceFile, policy: Policy, fallback: Exception) -> Exception:
-    """The error the whole-file validation gives (counts over every row, as ``run_policy`` always reported);
-    ``fallback`` when the file as a whole passes."""
-    try:
-        validate_raw(read_source(src, policy), policy, src.path)
-    except InputDataError as exc:
-        return exc
-    return fallback
-
-
 def typed_batches(src: SourceFile, policy: Policy, rows_per_batch: int) -> Iterator[pd.DataFrame]:
-    """The source in validated, typed batches; the rules that span batches are checked after the last one. Any
-    broken rule raises the error the whole-file validation gives (counts over every row)."""
-    across = _AcrossBatches(policy)
+    """The source in validated, typed batches. Once a batch breaks a rule no more batches are handed on, but
+    every batch is still validated, so the error raised at the end counts the rows of the whole file (and the
+    rules that span batches, ``unique`` and repeated rows, are checked by hashes)."""
+    validation = RawValidation(policy, src.path)
     for batch in read_batches(src, policy, rows_per_batch):
-        try:
-            typed = validate_raw(batch, policy, src.path)
-        except InputDataError as exc:
-            raise _exact_error(src, policy, exc) from None
-        across.add(typed)
-        yield typed
-    broken = across.broken()
-    if broken:
-        raise _exact_error(src, policy, InputDataError(src.path, "repeated values across the file",
-                                                       column=broken[0], rule="unique"))
+        typed = validation.add(batch)
+        if not validation.broken:
+            yield typed
+    validation.finish()
 
 
 def stream_qi_table(src: SourceFile, policy: Policy, staging: Path, rows_per_batch: int
@@ -312,9 +270,9 @@ def leak_view(src: SourceFile, qi: StagedTable, policy: Policy, rows_per_batch: 
     over those columns of the source) and the kept columns' own values (from the qi table, typed), keeping only
     those that equal a released cell or one of its tokens. ``check_no_identifier_leak`` gives the same answer on
     this view as on the whole input, at the memory of the few matches."""
-    from anon_pipeline.pipeline.leak import candidate_strings, matching_cells
+    from anon_pipeline.pipeline.leak import candidate_hashes, matching_cells
 
-    candidates = candidate_strings(released[c] for c in released.columns if c != GUID)
+    candidates = candidate_hashes(released[c] for c in released.columns if c != GUID)
     identifiers = [c for c in policy.identifiers if c in policy.columns]
     own = [c for c in policy.kept_columns if policy.columns[c].role is not Role.identifier]
     kept: dict[str, list[pd.Series]] = {c: [] for c in [*identifiers, *own]}
