@@ -35,6 +35,7 @@ run: $(BIN)/.installed $(DAGSTER_HOME)/dagster.yaml
 ## Run the whole test suite, after the import contracts (pyproject.toml [tool.importlinter]).
 test: $(BIN)/.installed $(DAGSTER_HOME)/dagster.yaml
 	$(BIN)/lint-imports
+	$(BIN)/ruff check anon_pipeline anon_pipeline_tests benchmarks examples
 	$(BIN)/python -m pytest
 
 ## Start the Dagster UI on 127.0.0.1.

@@ -153,7 +153,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{'K_eps (T=%g %%) raw / synthetic' % level:46s} {PAPER['K_eps_raw']:7d} / {PAPER['K_eps_synthesis']:<5d} "
           f"{ke['raw'].K_eps:12d} / {ke['synth'].K_eps}")
     print(f"{'K (discrete three) raw / synthetic':46s} {1:7d} / {'-':5s} {kd['raw']:12d} / {kd['synth']}")
-    print(f"paper's split groups (discrete | continuous): KL " + ", ".join(
+    print("paper's split groups (discrete | continuous): KL " + ", ".join(
         f"{k} {v['value']:.3f}({v['standard_error']:.3f})" for k, v in kl_split.items()) +
         f"; r {pearson(split['departure_attr'].to_numpy(float), split['arrival_attr'].to_numpy(float)):.3f}, "
         f"K_eps {ke_split.K_eps}")

@@ -34,8 +34,6 @@ and <= 2 GiB; time growth exponent <= 1.1; Dagster <= 1.3x run_policy at 1e6.
 from __future__ import annotations
 
 import argparse
-import importlib
-import importlib.util
 import json
 import math
 import os

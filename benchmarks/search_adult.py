@@ -17,7 +17,6 @@ import contextlib
 import io
 import json
 import sys
-import time
 import warnings
 from pathlib import Path
 

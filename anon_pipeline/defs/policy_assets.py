@@ -64,7 +64,7 @@ def _asset(policy: Policy, stage: Stage, partitions: dg.PartitionsDefinition | N
     ins = {name: dg.AssetIn(key(name)) for name in stage.inputs}
 
     def compute(context: dg.AssetExecutionContext, anon: AnonSettings, source: str | None, inputs: dict):
-        run = Run(policy, workdir=anon.workdir, source=source, partition=_partition(context))
+        run = Run(policy, workdir=anon.workdir, source=source, partition=_partition(context), ui=True)
         try:
             produced = stage.fn(run, **inputs)
         except BlockingCheckFailed as exc:

@@ -16,7 +16,7 @@ import pandas as pd
 import pandera.pandas as pa
 
 from anon_pipeline.errors import TransformError
-from anon_pipeline.pipeline.qi_table import GUID, GUID_PATTERN, random_guids
+from anon_pipeline.pipeline.qi_table import GUID, guid_column, random_guids
 from anon_pipeline.policy.load import bind_steps
 from anon_pipeline.policy.model import Policy, Role
 from anon_pipeline.pipeline.steps import run_steps
@@ -128,7 +128,7 @@ def replay(qi_table: pd.DataFrame, policy: Policy, plan: dict[str, Any], groups:
 
 def anonymised_schema(policy: Policy) -> pa.DataFrameSchema:
     """Every kept column under its output name, the GUID unique, and no quasi-identifier left missing."""
-    columns = {GUID: pa.Column("str", pa.Check.str_matches(GUID_PATTERN), unique=True, nullable=False)}
+    columns = {GUID: guid_column()}
     for name in policy.kept_columns:
         spec = policy.columns[name]
         columns[policy.output_name(name)] = pa.Column(

@@ -77,6 +77,8 @@ class Run:
     batch_rows: int | None = None
     #: Where this run stages its tables (encrypted parts); default: the policy's staging folder.
     staging: Path | None = None
+    #: Metadata is shown in the Dagster UI: draw the plots (a second of matplotlib nobody sees otherwise).
+    ui: bool = False
     #: Staged tables already read whole in this run (by folder).
     frames: dict[str, pd.DataFrame] = field(default_factory=dict)
 
@@ -271,7 +273,7 @@ def _report_stage(name: str, build, markdown, plots=None) -> Callable[..., dict[
             text += union_markdown(doc["union"])
         path = write_reports(run.dirs, {name: doc})[name]
         meta: dict[str, Any] = {"report": Markdown(text), "path": str(path)}
-        if plots is not None:
+        if plots is not None and run.ui:
             meta["distributions"] = Markdown(plots(doc))
         return {name: Out(doc, meta)}
     return _report

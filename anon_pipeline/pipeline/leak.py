@@ -92,7 +92,7 @@ def _candidates(released: pd.Series) -> tuple[np.ndarray, np.ndarray, np.ndarray
     norm = hash_strings(normalise(distinct))
     # Numbers, dates and booleans have no inner tokens: comparing whole cells is enough.
     kind = released.dtype.categories.dtype if isinstance(released.dtype, pd.CategoricalDtype) else released.dtype
-    if not (pd.api.types.is_string_dtype(kind) or kind == object):
+    if not (pd.api.types.is_string_dtype(kind) or pd.api.types.is_object_dtype(kind)):
         return whole, norm, counts
     tokens = pc.split_pattern_regex(pc.utf8_lower(distinct), pattern=TOKEN_SPLIT)
     parent = pc.list_parent_indices(tokens).to_numpy(zero_copy_only=False).astype(np.int64)

@@ -88,7 +88,7 @@ def test_encoding_integer_columns_matches_string_hierarchy():
 from hypothesis import given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
-from anon_pipeline.hierarchies.encoded import EncodedHierarchy, as_hierarchy_strings  # noqa: E402
+from anon_pipeline.hierarchies.encoded import as_hierarchy_strings  # noqa: E402
 
 
 def _per_value(values) -> list:
