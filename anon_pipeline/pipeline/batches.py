@@ -16,7 +16,8 @@ import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
 from anon_pipeline.errors import InputDataError
-from anon_pipeline.pipeline.source import SourceFile, check_csv_bounds, check_unchanged, read_source
+from anon_pipeline.pipeline.source import (SourceFile, check_csv_bounds, check_parquet_schema, check_unchanged,
+                                           read_source)
 from anon_pipeline.policy.model import Policy
 
 
@@ -33,6 +34,7 @@ def count_rows(src: SourceFile) -> int | None:
 def _dataset(src: SourceFile, policy: Policy) -> ds.Dataset:
     path = check_unchanged(src)
     if src.format == "parquet":
+        check_parquet_schema(path, policy.source)
         # pre_buffer (the default) keeps every column chunk read so far: memory grew with the file (+0.4 GB
         # at 1e7 rows); without it a pass holds one row group at a time.
         fmt = ds.ParquetFileFormat(default_fragment_scan_options=ds.ParquetFragmentScanOptions(pre_buffer=False))

@@ -126,6 +126,16 @@ def _check_column_count(path: Path, n_columns: int, spec: SourceSpec) -> None:
 
 
 def _read_parquet(path: Path, spec: SourceSpec) -> pd.DataFrame:
+    check_parquet_schema(path, spec)
+    try:
+        return pd.read_parquet(path)
+    except Exception as exc:
+        raise InputDataError(path, f"not a readable parquet file ({type(exc).__name__})",
+                             rule="parquet format") from None
+
+
+def check_parquet_schema(path: Path, spec: SourceSpec) -> None:
+    """A readable parquet footer, within the column limit, every column of one value per cell."""
     try:
         schema = pq.read_schema(path)
     except Exception as exc:  # pyarrow raises several types for a broken file
@@ -137,11 +147,6 @@ def _read_parquet(path: Path, spec: SourceSpec) -> pd.DataFrame:
         raise InputDataError(path, f"type {nested[0].type} is not supported: each cell must be one value, not a "
                              f"list, struct or map ({len(nested)} such column(s))", column=nested[0].name,
                              rule="unsupported type")
-    try:
-        return pd.read_parquet(path)
-    except Exception as exc:
-        raise InputDataError(path, f"not a readable parquet file ({type(exc).__name__})",
-                             rule="parquet format") from None
 
 
 def duplicated_names(header: list[str]) -> list[str]:
