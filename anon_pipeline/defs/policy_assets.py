@@ -103,7 +103,9 @@ def _asset_check(policy: Policy, check: Check, partitions: dg.PartitionsDefiniti
     def _check(context: dg.AssetCheckExecutionContext, anon: AnonSettings, **inputs):
         run = Run(policy, workdir=anon.workdir, partition=_partition(context.op_execution_context))
         value = inputs.pop(check.on)
-        for outcome in check.fn(run, value, **inputs):
+        outcomes = check.fn(run, value, **inputs)
+        run.record(value, outcomes)  # the release asset, in this process, need not measure them again
+        for outcome in outcomes:
             yield check_result(outcome, context, asset_key=checked, check_name=outcome.name)
     return _check
 

@@ -12,6 +12,8 @@ In both, a failing blocking check skips every stage downstream of the value it c
 
 from __future__ import annotations
 
+import json
+from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,7 +36,7 @@ from anon_pipeline.pipeline.plans import check_rows, chosen_plan
 from anon_pipeline.pipeline.publish import release, write_key_tables, write_plan, write_reports
 from anon_pipeline.pipeline.qi_table import GUID, qi_schema
 from anon_pipeline.pipeline.source import SourceFile, resolve_source
-from anon_pipeline.pipeline.staged import StagedTable
+from anon_pipeline.pipeline.staged import StagedTable, is_staged
 from anon_pipeline.pipeline.stream import (apply_streaming, engine_blockers, fit_streaming, leak_view,
                                            plan_key_tables, run_in_memory, stage_frame, stream_qi_table,
                                            typed_batches)
@@ -70,17 +72,12 @@ class Run:
     partition: str | None = None
     #: The fit of this run (plan, key tables), for callers that want more than the stage outputs.
     fitted: Anonymised | None = None
-    #: Outcomes of the checks already run on a value of this run (by identity), so the release stage does not
-    #: measure the same table twice when one walker ran both (``run_policy``).
-    checked: dict[int, list[CheckOutcome]] = field(default_factory=dict)
     #: Rows per batch of the streaming engine (default: the policy's ``source.batch_rows``).
     batch_rows: int | None = None
     #: Where this run stages its tables (encrypted parts); default: the policy's staging folder.
     staging: Path | None = None
     #: Metadata is shown in the Dagster UI: draw the plots (a second of matplotlib nobody sees otherwise).
     ui: bool = False
-    #: Staged tables already read whole in this run (by folder).
-    frames: dict[str, pd.DataFrame] = field(default_factory=dict)
 
     @property
     def dirs(self) -> PolicyDirs:
@@ -98,18 +95,51 @@ class Run:
         return staging / self.partition if self.partition is not None else staging
 
     def frame(self, staged: Any) -> pd.DataFrame:
-        """A staged table in memory, read once per run: the reports and checks that need a whole table share it.
-        Text columns come as categoricals (a small code per row; every measure reads them as the strings), and
-        without the GUID, which no measure reads."""
+        """A staged table in memory, read once however many reports and checks need it whole (also across the
+        assets of one Dagster run in one process). Text columns come as categoricals (a small code per row;
+        every measure reads them as the strings), and without the GUID, which no measure reads."""
         table = StagedTable.of(staged)
-        if table.folder not in self.frames:
-            self.frames[table.folder] = table.frame([c for c in table.columns if c != GUID], compact=True)
-        return self.frames[table.folder]
+        if table.folder not in _FRAMES:
+            _FRAMES.put(table.folder, table.frame([c for c in table.columns if c != GUID], compact=True))
+        return _FRAMES[table.folder]
 
-    def outcomes_of(self, value: Any, measure: Callable[[], list[CheckOutcome]]) -> list[CheckOutcome]:
-        """The outcomes this run's walker already recorded for ``value``, else ``measure()`` (a stage run on
-        its own, as Dagster runs them, measures again)."""
-        return list(self.checked.get(id(value)) or measure())
+    def record(self, value: Any, outcomes: list[CheckOutcome]) -> None:
+        """Outcomes of checks measured on ``value``, for ``outcomes_of``."""
+        _CHECKED.setdefault(_key(value), {}).update({o.name: o for o in outcomes})
+
+    def outcomes_of(self, value: Any, names: Iterable[str], measure: Callable[[], list[CheckOutcome]]
+                    ) -> list[CheckOutcome]:
+        """The outcomes already measured on ``value`` (by the walker, or by Dagster's asset checks in this
+        process) when every check in ``names`` was, else ``measure()``: a release stage run on its own, or after
+        only some checks, measures all of them again."""
+        found = _CHECKED.get(_key(value), {})
+        names = list(names)
+        if names and all(n in found for n in names):
+            return [found[n] for n in names]
+        return measure()
+
+
+class _Recent(OrderedDict):
+    """The few most recently used entries: staged folders are written once, so what was measured or read of
+    one stays true; only the newest are kept, so a long-lived Dagster process does not hold old tables."""
+
+    def __init__(self, size: int) -> None:
+        super().__init__()
+        self.size = size
+
+    def put(self, key: str, value: Any) -> None:
+        self[key] = value
+        self.move_to_end(key)
+        while len(self) > self.size:
+            self.popitem(last=False)
+
+
+_FRAMES = _Recent(3)
+_CHECKED = _Recent(16)
+
+
+def _key(value: Any) -> Any:
+    return StagedTable.of(value).folder if is_staged(value) else json.dumps(value, sort_keys=True, default=str)
 
 
 @dataclass(frozen=True)
@@ -287,10 +317,12 @@ def _release(run: Run, raw: dict, qi_table: dict, contract: dict | None, anonymi
     # The staging checks run again here, so even a release materialised on its own never publishes a failing
     # table (``release`` raises BlockingCheckFailed and writes nothing).
     staged = _staged(anonymised)
-    outcomes = run.outcomes_of(anonymised, lambda: _staging_checks(run, anonymised, raw, qi_table))
+    outcomes = run.outcomes_of(anonymised, staging_check_names(run.policy),
+                               lambda: _staging_checks(run, anonymised, raw, qi_table))
     reports = {"anonymity_report": anonymity_report, "utility_report": utility_report}
     if attack_report is not None:
-        outcomes += run.outcomes_of(attack_report, lambda: check_attack_targets(attack_report, run.policy))
+        outcomes += run.outcomes_of(attack_report, [n for n, _, _ in planned_attack_checks(run.policy)],
+                                    lambda: check_attack_targets(attack_report, run.policy))
         reports["attack_report"] = attack_report
     dp_spent = {step: summary["dp"] for step, summary in key_tables.get("plan_summary", {}).items()
                 if "dp" in summary}
@@ -328,6 +360,11 @@ def _staging_checks(run: Run, anonymised: dict, raw: dict, qi_table: dict) -> li
     """Every check on the anonymised (staging) table, as the release re-runs them."""
     return [*_bucket_schema("anonymised", _staged(anonymised), lambda b: check_anonymised_schema(b, run.policy)),
             _leak(run, anonymised, raw, qi_table), *check_privacy_targets(run.frame(anonymised), run.policy)]
+
+
+def staging_check_names(policy: Policy) -> list[str]:
+    """Every check the release requires of the anonymised table."""
+    return ["anonymised_schema", "no_identifier_leak", *(name for name, _ in planned_privacy_checks(policy))]
 
 
 def _raw_schema(run: Run, raw: dict) -> list[CheckOutcome]:

@@ -147,7 +147,7 @@ def walk(run: Run) -> tuple[dict[str, Any], list[CheckOutcome]]:
                     continue
                 found = check.fn(run, values[name], **{e: values[e] for e in check.extra})
                 outcomes.extend(found)
-                run.checked.setdefault(id(values[name]), []).extend(found)
+                run.record(values[name], found)
                 if blocked(found):
                     error = next((o.error for o in found if o.error is not None), None)
                     if error is not None:

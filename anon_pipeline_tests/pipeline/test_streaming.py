@@ -158,3 +158,19 @@ def test_the_cli_takes_a_batch_size(sample_csv, tmp_path):
     assert "K = " in done.stdout
     refused = subprocess.run([*run, "--batch-rows", "0"], capture_output=True, text=True, cwd=ROOT)
     assert refused.returncode == 2 and "--batch-rows" in refused.stderr
+
+
+def test_the_release_measures_again_unless_every_check_was_recorded(tmp_path):
+    from anon_pipeline.pipeline.checks import CheckOutcome
+    from anon_pipeline.pipeline.graph import Run
+    run = Run(load_policy(INSURANCE))
+    value = {"staged_table": True, "folder": str(tmp_path / "anonymised-x"), "name": "anonymised", "n_buckets": 1}
+    names = ["anonymised_schema", "no_identifier_leak"]
+    fresh = [CheckOutcome("measured", True, True, "again")]
+    run.record(value, [CheckOutcome("anonymised_schema", True, True, "ok")])
+    assert run.outcomes_of(value, names, lambda: fresh) == fresh       # one check missing: measure all again
+    run.record(value, [CheckOutcome("no_identifier_leak", False, True, "leak")])
+    assert [(o.name, o.passed) for o in run.outcomes_of(value, names, lambda: fresh)] == [
+        ("anonymised_schema", True), ("no_identifier_leak", False)]
+    other = {**value, "folder": str(tmp_path / "anonymised-y")}
+    assert run.outcomes_of(other, names, lambda: fresh) == fresh       # another table: nothing recorded
