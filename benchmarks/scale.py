@@ -5,7 +5,7 @@ Per size, the input is the seeded insurance sample (``anon-pipeline sample``, st
 runs in a fresh subprocess, so its peak resident memory (``wait4``'s ``ru_maxrss``) and CPU time are its own:
 
 - ``run_policy``: ``anon_pipeline.run_policy(policies/insurance_customers.yaml, source=FILE)``, with the time of
-  each stage (the stage functions ``pipeline/run.py`` calls, timed in place);
+  each stage and check of the stage graph it walks;
 - ``dagster``: ``dagster asset materialize`` of every asset of the policy, a temporary ``DAGSTER_HOME``, the file
   passed as run config of the ``raw`` asset;
 - ``pandas``, ``duckdb``, ``polars``: the same transformation by hand, as a data engineer would write it: drop
@@ -22,10 +22,9 @@ must agree. Needs the ``bench`` extra (duckdb, polars).
 
 1e7 rows: ``--sizes 1e5 1e6 1e7`` (0.35 GiB of parquet input, made by the streaming generator in about 11 s of CPU
 with 0.26 GiB peak RSS, the same as at 1e6 rows; printed per size and in the JSON line as ``inputs``; kept across
-runs with ``--data-dir``). Today run_policy
-and Dagster hold the whole table in memory (about 2.1 GiB at 1e6 rows, so expect 15-20 GiB at 1e7) and spend
-minutes per million rows in the leak check: give them ``--timeout`` accordingly, or ``--engines pandas duckdb
-polars`` for the peers alone.
+runs with ``--data-dir``). run_policy and Dagster run the streaming engine (batches of ``source.batch_rows``,
+250,000 by default); the reports and privacy checks still read the anonymised and qi tables whole (as categoricals),
+so their memory grows with the rows: give 1e7 a ``--timeout`` of several minutes.
 
 Targets (issue 9): at 1e6 rows run_policy <= 2x the pandas script's wall time and <= 1.5 GiB; at 1e7 <= 120 s
 and <= 2 GiB; time growth exponent <= 1.1; Dagster <= 1.3x run_policy at 1e6.
