@@ -5,9 +5,11 @@
 
 A stage is a plain function of the :class:`Run` and its inputs' values that returns its outputs' values (with
 metadata: counts, column names, never data values). A check is a function of the run and the value it checks
-(plus any other values it reads) that returns :class:`CheckOutcome` s. Where values live between stages is the
-walker's business: ``run_policy`` keeps them in memory, Dagster's IO manager keeps them encrypted in staging.
-In both, a failing blocking check skips every stage downstream of the value it checked.
+(plus any other values it reads) that returns :class:`CheckOutcome` s. Tables travel as descriptors of staged
+tables (``pipeline.staged``: sealed parts on disk, written and read batch by batch by the streaming engine,
+``pipeline.stream``); small values (reports, key-table summaries) travel as they are. ``run_policy`` keeps the
+values in memory, Dagster's IO manager in encrypted staging. In both, a failing blocking check skips every
+stage downstream of the value it checked.
 """
 
 from __future__ import annotations

@@ -1,8 +1,8 @@
 """``run_policy``: the whole pipeline in plain Python, walking the same stage graph as the Dagster assets.
 
-For notebooks, scripts and external checks: no Dagster instance needed. Values stay in memory between stages
-(nothing is staged on disk); a failing blocking check skips every stage downstream of what it checked, as in
-Dagster.
+For notebooks, scripts and external checks: no Dagster instance needed. Tables pass between stages as
+descriptors of sealed staged tables (``pipeline.staged``) in a staging folder of the run's own, removed with its
+result; a failing blocking check skips every stage downstream of what it checked, as in Dagster.
 """
 
 from __future__ import annotations

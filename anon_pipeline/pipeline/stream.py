@@ -17,7 +17,7 @@ run on the whole table in memory: ``engine_blockers`` says why, and the plan rec
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -231,10 +231,10 @@ def apply_streaming(qi: StagedTable, policy: Policy, fitted: Anonymised, staging
     return anonymised, generalised
 
 
-def run_in_memory(qi: StagedTable, policy: Policy, staging: Path, plan: dict[str, Any] | None,
-                  qi_frame: pd.DataFrame | None = None) -> tuple[Anonymised, StagedTable, StagedTable | None]:
+def run_in_memory(qi: StagedTable, policy: Policy, staging: Path, plan: dict[str, Any] | None
+                  ) -> tuple[Anonymised, StagedTable, StagedTable | None]:
     """Fit (or replay ``plan``) on the whole table at once, for the policies ``engine_blockers`` names."""
-    frame = qi_frame if qi_frame is not None else qi.frame()
+    frame = qi.frame()
     result = anonymise(frame, policy) if plan is None else replay(frame, policy, plan)
     return result, stage_frame(result.table, staging, "anonymised"), \
         stage_frame(result.generalised, staging, "generalised") if policy.groups else None
@@ -245,10 +245,6 @@ def stage_frame(frame: pd.DataFrame | None, staging: Path, name: str) -> StagedT
     staged = StagedTable.create(staging, name, 1)
     staged.write_part(frame if frame is not None else pd.DataFrame(), 0, 0)
     return staged
-
-
-def total_rows(tables: Iterable[StagedTable]) -> int:
-    return sum(t.rows for t in tables)
 
 
 def plan_key_tables(policy: Policy, plan: dict[str, Any]) -> dict[str, pd.DataFrame]:
