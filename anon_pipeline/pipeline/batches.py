@@ -1,6 +1,6 @@
-"""Reading the source as batches of rows: parquet and CSV through ``pyarrow.dataset``, in the types ``read_source``
-gives the whole file (CSV: every cell text, an empty cell missing), so the streaming engine never holds more
-than one batch of the input.
+"""Reading the source as batches of rows: parquet (``pyarrow.parquet``) and CSV (``pyarrow.csv``'s streaming
+reader), in the types ``read_source`` gives the whole file (CSV: every cell text, an empty cell missing), so the
+streaming engine never holds more than one batch of the input.
 
 The bounds of ``read_source`` (longest line, column count, header) are checked first, in its linear pass. A file
 that pyarrow cannot parse is handed to ``read_source``, whose errors name the rule it breaks.
@@ -12,12 +12,11 @@ from collections.abc import Iterator
 import pandas as pd
 import pyarrow as pa
 import pyarrow.csv as pa_csv
-import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
 from anon_pipeline.errors import InputDataError
 from anon_pipeline.pipeline.source import (SourceFile, check_csv_bounds, check_parquet_schema, check_unchanged,
-                                           read_source)
+                                           duplicated_names, read_source)
 from anon_pipeline.policy.model import Policy
 
 
@@ -31,23 +30,31 @@ def count_rows(src: SourceFile) -> int | None:
         return None
 
 
-def _dataset(src: SourceFile, policy: Policy) -> ds.Dataset:
+def _arrow_batches(src: SourceFile, policy: Policy, rows: int, columns: list[str] | None
+                   ) -> tuple[Iterator[pa.RecordBatch], pa.Schema]:
+    """The file's record batches, read one at a time as they are asked for (no read-ahead: a scanner left to
+    its defaults buffered batches and column chunks ahead of a slow consumer, gigabytes at 1e7 rows)."""
     path = check_unchanged(src)
     if src.format == "parquet":
         check_parquet_schema(path, policy.source)
-        # pre_buffer (the default) keeps every column chunk read so far: memory grew with the file (+0.4 GB
-        # at 1e7 rows); without it a pass holds one row group at a time.
-        fmt = ds.ParquetFileFormat(default_fragment_scan_options=ds.ParquetFragmentScanOptions(pre_buffer=False))
-        return ds.dataset(path, format=fmt)
+        parquet = pq.ParquetFile(path, pre_buffer=False)
+        schema = parquet.schema_arrow
+        if columns is not None:
+            schema = pa.schema([schema.field(c) for c in columns])
+        return parquet.iter_batches(batch_size=min(rows, 1 << 20), columns=columns), schema
     spec = policy.source
     header = check_csv_bounds(path, policy)
-    fmt = ds.CsvFileFormat(
-        read_options=pa_csv.ReadOptions(encoding=spec.encoding, block_size=1 << 24),
+    if duplicated_names(header):
+        # Arrow would read a repeated name twice; the whole-file reader names it (or the raw schema does).
+        table = pa.Table.from_pandas(read_source(src, policy), preserve_index=False)
+        return iter(table.to_batches(max_chunksize=rows)), table.schema
+    reader = pa_csv.open_csv(
+        path, read_options=pa_csv.ReadOptions(encoding=spec.encoding, block_size=1 << 24),
         parse_options=pa_csv.ParseOptions(delimiter=spec.delimiter, newlines_in_values=True),
         convert_options=pa_csv.ConvertOptions(column_types={c: pa.string() for c in header},
-                                              null_values=[""], strings_can_be_null=True,
-                                              quoted_strings_can_be_null=True))
-    return ds.dataset(path, format=fmt)
+                                              include_columns=columns, null_values=[""],
+                                              strings_can_be_null=True, quoted_strings_can_be_null=True))
+    return iter(reader), reader.schema
 
 
 def _frames(batches: Iterator[pa.RecordBatch], rows: int) -> Iterator[pd.DataFrame]:
@@ -73,21 +80,18 @@ def read_batches(src: SourceFile, policy: Policy, rows: int, columns: list[str] 
         read_source(src, policy)  # raises: the file is empty
     try:
         try:
-            dataset = _dataset(src, policy)
+            batches, schema = _arrow_batches(src, policy, rows, columns)
         except InputDataError:
             raise
         except Exception:  # the header or a bound: read_source says which rule, with the whole-file reader
             read_source(src, policy)
             raise
-        # No read-ahead: a scanner left to its defaults buffers 16 batches ahead, several GB at 1e7 rows.
-        batches = dataset.to_batches(columns=columns, batch_size=min(rows, 1 << 20), batch_readahead=0,
-                                     fragment_readahead=0)
         first = True
         for frame in _frames(batches, rows):
             first = False
             yield frame
         if first:  # a header without rows: one empty frame, so the raw schema names the problem
-            yield dataset.schema.empty_table().to_pandas()
+            yield schema.empty_table().to_pandas()
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError, UnicodeDecodeError, OSError) as exc:
         if isinstance(exc, OSError) and not isinstance(exc, pa.ArrowException):
             raise
