@@ -258,7 +258,8 @@ def _anonymise(run: Run, qi_table: dict, control: dict | None = None) -> dict[st
     if not blockers:
         anonymised, generalised = apply_streaming(qi, run.policy, result, run.staging_dir)
     run.fitted = result
-    suppressed = max(0, int(result.plan.get("rows_in", qi.rows)) - anonymised.rows)
+    # Rows in minus rows out (a replayed plan's own rows_in counts the rows it was fitted on, not these).
+    suppressed = max(0, qi.rows - anonymised.rows)
     engine = "streaming" if not blockers else "in memory: " + "; ".join(blockers)
     return {
         "anonymised": Out(anonymised.as_dict(), {"rows": anonymised.rows, "suppressed_rows": suppressed,
