@@ -9,6 +9,8 @@ that pyarrow cannot parse is handed to ``read_source``, whose errors name the ru
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
+
 import pandas as pd
 import pyarrow as pa
 import pyarrow.csv as pa_csv
@@ -30,13 +32,17 @@ def count_rows(src: SourceFile) -> int | None:
         return None
 
 
+def parquet_dataset(path: str | Path) -> ds.Dataset:
+    # pre_buffer (the default) keeps every column chunk read so far: memory grew with the file (+0.4 GB
+    # at 1e7 rows); without it a pass holds one row group at a time.
+    fmt = ds.ParquetFileFormat(default_fragment_scan_options=ds.ParquetFragmentScanOptions(pre_buffer=False))
+    return ds.dataset(path, format=fmt)
+
+
 def _dataset(src: SourceFile, policy: Policy) -> ds.Dataset:
     path = check_unchanged(src)
     if src.format == "parquet":
-        # pre_buffer (the default) keeps every column chunk read so far: memory grew with the file (+0.4 GB
-        # at 1e7 rows); without it a pass holds one row group at a time.
-        fmt = ds.ParquetFileFormat(default_fragment_scan_options=ds.ParquetFragmentScanOptions(pre_buffer=False))
-        return ds.dataset(path, format=fmt)
+        return parquet_dataset(path)
     spec = policy.source
     header = check_csv_bounds(path, policy)
     fmt = ds.CsvFileFormat(
