@@ -79,6 +79,14 @@ class Run:
     staging: Path | None = None
     #: Staged tables already read whole in this run (by folder).
     frames: dict[str, pd.DataFrame] = field(default_factory=dict)
+    #: ``streaming`` (this process) or ``dask`` (the qi and apply passes as tasks on a cluster: ``dask_engine``).
+    engine: str = "streaming"
+    #: The Dask scheduler's address (default: Dask's configuration, else a LocalCluster), and a client already
+    #: connected for the whole run (``run_policy``); without one each stage connects on its own.
+    scheduler: str | None = None
+    client: Any = None
+    #: Workers of the cluster the run used (the manifest records them).
+    workers: int | None = None
 
     @property
     def dirs(self) -> PolicyDirs:
@@ -180,7 +188,14 @@ def _qi_table(run: Run, raw: dict) -> dict[str, Any]:
     if evaluated and not policy.release.contract:
         # The hold-out picks control rows by source row: it needs the contract even when none is released.
         policy = policy.model_copy(update={"release": policy.release.model_copy(update={"contract": True})})
-    table, contract = stream_qi_table(SourceFile(**raw), policy, run.staging_dir, run.rows_per_batch)
+    if run.engine == "dask":
+        from anon_pipeline.pipeline import dask_engine
+
+        with dask_engine.run_client(run) as client:
+            table, contract = dask_engine.qi_pass(client, SourceFile(**raw), policy, run.staging_dir,
+                                                  run.rows_per_batch)
+    else:
+        table, contract = stream_qi_table(SourceFile(**raw), policy, run.staging_dir, run.rows_per_batch)
     out: dict[str, Out] = {}
     input_rows = table.rows
     if evaluated:
@@ -209,7 +224,7 @@ def _anonymise(run: Run, qi_table: dict, control: dict | None = None) -> dict[st
     if blockers:
         result, anonymised, generalised = run_in_memory(qi, run.policy, run.staging_dir, stored)
     else:
-        result = fit_streaming(qi, run.policy) if stored is None else Anonymised(
+        result = _engine(run).fit(qi, run.policy) if stored is None else Anonymised(
             qi.empty().iloc[:0], stored, plan_key_tables(run.policy, stored))
     if stored is None:
         plan_id = result.plan_id
@@ -222,22 +237,36 @@ def _anonymise(run: Run, qi_table: dict, control: dict | None = None) -> dict[st
     else:
         folder = run.dirs.key_tables / plan_id
     if not blockers:
-        anonymised, generalised = apply_streaming(qi, run.policy, result, run.staging_dir)
+        anonymised, generalised = _engine(run).apply(qi, run.policy, result, run.staging_dir)
     run.fitted = result
     suppressed = max(0, int(result.plan.get("rows_in", qi.rows)) - anonymised.rows)
-    engine = "streaming" if not blockers else "in memory: " + "; ".join(blockers)
+    engine = run.engine if not blockers else "in memory: " + "; ".join(blockers)
     return {
         "anonymised": Out(anonymised.as_dict(), {"rows": anonymised.rows, "suppressed_rows": suppressed,
                                                  "columns": list(anonymised.columns), "engine": engine}),
         "key_tables": Out({"tables": {n: len(t) for n, t in result.key_tables.items()}, "plan_id": plan_id,
                            "plan_reused": chosen is not None, "plan_summary": plan_summary(result.plan),
-                           "engine": engine},
+                           "engine": engine, "workers": run.workers},
                           {"folder": str(folder), "tables": sorted(result.key_tables)}),
         # Only group steps make it differ from the qi table: without groups it would be a second copy to stage.
         **({"generalised": Out(generalised.as_dict(), {"rows": generalised.rows})}
            if generalised is not None else {}),
         **_attacks(run, result, qi, control),
     }
+
+
+def _engine(run: Run):
+    """What fits and applies a streaming policy: this process, or the Dask cluster (``dask_engine.Passes``)."""
+    if run.engine == "dask":
+        from anon_pipeline.pipeline.dask_engine import Passes
+
+        return Passes(run)
+    return _Streaming
+
+
+class _Streaming:
+    fit = staticmethod(fit_streaming)
+    apply = staticmethod(apply_streaming)
 
 
 def _attacks(run: Run, fitted: Anonymised, qi: StagedTable, control: dict | None) -> dict[str, Out]:
@@ -295,7 +324,8 @@ def _release(run: Run, raw: dict, qi_table: dict, contract: dict | None, anonymi
     folder = release(staged, reports, outcomes, run.policy, run.dirs, source_sha256=raw.get("sha256"),
                      contract=_staged(contract) if contract is not None else None, plan_id=key_tables.get("plan_id"),
                      plan_reused=key_tables.get("plan_reused", False), partition=run.partition,
-                     dp_spent=dp_spent or None)
+                     dp_spent=dp_spent or None, engine={"engine": key_tables.get("engine", "streaming"),
+                                                        "workers": key_tables.get("workers")})
     return {"release": Out(str(folder), {"release_dir": str(folder), "rows": staged.rows,
                                          **{o.name: o.metadata.get("measured") for o in outcomes
                                             if "measured" in o.metadata}})}
