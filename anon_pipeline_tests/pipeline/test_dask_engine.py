@@ -189,3 +189,20 @@ def test_a_cluster_started_as_a_user_would(sample, tmp_path):
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
+
+
+def test_dagster_run_config_chooses_the_engine(tmp_path, scheduler):
+    """The ``cluster`` resource, configured in one run's config, sends that run's passes to the cluster."""
+    import dagster as dg
+
+    from anon_pipeline.defs.build import build_definitions
+
+    defs = build_definitions([ROOT / "policies" / "insurance_customers_k5.yaml"], workdir=str(tmp_path))
+    job = defs.resolve_job_def("insurance_customers_k5_job")
+    for engine in ("dask", "streaming"):
+        done = job.execute_in_process(instance=dg.DagsterInstance.ephemeral(), run_config={
+            "resources": {"cluster": {"config": {"engine": engine, "scheduler_address": scheduler}}}})
+        assert done.success
+    manifests = [json.loads(p.read_text()) for p in sorted((tmp_path / "insurance_customers_k5" / "release")
+                                                           .glob("*/manifest.json")) if not p.parent.is_symlink()]
+    assert [(m["engine"], m["workers"]) for m in manifests] == [("dask", 2), ("streaming", None)]
