@@ -206,3 +206,52 @@ def test_dagster_run_config_chooses_the_engine(tmp_path, scheduler):
     manifests = [json.loads(p.read_text()) for p in sorted((tmp_path / "insurance_customers_k5" / "release")
                                                            .glob("*/manifest.json")) if not p.parent.is_symlink()]
     assert [(m["engine"], m["workers"]) for m in manifests] == [("dask", 2), ("streaming", None)]
+
+
+def test_a_worker_killed_mid_run_is_retried_or_fails_cleanly(tmp_path, scheduler):
+    """A worker process killed while it runs a qi task: Dask retries the task elsewhere, and the retry replaces what
+    the lost attempt wrote, so the release holds every row once; or the run fails typed and publishes nothing."""
+    import signal
+    import threading
+
+    from distributed import Client
+
+    from anon_pipeline.errors import AnonPipelineError
+
+    source = tmp_path / "big.parquet"
+    frame = generate("insurance_customers", 20_000, 5)
+    frame.astype("str").where(frame.notna(), None).to_parquet(source, row_group_size=500)
+    fitted = run_policy(INSURANCE, source=source, workdir=tmp_path, batch_rows=500)
+    streamed = run_policy(INSURANCE, source=source, workdir=tmp_path, plan=fitted.plan_id, batch_rows=500)
+    releases = tmp_path / "insurance_customers" / "release"
+    before = set(releases.iterdir())
+    killed: list[str] = []
+    with Client(scheduler) as client:
+        pids = client.run(os.getpid)
+
+        def kill_a_busy_worker() -> None:
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline:
+                for worker, keys in client.processing().items():
+                    if any("_qi_task" in str(k) for k in keys):
+                        os.kill(pids[worker], signal.SIGKILL)
+                        killed.append(worker)
+                        return
+                time.sleep(0.005)
+
+        killer = threading.Thread(target=kill_a_busy_worker)
+        killer.start()
+        try:
+            result = run_policy(INSURANCE, source=source, workdir=tmp_path, plan=fitted.plan_id, batch_rows=500,
+                                engine="dask", scheduler=scheduler)
+        except AnonPipelineError:
+            result = None
+        killer.join()
+        client.wait_for_workers(2, timeout=60)  # the nanny restarts the killed worker for the next tests
+    assert killed
+    if result is None:
+        assert set(releases.iterdir()) == before
+        return
+    assert result.released and len(result.anonymised) == len(streamed.anonymised)
+    assert result.anonymised[GUID].is_unique
+    assert _profile(result) == _profile(streamed)
