@@ -88,10 +88,15 @@ def run_client(run: Any) -> Iterator[Any]:
 
 
 class Passes:
-    """The fit and apply of a run on its cluster (what ``graph._anonymise`` calls, as it calls the streaming ones)."""
+    """The passes of a run on its cluster (what ``graph`` calls, as it calls the streaming engine's)."""
 
     def __init__(self, run: Any) -> None:
         self.run = run
+
+    def qi_table(self, src: SourceFile, policy: Policy, staging: Path, rows_per_batch: int
+                 ) -> tuple[StagedTable, StagedTable | None]:
+        with run_client(self.run) as client:
+            return qi_pass(client, src, policy, staging, rows_per_batch)
 
     def fit(self, qi: StagedTable, policy: Policy) -> Anonymised:
         with run_client(self.run) as client:
@@ -159,7 +164,10 @@ def _blank(table: StagedTable | None, parts: range | None = None) -> StagedTable
 def _qi_task(src: SourceFile, policy: Policy, split: _Split, rows_per_batch: int, qi: StagedTable,
              contract: StagedTable | None, hashes: StagedTable, counted: list[str]) -> dict[str, Any]:
     """One split of the source through the streaming engine's per-batch code. Returns aggregates only."""
-    parts = range(split.first_part, split.first_part + split.n_parts)
+    # A marker per task: only a retried attempt (a worker lost) lists the folders to remove what the lost one wrote.
+    marker = Path(qi.folder) / f"started-{split.first_part:06d}"
+    parts = range(split.first_part, split.first_part + split.n_parts) if marker.exists() else None
+    marker.touch()
     qi, contract, hashes = (_blank(t, parts) for t in (qi, contract, hashes))
     counts, across = _ValueCounts(counted), _AcrossBatches(policy)
     part, first_row = split.first_part, split.first_row

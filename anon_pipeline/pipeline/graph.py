@@ -188,14 +188,7 @@ def _qi_table(run: Run, raw: dict) -> dict[str, Any]:
     if evaluated and not policy.release.contract:
         # The hold-out picks control rows by source row: it needs the contract even when none is released.
         policy = policy.model_copy(update={"release": policy.release.model_copy(update={"contract": True})})
-    if run.engine == "dask":
-        from anon_pipeline.pipeline import dask_engine
-
-        with dask_engine.run_client(run) as client:
-            table, contract = dask_engine.qi_pass(client, SourceFile(**raw), policy, run.staging_dir,
-                                                  run.rows_per_batch)
-    else:
-        table, contract = stream_qi_table(SourceFile(**raw), policy, run.staging_dir, run.rows_per_batch)
+    table, contract = _engine(run).qi_table(SourceFile(**raw), policy, run.staging_dir, run.rows_per_batch)
     out: dict[str, Out] = {}
     input_rows = table.rows
     if evaluated:
@@ -256,7 +249,7 @@ def _anonymise(run: Run, qi_table: dict, control: dict | None = None) -> dict[st
 
 
 def _engine(run: Run):
-    """What fits and applies a streaming policy: this process, or the Dask cluster (``dask_engine.Passes``)."""
+    """What runs the passes of a streaming policy: this process, or the Dask cluster (``dask_engine.Passes``)."""
     if run.engine == "dask":
         from anon_pipeline.pipeline.dask_engine import Passes
 
@@ -265,6 +258,7 @@ def _engine(run: Run):
 
 
 class _Streaming:
+    qi_table = staticmethod(stream_qi_table)
     fit = staticmethod(fit_streaming)
     apply = staticmethod(apply_streaming)
 
