@@ -147,6 +147,16 @@ def test_a_policy_that_needs_the_whole_table_is_refused(tmp_path):
         run_policy(INSURANCE, workdir=tmp_path, engine="spark")
 
 
+def test_the_command_line_runs_on_the_cluster(sample, tmp_path, scheduler, capsys):
+    from anon_pipeline.cli import main
+
+    assert main(["run", str(INSURANCE), "--source", str(sample["parquet"]), "--workdir", str(tmp_path),
+                 "--engine", "dask", "--scheduler", scheduler]) == 0
+    assert "check no_identifier_leak: passed" in capsys.readouterr().out
+    manifest = json.loads((tmp_path / "insurance_customers" / "release" / "latest" / "manifest.json").read_text())
+    assert (manifest["engine"], manifest["workers"]) == ("dask", 2)
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
