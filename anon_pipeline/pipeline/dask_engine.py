@@ -31,6 +31,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from anon_pipeline.errors import InputDataError, PolicyError
 from anon_pipeline.pipeline.anonymise import Anonymised, replay
@@ -129,7 +130,10 @@ def _splits(src: SourceFile, rows_per_batch: int) -> list[_Split]:
         return [_Split(None, 0, 0, 10**6 - 1)]
     import pyarrow.parquet as pq
 
-    meta = pq.ParquetFile(src.path).metadata
+    try:
+        meta = pq.ParquetFile(src.path).metadata
+    except Exception:  # a broken file: one task reads it as the streaming engine does, whose error names the rule
+        return [_Split(None, 0, 0, 1)]
     splits, groups, rows, first_row, first_part = [], [], 0, 0, 0
     for i in range(meta.num_row_groups):
         groups.append(i)
@@ -183,6 +187,8 @@ def _qi_task(src: SourceFile, policy: Policy, split: _Split, rows_per_batch: int
             first_row, part = first_row + len(typed), part + 1
     except InputDataError as exc:  # not picklable as raised: its fields (counts and names only) go back
         return {"invalid": {"column": exc.column, "rule": exc.rule, "n_rows": exc.n_rows}}
+    except pa.ArrowException:  # a row group pyarrow cannot read: the driver's whole-file reader names the rule
+        return {"invalid": {"column": None, "rule": f"{src.format} format", "n_rows": None}}
     found = [pd.DataFrame({"rule": np.full(sum(map(len, values)), rule, np.int16),
                            "h": np.concatenate(values).astype(np.uint64)})
              for rule, values in enumerate(across.hashes.values()) if values]

@@ -137,6 +137,17 @@ def test_a_rule_broken_in_two_partitions_gives_the_streaming_error(sample, tmp_p
         (tmp_path / "b" / "insurance_customers" / "release").iterdir())
 
 
+def test_an_unreadable_file_gives_the_streaming_error(sample, tmp_path, scheduler):
+    broken = tmp_path / "broken.parquet"
+    broken.write_bytes(sample["parquet"].read_bytes()[:3000])
+    errors = []
+    for engine in ("streaming", "dask"):
+        with pytest.raises(InputDataError) as raised:
+            run_policy(INSURANCE, source=broken, workdir=tmp_path / engine, engine=engine, scheduler=scheduler)
+        errors.append(str(raised.value))
+    assert errors[0] == errors[1] and "parquet format" in errors[1]
+
+
 def test_a_policy_that_needs_the_whole_table_is_refused(tmp_path):
     with pytest.raises(PolicyError) as refused:
         run_policy(ROOT / "policies" / "flights_noise.yaml", workdir=tmp_path, engine="dask",
