@@ -254,13 +254,20 @@ def _engine(run: Run):
         from anon_pipeline.pipeline.dask_engine import Passes
 
         return Passes(run)
-    return _Streaming
+    return _Streaming()
 
 
 class _Streaming:
-    qi_table = staticmethod(stream_qi_table)
-    fit = staticmethod(fit_streaming)
-    apply = staticmethod(apply_streaming)
+    """The streaming engine's passes, looked up when called (a test may replace one in this module)."""
+
+    def qi_table(self, *args) -> tuple[StagedTable, StagedTable | None]:
+        return stream_qi_table(*args)
+
+    def fit(self, *args) -> Anonymised:
+        return fit_streaming(*args)
+
+    def apply(self, *args) -> tuple[StagedTable, StagedTable | None]:
+        return apply_streaming(*args)
 
 
 def _attacks(run: Run, fitted: Anonymised, qi: StagedTable, control: dict | None) -> dict[str, Out]:
