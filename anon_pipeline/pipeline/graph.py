@@ -239,7 +239,7 @@ def _anonymise(run: Run, qi_table: dict, control: dict | None = None) -> dict[st
                                                  "columns": list(anonymised.columns), "engine": engine}),
         "key_tables": Out({"tables": {n: len(t) for n, t in result.key_tables.items()}, "plan_id": plan_id,
                            "plan_reused": chosen is not None, "plan_summary": plan_summary(result.plan),
-                           "engine": engine, "workers": run.workers},
+                           "engine": engine, "workers": run.workers, "buckets": qi.n_buckets},
                           {"folder": str(folder), "tables": sorted(result.key_tables)}),
         # Only group steps make it differ from the qi table: without groups it would be a second copy to stage.
         **({"generalised": Out(generalised.as_dict(), {"rows": generalised.rows})}
@@ -326,7 +326,8 @@ def _release(run: Run, raw: dict, qi_table: dict, contract: dict | None, anonymi
                      contract=_staged(contract) if contract is not None else None, plan_id=key_tables.get("plan_id"),
                      plan_reused=key_tables.get("plan_reused", False), partition=run.partition,
                      dp_spent=dp_spent or None, engine={"engine": key_tables.get("engine", "streaming"),
-                                                        "workers": key_tables.get("workers")})
+                                                        "workers": key_tables.get("workers"),
+                                                        "buckets": key_tables.get("buckets")})
     return {"release": Out(str(folder), {"release_dir": str(folder), "rows": staged.rows,
                                          **{o.name: o.metadata.get("measured") for o in outcomes
                                             if "measured" in o.metadata}})}

@@ -99,7 +99,8 @@ def release(anonymised: "pd.DataFrame | StagedTable", reports: dict[str, dict], 
                               extra={"reference_date": policy.reference_date, "source_sha256": source_sha256,
                                      "partition": partition, "plan_id": plan_id, "plan_reused": plan_reused,
                                      "key_tables": f"key_tables/{plan_id}" if plan_id else None,
-                                     # Which engine ran the passes, on how many workers (dask).
+                                     # Which engine ran the passes, on how many workers (dask), over how many
+                                     # GUID buckets (the apply pass's partitions).
                                      **(engine or {}),
                                      # Per differentially private step: mechanism, epsilon, delta, rho it spent.
                                      **({"dp": dp_spent} if dp_spent else {})})

@@ -65,6 +65,7 @@ def _same_release(source: Path, workdir: Path, scheduler: str, batch_rows: int):
     assert dasked.checks == streamed.checks and not dasked.failed_checks
     assert dasked.anonymity["targets"] == streamed.anonymity["targets"]
     assert _manifest(dasked)["engine"] == "dask" and _manifest(dasked)["workers"] == 2
+    assert _manifest(dasked)["buckets"] == _manifest(streamed)["buckets"] > 1
     assert _manifest(streamed)["engine"] == "streaming"
     # GUIDs are fresh per run, and every row got one.
     assert not set(dasked.anonymised[GUID]) & set(streamed.anonymised[GUID])
