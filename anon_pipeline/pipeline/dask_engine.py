@@ -10,6 +10,8 @@ scheduler.
   rows); a CSV source is one task (pyarrow reads it in batches on a worker).
 - rules across the whole file (``unique`` columns, repeated rows): each task stages its 64-bit row hashes
   (sealed, bucketed by hash), and one task per hash bucket looks for repeats.
+- a broken rule (a task's batch, or a repeat across tasks): the driver runs the streaming engine's validation
+  (``typed_batches``) over the file, so the error is the streaming engine's, counts and all.
 - a retried task (a worker lost mid-run) first removes the parts an earlier attempt of it left, then writes its
   own: the staged tables hold each source row once, and nothing is released unless the run ends.
 
@@ -40,9 +42,9 @@ from anon_pipeline.pipeline.qi_table import qi_batch
 from anon_pipeline.pipeline.raw_schema import validate_raw
 from anon_pipeline.pipeline.source import SourceFile, check_unchanged
 from anon_pipeline.pipeline.staged import StagedTable
-from anon_pipeline.pipeline.stream import (_AcrossBatches, _counted_columns, _exact_error, _ValueCounts,
-                                           apply_streaming, bucket_group_counts, engine_blockers, fit_streaming,
-                                           merged_group_counts, n_buckets, write_counts)
+from anon_pipeline.pipeline.stream import (_counted_columns, _ValueCounts, apply_streaming, bucket_group_counts,
+                                           engine_blockers, fit_streaming, merged_group_counts, n_buckets,
+                                           typed_batches, write_counts)
 from anon_pipeline.policy.model import Policy
 
 ENGINES = ("streaming", "dask")
@@ -173,12 +175,12 @@ def _qi_task(src: SourceFile, policy: Policy, split: _Split, rows_per_batch: int
     parts = range(split.first_part, split.first_part + split.n_parts) if marker.exists() else None
     marker.touch()
     qi, contract, hashes = (_blank(t, parts) for t in (qi, contract, hashes))
-    counts, across = _ValueCounts(counted), _AcrossBatches(policy)
+    counts, hashed = _ValueCounts(counted), _Hashes(policy)
     part, first_row = split.first_part, split.first_row
     try:
         for batch in _read_split(src, policy, split, rows_per_batch):
             typed = validate_raw(batch, policy, src.path)
-            across.add(typed)
+            hashed.add(typed)
             table, lead, links = qi_batch(typed, policy, first_row)
             counts.add(table)
             qi.write_buckets(table, lead, part)
@@ -191,11 +193,38 @@ def _qi_task(src: SourceFile, policy: Policy, split: _Split, rows_per_batch: int
         return {"invalid": {"column": None, "rule": f"{src.format} format", "n_rows": None}}
     found = [pd.DataFrame({"rule": np.full(sum(map(len, values)), rule, np.int16),
                            "h": np.concatenate(values).astype(np.uint64)})
-             for rule, values in enumerate(across.hashes.values()) if values]
+             for rule, values in enumerate(hashed.hashes) if values]
     if found:
         frame = pd.concat(found, ignore_index=True)
         hashes.write_buckets(frame, (frame["h"].to_numpy() >> np.uint64(32)).astype(np.uint32), split.first_part)
     return {"tables": [_filled(t) for t in (qi, contract, hashes)], "counts": counts.counts}
+
+
+class _Hashes:
+    """64-bit hashes of the values of ``unique`` columns and of whole rows, to find repeats across tasks. They only
+    flag a file: the error (or that there is none) is the streaming validation's (``_streaming_error``)."""
+
+    def __init__(self, policy: Policy) -> None:
+        self.unique = [c for c, spec in policy.columns.items() if spec.unique]
+        self.rows = policy.source.duplicate_rows == "error"
+        self.hashes: list[list[np.ndarray]] = [[] for _ in range(len(self.unique) + self.rows)]
+
+    def add(self, frame: pd.DataFrame) -> None:
+        for i, c in enumerate(self.unique):
+            self.hashes[i].append(pd.util.hash_array(frame[c].dropna().to_numpy(dtype=object)))
+        if self.rows:
+            self.hashes[-1].append(pd.util.hash_pandas_object(frame, index=False).to_numpy())
+
+
+def _streaming_error(src: SourceFile, policy: Policy, rows_per_batch: int) -> InputDataError | None:
+    """The error the streaming engine raises on this file (one validation pass on the driver, taken only when a
+    task found a problem), or None when it finds none: the same error by construction, whatever its rules."""
+    try:
+        for _ in typed_batches(src, policy, rows_per_batch):
+            pass
+    except InputDataError as exc:
+        return exc
+    return None
 
 
 def _filled(table: StagedTable | None) -> tuple[int, list[int], list[str]] | None:
@@ -212,12 +241,10 @@ def _add(table: StagedTable | None, filled: tuple[int, list[int], list[str]] | N
     table.columns = table.columns or columns
 
 
-def _repeats_task(hashes: StagedTable, bucket: int) -> list[int]:
-    """The rules (index into ``_AcrossBatches.hashes``) with a repeated hash in one hash bucket."""
+def _repeats_task(hashes: StagedTable, bucket: int) -> bool:
+    """Whether a value of a ``unique`` column, or a whole row, repeats in one hash bucket (so in the file)."""
     frame = hashes.bucket(bucket, sort_by=None)
-    if frame is None:
-        return []
-    return sorted({int(r) for r in frame.loc[frame.duplicated(["rule", "h"]), "rule"]})
+    return frame is not None and bool(frame.duplicated(["rule", "h"]).any())
 
 
 def qi_pass(client: Any, src: SourceFile, policy: Policy, staging: Path, rows_per_batch: int
@@ -235,18 +262,18 @@ def qi_pass(client: Any, src: SourceFile, policy: Policy, staging: Path, rows_pe
                                                counted, pure=False) for split in _splits(src, rows_per_batch)])
         invalid = next((r["invalid"] for r in results if "invalid" in r), None)
         if invalid is not None:
-            raise _exact_error(src, policy, InputDataError(src.path, "broken in one partition", **invalid))
+            raise _streaming_error(src, policy, rows_per_batch) or InputDataError(
+                src.path, "broken in one partition", **invalid)
         counts = _ValueCounts(counted)
         for result in results:
             for table, filled in zip((qi, contract, hashes), result["tables"]):
                 _add(table, filled)
             counts.merge(result["counts"])
-        names = list(_AcrossBatches(policy).hashes)
-        broken = sorted({r for found in client.gather([client.submit(_repeats_task, hashes, b, pure=False)
-                                                       for b in range(hashes.n_buckets)]) for r in found})
-        if broken:
-            raise _exact_error(src, policy, InputDataError(src.path, "repeated values across the file",
-                                                           column=names[broken[0]], rule="unique"))
+        repeats = any(client.gather([client.submit(_repeats_task, hashes, b, pure=False)
+                                     for b in range(hashes.n_buckets)]))
+        error = _streaming_error(src, policy, rows_per_batch) if repeats else None
+        if error is not None:
+            raise error
         write_counts(qi, policy, counts)
     except BaseException:
         for table in (qi, contract):

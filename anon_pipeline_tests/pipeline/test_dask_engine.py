@@ -123,7 +123,7 @@ def _without_codes(plan):
 
 def test_a_rule_broken_in_two_partitions_gives_the_streaming_error(sample, tmp_path, scheduler):
     frame = pd.read_parquet(sample["parquet"])
-    # The same national insurance number in two row groups (two tasks), and a bad value in a third.
+    # The same national insurance number in two row groups: two tasks, each valid on its own.
     frame.loc[460, "national_insurance_number"] = frame.loc[2, "national_insurance_number"]
     bad = tmp_path / "bad.parquet"
     frame.to_parquet(bad, row_group_size=50)
