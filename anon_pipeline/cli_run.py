@@ -34,7 +34,8 @@ def _run(args: argparse.Namespace) -> int:
 
     # Errors (typed, with their exit code) are reported by anon_pipeline.cli.main, the one error edge.
     result = run_policy(args.policy, source=args.source, workdir=args.workdir, partition=args.partition,
-                        plan=args.plan, batch_rows=args.batch_rows)
+                        plan=args.plan, batch_rows=args.batch_rows, engine=args.engine,
+                        scheduler=args.scheduler)
     a = result.anonymity
     print(f"policy {result.policy}: K = {a['K']} (k = {a['k_percent']:.2f} %) over {', '.join(a['quasi_identifiers'])}")
     wide = a["all_quasi_identifiers"]
@@ -192,6 +193,11 @@ def add_subcommands(subparsers: argparse._SubParsersAction) -> None:
     run.add_argument("--batch-rows", type=_positive, metavar="N",
                      help="rows per batch of the streaming engine (default: the policy's source.batch_rows, "
                      "250000); peak memory grows with it")
+    run.add_argument("--engine", choices=("streaming", "dask"), default="streaming",
+                     help="streaming (default: batches in this process) or dask (the passes as tasks on a Dask "
+                     "cluster; needs the dask extra)")
+    run.add_argument("--scheduler", metavar="ADDRESS", help="the Dask scheduler (tcp://host:8786) for --engine dask; "
+                     "default: DASK_SCHEDULER_ADDRESS / dask.config, else a local cluster started for the run")
     run.set_defaults(handler=_run)
     where = subparsers.add_parser(
         "where", help="summarise the latest release of a policy and say where its files are",

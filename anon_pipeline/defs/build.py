@@ -13,7 +13,7 @@ import dagster as dg
 
 from anon_pipeline.defs.io_manager import PolicyStagingIOManager
 from anon_pipeline.defs.policy_assets import policy_definitions
-from anon_pipeline.defs.resources import AnonSettings
+from anon_pipeline.defs.resources import AnonSettings, DaskCluster
 from anon_pipeline.errors import AnonPipelineError, PolicyError, typed_error
 from anon_pipeline.workdir import default_workdir
 from anon_pipeline.policy import load_policy
@@ -58,7 +58,8 @@ def broken_policy_asset(file: Path, error: AnonPipelineError, taken: set[str]) -
 def shared_resources(workdir: str) -> dict[str, Any]:
     """The resources of a workdir, one instance each, so that the definitions of several policy components
     merge (Dagster refuses two different resources under one key)."""
-    return {"io_manager": PolicyStagingIOManager(workdir=workdir), "anon": AnonSettings(workdir=workdir)}
+    return {"io_manager": PolicyStagingIOManager(workdir=workdir), "anon": AnonSettings(workdir=workdir),
+            "cluster": DaskCluster()}
 
 
 def build_definitions(files: list[Path] | None = None, workdir: str | None = None) -> dg.Definitions:

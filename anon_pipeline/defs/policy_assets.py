@@ -13,7 +13,7 @@ import dagster as dg
 from pydantic import Field
 
 from anon_pipeline.defs.inbox_sensor import inbox_sensor
-from anon_pipeline.defs.resources import AnonSettings
+from anon_pipeline.defs.resources import AnonSettings, DaskCluster
 from anon_pipeline.defs.results import check_result, to_metadata
 from anon_pipeline.errors import BlockingCheckFailed
 from anon_pipeline.pipeline.graph import Check, Markdown, Run, Stage, stage_graph
@@ -63,8 +63,10 @@ def _asset(policy: Policy, stage: Stage, partitions: dg.PartitionsDefinition | N
             for o in stage.outputs}
     ins = {name: dg.AssetIn(key(name)) for name in stage.inputs}
 
-    def compute(context: dg.AssetExecutionContext, anon: AnonSettings, source: str | None, inputs: dict):
-        run = Run(policy, workdir=anon.workdir, source=source, partition=_partition(context), ui=True)
+    def compute(context: dg.AssetExecutionContext, anon: AnonSettings, cluster: DaskCluster, source: str | None,
+                inputs: dict):
+        run = Run(policy, workdir=anon.workdir, source=source, partition=_partition(context), ui=True,
+                  engine=cluster.engine, scheduler=cluster.scheduler_address)
         try:
             produced = stage.fn(run, **inputs)
         except BlockingCheckFailed as exc:
@@ -75,13 +77,14 @@ def _asset(policy: Policy, stage: Stage, partitions: dg.PartitionsDefinition | N
     name = f"{policy.name}__{stage.name}"
     if stage.takes_source:
         @dg.multi_asset(outs=outs, ins=ins, name=name, partitions_def=partitions)
-        def _with_source(context: dg.AssetExecutionContext, config: RawConfig, anon: AnonSettings, **inputs):
-            yield from compute(context, anon, config.source, inputs)
+        def _with_source(context: dg.AssetExecutionContext, config: RawConfig, anon: AnonSettings,
+                         cluster: DaskCluster, **inputs):
+            yield from compute(context, anon, cluster, config.source, inputs)
         return _with_source
 
     @dg.multi_asset(outs=outs, ins=ins, name=name, partitions_def=partitions)
-    def _stage(context: dg.AssetExecutionContext, anon: AnonSettings, **inputs):
-        yield from compute(context, anon, None, inputs)
+    def _stage(context: dg.AssetExecutionContext, anon: AnonSettings, cluster: DaskCluster, **inputs):
+        yield from compute(context, anon, cluster, None, inputs)
     return _stage
 
 

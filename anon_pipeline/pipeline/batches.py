@@ -9,9 +9,12 @@ that pyarrow cannot parse is handed to ``read_source``, whose errors name the ru
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
+
 import pandas as pd
 import pyarrow as pa
 import pyarrow.csv as pa_csv
+import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
 from anon_pipeline.errors import InputDataError
@@ -28,6 +31,13 @@ def count_rows(src: SourceFile) -> int | None:
         return pq.ParquetFile(src.path).metadata.num_rows
     except Exception:  # a broken file: read_source names what is wrong with it
         return None
+
+
+def parquet_dataset(path: str | Path) -> ds.Dataset:
+    """The parquet file as a dataset (the Dask engine reads its row groups by fragment), without pre-buffering:
+    pre_buffer (the default) keeps every column chunk read so far, memory growing with the file."""
+    fmt = ds.ParquetFileFormat(default_fragment_scan_options=ds.ParquetFragmentScanOptions(pre_buffer=False))
+    return ds.dataset(path, format=fmt)
 
 
 def _arrow_batches(src: SourceFile, policy: Policy, rows: int, columns: list[str] | None

@@ -80,6 +80,14 @@ class Run:
     staging: Path | None = None
     #: Metadata is shown in the Dagster UI: draw the plots (a second of matplotlib nobody sees otherwise).
     ui: bool = False
+    #: ``streaming`` (this process) or ``dask`` (the qi and apply passes as tasks on a cluster: ``dask_engine``).
+    engine: str = "streaming"
+    #: The Dask scheduler's address (default: Dask's configuration, else a LocalCluster), and a client already
+    #: connected for the whole run (``run_policy``); without one each stage connects on its own.
+    scheduler: str | None = None
+    client: Any = None
+    #: Workers of the cluster the run used (the manifest records them).
+    workers: int | None = None
 
     @property
     def dirs(self) -> PolicyDirs:
@@ -214,7 +222,7 @@ def _qi_table(run: Run, raw: dict) -> dict[str, Any]:
     if evaluated and not policy.release.contract:
         # The hold-out picks control rows by source row: it needs the contract even when none is released.
         policy = policy.model_copy(update={"release": policy.release.model_copy(update={"contract": True})})
-    table, contract = stream_qi_table(SourceFile(**raw), policy, run.staging_dir, run.rows_per_batch)
+    table, contract = _engine(run).qi_table(SourceFile(**raw), policy, run.staging_dir, run.rows_per_batch)
     out: dict[str, Out] = {}
     input_rows = table.rows
     if evaluated:
@@ -243,7 +251,7 @@ def _anonymise(run: Run, qi_table: dict, control: dict | None = None) -> dict[st
     if blockers:
         result, anonymised, generalised = run_in_memory(qi, run.policy, run.staging_dir, stored)
     else:
-        result = fit_streaming(qi, run.policy) if stored is None else Anonymised(
+        result = _engine(run).fit(qi, run.policy) if stored is None else Anonymised(
             qi.empty().iloc[:0], stored, plan_key_tables(run.policy, stored))
     if stored is None:
         plan_id = result.plan_id
@@ -256,23 +264,45 @@ def _anonymise(run: Run, qi_table: dict, control: dict | None = None) -> dict[st
     else:
         folder = run.dirs.key_tables / plan_id
     if not blockers:
-        anonymised, generalised = apply_streaming(qi, run.policy, result, run.staging_dir)
+        anonymised, generalised = _engine(run).apply(qi, run.policy, result, run.staging_dir)
     run.fitted = result
     # Rows in minus rows out (a replayed plan's own rows_in counts the rows it was fitted on, not these).
     suppressed = max(0, qi.rows - anonymised.rows)
-    engine = "streaming" if not blockers else "in memory: " + "; ".join(blockers)
+    engine = run.engine if not blockers else "in memory: " + "; ".join(blockers)
     return {
         "anonymised": Out(anonymised.as_dict(), {"rows": anonymised.rows, "suppressed_rows": suppressed,
                                                  "columns": list(anonymised.columns), "engine": engine}),
         "key_tables": Out({"tables": {n: len(t) for n, t in result.key_tables.items()}, "plan_id": plan_id,
                            "plan_reused": chosen is not None, "plan_summary": plan_summary(result.plan),
-                           "engine": engine},
+                           "engine": engine, "workers": run.workers, "buckets": qi.n_buckets},
                           {"folder": str(folder), "tables": sorted(result.key_tables)}),
         # Only group steps make it differ from the qi table: without groups it would be a second copy to stage.
         **({"generalised": Out(generalised.as_dict(), {"rows": generalised.rows})}
            if generalised is not None else {}),
         **_attacks(run, result, qi, control),
     }
+
+
+def _engine(run: Run):
+    """What runs the passes of a streaming policy: this process, or the Dask cluster (``dask_engine.Passes``)."""
+    if run.engine == "dask":
+        from anon_pipeline.pipeline.dask_engine import Passes
+
+        return Passes(run)
+    return _Streaming()
+
+
+class _Streaming:
+    """The streaming engine's passes, looked up when called (a test may replace one in this module)."""
+
+    def qi_table(self, *args) -> tuple[StagedTable, StagedTable | None]:
+        return stream_qi_table(*args)
+
+    def fit(self, *args) -> Anonymised:
+        return fit_streaming(*args)
+
+    def apply(self, *args) -> tuple[StagedTable, StagedTable | None]:
+        return apply_streaming(*args)
 
 
 def _attacks(run: Run, fitted: Anonymised, qi: StagedTable, control: dict | None) -> dict[str, Out]:
@@ -332,7 +362,9 @@ def _release(run: Run, raw: dict, qi_table: dict, contract: dict | None, anonymi
     folder = release(staged, reports, outcomes, run.policy, run.dirs, source_sha256=raw.get("sha256"),
                      contract=_staged(contract) if contract is not None else None, plan_id=key_tables.get("plan_id"),
                      plan_reused=key_tables.get("plan_reused", False), partition=run.partition,
-                     dp_spent=dp_spent or None)
+                     dp_spent=dp_spent or None, engine={"engine": key_tables.get("engine", "streaming"),
+                                                        "workers": key_tables.get("workers"),
+                                                        "buckets": key_tables.get("buckets")})
     return {"release": Out(str(folder), {"release_dir": str(folder), "rows": staged.rows,
                                          **{o.name: o.metadata.get("measured") for o in outcomes
                                             if "measured" in o.metadata}})}

@@ -70,7 +70,7 @@ def release(anonymised: "pd.DataFrame | StagedTable", reports: dict[str, dict], 
             policy: Policy, dirs: PolicyDirs, *, source_sha256: str | None = None,
             contract: "pd.DataFrame | StagedTable | None" = None,
             plan_id: str | None = None, plan_reused: bool = False, partition: str | None = None,
-            dp_spent: dict[str, dict] | None = None) -> Path:
+            dp_spent: dict[str, dict] | None = None, engine: dict[str, Any] | None = None) -> Path:
     """Write the release, or raise ``BlockingCheckFailed`` and write nothing where a consumer reads.
 
     A partition's releases go to ``release/<partition>/<version>/`` with their own ``latest``; the manifest
@@ -99,6 +99,9 @@ def release(anonymised: "pd.DataFrame | StagedTable", reports: dict[str, dict], 
                               extra={"reference_date": policy.reference_date, "source_sha256": source_sha256,
                                      "partition": partition, "plan_id": plan_id, "plan_reused": plan_reused,
                                      "key_tables": f"key_tables/{plan_id}" if plan_id else None,
+                                     # Which engine ran the passes, on how many workers (dask), over how many
+                                     # GUID buckets (the apply pass's partitions).
+                                     **(engine or {}),
                                      # Per differentially private step: mechanism, epsilon, delta, rho it spent.
                                      **({"dp": dp_spent} if dp_spent else {})})
     root = dirs.release

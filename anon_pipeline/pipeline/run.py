@@ -10,6 +10,7 @@ from __future__ import annotations
 import secrets
 import shutil
 import weakref
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -58,10 +59,13 @@ class RunResult:
 @raises_typed
 def run_policy(policy_path: str | Path | Policy, source: str | Path | None = None,
                workdir: str | Path | None = None, partition: str | None = None,
-               plan: str | None = None, batch_rows: int | None = None) -> RunResult:
+               plan: str | None = None, batch_rows: int | None = None, engine: str = "streaming",
+               scheduler: str | None = None) -> RunResult:
     """Run a policy end to end: ``partition`` names the partition of a partitioned policy (its source file and
     release folder); ``plan`` (``refit``, ``latest`` or a plan id) overrides the policy's ``plan:``;
-    ``batch_rows`` overrides the policy's ``source.batch_rows`` (rows per batch of the streaming engine).
+    ``batch_rows`` overrides the policy's ``source.batch_rows`` (rows per batch of the streaming engine);
+    ``engine="dask"`` runs the qi and apply passes on the Dask cluster at ``scheduler`` (default: Dask's
+    configuration, else a LocalCluster started and closed here).
 
     Input that breaks the raw schema raises ``InputDataError``; a failed blocking check returns ``released=False``
     and leaves any earlier release untouched. Every failure leaves as an ``AnonPipelineError``: an ``OSError``
@@ -70,11 +74,21 @@ def run_policy(policy_path: str | Path | Policy, source: str | Path | None = Non
     policy = policy_path if isinstance(policy_path, Policy) else load_policy(policy_path)
     if plan is not None:
         policy = with_plan(policy, plan)
-    run = Run(policy, workdir=workdir, source=source, partition=partition, batch_rows=batch_rows)
+    run = Run(policy, workdir=workdir, source=source, partition=partition, batch_rows=batch_rows, engine=engine,
+              scheduler=scheduler)
+    if engine != "streaming":
+        from anon_pipeline.pipeline.dask_engine import check_engine
+
+        check_engine(engine, policy)
     # The run's tables are staged (encrypted) in a folder of its own, removed with the result.
     run.staging = make_dir(run.dirs.staging / f"run-{secrets.token_hex(8)}")
     try:
-        values, outcomes = walk(run)
+        with ExitStack() as stack:
+            if engine == "dask":
+                from anon_pipeline.pipeline.dask_engine import connect
+
+                run.client = stack.enter_context(connect(scheduler))
+            values, outcomes = walk(run)
     except BaseException:
         shutil.rmtree(run.staging, ignore_errors=True)
         raise

@@ -99,11 +99,20 @@ class StagedTable:
             yield self.empty(columns)
             return
         for bucket in sorted(parts):
-            frames = [read_sealed(p, key) for p in parts[bucket]]
-            frame = frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
-            if sort_by is not None and sort_by in frame.columns and len(frames) > 1:
-                frame = frame.sort_values(sort_by, ignore_index=True)
-            yield frame if columns is None else frame[columns]
+            yield self._read_bucket(parts[bucket], key, columns, sort_by)
+
+    def bucket(self, i: int, columns: list[str] | None = None, sort_by: str | None = "guid") -> pd.DataFrame | None:
+        """One bucket's rows as ``buckets`` gives them (None when it has none): a Dask task reads its own."""
+        paths = self._parts().get(i)
+        return self._read_bucket(paths, encryption_key(), columns, sort_by) if paths else None
+
+    @staticmethod
+    def _read_bucket(paths: list[Path], key: bytes, columns: list[str] | None, sort_by: str | None) -> pd.DataFrame:
+        frames = [read_sealed(p, key) for p in paths]
+        frame = frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
+        if sort_by is not None and sort_by in frame.columns and len(frames) > 1:
+            frame = frame.sort_values(sort_by, ignore_index=True)
+        return frame if columns is None else frame[columns]
 
     def empty(self, columns: list[str] | None = None) -> pd.DataFrame:
         """No rows, the columns and types of the table."""

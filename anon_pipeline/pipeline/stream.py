@@ -17,7 +17,7 @@ run on the whole table in memory: ``engine_blockers`` says why, and the plan rec
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -81,8 +81,10 @@ class _ValueCounts:
         self.counts: dict[str, pd.Series] = {c: pd.Series(dtype="int64") for c in columns}
 
     def add(self, frame: pd.DataFrame) -> None:
-        for c in self.counts:
-            here = frame[c].value_counts(dropna=False)
+        self.merge({c: frame[c].value_counts(dropna=False) for c in self.counts})
+
+    def merge(self, counts: dict[str, pd.Series]) -> None:
+        for c, here in counts.items():
             merged = pd.concat([self.counts[c], here]) if len(self.counts[c]) else here
             self.counts[c] = merged.groupby(level=0, dropna=False, sort=False).sum()
 
@@ -121,12 +123,16 @@ def stream_qi_table(src: SourceFile, policy: Policy, staging: Path, rows_per_bat
         if contract is not None:
             contract.remove()
         raise
-    for name in counted:
-        vc = counts.counts[name]
+    write_counts(qi, policy, counts)
+    return qi, contract
+
+
+def write_counts(qi: StagedTable, policy: Policy, counts: _ValueCounts) -> None:
+    """The value counts of the qi pass, beside the qi table (what ``fit_streaming`` reads)."""
+    for name, vc in counts.counts.items():
         qi.write_extra(f"counts{policy.kept_columns.index(name)}",
                        pd.DataFrame({"value": vc.index.to_series(index=None).reset_index(drop=True),
                                      "n": vc.to_numpy(dtype=np.int64)}))
-    return qi, contract
 
 
 # ---- fit ---------------------------------------------------------------------------------------------------------
@@ -175,8 +181,10 @@ def _column_input(qi: StagedTable, policy: Policy, name: str, empty: pd.DataFram
     return found["value"].astype(empty[name].dtype).rename(name), found["n"].to_numpy()
 
 
-def fit_streaming(qi: StagedTable, policy: Policy) -> Anonymised:
-    """The plan of a streaming policy from the qi pass's aggregates (and one pass per group)."""
+def fit_streaming(qi: StagedTable, policy: Policy, group_counts=None) -> Anonymised:
+    """The plan of a streaming policy from the qi pass's aggregates (and one pass per group: ``group_counts``,
+    by default ``_group_counts``, gives a group's distinct rows with their counts)."""
+    group_counts = group_counts or _group_counts
     column_steps, group_steps = bind_steps(policy)
     empty = qi.empty()
     plan: dict[str, Any] = {"policy": policy.name, "seed": policy.seed,
@@ -190,7 +198,7 @@ def fit_streaming(qi: StagedTable, policy: Policy) -> Anonymised:
         plan["columns"][name], k = fit_chain(values, weights, column_steps[name], policy, name)
         keys.update(k)
     for group in policy.groups:  # one at most (engine_blockers)
-        rows, weights = _group_counts(qi, policy, plan, group.columns)
+        rows, weights = group_counts(qi, policy, plan, group.columns)
         plan["groups"][group.name], k = fit_chain(rows, weights, group_steps[group.name], policy, group.name)
         keys.update(k)
     return Anonymised(empty.iloc[:0], plan, keys)
@@ -199,11 +207,18 @@ def fit_streaming(qi: StagedTable, policy: Policy) -> Anonymised:
 def _group_counts(qi: StagedTable, policy: Policy, plan: dict[str, Any], columns: list[str]
                   ) -> tuple[pd.DataFrame, np.ndarray]:
     """Distinct rows of a group's columns after every column's steps, with their counts, over every bucket."""
+    return merged_group_counts((bucket_group_counts(b, policy, plan, columns) for b in qi.buckets()), columns)
+
+
+def bucket_group_counts(bucket: pd.DataFrame, policy: Policy, plan: dict[str, Any], columns: list[str]) -> pd.Series:
+    generalised = replay(bucket, policy, plan, groups=False).generalised
+    assert generalised is not None
+    return generalised[columns].value_counts(dropna=False, sort=False)
+
+
+def merged_group_counts(counts: Iterable[pd.Series], columns: list[str]) -> tuple[pd.DataFrame, np.ndarray]:
     merged: pd.Series | None = None
-    for bucket in qi.buckets():
-        generalised = replay(bucket, policy, plan, groups=False).generalised
-        assert generalised is not None
-        here = generalised[columns].value_counts(dropna=False, sort=False)
+    for here in counts:
         merged = here if merged is None else pd.concat([merged, here]).groupby(
             level=list(range(len(columns))), dropna=False, sort=False).sum()
     assert merged is not None

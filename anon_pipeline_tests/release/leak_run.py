@@ -14,7 +14,7 @@ import dagster as dg
 
 from anon_pipeline.defs.io_manager import PolicyStagingIOManager
 from anon_pipeline.defs.policy_assets import policy_definitions
-from anon_pipeline.defs.resources import AnonSettings
+from anon_pipeline.defs.resources import AnonSettings, DaskCluster
 from anon_pipeline.policy import load_policy
 
 
@@ -22,7 +22,8 @@ def main(policy_file: str, instance_dir: str, workdir: str, inputs: list[str]) -
     policy = load_policy(policy_file)
     parts = policy_definitions(policy)
     instance = dg.DagsterInstance.local_temp(instance_dir)
-    resources = {"io_manager": PolicyStagingIOManager(workdir=workdir), "anon": AnonSettings(workdir=workdir)}
+    resources = {"io_manager": PolicyStagingIOManager(workdir=workdir), "anon": AnonSettings(workdir=workdir),
+                 "cluster": DaskCluster()}
     outcome = {}
     for source in inputs:
         result = dg.materialize([*parts["assets"], *parts["asset_checks"]], instance=instance, resources=resources,

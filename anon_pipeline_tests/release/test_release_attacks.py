@@ -24,7 +24,7 @@ from anon_pipeline import run_policy
 from anon_pipeline.cli import main
 from anon_pipeline.defs.io_manager import PolicyStagingIOManager
 from anon_pipeline.defs.policy_assets import policy_definitions
-from anon_pipeline.defs.resources import AnonSettings
+from anon_pipeline.defs.resources import AnonSettings, DaskCluster
 from anon_pipeline.pipeline.publish import write_key_tables, write_reports
 from anon_pipeline.workdir import PolicyDirs, UnsafePathError
 from anon_pipeline.policy import load_policy
@@ -62,7 +62,7 @@ def runs(tmp_path_factory):
         try:
             parts = policy_definitions(policy)
             resources = {"io_manager": PolicyStagingIOManager(workdir=str(work["dagster"])),
-                         "anon": AnonSettings(workdir=str(work["dagster"]))}
+                         "anon": AnonSettings(workdir=str(work["dagster"])), "cluster": DaskCluster()}
             done = dg.materialize([*parts["assets"], *parts["asset_checks"]], resources=resources,
                                   instance=dg.DagsterInstance.local_temp(str(base / "dagster_home")),
                                   run_config={"ops": {f"{NAME}__raw": {"config": {"source": str(insurance_csv)}}}})

@@ -1,0 +1,334 @@
+"""The Dask engine (``engine: dask``): the streaming engine's two passes as tasks on a ``dask.distributed`` cluster.
+
+The same per-batch code runs in the tasks (``validate_raw``, ``qi_batch``, ``StagedTable.write_buckets``, the value
+counts); tasks write their parts into the run's staging folder, which the workers share, and send back only
+aggregates: row counts, part names' buckets, value counts, the names of broken rules. The fit runs on the driver
+(``fit_streaming`` on those aggregates); the apply pass is one task per GUID bucket. Rows never travel through the
+scheduler.
+
+- qi pass: a parquet source is split by row groups (one task per run of row groups of at least ``batch_rows``
+  rows); a CSV source is one task (pyarrow reads it in batches on a worker).
+- rules across the whole file (``unique`` columns, repeated rows): each task stages its 64-bit row hashes
+  (sealed, bucketed by hash), and one task per hash bucket looks for repeats.
+- a broken rule (a task's batch, or a repeat across tasks): the driver runs the streaming engine's validation
+  (``typed_batches``) over the file, so the error is the streaming engine's, counts and all.
+- a retried task (a worker lost mid-run) first removes the parts an earlier attempt of it left, then writes its
+  own: the staged tables hold each source row once, and nothing is released unless the run ends.
+
+Policies ``engine_blockers`` names (they need the whole table at once) are refused with ``PolicyError``: running
+them in memory on the driver would hide that the cluster does none of the work.
+
+Workers need the project installed, the staging folder at the same path, and the same encryption key
+(``ANON_PIPELINE_KEY`` or ``ANON_PIPELINE_KEY_FILE``). ``dask`` is imported only here, when the engine is used.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+
+from anon_pipeline.errors import InputDataError, PolicyError
+from anon_pipeline.pipeline.anonymise import Anonymised, replay
+from anon_pipeline.pipeline.batches import _frames, parquet_dataset, read_batches
+from anon_pipeline.pipeline.qi_table import qi_batch
+from anon_pipeline.pipeline.raw_schema import validate_raw
+from anon_pipeline.pipeline.source import SourceFile, check_unchanged
+from anon_pipeline.pipeline.staged import StagedTable
+from anon_pipeline.pipeline.stream import (_counted_columns, _ValueCounts, apply_streaming, bucket_group_counts,
+                                           engine_blockers, fit_streaming, merged_group_counts, n_buckets,
+                                           typed_batches, write_counts)
+from anon_pipeline.policy.model import Policy
+
+ENGINES = ("streaming", "dask")
+
+
+def check_engine(engine: str, policy: Policy) -> None:
+    """Refuse an unknown engine, or ``dask`` for a policy that needs the whole table at once (the reasons named)."""
+    if engine not in ENGINES:
+        raise PolicyError(policy.path, f"unknown engine '{engine}' (one of: {', '.join(ENGINES)})", field="engine")
+    blockers = engine_blockers(policy) if engine == "dask" else []
+    if blockers:
+        raise PolicyError(policy.path, "engine 'dask' runs only policies whose fit and apply stream; this one "
+                          "needs the whole table at once: " + "; ".join(blockers)
+                          + " (run it with the streaming engine)", field="engine")
+
+
+@contextmanager
+def connect(address: str | None = None, n_workers: int | None = None) -> Iterator[Any]:
+    """A ``distributed.Client``: to ``address``, else Dask's configured scheduler (``DASK_SCHEDULER_ADDRESS``,
+    ``scheduler-address`` in dask.config), else a ``LocalCluster`` of worker processes, closed afterwards."""
+    import dask
+    from distributed import Client, LocalCluster
+
+    address = address or dask.config.get("scheduler-address", None)
+    if address:
+        with Client(address) as client:
+            yield client
+        return
+    with LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True, dashboard_address=None) as cluster, \
+            Client(cluster) as client:
+        yield client
+
+
+@contextmanager
+def run_client(run: Any) -> Iterator[Any]:
+    """The run's client (``run_policy`` opens one for the whole run), else one for this stage alone (Dagster)."""
+    if run.client is not None:
+        run.workers = n_workers(run.client)
+        yield run.client
+        return
+    with connect(run.scheduler) as client:
+        run.workers = n_workers(client)
+        yield client
+
+
+class Passes:
+    """The passes of a run on its cluster (what ``graph`` calls, as it calls the streaming engine's)."""
+
+    def __init__(self, run: Any) -> None:
+        self.run = run
+
+    def qi_table(self, src: SourceFile, policy: Policy, staging: Path, rows_per_batch: int
+                 ) -> tuple[StagedTable, StagedTable | None]:
+        with run_client(self.run) as client:
+            return qi_pass(client, src, policy, staging, rows_per_batch)
+
+    def fit(self, qi: StagedTable, policy: Policy) -> Anonymised:
+        with run_client(self.run) as client:
+            return fit(client, qi, policy)
+
+    def apply(self, qi: StagedTable, policy: Policy, fitted: Anonymised, staging: Path
+              ) -> tuple[StagedTable, StagedTable | None]:
+        with run_client(self.run) as client:
+            return apply(client, qi, policy, fitted, staging)
+
+
+def n_workers(client: Any) -> int:
+    return len(client.scheduler_info().get("workers", {}))
+
+
+# ---- the qi pass -------------------------------------------------------------------------------------------------
+
+@dataclass
+class _Split:
+    """One qi task: its row groups (None: the whole file), first source row and first part number."""
+
+    row_groups: list[int] | None
+    first_row: int
+    first_part: int
+    n_parts: int
+
+
+def _splits(src: SourceFile, rows_per_batch: int) -> list[_Split]:
+    if src.format != "parquet":
+        return [_Split(None, 0, 0, 10**6 - 1)]
+    import pyarrow.parquet as pq
+
+    try:
+        meta = pq.ParquetFile(src.path).metadata
+    except Exception:  # a broken file: one task reads it as the streaming engine does, whose error names the rule
+        return [_Split(None, 0, 0, 1)]
+    splits, groups, rows, first_row, first_part = [], [], 0, 0, 0
+    for i in range(meta.num_row_groups):
+        groups.append(i)
+        rows += meta.row_group(i).num_rows
+        if rows >= rows_per_batch or i == meta.num_row_groups - 1:
+            parts = max(1, math.ceil(rows / rows_per_batch))
+            splits.append(_Split(groups, first_row, first_part, parts))
+            groups, first_row, first_part, rows = [], first_row + rows, first_part + parts, 0
+    return splits or [_Split(None, 0, 0, 1)]
+
+
+def _read_split(src: SourceFile, policy: Policy, split: _Split, rows_per_batch: int) -> Iterator[pd.DataFrame]:
+    if split.row_groups is None:
+        yield from read_batches(src, policy, rows_per_batch)
+        return
+    fragment = next(iter(parquet_dataset(src.path).get_fragments())).subset(row_group_ids=split.row_groups)
+    yield from _frames(fragment.to_batches(batch_size=min(rows_per_batch, 1 << 20), batch_readahead=0,
+                                           fragment_readahead=0), rows_per_batch)
+
+
+def _blank(table: StagedTable | None, parts: range | None = None) -> StagedTable | None:
+    """The task's own descriptor of ``table`` (it counts only what the task writes), after removing the parts
+    ``parts`` an earlier attempt of the task wrote (its GUIDs, hence buckets, were other ones)."""
+    if table is None:
+        return None
+    for path in Path(table.folder).glob("b*-p*.arrow*") if parts is not None else ():
+        if int(path.name[9:15]) in parts:
+            path.unlink(missing_ok=True)
+    return StagedTable(table.folder, table.name, table.n_buckets, bucket_rows=[0] * table.n_buckets)
+
+
+def _qi_task(src: SourceFile, policy: Policy, split: _Split, rows_per_batch: int, qi: StagedTable,
+             contract: StagedTable | None, hashes: StagedTable, counted: list[str]) -> dict[str, Any]:
+    """One split of the source through the streaming engine's per-batch code. Returns aggregates only."""
+    # A marker per task: only a retried attempt (a worker lost) lists the folders to remove what the lost one wrote.
+    marker = Path(qi.folder) / f"started-{split.first_part:06d}"
+    parts = range(split.first_part, split.first_part + split.n_parts) if marker.exists() else None
+    marker.touch()
+    qi, contract, hashes = (_blank(t, parts) for t in (qi, contract, hashes))
+    counts, hashed = _ValueCounts(counted), _Hashes(policy)
+    part, first_row = split.first_part, split.first_row
+    try:
+        for batch in _read_split(src, policy, split, rows_per_batch):
+            typed = validate_raw(batch, policy, src.path)
+            hashed.add(typed)
+            table, lead, links = qi_batch(typed, policy, first_row)
+            counts.add(table)
+            qi.write_buckets(table, lead, part)
+            if contract is not None:
+                contract.write_part(links, 0, part)
+            first_row, part = first_row + len(typed), part + 1
+    except InputDataError as exc:  # not picklable as raised: its fields (counts and names only) go back
+        return {"invalid": {"column": exc.column, "rule": exc.rule, "n_rows": exc.n_rows}}
+    except pa.ArrowException:  # a row group pyarrow cannot read: the driver's whole-file reader names the rule
+        return {"invalid": {"column": None, "rule": f"{src.format} format", "n_rows": None}}
+    found = [pd.DataFrame({"rule": np.full(sum(map(len, values)), rule, np.int16),
+                           "h": np.concatenate(values).astype(np.uint64)})
+             for rule, values in enumerate(hashed.hashes) if values]
+    if found:
+        frame = pd.concat(found, ignore_index=True)
+        hashes.write_buckets(frame, (frame["h"].to_numpy() >> np.uint64(32)).astype(np.uint32), split.first_part)
+    return {"tables": [_filled(t) for t in (qi, contract, hashes)], "counts": counts.counts}
+
+
+class _Hashes:
+    """64-bit hashes of the values of ``unique`` columns and of whole rows, to find repeats across tasks. They only
+    flag a file: the error (or that there is none) is the streaming validation's (``_streaming_error``)."""
+
+    def __init__(self, policy: Policy) -> None:
+        self.unique = [c for c, spec in policy.columns.items() if spec.unique]
+        self.rows = policy.source.duplicate_rows == "error"
+        self.hashes: list[list[np.ndarray]] = [[] for _ in range(len(self.unique) + self.rows)]
+
+    def add(self, frame: pd.DataFrame) -> None:
+        for i, c in enumerate(self.unique):
+            self.hashes[i].append(pd.util.hash_array(frame[c].dropna().to_numpy(dtype=object)))
+        if self.rows:
+            self.hashes[-1].append(pd.util.hash_pandas_object(frame, index=False).to_numpy())
+
+
+def _streaming_error(src: SourceFile, policy: Policy, rows_per_batch: int) -> InputDataError | None:
+    """The error the streaming engine raises on this file (one validation pass on the driver, taken only when a
+    task found a problem), or None when it finds none: the same error by construction, whatever its rules."""
+    try:
+        for _ in typed_batches(src, policy, rows_per_batch):
+            pass
+    except InputDataError as exc:
+        return exc
+    return None
+
+
+def _filled(table: StagedTable | None) -> tuple[int, list[int], list[str]] | None:
+    return None if table is None else (table.rows, table.bucket_rows, table.columns)
+
+
+def _add(table: StagedTable | None, filled: tuple[int, list[int], list[str]] | None) -> None:
+    """Count on the driver what a task wrote into ``table``."""
+    if table is None or filled is None:
+        return
+    rows, bucket_rows, columns = filled
+    table.rows += rows
+    table.bucket_rows = [a + b for a, b in zip(table.bucket_rows, bucket_rows)]
+    table.columns = table.columns or columns
+
+
+def _repeats_task(hashes: StagedTable, bucket: int) -> bool:
+    """Whether a value of a ``unique`` column, or a whole row, repeats in one hash bucket (so in the file)."""
+    frame = hashes.bucket(bucket, sort_by=None)
+    return frame is not None and bool(frame.duplicated(["rule", "h"]).any())
+
+
+def qi_pass(client: Any, src: SourceFile, policy: Policy, staging: Path, rows_per_batch: int
+            ) -> tuple[StagedTable, StagedTable | None]:
+    """``stream_qi_table`` on the cluster: the same staged tables and value counts."""
+    check_engine("dask", policy)
+    check_unchanged(src)  # once, on the driver: the tasks read the file recorded by the raw stage
+    buckets = n_buckets(src, rows_per_batch)
+    qi = StagedTable.create(staging, "qi_table", buckets)
+    contract = StagedTable.create(staging, "contract", 1) if policy.release.contract else None
+    hashes = StagedTable.create(staging, "row_hashes", buckets)
+    counted = _counted_columns(policy)
+    try:
+        results = client.gather([client.submit(_qi_task, src, policy, split, rows_per_batch, qi, contract, hashes,
+                                               counted, pure=False) for split in _splits(src, rows_per_batch)])
+        invalid = next((r["invalid"] for r in results if "invalid" in r), None)
+        if invalid is not None:
+            raise _streaming_error(src, policy, rows_per_batch) or InputDataError(
+                src.path, "broken in one partition", **invalid)
+        counts = _ValueCounts(counted)
+        for result in results:
+            for table, filled in zip((qi, contract, hashes), result["tables"]):
+                _add(table, filled)
+            counts.merge(result["counts"])
+        repeats = any(client.gather([client.submit(_repeats_task, hashes, b, pure=False)
+                                     for b in range(hashes.n_buckets)]))
+        error = _streaming_error(src, policy, rows_per_batch) if repeats else None
+        if error is not None:
+            raise error
+        write_counts(qi, policy, counts)
+    except BaseException:
+        for table in (qi, contract):
+            if table is not None:
+                table.remove()
+        raise
+    finally:
+        hashes.remove()
+    return qi, contract
+
+
+# ---- fit and apply -----------------------------------------------------------------------------------------------
+
+def _group_task(qi: StagedTable, bucket: int, policy: Policy, plan: dict[str, Any], columns: list[str]):
+    frame = qi.bucket(bucket)
+    return None if frame is None else bucket_group_counts(frame, policy, plan, columns)
+
+
+def fit(client: Any, qi: StagedTable, policy: Policy) -> Anonymised:
+    """``fit_streaming`` on the driver, the group pass (if any) one task per bucket."""
+    def group_counts(qi: StagedTable, policy: Policy, plan: dict[str, Any], columns: list[str]):
+        found = client.gather([client.submit(_group_task, qi, b, policy, plan, columns, pure=False)
+                               for b in range(qi.n_buckets)])
+        return merged_group_counts([f for f in found if f is not None], columns)
+    return fit_streaming(qi, policy, group_counts)
+
+
+def _apply_task(qi: StagedTable, bucket: int, policy: Policy, plan: dict[str, Any], anonymised: StagedTable,
+                generalised: StagedTable | None) -> list:
+    frame = qi.bucket(bucket)
+    anonymised, generalised = _blank(anonymised), _blank(generalised)
+    if frame is not None:
+        result = replay(frame, policy, plan)
+        anonymised.write_part(result.table, bucket, 0)
+        if generalised is not None and result.generalised is not None:
+            generalised.write_part(result.generalised, bucket, 0)
+    return [_filled(anonymised), _filled(generalised)]
+
+
+def apply(client: Any, qi: StagedTable, policy: Policy, fitted: Anonymised, staging: Path
+          ) -> tuple[StagedTable, StagedTable | None]:
+    """``apply_streaming`` on the cluster: one task per GUID bucket, each writing its anonymised part."""
+    if qi.rows == 0:  # nothing to spread; the driver gives the empty table its columns
+        return apply_streaming(qi, policy, fitted, staging)
+    anonymised = StagedTable.create(staging, "anonymised", qi.n_buckets)
+    generalised = StagedTable.create(staging, "generalised", qi.n_buckets) if policy.groups else None
+    try:
+        found = client.gather([client.submit(_apply_task, qi, b, policy, fitted.plan, anonymised, generalised,
+                                             pure=False) for b in range(qi.n_buckets) if qi.bucket_rows[b]])
+        for filled in found:
+            _add(anonymised, filled[0])
+            _add(generalised, filled[1])
+    except BaseException:
+        for table in (anonymised, generalised):
+            if table is not None:
+                table.remove()
+        raise
+    return anonymised, generalised
