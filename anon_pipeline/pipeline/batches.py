@@ -67,7 +67,7 @@ def _arrow_batches(src: SourceFile, policy: Policy, rows: int, columns: list[str
     return iter(reader), reader.schema
 
 
-def _frames(batches: Iterator[pa.RecordBatch], rows: int) -> Iterator[pd.DataFrame]:
+def frames_of(batches: Iterator[pa.RecordBatch], rows: int) -> Iterator[pd.DataFrame]:
     """Re-cut Arrow batches (sized by bytes for CSV) into frames of exactly ``rows`` rows (the last one fewer)."""
     pending: list[pa.RecordBatch] = []
     held = 0
@@ -97,7 +97,7 @@ def read_batches(src: SourceFile, policy: Policy, rows: int, columns: list[str] 
             read_source(src, policy)
             raise
         first = True
-        for frame in _frames(batches, rows):
+        for frame in frames_of(batches, rows):
             first = False
             yield frame
         if first:  # a header without rows: one empty frame, so the raw schema names the problem

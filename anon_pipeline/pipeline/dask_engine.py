@@ -37,15 +37,16 @@ import pyarrow as pa
 
 from anon_pipeline.errors import InputDataError, PolicyError
 from anon_pipeline.pipeline.anonymise import Anonymised, replay
-from anon_pipeline.pipeline.batches import _frames, parquet_dataset, read_batches
+from anon_pipeline.pipeline.batches import frames_of, parquet_dataset, read_batches
 from anon_pipeline.pipeline.qi_table import qi_batch
 from anon_pipeline.pipeline.raw_schema import validate_raw
 from anon_pipeline.pipeline.source import SourceFile, check_unchanged
 from anon_pipeline.pipeline.staged import StagedTable
-from anon_pipeline.pipeline.stream import (_counted_columns, _ValueCounts, apply_streaming, bucket_group_counts,
+from anon_pipeline.pipeline.stream import (counted_columns, ValueCounts, apply_streaming, bucket_group_counts,
                                            engine_blockers, fit_streaming, merged_group_counts, n_buckets,
                                            typed_batches, write_counts)
 from anon_pipeline.policy.model import Policy
+from anon_pipeline.stats.hashing import hash_rows, hash_values
 
 ENGINES = ("streaming", "dask")
 
@@ -152,7 +153,7 @@ def _read_split(src: SourceFile, policy: Policy, split: _Split, rows_per_batch: 
         yield from read_batches(src, policy, rows_per_batch)
         return
     fragment = next(iter(parquet_dataset(src.path).get_fragments())).subset(row_group_ids=split.row_groups)
-    yield from _frames(fragment.to_batches(batch_size=min(rows_per_batch, 1 << 20), batch_readahead=0,
+    yield from frames_of(fragment.to_batches(batch_size=min(rows_per_batch, 1 << 20), batch_readahead=0,
                                            fragment_readahead=0), rows_per_batch)
 
 
@@ -175,7 +176,7 @@ def _qi_task(src: SourceFile, policy: Policy, split: _Split, rows_per_batch: int
     parts = range(split.first_part, split.first_part + split.n_parts) if marker.exists() else None
     marker.touch()
     qi, contract, hashes = (_blank(t, parts) for t in (qi, contract, hashes))
-    counts, hashed = _ValueCounts(counted), _Hashes(policy)
+    counts, hashed = ValueCounts(counted), _Hashes(policy)
     part, first_row = split.first_part, split.first_row
     try:
         for batch in _read_split(src, policy, split, rows_per_batch):
@@ -211,9 +212,9 @@ class _Hashes:
 
     def add(self, frame: pd.DataFrame) -> None:
         for i, c in enumerate(self.unique):
-            self.hashes[i].append(pd.util.hash_array(frame[c].dropna().to_numpy(dtype=object)))
+            self.hashes[i].append(hash_values(frame[c]))
         if self.rows:
-            self.hashes[-1].append(pd.util.hash_pandas_object(frame, index=False).to_numpy())
+            self.hashes[-1].append(hash_rows(frame))
 
 
 def _streaming_error(src: SourceFile, policy: Policy, rows_per_batch: int) -> InputDataError | None:
@@ -256,7 +257,7 @@ def qi_pass(client: Any, src: SourceFile, policy: Policy, staging: Path, rows_pe
     qi = StagedTable.create(staging, "qi_table", buckets)
     contract = StagedTable.create(staging, "contract", 1) if policy.release.contract else None
     hashes = StagedTable.create(staging, "row_hashes", buckets)
-    counted = _counted_columns(policy)
+    counted = counted_columns(policy)
     try:
         results = client.gather([client.submit(_qi_task, src, policy, split, rows_per_batch, qi, contract, hashes,
                                                counted, pure=False) for split in _splits(src, rows_per_batch)])
@@ -264,7 +265,7 @@ def qi_pass(client: Any, src: SourceFile, policy: Policy, staging: Path, rows_pe
         if invalid is not None:
             raise _streaming_error(src, policy, rows_per_batch) or InputDataError(
                 src.path, "broken in one partition", **invalid)
-        counts = _ValueCounts(counted)
+        counts = ValueCounts(counted)
         for result in results:
             for table, filled in zip((qi, contract, hashes), result["tables"]):
                 _add(table, filled)

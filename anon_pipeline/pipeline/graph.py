@@ -372,17 +372,17 @@ def _release(run: Run, raw: dict, qi_table: dict, contract: dict | None, anonymi
 
 # ---- checks ----------------------------------------------------------------------------------------------------
 
-def _bucket_schema(name: str, table: StagedTable, check) -> list[CheckOutcome]:
-    """A schema check bucket by bucket (equal GUIDs share a bucket, so uniqueness holds table-wide): the first
-    broken bucket's outcome, else one passing outcome counting every row."""
-    outcome = None
-    for bucket in table.buckets():
-        outcome = check(bucket)
+def _batchwise(batches: Iterable[pd.DataFrame], check: Callable[[pd.DataFrame], CheckOutcome]) -> list[CheckOutcome]:
+    """A schema check batch by batch: the first broken batch's outcome, else one passing outcome counting every
+    row (a staged table's buckets hold equal GUIDs together, so uniqueness holds table-wide)."""
+    outcome, rows = None, 0
+    for batch in batches:
+        outcome = check(batch)
+        rows += len(batch)
         if not outcome.passed:
             return [outcome]
     assert outcome is not None
-    return [CheckOutcome(outcome.name, True, True, outcome.description,
-                         {**outcome.metadata, "rows": table.rows})]
+    return [CheckOutcome(outcome.name, True, True, outcome.description, {**outcome.metadata, "rows": rows})]
 
 
 def _leak(run: Run, anonymised: dict, raw: dict, qi_table: dict) -> CheckOutcome:
@@ -393,7 +393,7 @@ def _leak(run: Run, anonymised: dict, raw: dict, qi_table: dict) -> CheckOutcome
 
 def _staging_checks(run: Run, anonymised: dict, raw: dict, qi_table: dict) -> list[CheckOutcome]:
     """Every check on the anonymised (staging) table, as the release re-runs them."""
-    return [*_bucket_schema("anonymised", _staged(anonymised), lambda b: check_anonymised_schema(b, run.policy)),
+    return [*_batchwise(_staged(anonymised).buckets(), lambda b: check_anonymised_schema(b, run.policy)),
             _leak(run, anonymised, raw, qi_table), *check_privacy_targets(run.frame(anonymised), run.policy)]
 
 
@@ -416,14 +416,7 @@ def _raw_schema(run: Run, raw: dict) -> list[CheckOutcome]:
 
 def _release_schema(run: Run, folder: Path) -> list[CheckOutcome]:
     schema = anonymised_schema(run.policy)
-    rows, outcome = 0, None
-    for batch in iter_release_batches(folder, run.rows_per_batch):
-        outcome = check_schema("release", batch, schema)
-        rows += len(batch)
-        if not outcome.passed:
-            return [outcome]
-    assert outcome is not None
-    return [CheckOutcome(outcome.name, True, True, outcome.description, {**outcome.metadata, "rows": rows})]
+    return _batchwise(iter_release_batches(folder, run.rows_per_batch), lambda b: check_schema("release", b, schema))
 
 
 def stage_graph(policy: Policy) -> Graph:
@@ -479,12 +472,12 @@ def stage_graph(policy: Policy) -> Graph:
         Check("qi_table_schema", "qi_table", (CheckSpec(
             "qi_table_schema", True, "Every row has a unique random (v4) GUID, and the columns are exactly those "
             "the policy keeps, before any op: " + ", ".join(policy.kept_columns) + "."),),
-            lambda run, qi_table: _bucket_schema("qi_table", _staged(qi_table),
+            lambda run, qi_table: _batchwise(_staged(qi_table).buckets(),
                                                  lambda b: check_schema("qi_table", b, qi_schema(run.policy)))),
         Check("anonymised_schema", "anonymised", (CheckSpec(
             "anonymised_schema", True, f"Every released column is there with its type ({outputs}), and no "
             "quasi-identifier is left missing."),),
-            lambda run, anonymised: _bucket_schema("anonymised", _staged(anonymised),
+            lambda run, anonymised: _batchwise(_staged(anonymised).buckets(),
                                                    lambda b: check_anonymised_schema(b, run.policy))),
         Check("privacy_targets", "anonymised", tuple(
             CheckSpec(name, blocking, privacy_check_description(name, policy))

@@ -67,14 +67,14 @@ def n_buckets(src: SourceFile, rows_per_batch: int) -> int:
     return max(1, math.ceil(rows / rows_per_batch))
 
 
-def _counted_columns(policy: Policy) -> list[str]:
+def counted_columns(policy: Policy) -> list[str]:
     """Kept columns whose chain has a fit that looks at the data (distinct values or counts)."""
     column_steps, _ = bind_steps(policy)
     return [name for name in policy.kept_columns if policy.columns[name].role is not Role.identifier
             and any(b.op.fit_needs in (FitNeeds.DISTINCT, FitNeeds.COUNTS) for b in column_steps[name])]
 
 
-class _ValueCounts:
+class ValueCounts:
     """Distinct values of some columns with their counts, merged batch by batch."""
 
     def __init__(self, columns: list[str]) -> None:
@@ -107,8 +107,8 @@ def stream_qi_table(src: SourceFile, policy: Policy, staging: Path, rows_per_bat
     None when the policy keeps none)."""
     qi = StagedTable.create(staging, "qi_table", n_buckets(src, rows_per_batch))
     contract = StagedTable.create(staging, "contract", 1) if policy.release.contract else None
-    counted = _counted_columns(policy)
-    counts = _ValueCounts(counted)
+    counted = counted_columns(policy)
+    counts = ValueCounts(counted)
     first_row = 0
     try:
         for part, typed in enumerate(typed_batches(src, policy, rows_per_batch)):
@@ -127,7 +127,7 @@ def stream_qi_table(src: SourceFile, policy: Policy, staging: Path, rows_per_bat
     return qi, contract
 
 
-def write_counts(qi: StagedTable, policy: Policy, counts: _ValueCounts) -> None:
+def write_counts(qi: StagedTable, policy: Policy, counts: ValueCounts) -> None:
     """The value counts of the qi pass, beside the qi table (what ``fit_streaming`` reads)."""
     for name, vc in counts.counts.items():
         qi.write_extra(f"counts{policy.kept_columns.index(name)}",
