@@ -83,9 +83,17 @@ def dagster_ui(tmp_path):
 
 
 def _dismiss_dialogs(page) -> None:
+    """Dagster's first-visit dialogs, which may open a moment after the page loads (on a busy machine, after the
+    first look): skipped, and their backdrop gone before anything else is clicked."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
     skip = page.get_by_role("button", name="Skip")
-    if skip.count():
+    try:
+        skip.first.wait_for(state="visible", timeout=5_000)
         skip.first.click()
+    except PlaywrightTimeout:
+        pass  # no dialog this time
+    page.locator(".bp5-overlay-backdrop").first.wait_for(state="detached", timeout=15_000)
 
 
 def test_failing_raw_schema_check_shows_rule_and_hint_on_the_page(dagster_ui, tmp_path):
