@@ -48,16 +48,18 @@ class Contingency:
         return (self.value_count / self.n_rows)[self.pair_value]
 
 
-def contingency(class_ids: np.ndarray, n_classes: int, value_codes: np.ndarray, n_values: int) -> Contingency:
-    """Count the (class, value) cells with one dense ranking of ``class * n_values + value``."""
+def contingency(class_ids: np.ndarray, n_classes: int, value_codes: np.ndarray, n_values: int,
+                weights: np.ndarray | None = None) -> Contingency:
+    """Count the (class, value) cells with one dense ranking of ``class * n_values + value`` (``weights``: rows
+    each row stands for, when the table is given as counts, ``metrics.counted``)."""
     key = class_ids.astype(np.int64)
     key *= n_values
     key += value_codes
     cell_ids, cells = dense_rank(key, n_classes * n_values)
     del key
     # Cells are at most one per row: int32 while the table has fewer than 2**31 rows halves their memory.
-    small = np.int32 if len(class_ids) < 2**31 else np.int64
-    pair_count = np.bincount(cell_ids, minlength=len(cells)).astype(small)
+    small = np.int32 if len(class_ids) < 2**31 and weights is None else np.int64
+    pair_count = np.bincount(cell_ids, weights=weights, minlength=len(cells)).astype(small)
     del cell_ids
     pair_class = (cells // n_values).astype(small)
     cells %= n_values
@@ -71,7 +73,7 @@ def contingency(class_ids: np.ndarray, n_classes: int, value_codes: np.ndarray, 
         pair_value=pair_value,
         pair_count=pair_count,
         class_size=np.bincount(pair_class, weights=pair_count, minlength=n_classes).astype(np.int64),
-        value_count=np.bincount(value_codes, minlength=n_values).astype(np.int64),
+        value_count=np.bincount(value_codes, weights=weights, minlength=n_values).astype(np.int64),
         class_start=class_start,
     )
 

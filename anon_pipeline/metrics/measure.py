@@ -21,6 +21,7 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 
 from anon_pipeline.metrics import diversity as dv
+from anon_pipeline.metrics.counted import CountedRows
 from anon_pipeline.metrics.encoding import EncodedColumn, dense_rank, encode_frame, joint_ids
 from anon_pipeline.metrics.k_anonymity import k_from_sizes
 from anon_pipeline.metrics.risk import marketer_risk, prosecutor_risk, uniques_resolved_without
@@ -140,12 +141,15 @@ class PreparedTable:
     n_suppressed: int
     opts: MeasureParams
     orders: dict[str, list[Any]]
+    #: Rows each row stands for (a table given as counts, ``metrics.counted``); None: each row is one row.
+    weights: np.ndarray | None = None
     _contingencies: dict[str, dv.Contingency] = dataclass_field(default_factory=dict)
 
     def contingency(self, attribute: str) -> dv.Contingency:
         if attribute not in self._contingencies:
             col = self.sa_cols[attribute]
-            self._contingencies[attribute] = dv.contingency(self.ids, self.n_classes, col.codes, col.cardinality)
+            self._contingencies[attribute] = dv.contingency(self.ids, self.n_classes, col.codes, col.cardinality,
+                                                            self.weights)
         return self._contingencies[attribute]
 
     def ordered(self, attribute: str) -> bool:
@@ -157,11 +161,23 @@ class PreparedTable:
         return (pd.api.types.is_numeric_dtype(uniques.dtype) or attribute in self.orders
                 or bool(getattr(uniques.dtype, "ordered", False)))
 
+    def n_missing(self, column: EncodedColumn) -> int:
+        """Rows of the table whose value of ``column`` is missing."""
+        if self.weights is None:
+            return column.n_missing
+        missing = np.flatnonzero(pd.isna(column.uniques))
+        return int(self.weights[np.isin(column.codes, missing)].sum()) if missing.size else 0
 
-def prepare(df: pd.DataFrame, quasi_identifiers: Sequence[str], sensitive_attributes: Sequence[str] = (),
+
+def prepare(df: pd.DataFrame | CountedRows, quasi_identifiers: Sequence[str], sensitive_attributes: Sequence[str] = (),
             encoded: Mapping[str, EncodedColumn] | None = None, **params: Any) -> PreparedTable:
     """Encode the columns once, apply the suppression rule and group by the quasi-identifiers. ``encoded``: columns
-    of ``df`` already encoded (``encode_frame``, same ``ordinal`` orders), for callers measuring one table twice."""
+    of ``df`` already encoded (``encode_frame``, same ``ordinal`` orders), for callers measuring one table twice.
+    ``df`` may be a table given as counts (``metrics.counted.CountedRows``): every figure is the same as on the
+    rows it stands for."""
+    weights = None
+    if isinstance(df, CountedRows):
+        df, weights = df.frame, np.asarray(df.weights, dtype=np.int64)
     opts = MeasureParams(**params)
     qis, sas = list(dict.fromkeys(quasi_identifiers)), list(dict.fromkeys(sensitive_attributes))
     overlap = set(qis) & set(sas)
@@ -170,25 +186,28 @@ def prepare(df: pd.DataFrame, quasi_identifiers: Sequence[str], sensitive_attrib
     orders = {c: opts.ordinal[c] for c in sas if c in opts.ordinal}
     given = encoded or {}
     encoded = {**encode_frame(df, [c for c in qis + sas if c not in given], orders), **given}
-    n_total = len(df)
+    n_total = len(df) if weights is None else int(weights.sum())
     qi_cols, sa_cols = [encoded[c] for c in qis], [encoded[c] for c in sas]
 
-    mask = _suppression_mask(qi_cols, opts, n_total)
-    n_suppressed = int(mask.sum())
-    if opts.suppressed == "exclude" and n_suppressed:
+    mask = _suppression_mask(qi_cols, opts, len(df))
+    n_suppressed = int(mask.sum()) if weights is None else int(weights[mask].sum())
+    if opts.suppressed == "exclude" and mask.any():
         keep = ~mask
         qi_cols, sa_cols = [_subset(c, keep) for c in qi_cols], [_subset(c, keep) for c in sa_cols]
-    elif opts.suppressed == "class" and n_suppressed:
+        weights = weights[keep] if weights is not None else None
+    elif opts.suppressed == "class" and mask.any():
         qi_cols = [_as_star_class(c, mask, opts.suppression_marker) for c in qi_cols]
     n_rows = n_total - n_suppressed if opts.suppressed == "exclude" else n_total
+    n_listed = len(df) - int(mask.sum()) if opts.suppressed == "exclude" else len(df)
 
-    ids, n_classes = joint_ids(qi_cols, n_rows)
-    sizes = np.bincount(ids, minlength=n_classes) if n_rows else np.zeros(0, dtype=np.int64)
+    ids, n_classes = joint_ids(qi_cols, n_listed)
+    sizes = np.bincount(ids, weights=weights, minlength=n_classes).astype(np.int64) if n_rows \
+        else np.zeros(0, dtype=np.int64)
     return PreparedTable(qis, sas, qi_cols, {c.name: c for c in sa_cols}, ids, n_classes, sizes, n_total, n_rows,
-                         n_suppressed, opts, orders)
+                         n_suppressed, opts, orders, weights)
 
 
-def measure(df: pd.DataFrame, quasi_identifiers: Sequence[str], sensitive_attributes: Sequence[str] = (),
+def measure(df: pd.DataFrame | CountedRows, quasi_identifiers: Sequence[str], sensitive_attributes: Sequence[str] = (),
             encoded: Mapping[str, EncodedColumn] | None = None, **params: Any) -> dict[str, Any]:
     """Every anonymity and risk measure of ``df`` for the given quasi-identifiers and sensitive attributes.
 
@@ -217,7 +236,7 @@ def summarise(tab: PreparedTable) -> dict[str, Any]:
         "n_classes": kan.n_classes,
         "category": kan.category,
         "class_size_distribution": kan.class_size_distribution,
-        "missing_values": {c.name: c.n_missing for c in qi_cols},
+        "missing_values": {c.name: tab.n_missing(c) for c in qi_cols},
         "notes": [MISSING_VALUES_NOTE],
     }
     if opts.k is not None:

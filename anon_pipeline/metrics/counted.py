@@ -1,0 +1,134 @@
+"""Tables as counts: the distinct rows of some columns with how many rows each stands for, gathered batch by batch.
+
+A privacy measure or a report over a table of N rows needs only the distinct rows of the columns it measures and
+their counts; over generalised quasi-identifiers these are a few thousand, whatever N. :class:`RowCounter` gathers
+them from batches: each column is factorised per batch (pandas' hash table, no Python loop), the batch's distinct
+code rows are counted (``encoding.joint_ids``), and the per-batch dictionaries are merged once at the end. Its
+memory is set by the distinct rows, not the rows. Every measure of ``metrics.measure`` takes the result with
+``weights``, and gives the figures it gives on the rows themselves.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from anon_pipeline.metrics.encoding import EncodedColumn, joint_ids
+
+
+@dataclass(frozen=True)
+class CountedRows:
+    """Distinct rows (``frame``, one categorical column per measured column, missing values as missing) and how
+    many rows of the table each stands for (``weights``)."""
+
+    frame: pd.DataFrame
+    weights: np.ndarray
+
+    @property
+    def n_rows(self) -> int:
+        return int(self.weights.sum())
+
+    @classmethod
+    def of(cls, frame: pd.DataFrame, columns: Sequence[str] | None = None) -> "CountedRows":
+        """The counts of one table held in memory."""
+        counter = RowCounter(list(frame.columns) if columns is None else columns)
+        counter.add(frame)
+        return counter.result()
+
+    def value_counts(self, column: str) -> pd.Series:
+        """Rows per value of one column (missing values included, under a missing index entry), in value order."""
+        values = self.frame[column]
+        counts = pd.Series(self.weights).groupby(values.to_numpy(), dropna=False, sort=True).sum()
+        if isinstance(values.dtype, pd.CategoricalDtype):
+            counts.index = counts.index.astype(values.dtype.categories.dtype) if len(counts) else counts.index
+        return counts.astype(np.int64)
+
+    def project(self, columns: Sequence[str]) -> "CountedRows":
+        """The counts over fewer columns (their distinct rows, counts summed)."""
+        counter = RowCounter(columns)
+        counter.add(self.frame, self.weights)
+        return counter.result()
+
+
+def _plain(uniques) -> pd.Index:
+    """``pd.factorize``'s uniques as a plain index of the column's own values (a categorical's are categories)."""
+    if isinstance(uniques, pd.Categorical):
+        return pd.Index(uniques.categories.take(uniques.codes))
+    return pd.Index(uniques)
+
+
+def _distinct(codes: list[np.ndarray], cardinalities: list[int], weights: np.ndarray | None
+              ) -> tuple[list[np.ndarray], np.ndarray]:
+    """The distinct rows of code columns (codes >= 0) and the weight each carries."""
+    n = len(codes[0]) if codes else 0
+    columns = [EncodedColumn(str(j), c, pd.RangeIndex(card)) for j, (c, card) in enumerate(zip(codes, cardinalities))]
+    ids, d = joint_ids(columns, n, ordered=False)
+    counts = np.bincount(ids, weights=weights, minlength=d).astype(np.int64)
+    first = np.empty(d, dtype=np.int64)
+    first[ids[::-1]] = np.arange(n - 1, -1, -1)
+    return [c[first] for c in codes], counts
+
+
+class RowCounter:
+    """Counts of the distinct rows of ``columns``, added batch by batch; ``result()`` merges them."""
+
+    def __init__(self, columns: Iterable[str]) -> None:
+        self.columns = list(dict.fromkeys(columns))
+        self._uniques: list[list[pd.Index]] = [[] for _ in self.columns]
+        self._codes: list[list[np.ndarray]] = [[] for _ in self.columns]
+        self._counts: list[np.ndarray] = []
+        self._dtypes: dict[str, object] = {}
+
+    def add(self, batch: pd.DataFrame, weights: np.ndarray | None = None) -> None:
+        """Count one batch (``weights``: rows each row of the batch stands for; default one)."""
+        if not len(batch):
+            for c in self.columns:
+                self._dtypes.setdefault(c, batch[c].dtype)
+            return
+        codes, cards = [], []
+        for j, c in enumerate(self.columns):
+            self._dtypes.setdefault(c, batch[c].dtype)
+            local, uniques = pd.factorize(batch[c], use_na_sentinel=True)
+            # Code 0 is "missing", so every row has a code >= 0 for the joint count.
+            codes.append((local + 1).astype(np.int32))
+            cards.append(len(uniques) + 1)
+            self._uniques[j].append(_plain(uniques))
+        rows, counts = _distinct(codes, cards, None if weights is None else np.asarray(weights, dtype=np.float64))
+        for j, column in enumerate(rows):
+            self._codes[j].append(column)
+        self._counts.append(counts)
+
+    def result(self) -> CountedRows:
+        if not self._counts:
+            empty = pd.DataFrame({c: pd.Series([], dtype=self._dtypes.get(c, "object")) for c in self.columns})
+            return CountedRows(empty.astype("category"), np.zeros(0, dtype=np.int64))
+        codes, uniques = [], []
+        for j in range(len(self.columns)):
+            merged, categories = _merge_dictionaries(self._uniques[j], self._codes[j])
+            codes.append(merged)
+            uniques.append(categories)
+        counts = np.concatenate(self._counts)
+        if len(self._counts) > 1:
+            rows, counts = _distinct([c + 1 for c in codes], [len(u) + 1 for u in uniques], counts.astype(np.float64))
+            codes = [c - 1 for c in rows]
+        frame = pd.DataFrame({c: pd.Categorical.from_codes(codes[j], categories=uniques[j])
+                              for j, c in enumerate(self.columns)})
+        return CountedRows(frame, counts)
+
+
+def _merge_dictionaries(uniques: list[pd.Index], codes: list[np.ndarray]) -> tuple[np.ndarray, pd.Index]:
+    """Each batch's codes (0 missing, i > 0 its ``uniques[i - 1]``) as codes of one sorted dictionary (-1 missing)."""
+    every = uniques[0].append(uniques[1:]) if len(uniques) > 1 else uniques[0]
+    try:
+        global_codes, categories = pd.factorize(every, sort=True)
+    except TypeError:  # values of mixed types do not sort: order of first appearance
+        global_codes, categories = pd.factorize(every, sort=False)
+    out, offset = [], 0
+    for batch_uniques, batch_codes in zip(uniques, codes):
+        mapping = np.concatenate([[-1], global_codes[offset:offset + len(batch_uniques)]]).astype(np.int32)
+        out.append(mapping[batch_codes])
+        offset += len(batch_uniques)
+    return np.concatenate(out), pd.Index(categories)
