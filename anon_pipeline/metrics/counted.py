@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from anon_pipeline.metrics.encoding import EncodedColumn, joint_ids
+from anon_pipeline.metrics.encoding import EncodedColumn, joint_ids, missing_of
 
 
 @dataclass(frozen=True)
@@ -39,12 +39,19 @@ class CountedRows:
         return counter.result()
 
     def value_counts(self, column: str) -> pd.Series:
-        """Rows per value of one column (missing values included, under a missing index entry), in value order."""
+        """Rows per value of one column (missing values last, under a missing index entry), in value order."""
         values = self.frame[column]
-        counts = pd.Series(self.weights).groupby(values.to_numpy(), dropna=False, sort=True).sum()
-        if isinstance(values.dtype, pd.CategoricalDtype):
-            counts.index = counts.index.astype(values.dtype.categories.dtype) if len(counts) else counts.index
-        return counts.astype(np.int64)
+        if not isinstance(values.dtype, pd.CategoricalDtype):
+            return pd.Series(self.weights).groupby(values.to_numpy(), dropna=False, sort=True).sum().astype(np.int64)
+        categories = values.cat.categories
+        per_code = np.bincount(values.cat.codes.to_numpy().astype(np.int64) + 1, weights=self.weights,
+                               minlength=len(categories) + 1).astype(np.int64)
+        present = per_code[1:] > 0
+        index = categories[present]
+        counts = per_code[1:][present]
+        if per_code[0]:
+            index, counts = index.append(missing_of(categories.dtype)), np.append(counts, per_code[0])
+        return pd.Series(counts, index=index)
 
     def project(self, columns: Sequence[str]) -> "CountedRows":
         """The counts over fewer columns (their distinct rows, counts summed)."""
@@ -93,7 +100,8 @@ class RowCounter:
             self._dtypes.setdefault(c, batch[c].dtype)
             local, uniques = pd.factorize(batch[c], use_na_sentinel=True)
             # Code 0 is "missing", so every row has a code >= 0 for the joint count.
-            codes.append((local + 1).astype(np.int32))
+            local += 1
+            codes.append(local.astype(_code_type(len(uniques) + 1)))
             cards.append(len(uniques) + 1)
             self._uniques[j].append(_plain(uniques))
         rows, counts = _distinct(codes, cards, None if weights is None else np.asarray(weights, dtype=np.float64))
@@ -106,29 +114,78 @@ class RowCounter:
             empty = pd.DataFrame({c: pd.Series([], dtype=self._dtypes.get(c, "object")) for c in self.columns})
             return CountedRows(empty.astype("category"), np.zeros(0, dtype=np.int64))
         codes, uniques = [], []
+        batches = len(self._counts)
         for j in range(len(self.columns)):
             merged, categories = _merge_dictionaries(self._uniques[j], self._codes[j])
+            # Each batch's codes are let go as soon as they are merged: the peak is one copy, not two.
+            self._uniques[j], self._codes[j] = [], []
             codes.append(merged)
             uniques.append(categories)
-        counts = np.concatenate(self._counts)
-        if len(self._counts) > 1:
-            rows, counts = _distinct([c + 1 for c in codes], [len(u) + 1 for u in uniques], counts.astype(np.float64))
-            codes = [c - 1 for c in rows]
-        frame = pd.DataFrame({c: pd.Categorical.from_codes(codes[j], categories=uniques[j])
+        counts, self._counts = np.concatenate(self._counts), []
+        if batches > 1:
+            codes, counts = _distinct(codes, [len(u) + 1 for u in uniques], counts.astype(np.float64))
+        frame = pd.DataFrame({c: pd.Categorical.from_codes(codes[j].astype(np.int32) - 1, categories=uniques[j])
                               for j, c in enumerate(self.columns)})
         return CountedRows(frame, counts)
 
 
+def _code_type(cardinality: int) -> np.dtype:
+    """The narrowest code type for ``cardinality`` codes: a generalised column's codes take a byte a row."""
+    for dtype in (np.uint8, np.uint16, np.int32):
+        if cardinality <= np.iinfo(dtype).max:
+            return np.dtype(dtype)
+    return np.dtype(np.int64)
+
+
 def _merge_dictionaries(uniques: list[pd.Index], codes: list[np.ndarray]) -> tuple[np.ndarray, pd.Index]:
-    """Each batch's codes (0 missing, i > 0 its ``uniques[i - 1]``) as codes of one sorted dictionary (-1 missing)."""
+    """Each batch's codes (0 missing, i > 0 its ``uniques[i - 1]``) as codes of one sorted dictionary (the same
+    way: 0 missing, i > 0 the dictionary's value i - 1)."""
     every = uniques[0].append(uniques[1:]) if len(uniques) > 1 else uniques[0]
     try:
         global_codes, categories = pd.factorize(every, sort=True)
     except TypeError:  # values of mixed types do not sort: order of first appearance
         global_codes, categories = pd.factorize(every, sort=False)
+    dtype = _code_type(len(categories) + 1)
     out, offset = [], 0
     for batch_uniques, batch_codes in zip(uniques, codes):
-        mapping = np.concatenate([[-1], global_codes[offset:offset + len(batch_uniques)]]).astype(np.int32)
+        mapping = np.concatenate([[0], global_codes[offset:offset + len(batch_uniques)] + 1]).astype(dtype)
         out.append(mapping[batch_codes])
         offset += len(batch_uniques)
     return np.concatenate(out), pd.Index(categories)
+
+
+@dataclass(frozen=True)
+class TableCounts:
+    """What the reports and checks read of a table: the counts of its distinct rows over the columns measured
+    together (``joint``: quasi-identifiers and sensitive attributes), and every column's own value counts."""
+
+    joint: CountedRows
+    #: Per column, rows per value (index: the values, in the column's own type; missing values included).
+    columns: dict[str, pd.Series]
+    n_rows: int
+
+    @property
+    def dtypes(self) -> dict[str, object]:
+        """The type of each column's values."""
+        return {c: counts.index.dtype for c, counts in self.columns.items()}
+
+    @classmethod
+    def of(cls, frame: pd.DataFrame, joint: Sequence[str]) -> "TableCounts":
+        return count_batches([frame], joint, list(frame.columns))
+
+
+def count_batches(batches: Iterable[pd.DataFrame], joint: Sequence[str], columns: Sequence[str]) -> TableCounts:
+    """One pass over ``batches``: the joint counts of ``joint`` and the value counts of each of ``columns``."""
+    joint = list(dict.fromkeys(joint))
+    others = [c for c in dict.fromkeys(columns) if c not in joint]
+    together, apart = RowCounter(joint), {c: RowCounter([c]) for c in others}
+    rows = 0
+    for batch in batches:
+        rows += len(batch)
+        together.add(batch)
+        for counter in apart.values():
+            counter.add(batch)
+    counted = together.result()
+    per_column = {c: counted.value_counts(c) for c in joint}
+    per_column.update({c: counter.result().value_counts(c) for c, counter in apart.items()})
+    return TableCounts(counted, {c: per_column[c] for c in columns if c in per_column}, rows)

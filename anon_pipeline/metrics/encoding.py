@@ -63,7 +63,7 @@ def encode_column(values: pd.Series, order: Sequence | None = None) -> EncodedCo
         uniques = pd.Index(values.cat.categories)
         if (codes < 0).any():
             codes[codes < 0] = len(uniques)
-            uniques = uniques.append(_missing_of(uniques.dtype))
+            uniques = uniques.append(missing_of(uniques.dtype))
         return EncodedColumn(name, codes.astype(_code_dtype(len(uniques))), uniques)
     plain_int = pd.api.types.is_integer_dtype(values.dtype) and not isinstance(values.dtype,
                                                                               pd.api.extensions.ExtensionDtype)
@@ -83,7 +83,7 @@ def encode_column(values: pd.Series, order: Sequence | None = None) -> EncodedCo
     return EncodedColumn(name, codes.astype(_code_dtype(len(uniques))), pd.Index(uniques))
 
 
-def _missing_of(dtype) -> pd.Index:
+def missing_of(dtype) -> pd.Index:
     """A missing value in the column's own type where it has one (a column of only missing text stays text)."""
     try:
         return pd.Index([None], dtype=dtype)

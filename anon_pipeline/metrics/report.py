@@ -39,7 +39,7 @@ def anonymity_report(raw_df: pd.DataFrame, anon_df: pd.DataFrame, quasi_identifi
     notes = list(dict.fromkeys([*raw["notes"], *anon["notes"]]))
     notes.append(f"suppressed rows ({params.get('suppressed', 'exclude')}): raw {raw['n_suppressed']}, "
                  f"anonymised {anon['n_suppressed']}; rows removed by the anonymisation: "
-                 f"{len(raw_df) - len(anon_df)}")
+                 f"{raw['n_rows_in'] - anon['n_rows_in']}")
     if sas:
         notes.append(RECURSIVE_NOTE)
     return {

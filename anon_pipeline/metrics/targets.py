@@ -18,6 +18,7 @@ import pandas as pd
 from pydantic import Field, field_validator, model_validator
 
 from anon_pipeline.metrics import diversity as dv
+from anon_pipeline.metrics.counted import CountedRows
 from anon_pipeline.metrics.k_anonymity import k_from_sizes
 from anon_pipeline.metrics.measure import PreparedTable, prepare
 from anon_pipeline.metrics.risk import marketer_risk, prosecutor_risk
@@ -245,7 +246,7 @@ def _spec(privacy_section: Mapping[str, Any] | PrivacyTargets) -> PrivacyTargets
     return PrivacyTargets.model_validate(dict(privacy_section))
 
 
-def evaluate_targets(privacy_section: Mapping[str, Any] | PrivacyTargets, anonymised_df: pd.DataFrame,
+def evaluate_targets(privacy_section: Mapping[str, Any] | PrivacyTargets, anonymised_df: pd.DataFrame | CountedRows,
                      quasi_identifiers: Sequence[str], sensitive_attributes: Sequence[str] = (),
                      rename: Mapping[str, str] | None = None,
                      all_quasi_identifiers: Sequence[str] | None = None) -> list[TargetResult]:

@@ -12,6 +12,7 @@ from typing import Any
 
 import pandas as pd
 
+from anon_pipeline.metrics.counted import CountedRows
 from anon_pipeline.metrics.targets import ALL_QIS_CHECK, evaluate_targets, planned_checks
 from anon_pipeline.pipeline.anonymise import anonymised_schema
 from anon_pipeline.pipeline.leak import IdentifierIndex, LeakReport
@@ -70,8 +71,9 @@ def planned_privacy_checks(policy: Policy) -> list[tuple[str, bool]]:
     return planned_checks(privacy_section(policy), sensitive, rename, narrowed=k_target_narrowed(policy))
 
 
-def check_privacy_targets(anonymised: pd.DataFrame, policy: Policy) -> list[CheckOutcome]:
-    """One outcome per target of the ``privacy:`` section (k, l, t, delta, beta, risk)."""
+def check_privacy_targets(anonymised: pd.DataFrame | CountedRows, policy: Policy) -> list[CheckOutcome]:
+    """One outcome per target of the ``privacy:`` section (k, l, t, delta, beta, risk), on the anonymised rows or
+    their counts over the quasi-identifiers and sensitive attributes (``metrics.counted``)."""
     sensitive, rename = target_names(policy)
     results = evaluate_targets(privacy_section(policy), anonymised, k_quasi_identifier_outputs(policy), sensitive,
                                rename=rename, all_quasi_identifiers=all_quasi_identifier_outputs(policy))
@@ -97,17 +99,20 @@ def check_privacy_targets(anonymised: pd.DataFrame, policy: Policy) -> list[Chec
     return outcomes
 
 
-def check_no_identifier_leak(raw: pd.DataFrame, anonymised: pd.DataFrame, policy: Policy) -> CheckOutcome:
+def check_no_identifier_leak(raw: pd.DataFrame, anonymised: pd.DataFrame | dict[str, pd.Series],
+                             policy: Policy) -> CheckOutcome:
     """No value of any direct-identifier column of the input occurs in ``anonymised``, as a whole cell or as a
     token of a free-text cell (see ``pipeline.leak``), in any column, kept columns included.
 
     The one exception is narrow and counted: a value that is that column's own input data and is held by at
     least ``max(k, 2)`` released cells of it (a given name that is also a common country) cannot point at one
-    person. A value held by fewer cells counts as a leak even when it is the column's own data.
+    person. A value held by fewer cells counts as a leak even when it is the column's own data. ``anonymised``:
+    its rows, or each column's value counts (index: the values), which is all the search reads.
     """
     index = identifier_index(policy, raw.columns)
     index.add(raw)
-    return leak_outcome(index, index.leaks(anonymised))
+    found = index.leaks(anonymised) if isinstance(anonymised, pd.DataFrame) else index.leaks_in_counts(anonymised)
+    return leak_outcome(index, found)
 
 
 def identifier_index(policy: Policy, raw_columns: Iterable[str]) -> IdentifierIndex:

@@ -39,12 +39,14 @@ from anon_pipeline.pipeline.publish import release, write_key_tables, write_plan
 from anon_pipeline.pipeline.qi_table import GUID, qi_schema
 from anon_pipeline.pipeline.source import SourceFile, resolve_source
 from anon_pipeline.pipeline.staged import StagedTable, is_staged
+from anon_pipeline.pipeline.table_counts import staged_counts
 from anon_pipeline.pipeline.stream import (apply_streaming, engine_blockers, fit_streaming, leak_view,
                                            plan_key_tables, run_in_memory, stage_frame, stream_qi_table,
                                            typed_batches)
 from anon_pipeline.pipeline.union import UNION_CHECK, check_union_k, union_anonymity, union_markdown
 from anon_pipeline.workdir import PolicyDirs
-from anon_pipeline.policy.model import Policy
+from anon_pipeline.metrics.counted import TableCounts
+from anon_pipeline.policy.model import Policy, Role
 from anon_pipeline.release import iter_release_batches
 from anon_pipeline.reports import anonymity_markdown, anonymity_report, utility_markdown, utility_report
 from anon_pipeline.reports.plots import distributions_markdown
@@ -113,6 +115,21 @@ class Run:
             _FRAMES.put(table.folder, table.frame([c for c in table.columns if c != GUID], compact=True))
         return _FRAMES[table.folder]
 
+    def counts(self, staged: Any, names: str) -> TableCounts:
+        """What the reports and privacy checks read of a staged table (``names``: ``"input"`` for the qi and
+        generalised tables, ``"output"`` for the anonymised one): the counts of its distinct rows over the
+        quasi-identifiers and sensitive attributes, and each column's value counts (``pipeline.table_counts``:
+        one pass over its buckets, sealed beside them for the other assets). Its memory is set by the distinct
+        rows, not the rows."""
+        table = StagedTable.of(staged)
+        if table.folder not in _COUNTS:
+            measured = list(dict.fromkeys([*self.policy.k_quasi_identifiers, *self.policy.quasi_identifiers,
+                                           *self.policy.columns_with(Role.sensitive)]))
+            if names == "output":
+                measured = [self.policy.output_name(c) for c in measured]
+            _COUNTS.put(table.folder, staged_counts(table, measured))
+        return _COUNTS[table.folder]
+
     def record(self, value: Any, outcomes: list[CheckOutcome]) -> None:
         """Outcomes of checks measured on ``value``, for ``outcomes_of``."""
         _CHECKED.setdefault(_key(value), {}).update({o.name: o for o in outcomes})
@@ -145,6 +162,7 @@ class _Recent(OrderedDict):
 
 
 _FRAMES = _Recent(3)
+_COUNTS = _Recent(4)
 _CHECKED = _Recent(16)
 
 
@@ -325,14 +343,17 @@ def _dp_aggregates(run: Run, raw: dict, qi_table: dict) -> dict[str, Out]:
 def _report_stage(name: str, build, markdown, plots=None) -> Callable[..., dict[str, Out]]:
     def _report(run: Run, qi_table: dict, anonymised: dict, key_tables: dict,
                 generalised: dict | None = None, raw: dict | None = None) -> dict[str, Out]:
-        anonymised = run.frame(anonymised)
-        doc = build(run.frame(qi_table), anonymised, run.policy,
-                    run.frame(generalised) if generalised is not None else None,
-                    key_tables.get("plan_summary"))
+        def rows() -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame | None]:
+            # Only measures that compare values row by row (K_eps, synthetic rows, distributions) ask for these.
+            return (run.frame(qi_table), run.frame(anonymised),
+                    run.frame(generalised) if generalised is not None else None)
+
+        doc = build(run.counts(qi_table, "input"), run.counts(anonymised, "output"), run.policy, None,
+                    key_tables.get("plan_summary"), rows=rows)
         text = markdown(doc)
         if raw is not None:  # only the anonymity report of a policy that reuses plans reads raw
-            doc["union"] = union_anonymity(anonymised, run.policy, run.dirs, key_tables["plan_id"], run.partition,
-                                           raw.get("sha256"))
+            doc["union"] = union_anonymity(run.frame(anonymised), run.policy, run.dirs, key_tables["plan_id"],
+                                           run.partition, raw.get("sha256"))
             text += union_markdown(doc["union"])
         path = write_reports(run.dirs, {name: doc})[name]
         meta: dict[str, Any] = {"report": Markdown(text), "path": str(path)}
@@ -386,15 +407,15 @@ def _batchwise(batches: Iterable[pd.DataFrame], check: Callable[[pd.DataFrame], 
 
 
 def _leak(run: Run, anonymised: dict, raw: dict, qi_table: dict) -> CheckOutcome:
-    frame = run.frame(anonymised)
-    view = leak_view(SourceFile(**raw), _staged(qi_table), run.policy, run.rows_per_batch, frame)
-    return check_no_identifier_leak(view, frame, run.policy)
+    counts = run.counts(anonymised, "output").columns
+    view = leak_view(SourceFile(**raw), _staged(qi_table), run.policy, run.rows_per_batch, counts)
+    return check_no_identifier_leak(view, counts, run.policy)
 
 
 def _staging_checks(run: Run, anonymised: dict, raw: dict, qi_table: dict) -> list[CheckOutcome]:
     """Every check on the anonymised (staging) table, as the release re-runs them."""
     return [*_batchwise(_staged(anonymised).buckets(), lambda b: check_anonymised_schema(b, run.policy)),
-            _leak(run, anonymised, raw, qi_table), *check_privacy_targets(run.frame(anonymised), run.policy)]
+            _leak(run, anonymised, raw, qi_table), *check_privacy_targets(run.counts(anonymised, "output").joint, run.policy)]
 
 
 def staging_check_names(policy: Policy) -> list[str]:
@@ -482,7 +503,7 @@ def stage_graph(policy: Policy) -> Graph:
         Check("privacy_targets", "anonymised", tuple(
             CheckSpec(name, blocking, privacy_check_description(name, policy))
             for name, blocking in planned_privacy_checks(policy)),
-            lambda run, anonymised: check_privacy_targets(run.frame(anonymised), run.policy)),
+            lambda run, anonymised: check_privacy_targets(run.counts(anonymised, "output").joint, run.policy)),
         Check("no_identifier_leak", "anonymised", (CheckSpec(
             "no_identifier_leak", True, "No value of a direct-identifier column of the input ("
             + ", ".join(policy.identifiers) + ") occurs in any released column."),),

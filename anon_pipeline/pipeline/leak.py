@@ -83,15 +83,23 @@ def _candidates(released: pd.Series) -> tuple[np.ndarray, np.ndarray, np.ndarray
     """(distinct-cell index of each candidate, hash of each normalised candidate, released cells per distinct
     cell): every distinct cell whole and, for text, each of its tokens."""
     counted = pc.value_counts(arrow_column(released).drop_null())
+    return _candidates_of(counted.field("values"), counted.field("counts").to_numpy(), released.dtype)
+
+
+def _counted_candidates(counts: pd.Series) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """As ``_candidates``, from a column's value counts (index: its distinct values)."""
+    present = counts[counts.index.notna() & (counts.to_numpy() > 0)]
+    return _candidates_of(arrow_column(pd.Series(present.index)), present.to_numpy(dtype=np.int64), counts.index.dtype)
+
+
+def _candidates_of(distinct: pa.Array, counts: np.ndarray, dtype) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     # Distinct values made text after counting (cheaper); two that print the same count as two cells.
-    distinct = counted.field("values")
     if not is_text(distinct.type):
         distinct = pc.cast(distinct, pa.string())
-    counts = counted.field("counts").to_numpy()
     whole = np.arange(len(distinct), dtype=np.int64)
     norm = hash_strings(normalise(distinct))
     # Numbers, dates and booleans have no inner tokens: comparing whole cells is enough.
-    kind = released.dtype.categories.dtype if isinstance(released.dtype, pd.CategoricalDtype) else released.dtype
+    kind = dtype.categories.dtype if isinstance(dtype, pd.CategoricalDtype) else dtype
     if not (pd.api.types.is_string_dtype(kind) or pd.api.types.is_object_dtype(kind)):
         return whole, norm, counts
     tokens = pc.split_pattern_regex(pc.utf8_lower(distinct), pattern=TOKEN_SPLIT)
@@ -202,16 +210,25 @@ class IdentifierIndex:
         """Search one batch of the released table; returns the counts per released column over every batch
         searched so far (a value is excused only by the cells of all of them)."""
         for column in anonymised_batch.columns:
-            if column in self.skip:
-                continue
-            hits = self._hits.setdefault(column, _Hits())
-            if not len(self._ids):
-                continue
-            cell, value, counts = _candidates(anonymised_batch[column])
-            found = self._ids.contains(value)
-            if found.any():
-                hits.add(cell[found], value[found], counts)
+            self._search(column, lambda: _candidates(anonymised_batch[column]))
         return self.report()
+
+    def leaks_in_counts(self, counts: dict[str, pd.Series]) -> LeakReport:
+        """As ``leaks``, on the released table's value counts per column (all that the search reads of it)."""
+        for column, column_counts in counts.items():
+            self._search(column, lambda: _counted_candidates(column_counts))
+        return self.report()
+
+    def _search(self, column: str, candidates) -> None:
+        if column in self.skip:
+            return
+        hits = self._hits.setdefault(column, _Hits())
+        if not len(self._ids):
+            return
+        cell, value, counts = candidates()
+        found = self._ids.contains(value)
+        if found.any():
+            hits.add(cell[found], value[found], counts)
 
     def report(self) -> LeakReport:
         return LeakReport({column: hits.leak(self._own.get(column), self.min_shared)

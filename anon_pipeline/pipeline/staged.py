@@ -11,6 +11,7 @@ sorted by GUID, gives the whole table in GUID order: a random order that owes no
 
 from __future__ import annotations
 
+import os
 import re
 import secrets
 import shutil
@@ -78,8 +79,13 @@ class StagedTable:
             self.write_part(frame.iloc[rows], int(buckets[rows[0]]), part)
 
     def write_extra(self, name: str, frame: pd.DataFrame) -> None:
-        """A small companion table (aggregates gathered in the same pass), encrypted like the parts."""
-        write_sealed(Path(self.folder) / f"{name}{_EXTRA}", frame.reset_index(drop=True), encryption_key(), name=name)
+        """A small companion table (aggregates gathered in the same pass, or counted later by whichever process
+        needed them first), encrypted like the parts. Written under a temporary name and renamed, so a reader in
+        another process sees the whole table or none."""
+        target = Path(self.folder) / f"{name}{_EXTRA}"
+        temporary = target.with_name(f".{target.name}.{secrets.token_hex(6)}.tmp")
+        write_sealed(temporary, frame.reset_index(drop=True), encryption_key(), name=name)
+        os.replace(temporary, target)
 
     # ---- reading ---------------------------------------------------------------------------------------------
     def _parts(self) -> dict[int, list[Path]]:

@@ -276,14 +276,18 @@ def plan_key_tables(policy: Policy, plan: dict[str, Any]) -> dict[str, pd.DataFr
 # ---- the leak check's view of the input ----------------------------------------------------------------------------
 
 def leak_view(src: SourceFile, qi: StagedTable, policy: Policy, rows_per_batch: int,
-              released: pd.DataFrame) -> pd.DataFrame:
+              released: pd.DataFrame | dict[str, pd.Series]) -> pd.DataFrame:
     """The input cells the identifier-leak check can match against ``released``: the identifier values (one pass
     over those columns of the source) and the kept columns' own values (from the qi table, typed), keeping only
     those that equal a released cell or one of its tokens. ``check_no_identifier_leak`` gives the same answer on
     this view as on the whole input, at the memory of the few matches."""
     from anon_pipeline.pipeline.leak import candidate_hashes, matching_cells
 
-    candidates = candidate_hashes(released[c] for c in released.columns if c != GUID)
+    # The released columns' distinct values are all the candidates need (``released``: the rows, or per column
+    # the value counts, indexed by the values).
+    columns = ({c: released[c] for c in released.columns} if isinstance(released, pd.DataFrame) else
+               {c: pd.Series(counts.index[counts.index.notna()]) for c, counts in released.items()})
+    candidates = candidate_hashes(values for c, values in columns.items() if c != GUID)
     identifiers = [c for c in policy.identifiers if c in policy.columns]
     own = [c for c in policy.kept_columns if policy.columns[c].role is not Role.identifier]
     kept: dict[str, list[pd.Series]] = {c: [] for c in [*identifiers, *own]}

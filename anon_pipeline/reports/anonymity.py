@@ -7,10 +7,12 @@ classes are shown.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import pandas as pd
 
+from anon_pipeline.metrics.counted import CountedRows, TableCounts
 from anon_pipeline.metrics.encoding import EncodedColumn, encode_frame
 from anon_pipeline.metrics.k_eps import k_eps
 from anon_pipeline.metrics.measure import measure
@@ -21,9 +23,15 @@ from anon_pipeline.policy.model import Policy, Role
 from anon_pipeline.synthesis.privacy import privacy_report
 
 
-def anonymity_report(qi_table: pd.DataFrame, anonymised: pd.DataFrame, policy: Policy,
-                     generalised: pd.DataFrame | None = None,
-                     plan_summary: dict[str, Any] | None = None) -> dict[str, Any]:
+def anonymity_report(qi_table: pd.DataFrame | CountedRows | TableCounts,
+                     anonymised: pd.DataFrame | CountedRows | TableCounts, policy: Policy,
+                     generalised: pd.DataFrame | None = None, plan_summary: dict[str, Any] | None = None,
+                     rows: Callable[[], tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame | None]] | None = None
+                     ) -> dict[str, Any]:
+    """Every measure of both tables, given as rows or as counts (``metrics.counted``, over the quasi-identifiers
+    and sensitive attributes). K_eps and the privacy of synthetic rows are measured row by row: with counts,
+    ``rows`` gives the qi, anonymised and generalised tables when the policy has such columns."""
+    qi_table, anonymised = _joint(qi_table), _joint(anonymised)
     spec = PrivacyTargets.model_validate(policy.privacy.model_dump())
     params: dict[str, Any] = {"suppressed": spec.suppressed, "suppression_marker": spec.suppression_marker}
     if spec.k is not None:
@@ -33,25 +41,50 @@ def anonymity_report(qi_table: pd.DataFrame, anonymised: pd.DataFrame, policy: P
     # Both sides are measured twice (the k target's quasi-identifiers, then all of them): encode each column once.
     inputs = list(dict.fromkeys([*policy.k_quasi_identifiers, *policy.quasi_identifiers,
                                  *policy.columns_with(Role.sensitive)]))
-    encoded = (encode_frame(qi_table, [c for c in inputs if c in qi_table.columns]),
-               encode_frame(anonymised, [o for o in map(policy.output_name, inputs) if o in anonymised.columns]))
+    raw_frame, anon_frame = _frame(qi_table), _frame(anonymised)
+    encoded = (encode_frame(raw_frame, [c for c in inputs if c in raw_frame.columns]),
+               encode_frame(anon_frame, [o for o in map(policy.output_name, inputs) if o in anon_frame.columns]))
     report = measures_side_by_side(qi_table, anonymised, policy.k_quasi_identifiers,
                                    policy.columns_with(Role.sensitive),
                                    rename={c: policy.output_name(c) for c in policy.columns}, encoded=encoded,
                                    **params)
     report = {"policy": policy.name, "k_target": spec.k, **report,
               "all_quasi_identifiers": all_quasi_identifiers(qi_table, anonymised, policy, params, encoded)}
-    report.update(continuous_measures(qi_table if generalised is None else generalised, anonymised, policy))
+    if isinstance(qi_table, CountedRows) or isinstance(anonymised, CountedRows):
+        if needs_rows(anon_frame, policy):
+            assert rows is not None, "K_eps and the synthetic rows' privacy need the tables' rows"
+            qi_table, anonymised, generalised = rows()
+        else:
+            qi_table = anonymised = None
+    if qi_table is not None and anonymised is not None:
+        report.update(continuous_measures(qi_table if generalised is None else generalised, anonymised, policy))
     if plan_summary:
         report["steps"] = plan_summary
     return report
+
+
+def _joint(table: pd.DataFrame | CountedRows | TableCounts) -> pd.DataFrame | CountedRows:
+    return table.joint if isinstance(table, TableCounts) else table
+
+
+def _frame(table: pd.DataFrame | CountedRows) -> pd.DataFrame:
+    return table.frame if isinstance(table, CountedRows) else table
+
+
+def needs_rows(anonymised: pd.DataFrame, policy: Policy) -> bool:
+    """Whether the report measures row by row: continuous quasi-identifiers released continuous (K_eps), or
+    synthesised groups (the privacy of synthetic rows). ``anonymised``: its rows or its counts' frame."""
+    inputs = policy.k_quasi_identifiers
+    anon = anonymised.rename(columns={policy.output_name(c): c for c in inputs})
+    return bool(policy.groups or _continuous(policy, inputs, anon))
 
 
 _WIDE_KEYS = ("k_anonymity", "k_percent", "n_classes", "sample_uniques", "sample_unique_share",
               "prosecutor_risk_max", "prosecutor_risk_avg", "n_rows", "n_suppressed")
 
 
-def all_quasi_identifiers(qi_table: pd.DataFrame, anonymised: pd.DataFrame, policy: Policy,
+def all_quasi_identifiers(qi_table: pd.DataFrame | CountedRows, anonymised: pd.DataFrame | CountedRows,
+                          policy: Policy,
                           params: dict[str, Any],
                           encoded: tuple[dict[str, EncodedColumn], dict[str, EncodedColumn]] | None = None
                           ) -> dict[str, Any]:
@@ -60,7 +93,9 @@ def all_quasi_identifiers(qi_table: pd.DataFrame, anonymised: pd.DataFrame, poli
     raw and anonymised)."""
     inputs = policy.quasi_identifiers
     outputs = [policy.output_name(c) for c in inputs]
-    wide = {"suppressed": params["suppressed"], "suppression_marker": params["suppression_marker"]}
+    # Only class sizes are read of these (not which attribute makes a record unique: a group-by per attribute).
+    wide = {"suppressed": params["suppressed"], "suppression_marker": params["suppression_marker"],
+            "uniqueness": False}
     raw_encoded, anon_encoded = encoded or (None, None)
     raw = measure(qi_table, inputs, (), raw_encoded, **wide)
     anon = measure(anonymised, outputs, (), anon_encoded, **wide)
@@ -76,7 +111,11 @@ def all_quasi_identifiers(qi_table: pd.DataFrame, anonymised: pd.DataFrame, poli
 
 
 def _continuous(policy: Policy, columns: list[str], frame: pd.DataFrame) -> list[str]:
-    return [c for c in columns if policy.columns[c].dtype == "float" and pd.api.types.is_float_dtype(frame[c])]
+    def is_float(values: pd.Series) -> bool:
+        dtype = values.dtype
+        return pd.api.types.is_float_dtype(dtype.categories.dtype if isinstance(dtype, pd.CategoricalDtype) else dtype)
+
+    return [c for c in columns if policy.columns[c].dtype == "float" and c in frame.columns and is_float(frame[c])]
 
 
 def continuous_measures(before: pd.DataFrame, anonymised: pd.DataFrame, policy: Policy) -> dict[str, Any]:

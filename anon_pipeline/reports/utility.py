@@ -8,12 +8,14 @@ book, mapping codes back to labels by their counts.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from anon_pipeline.dp.utility import dp_utility
+from anon_pipeline.metrics.counted import TableCounts
 from anon_pipeline.policy.model import Policy, Role
 from anon_pipeline.transforms.registry import get_op
 from anon_pipeline.utility import utility_report as distribution_report
@@ -41,31 +43,39 @@ def entropy_bits(values: pd.Series, counts: pd.Series | None = None) -> float:
     return float(-(p * np.log2(p)).sum()) if p.size else 0.0
 
 
-def _side(values: pd.Series, counts: pd.Series | None = None) -> dict[str, Any]:
-    counts = values.value_counts(dropna=False) if counts is None else counts
-    # Counts of zero are a categorical's unused categories: they are no value of the column.
-    distinct = int((counts[counts.index.notna()] > 0).sum())
-    out: dict[str, Any] = {"n": int(len(values)), "missing": int(values.isna().sum()),
-                           "distinct": distinct, "entropy_bits": round(entropy_bits(values, counts), 6)}
-    if pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
-        x = values.astype("Float64")
-        out.update({"mean": float(x.mean()), "std": float(x.std())})
+def _numeric(dtype) -> bool:
+    kind = dtype.categories.dtype if isinstance(dtype, pd.CategoricalDtype) else dtype
+    return pd.api.types.is_numeric_dtype(kind) and not pd.api.types.is_bool_dtype(kind)
+
+
+def _side(counts: pd.Series, dtype) -> dict[str, Any]:
+    """Figures of one column from its value counts (missing values under a missing index entry)."""
+    present = counts[counts.index.notna()]
+    out: dict[str, Any] = {"n": int(counts.sum()), "missing": int(counts[counts.index.isna()].sum()),
+                           # Counts of zero are a categorical's unused categories: they are no value of the column.
+                           "distinct": int((present > 0).sum()),
+                           "entropy_bits": round(entropy_bits(counts, counts), 6)}
+    if _numeric(dtype):
+        x, w = present.index.to_numpy(dtype=np.float64), present.to_numpy(dtype=np.float64)
+        n = w.sum()
+        mean = float((w * x).sum() / n) if n else float("nan")
+        out.update({"mean": mean, "std": float(np.sqrt((w * (x - mean) ** 2).sum() / (n - 1))) if n > 1
+                    else float("nan")})
     return out
 
 
-def _distribution(values: pd.Series, min_count: int = 1, counts: pd.Series | None = None) -> dict[str, int] | None:
+def _labelled(counts: pd.Series) -> pd.Series:
+    """Counts per printed value (missing values as ``<missing>``): two values that print the same are one."""
+    labels = pd.Index(counts.index).astype("str").fillna("<missing>") if len(counts) else counts.index
+    return counts.groupby(labels).sum() if len(counts) else counts
+
+
+def _distribution(counts: pd.Series, min_count: int = 1) -> dict[str, int] | None:
     """Counts per category, or None for columns with too many categories to list; categories below
-    ``min_count`` rows are pooled into one entry. ``counts``: the column's value counts (missing values
-    included), when the caller has them: then text columns are not counted twice, and columns with far too
-    many values are not turned into text at all."""
-    if counts is not None and isinstance(values.dtype, pd.StringDtype):
-        counts = counts.rename(index=lambda v: "<missing>" if pd.isna(v) else v).groupby(level=0).sum()
-    elif counts is not None and len(counts) > MAX_CATEGORIES_LISTED + 1 and not (
-            values.dtype == object or isinstance(values.dtype, pd.CategoricalDtype)):
-        # Distinct numbers, dates and booleans print as distinct text: still too many once printed.
+    ``min_count`` rows are pooled into one entry."""
+    if len(counts) > MAX_CATEGORIES_LISTED + 1:
         return None
-    else:
-        counts = values.astype("str").fillna("<missing>").value_counts(dropna=False)
+    counts = _labelled(counts[counts > 0])
     if len(counts) > MAX_CATEGORIES_LISTED:
         return None
     rare = counts[counts < min_count]
@@ -75,60 +85,83 @@ def _distribution(values: pd.Series, min_count: int = 1, counts: pd.Series | Non
     return out
 
 
-def domain_preserving_columns(qi_table: pd.DataFrame, anonymised: pd.DataFrame, policy: Policy) -> list[str]:
+def _counts(table: pd.DataFrame | TableCounts) -> TableCounts:
+    return table if isinstance(table, TableCounts) else TableCounts.of(table, [])
+
+
+def domain_preserving_columns(qi_table: pd.DataFrame | TableCounts, anonymised: pd.DataFrame | TableCounts,
+                              policy: Policy) -> list[str]:
     """Quasi-identifiers whose released values live in the same domain as before: synthesised group members, and
     numeric columns that stay numeric (noise, top-coding)."""
+    before, after = _dtypes(qi_table), _dtypes(anonymised)
     grouped = {c for g in policy.groups for c in g.columns}
-    out = []
-    for name in policy.quasi_identifiers:
-        after = anonymised[policy.output_name(name)]
-        numeric = pd.api.types.is_numeric_dtype(qi_table[name]) and pd.api.types.is_numeric_dtype(after)
-        if name in grouped or numeric:
-            out.append(name)
-    return out
+    return [name for name in policy.quasi_identifiers
+            if name in grouped or (_numeric(before[name]) and _numeric(after[policy.output_name(name)]))]
 
 
-def utility_report(qi_table: pd.DataFrame, anonymised: pd.DataFrame, policy: Policy,
-                   generalised: pd.DataFrame | None = None, plan_summary: dict[str, Any] | None = None
+def _dtypes(table: pd.DataFrame | TableCounts) -> dict[str, Any]:
+    return table.dtypes if isinstance(table, TableCounts) else dict(table.dtypes)
+
+
+def needs_rows(qi_table: pd.DataFrame | TableCounts, anonymised: pd.DataFrame | TableCounts, policy: Policy) -> bool:
+    """Whether the report compares distributions row by row (noise and synthesis keep a column's domain; DP
+    synthesis): then it reads the tables whole, not their counts."""
+    return bool(policy.groups or domain_preserving_columns(qi_table, anonymised, policy))
+
+
+def utility_report(qi_table: pd.DataFrame | TableCounts, anonymised: pd.DataFrame | TableCounts, policy: Policy,
+                   generalised: pd.DataFrame | None = None, plan_summary: dict[str, Any] | None = None,
+                   rows: Callable[[], tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame | None]] | None = None
                    ) -> dict[str, Any]:
+    """Per released column, the figures before and after from their value counts; where a column keeps its
+    domain, the distributions compared (``rows``: the qi, anonymised and generalised tables in memory, asked
+    for only then, when the tables were given as counts)."""
+    before_counts, after_counts = _counts(qi_table), _counts(anonymised)
     columns: dict[str, Any] = {}
     for name in policy.kept_columns:
         spec = policy.columns[name]
         out_name = policy.output_name(name)
-        before, after = qi_table[name], anonymised[out_name]
-        # Each side counted once: the figures and the distribution come from the same counts.
-        before_counts, after_counts = before.value_counts(dropna=False), after.value_counts(dropna=False)
+        before, after = before_counts.columns[name], after_counts.columns[out_name]
         entry: dict[str, Any] = {"role": spec.role.value, "output": out_name,
-                                 "ops": [s.op for s in spec.steps], "before": _side(before, before_counts),
-                                 "after": _side(after, after_counts),
-                                 "after_distribution": _distribution(after, counts=after_counts)}
+                                 "ops": [s.op for s in spec.steps],
+                                 "before": _side(before, before_counts.dtypes[name]),
+                                 "after": _side(after, after_counts.dtypes[out_name]),
+                                 "after_distribution": _distribution(after)}
         if pseudonymised(spec.steps):
             entry["pseudonymisation"] = PSEUDONYMISATION_NOTE
-        elif not pd.api.types.is_numeric_dtype(before):
-            entry["before_distribution"] = _distribution(before, MIN_CATEGORY_COUNT, before_counts)
+        elif not _numeric(before_counts.dtypes[name]):
+            entry["before_distribution"] = _distribution(before, MIN_CATEGORY_COUNT)
         h_before = entry["before"]["entropy_bits"]
         entry["entropy_retained"] = round(entry["after"]["entropy_bits"] / h_before, 6) if h_before > 0 else 1.0
         if spec.role is not Role.quasi_identifier and not spec.steps:
             # Unchanged columns: the total-variation distance shows rows lost to suppression, if any.
-            p = before.astype("str").value_counts(normalize=True)
-            q = after.astype("str").value_counts(normalize=True)
+            p, q = _labelled(before), _labelled(after)
+            p, q = p / p.sum(), q / q.sum()
             entry["total_variation"] = round(float(0.5 * p.subtract(q, fill_value=0).abs().sum()), 6)
         columns[out_name] = entry
-    report = {"policy": policy.name, "rows_before": len(qi_table), "rows_after": len(anonymised), "columns": columns}
-    comparable = domain_preserving_columns(qi_table, anonymised, policy)
+    report = {"policy": policy.name, "rows_before": before_counts.n_rows, "rows_after": after_counts.n_rows,
+              "columns": columns}
+    if not needs_rows(before_counts, after_counts, policy):
+        return report
+    if isinstance(qi_table, pd.DataFrame) and isinstance(anonymised, pd.DataFrame):
+        qi_rows, anon_rows = qi_table, anonymised
+    else:
+        assert rows is not None, "the distributions need the tables' rows"
+        qi_rows, anon_rows, generalised = rows()
+    comparable = domain_preserving_columns(qi_rows, anon_rows, policy)
     if comparable:
         # Noise and synthesis keep a column's domain, so KL divergence (Borisov et al. 2023) and association
         # matrices apply.
-        before = qi_table.copy()
+        before_rows = qi_rows.copy()
         if generalised is not None:
             grouped = [c for g in policy.groups for c in g.columns]
-            before[grouped] = generalised[grouped]
-        anon = anonymised.rename(columns={policy.output_name(c): c for c in comparable})
+            before_rows[grouped] = generalised[grouped]
+        anon = anon_rows.rename(columns={policy.output_name(c): c for c in comparable})
         groups = {g.name: [c for c in g.columns if c in comparable] for g in policy.groups}
-        report["distribution"] = distribution_report(before[comparable], anon[comparable], comparable,
+        report["distribution"] = distribution_report(before_rows[comparable], anon[comparable], comparable,
                                                      groups={k: v for k, v in groups.items() if v} or None,
                                                      seed=policy.seed)
-    dp = dp_utility(qi_table if generalised is None else generalised, anonymised, policy)
+    dp = dp_utility(qi_rows if generalised is None else generalised, anon_rows, policy)
     if dp:
         report["dp_utility"] = dp
     return report

@@ -20,7 +20,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
 
 from anon_pipeline.stats.floats import as_float, from_float
 from anon_pipeline.stats.kde import reflect_into
@@ -97,6 +96,9 @@ class CartSynthesizer:
         self.leaves: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = [self._donors(np.zeros(n, int), 1)]
         # Which rows are equal on every column so far (numbered by first appearance, as pd.factorize does).
         prefix = np.zeros(n, dtype=np.int64)
+        # scikit-learn (with scipy) costs a second or more to import: only a policy that synthesises by CART pays it.
+        from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
+
         for j, col in enumerate(self.columns):
             key = pd.factorize(col.x, use_na_sentinel=False)[0] if col.continuous else col.x
             prefix = pd.factorize(prefix * (int(key.max(initial=0)) + 1) + key)[0]

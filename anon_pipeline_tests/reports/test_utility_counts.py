@@ -1,5 +1,6 @@
-"""The utility report's per-column figures from one value count per side equal those counted the plain way
-(text conversion, ``nunique``, a second ``value_counts``), on the column types that differ in how they count."""
+"""The utility report's per-column figures from one value count per side (all it keeps of a table: its counts,
+``metrics.counted``) equal those counted the plain way (text conversion, ``nunique``, a second ``value_counts``,
+mean and standard deviation of the rows), on the column types that differ in how they count."""
 
 from __future__ import annotations
 
@@ -38,11 +39,15 @@ def _plain_distribution(values: pd.Series, min_count: int) -> dict[str, int] | N
 def test_one_count_gives_the_plain_figures(name):
     values = pd.Series(COLUMNS[name], name=name)
     counts = values.value_counts(dropna=False)
-    side = _side(values, counts)
+    side = _side(counts, values.dtype)
     assert side["distinct"] == values.nunique(dropna=True) and side["missing"] == int(values.isna().sum())
     plain = values.value_counts(dropna=False, normalize=True).to_numpy()
     plain = plain[plain > 0]  # unused categories of a categorical
     assert side["entropy_bits"] == round(float(-(plain * np.log2(plain)).sum()), 6)
     assert entropy_bits(values) == entropy_bits(values, counts)
     for min_count in (1, 5):
-        assert _distribution(values, min_count, counts) == _plain_distribution(values, min_count)
+        assert _distribution(counts, min_count) == _plain_distribution(values, min_count)
+    if "mean" in side:
+        plain_numbers = values.astype("Float64")
+        assert side["mean"] == pytest.approx(float(plain_numbers.mean()), rel=1e-12)
+        assert side["std"] == pytest.approx(float(plain_numbers.std()), rel=1e-9)

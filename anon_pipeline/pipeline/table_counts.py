@@ -1,0 +1,60 @@
+"""The counts the reports and privacy checks read of a staged table, counted once per table and kept beside it.
+
+``metrics.counted`` counts a table's distinct rows over the measured columns, and each column's values, in one
+pass over its buckets. The first stage or check that needs them (in any process: Dagster may run each asset in
+its own) counts them and seals them into the staged folder as companion tables; the others read those back.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+
+from anon_pipeline.metrics.counted import CountedRows, TableCounts, count_batches
+from anon_pipeline.pipeline.qi_table import GUID
+from anon_pipeline.pipeline.staged import StagedTable
+from anon_pipeline.secrets import SecretsError
+
+#: The weight column of the sealed joint counts (a name no policy column can take: it holds a space).
+_WEIGHT = "rows per distinct row"
+_JOINT = "table-counts-joint"
+_COLUMN = "table-counts-column"
+
+
+def staged_counts(table: StagedTable, measured: Sequence[str]) -> TableCounts:
+    """The counts of ``table``: joint over those of ``measured`` it has, and per column (the GUID aside)."""
+    columns = [c for c in table.columns if c != GUID]
+    joint = [c for c in dict.fromkeys(measured) if c in columns]
+    found = _read(table, joint, columns)
+    if found is not None:
+        return found
+    counts = count_batches(table.buckets(columns, sort_by=None), joint, columns)
+    _write(table, counts, columns)
+    return counts
+
+
+def _read(table: StagedTable, joint: list[str], columns: list[str]) -> TableCounts | None:
+    try:
+        frame = table.extra(_JOINT)
+        if frame is None or list(frame.columns) != [*joint, _WEIGHT]:
+            return None
+        per_column = {}
+        for i, c in enumerate(columns):
+            stored = table.extra(f"{_COLUMN}{i}")
+            if stored is None:
+                return None
+            per_column[c] = pd.Series(stored["count"].to_numpy(dtype=np.int64), index=pd.Index(stored["value"]))
+    except SecretsError:
+        return None  # written with another key, or cut short: count again
+    weights = frame.pop(_WEIGHT).to_numpy(dtype=np.int64)
+    return TableCounts(CountedRows(frame, weights), per_column, table.rows)
+
+
+def _write(table: StagedTable, counts: TableCounts, columns: list[str]) -> None:
+    for i, c in enumerate(columns):
+        values = counts.columns[c]
+        table.write_extra(f"{_COLUMN}{i}", pd.DataFrame({"value": values.index, "count": values.to_numpy()}))
+    # The joint table last: a reader that finds it finds every column's counts too.
+    table.write_extra(_JOINT, counts.joint.frame.assign(**{_WEIGHT: counts.joint.weights}))

@@ -1,0 +1,64 @@
+"""The counts of a staged table are counted once, sealed beside its parts, and read back the same by any later
+stage (another Dagster process included); a companion cut short is counted again, not trusted."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from anon_pipeline.pipeline import table_counts
+from anon_pipeline.pipeline.qi_table import GUID
+from anon_pipeline.pipeline.staged import StagedTable
+from anon_pipeline.pipeline.table_counts import staged_counts
+
+
+def _staged(tmp_path) -> tuple[StagedTable, pd.DataFrame]:
+    rng = np.random.default_rng(3)
+    n = 1000
+    frame = pd.DataFrame({
+        GUID: pd.array([f"{i:036d}" for i in range(n)], dtype="str"),
+        "band": pd.Series(rng.choice(["0-20", "20-40", None], n), dtype="str"),
+        "code": rng.integers(0, 5, n),
+        "weight": np.where(rng.random(n) < .05, np.nan, rng.integers(30, 100, n) / 2),
+    })
+    table = StagedTable.create(tmp_path, "anonymised", 3)
+    for part, rows in enumerate(np.array_split(np.arange(n), 4)):
+        table.write_part(frame.iloc[rows], part % 3, part)
+    return table, frame
+
+
+def test_counts_are_counted_once_and_read_back_equal(tmp_path, monkeypatch):
+    table, frame = _staged(tmp_path)
+    first = staged_counts(table, ["band", "code", "not a column"])
+    assert first.n_rows == len(frame) and list(first.joint.frame.columns) == ["band", "code"]
+    joint = frame.groupby(["band", "code"], dropna=False).size()
+    assert sorted(first.joint.weights.tolist()) == sorted(joint.tolist())
+    for column in ("band", "code", "weight"):
+        counts, expected = first.columns[column], frame[column].value_counts(dropna=False)
+        assert counts[counts.index.notna()].to_dict() == expected[expected.index.notna()].to_dict()
+        assert int(counts[counts.index.isna()].sum()) == int(frame[column].isna().sum())
+    assert GUID not in first.columns
+
+    def no_second_count(*args, **kwargs):
+        raise AssertionError("counted twice")
+
+    monkeypatch.setattr(table_counts, "count_batches", no_second_count)
+    again = staged_counts(StagedTable.of(table.as_dict()), ["band", "code"])
+    pd.testing.assert_frame_equal(again.joint.frame, first.joint.frame)
+    assert np.array_equal(again.joint.weights, first.joint.weights)
+    for column, counts in first.columns.items():
+        pd.testing.assert_series_equal(again.columns[column], counts, check_names=False, check_index_type=False)
+    # Other measured columns are another count, not a stale one.
+    with pytest.raises(AssertionError, match="counted twice"):
+        staged_counts(table, ["band"])
+
+
+def test_a_cut_companion_is_counted_again_not_trusted(tmp_path):
+    table, _ = _staged(tmp_path)
+    first = staged_counts(table, ["band"])
+    joint = next(p for p in tmp_path.rglob("*") if p.name.startswith("table-counts-joint"))
+    joint.write_bytes(joint.read_bytes()[:-10])
+    again = staged_counts(StagedTable.of(table.as_dict()), ["band"])
+    assert np.array_equal(np.sort(again.joint.weights), np.sort(first.joint.weights))
+    assert not [p for p in tmp_path.rglob("*.tmp")]
