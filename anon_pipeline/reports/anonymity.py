@@ -22,7 +22,7 @@ from anon_pipeline.synthesis.privacy import privacy_report
 
 
 def anonymity_report(qi_table: pd.DataFrame, anonymised: pd.DataFrame, policy: Policy,
-                     generalised: pd.DataFrame | None = None,
+                     before_group_steps: pd.DataFrame | None = None,
                      plan_summary: dict[str, Any] | None = None) -> dict[str, Any]:
     spec = PrivacyTargets.model_validate(policy.privacy.model_dump())
     params: dict[str, Any] = {"suppressed": spec.suppressed, "suppression_marker": spec.suppression_marker}
@@ -41,7 +41,8 @@ def anonymity_report(qi_table: pd.DataFrame, anonymised: pd.DataFrame, policy: P
                                    **params)
     report = {"policy": policy.name, "k_target": spec.k, **report,
               "all_quasi_identifiers": all_quasi_identifiers(qi_table, anonymised, policy, params, encoded)}
-    report.update(continuous_measures(qi_table if generalised is None else generalised, anonymised, policy))
+    report.update(continuous_measures(qi_table if before_group_steps is None else before_group_steps, anonymised,
+                                      policy))
     if plan_summary:
         report["steps"] = plan_summary
     return report

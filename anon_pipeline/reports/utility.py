@@ -89,7 +89,7 @@ def domain_preserving_columns(qi_table: pd.DataFrame, anonymised: pd.DataFrame, 
 
 
 def utility_report(qi_table: pd.DataFrame, anonymised: pd.DataFrame, policy: Policy,
-                   generalised: pd.DataFrame | None = None, plan_summary: dict[str, Any] | None = None
+                   before_group_steps: pd.DataFrame | None = None, plan_summary: dict[str, Any] | None = None
                    ) -> dict[str, Any]:
     columns: dict[str, Any] = {}
     for name in policy.kept_columns:
@@ -120,15 +120,15 @@ def utility_report(qi_table: pd.DataFrame, anonymised: pd.DataFrame, policy: Pol
         # Noise and synthesis keep a column's domain, so KL divergence (Borisov et al. 2023) and association
         # matrices apply.
         before = qi_table.copy()
-        if generalised is not None:
+        if before_group_steps is not None:
             grouped = [c for g in policy.groups for c in g.columns]
-            before[grouped] = generalised[grouped]
+            before[grouped] = before_group_steps[grouped]
         anon = anonymised.rename(columns={policy.output_name(c): c for c in comparable})
         groups = {g.name: [c for c in g.columns if c in comparable] for g in policy.groups}
         report["distribution"] = distribution_report(before[comparable], anon[comparable], comparable,
                                                      groups={k: v for k, v in groups.items() if v} or None,
                                                      seed=policy.seed)
-    dp = dp_utility(qi_table if generalised is None else generalised, anonymised, policy)
+    dp = dp_utility(qi_table if before_group_steps is None else before_group_steps, anonymised, policy)
     if dp:
         report["dp_utility"] = dp
     return report
