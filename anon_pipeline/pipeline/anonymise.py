@@ -27,9 +27,9 @@ class Anonymised:
     table: pd.DataFrame
     plan: dict[str, Any]
     key_tables: dict[str, pd.DataFrame] = field(default_factory=dict)
-    #: After every column's steps, before any group's (input column names): the "generalised" table that
-    #: synthesised groups are measured against.
-    generalised: pd.DataFrame | None = None
+    #: After every column's steps, before any group's (input column names): the table that synthesised groups
+    #: are measured against (the stage output ``before_group_steps``).
+    before_group_steps: pd.DataFrame | None = None
 
     @property
     def plan_id(self) -> str:
@@ -62,7 +62,7 @@ def _run(qi_table: pd.DataFrame, policy: Policy, plan: dict[str, Any] | None, gr
         table[name], new_plan["columns"][name], k = run_steps(table[name], column_steps[name], policy, name,
                                                                      replayed)
         keys.update(k)
-    generalised = table.copy()
+    before_group_steps = table.copy()
     resized: list[pd.DataFrame] = []
     for group in policy.groups if groups else ():
         replayed = plan["groups"][group.name] if plan is not None else None
@@ -78,7 +78,7 @@ def _run(qi_table: pd.DataFrame, policy: Policy, plan: dict[str, Any] | None, gr
         table = _fully_synthetic(resized, policy)
     table = table.rename(columns={c: policy.output_name(c) for c in policy.kept_columns})
     table = table.sort_values(GUID, ignore_index=True)
-    return Anonymised(table, new_plan, keys, generalised)
+    return Anonymised(table, new_plan, keys, before_group_steps)
 
 
 def _fully_synthetic(outputs: list[pd.DataFrame], policy: Policy) -> pd.DataFrame:

@@ -303,15 +303,15 @@ def fit(client: Any, qi: StagedTable, policy: Policy) -> Anonymised:
 
 
 def _apply_task(qi: StagedTable, bucket: int, policy: Policy, plan: dict[str, Any], anonymised: StagedTable,
-                generalised: StagedTable | None) -> list:
+                before_group_steps: StagedTable | None) -> list:
     frame = qi.bucket(bucket)
-    anonymised, generalised = _blank(anonymised), _blank(generalised)
+    anonymised, before_group_steps = _blank(anonymised), _blank(before_group_steps)
     if frame is not None:
         result = replay(frame, policy, plan)
         anonymised.write_part(result.table, bucket, 0)
-        if generalised is not None and result.generalised is not None:
-            generalised.write_part(result.generalised, bucket, 0)
-    return [_filled(anonymised), _filled(generalised)]
+        if before_group_steps is not None and result.before_group_steps is not None:
+            before_group_steps.write_part(result.before_group_steps, bucket, 0)
+    return [_filled(anonymised), _filled(before_group_steps)]
 
 
 def apply(client: Any, qi: StagedTable, policy: Policy, fitted: Anonymised, staging: Path
@@ -320,16 +320,16 @@ def apply(client: Any, qi: StagedTable, policy: Policy, fitted: Anonymised, stag
     if qi.rows == 0:  # nothing to spread; the driver gives the empty table its columns
         return apply_streaming(qi, policy, fitted, staging)
     anonymised = StagedTable.create(staging, "anonymised", qi.n_buckets)
-    generalised = StagedTable.create(staging, "generalised", qi.n_buckets) if policy.groups else None
+    before_group_steps = StagedTable.create(staging, "before_group_steps", qi.n_buckets) if policy.groups else None
     try:
-        found = client.gather([client.submit(_apply_task, qi, b, policy, fitted.plan, anonymised, generalised,
+        found = client.gather([client.submit(_apply_task, qi, b, policy, fitted.plan, anonymised, before_group_steps,
                                              pure=False) for b in range(qi.n_buckets) if qi.bucket_rows[b]])
         for filled in found:
             _add(anonymised, filled[0])
-            _add(generalised, filled[1])
+            _add(before_group_steps, filled[1])
     except BaseException:
-        for table in (anonymised, generalised):
+        for table in (anonymised, before_group_steps):
             if table is not None:
                 table.remove()
         raise
-    return anonymised, generalised
+    return anonymised, before_group_steps

@@ -1,6 +1,6 @@
 """The stage graph of a policy run: the one list of stages and checks that ``run_policy`` and Dagster both walk.
 
-    raw -> qi_table + contract -> anonymised + key_tables + generalised -> anonymity_report, utility_report
+    raw -> qi_table + contract -> anonymised + key_tables + before_group_steps -> anonymity_report, utility_report
         -> release
 
 A stage is a plain function of the :class:`Run` and its inputs' values that returns its outputs' values (with
@@ -117,7 +117,7 @@ class Run:
 
     def counts(self, staged: Any, names: str) -> TableCounts:
         """What the reports and privacy checks read of a staged table (``names``: ``"input"`` for the qi and
-        generalised tables, ``"output"`` for the anonymised one): the counts of its distinct rows over the
+        before_group_steps tables, ``"output"`` for the anonymised one): the counts of its distinct rows over the
         quasi-identifiers and sensitive attributes, and each column's value counts (``pipeline.table_counts``:
         one pass over its buckets, sealed beside them for the other assets). Its memory is set by the distinct
         rows, not the rows."""
@@ -267,7 +267,7 @@ def _anonymise(run: Run, qi_table: dict, control: dict | None = None) -> dict[st
         plan_id, stored = chosen
         check_rows(stored, plan_id, run.policy, qi.rows)
     if blockers:
-        result, anonymised, generalised = run_in_memory(qi, run.policy, run.staging_dir, stored)
+        result, anonymised, before_group_steps = run_in_memory(qi, run.policy, run.staging_dir, stored)
     else:
         result = _engine(run).fit(qi, run.policy) if stored is None else Anonymised(
             qi.empty().iloc[:0], stored, plan_key_tables(run.policy, stored))
@@ -282,7 +282,7 @@ def _anonymise(run: Run, qi_table: dict, control: dict | None = None) -> dict[st
     else:
         folder = run.dirs.key_tables / plan_id
     if not blockers:
-        anonymised, generalised = _engine(run).apply(qi, run.policy, result, run.staging_dir)
+        anonymised, before_group_steps = _engine(run).apply(qi, run.policy, result, run.staging_dir)
     run.fitted = result
     # Rows in minus rows out (a replayed plan's own rows_in counts the rows it was fitted on, not these).
     suppressed = max(0, qi.rows - anonymised.rows)
@@ -295,8 +295,8 @@ def _anonymise(run: Run, qi_table: dict, control: dict | None = None) -> dict[st
                            "engine": engine, "workers": run.workers, "buckets": qi.n_buckets},
                           {"folder": str(folder), "tables": sorted(result.key_tables)}),
         # Only group steps make it differ from the qi table: without groups it would be a second copy to stage.
-        **({"generalised": Out(generalised.as_dict(), {"rows": generalised.rows})}
-           if generalised is not None else {}),
+        **({"before_group_steps": Out(before_group_steps.as_dict(), {"rows": before_group_steps.rows})}
+           if before_group_steps is not None else {}),
         **_attacks(run, result, qi, control),
     }
 
@@ -342,11 +342,11 @@ def _dp_aggregates(run: Run, raw: dict, qi_table: dict) -> dict[str, Out]:
 
 def _report_stage(name: str, build, markdown, plots=None) -> Callable[..., dict[str, Out]]:
     def _report(run: Run, qi_table: dict, anonymised: dict, key_tables: dict,
-                generalised: dict | None = None, raw: dict | None = None) -> dict[str, Out]:
+                before_group_steps: dict | None = None, raw: dict | None = None) -> dict[str, Out]:
         def rows() -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame | None]:
             # Only measures that compare values row by row (K_eps, synthetic rows, distributions) ask for these.
             return (run.frame(qi_table), run.frame(anonymised),
-                    run.frame(generalised) if generalised is not None else None)
+                    run.frame(before_group_steps) if before_group_steps is not None else None)
 
         doc = build(run.counts(qi_table, "input"), run.counts(anonymised, "output"), run.policy, None,
                     key_tables.get("plan_summary"), rows=rows)
@@ -445,8 +445,9 @@ def stage_graph(policy: Policy) -> Graph:
     outputs = ", ".join(policy.output_name(c) for c in policy.kept_columns)
     k_outputs = ", ".join(k_quasi_identifier_outputs(policy))
     evaluated = policy.evaluation is not None
-    generalised = (Output("generalised", "After every column's steps, before group steps (synthesis, lattice "
-                                         "search): what synthesised groups are measured against."),) \
+    before_group_steps = (Output("before_group_steps", "After every column's steps, before group steps "
+                                                       "(synthesis, lattice search): what synthesised groups are "
+                                                       "measured against."),) \
         if policy.groups else ()
     held_out = (Output("control", "Rows held out before anything is fitted, for the attack evaluation: never "
                                   "released, encrypted at rest like all staging."),) if evaluated else ()
@@ -465,19 +466,19 @@ def stage_graph(policy: Policy) -> Graph:
         Stage("anonymise", (
             Output("anonymised", f"Staging table, every op chain applied, checked before release: {outputs}."),
             Output("key_tables", "Key tables (code -> value), kept apart from the release."),
-            *generalised, *attacked),
+            *before_group_steps, *attacked),
             ("qi_table", "control") if evaluated else ("qi_table",), _anonymise),
         Stage("anonymity_report", (Output(
             "anonymity_report", f"How identifiable the released rows are over {k_outputs} and over every released "
             "quasi-identifier: K, k = K/N %, class sizes, rows below k, re-identification risk and diversity of "
             "the sensitive columns, raw beside anonymised."),),
-            ("qi_table", "anonymised", "key_tables", *(("generalised",) if generalised else ()),
+            ("qi_table", "anonymised", "key_tables", *(("before_group_steps",) if before_group_steps else ()),
              *(("raw",) if policy.reuses_plan else ())),
             _report_stage("anonymity_report", anonymity_report, anonymity_markdown)),
         Stage("utility_report", (Output(
             "utility_report", f"How much each released column ({outputs}) still tells: distinct values, entropy, "
             "mean and standard deviation, and the distribution before and after (plotted under distributions)."),),
-            ("qi_table", "anonymised", "key_tables", *(("generalised",) if generalised else ())),
+            ("qi_table", "anonymised", "key_tables", *(("before_group_steps",) if before_group_steps else ())),
             _report_stage("utility_report", utility_report, utility_markdown, distributions_markdown)),
         Stage("release", (Output("release", "The versioned, read-only release; written only when every blocking "
                                             "check passed."),),

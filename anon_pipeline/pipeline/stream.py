@@ -211,9 +211,9 @@ def _group_counts(qi: StagedTable, policy: Policy, plan: dict[str, Any], columns
 
 
 def bucket_group_counts(bucket: pd.DataFrame, policy: Policy, plan: dict[str, Any], columns: list[str]) -> pd.Series:
-    generalised = replay(bucket, policy, plan, groups=False).generalised
-    assert generalised is not None
-    return generalised[columns].value_counts(dropna=False, sort=False)
+    before_group_steps = replay(bucket, policy, plan, groups=False).before_group_steps
+    assert before_group_steps is not None
+    return before_group_steps[columns].value_counts(dropna=False, sort=False)
 
 
 def merged_group_counts(counts: Iterable[pd.Series], columns: list[str]) -> tuple[pd.DataFrame, np.ndarray]:
@@ -231,19 +231,19 @@ def apply_streaming(qi: StagedTable, policy: Policy, fitted: Anonymised, staging
                     ) -> tuple[StagedTable, StagedTable | None]:
     """The apply pass: (the anonymised table, the table after the column steps when the policy has groups)."""
     anonymised = StagedTable.create(staging, "anonymised", qi.n_buckets)
-    generalised = StagedTable.create(staging, "generalised", qi.n_buckets) if policy.groups else None
+    before_group_steps = StagedTable.create(staging, "before_group_steps", qi.n_buckets) if policy.groups else None
     try:
         for i, bucket in enumerate(qi.buckets()):
             result = replay(bucket, policy, fitted.plan)
             anonymised.write_part(result.table, i, 0)
-            if generalised is not None and result.generalised is not None:
-                generalised.write_part(result.generalised, i, 0)
+            if before_group_steps is not None and result.before_group_steps is not None:
+                before_group_steps.write_part(result.before_group_steps, i, 0)
     except BaseException:
         anonymised.remove()
-        if generalised is not None:
-            generalised.remove()
+        if before_group_steps is not None:
+            before_group_steps.remove()
         raise
-    return anonymised, generalised
+    return anonymised, before_group_steps
 
 
 def run_in_memory(qi: StagedTable, policy: Policy, staging: Path, plan: dict[str, Any] | None
@@ -252,7 +252,7 @@ def run_in_memory(qi: StagedTable, policy: Policy, staging: Path, plan: dict[str
     frame = qi.frame()
     result = anonymise(frame, policy) if plan is None else replay(frame, policy, plan)
     return result, stage_frame(result.table, staging, "anonymised"), \
-        stage_frame(result.generalised, staging, "generalised") if policy.groups else None
+        stage_frame(result.before_group_steps, staging, "before_group_steps") if policy.groups else None
 
 
 def stage_frame(frame: pd.DataFrame | None, staging: Path, name: str) -> StagedTable:

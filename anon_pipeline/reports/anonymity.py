@@ -25,12 +25,12 @@ from anon_pipeline.synthesis.privacy import privacy_report
 
 def anonymity_report(qi_table: pd.DataFrame | CountedRows | TableCounts,
                      anonymised: pd.DataFrame | CountedRows | TableCounts, policy: Policy,
-                     generalised: pd.DataFrame | None = None, plan_summary: dict[str, Any] | None = None,
+                     before_group_steps: pd.DataFrame | None = None, plan_summary: dict[str, Any] | None = None,
                      rows: Callable[[], tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame | None]] | None = None
                      ) -> dict[str, Any]:
     """Every measure of both tables, given as rows or as counts (``metrics.counted``, over the quasi-identifiers
     and sensitive attributes). K_eps and the privacy of synthetic rows are measured row by row: with counts,
-    ``rows`` gives the qi, anonymised and generalised tables when the policy has such columns."""
+    ``rows`` gives the qi, anonymised and before_group_steps tables when the policy has such columns."""
     qi_table, anonymised = _joint(qi_table), _joint(anonymised)
     spec = PrivacyTargets.model_validate(policy.privacy.model_dump())
     params: dict[str, Any] = {"suppressed": spec.suppressed, "suppression_marker": spec.suppression_marker}
@@ -53,11 +53,11 @@ def anonymity_report(qi_table: pd.DataFrame | CountedRows | TableCounts,
     if isinstance(qi_table, CountedRows) or isinstance(anonymised, CountedRows):
         if needs_rows(anon_frame, policy):
             assert rows is not None, "K_eps and the synthetic rows' privacy need the tables' rows"
-            qi_table, anonymised, generalised = rows()
+            qi_table, anonymised, before_group_steps = rows()
         else:
             qi_table = anonymised = None
     if qi_table is not None and anonymised is not None:
-        report.update(continuous_measures(qi_table if generalised is None else generalised, anonymised, policy))
+        report.update(continuous_measures(qi_table if before_group_steps is None else before_group_steps, anonymised, policy))
     if plan_summary:
         report["steps"] = plan_summary
     return report

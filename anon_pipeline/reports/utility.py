@@ -110,11 +110,11 @@ def needs_rows(qi_table: pd.DataFrame | TableCounts, anonymised: pd.DataFrame | 
 
 
 def utility_report(qi_table: pd.DataFrame | TableCounts, anonymised: pd.DataFrame | TableCounts, policy: Policy,
-                   generalised: pd.DataFrame | None = None, plan_summary: dict[str, Any] | None = None,
+                   before_group_steps: pd.DataFrame | None = None, plan_summary: dict[str, Any] | None = None,
                    rows: Callable[[], tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame | None]] | None = None
                    ) -> dict[str, Any]:
     """Per released column, the figures before and after from their value counts; where a column keeps its
-    domain, the distributions compared (``rows``: the qi, anonymised and generalised tables in memory, asked
+    domain, the distributions compared (``rows``: the qi, anonymised and before_group_steps tables in memory, asked
     for only then, when the tables were given as counts)."""
     before_counts, after_counts = _counts(qi_table), _counts(anonymised)
     columns: dict[str, Any] = {}
@@ -147,21 +147,21 @@ def utility_report(qi_table: pd.DataFrame | TableCounts, anonymised: pd.DataFram
         qi_rows, anon_rows = qi_table, anonymised
     else:
         assert rows is not None, "the distributions need the tables' rows"
-        qi_rows, anon_rows, generalised = rows()
+        qi_rows, anon_rows, before_group_steps = rows()
     comparable = domain_preserving_columns(qi_rows, anon_rows, policy)
     if comparable:
         # Noise and synthesis keep a column's domain, so KL divergence (Borisov et al. 2023) and association
         # matrices apply.
         before_rows = qi_rows.copy()
-        if generalised is not None:
+        if before_group_steps is not None:
             grouped = [c for g in policy.groups for c in g.columns]
-            before_rows[grouped] = generalised[grouped]
+            before_rows[grouped] = before_group_steps[grouped]
         anon = anon_rows.rename(columns={policy.output_name(c): c for c in comparable})
         groups = {g.name: [c for c in g.columns if c in comparable] for g in policy.groups}
         report["distribution"] = distribution_report(before_rows[comparable], anon[comparable], comparable,
                                                      groups={k: v for k, v in groups.items() if v} or None,
                                                      seed=policy.seed)
-    dp = dp_utility(qi_rows if generalised is None else generalised, anon_rows, policy)
+    dp = dp_utility(qi_rows if before_group_steps is None else before_group_steps, anon_rows, policy)
     if dp:
         report["dp_utility"] = dp
     return report

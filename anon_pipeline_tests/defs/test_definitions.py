@@ -26,6 +26,8 @@ def test_workspace_module_loads_every_bundled_policy(monkeypatch, tmp_path):
     defs: dg.Definitions = module.defs
     keys = {k.to_user_string() for k in defs.resolve_all_asset_keys()}
     assert {f"insurance_customers/{a}" for a in ASSETS} <= keys
+    # only a policy with group steps stages the table between its column steps and its group steps
+    assert "insurance_customers_k5/before_group_steps" in keys and "insurance_customers/before_group_steps" not in keys
     job = defs.resolve_job_def("insurance_customers_job")
     assert job is not None
     check_keys = {(c.asset_key.path[-1], c.name) for c in defs.resolve_asset_graph().asset_check_keys
