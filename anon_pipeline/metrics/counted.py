@@ -159,7 +159,8 @@ class TableCounts:
     """What the reports and checks read of a table: the counts of its distinct rows over the columns measured
     together (``joint``: quasi-identifiers and sensitive attributes), and every column's own value counts."""
 
-    joint: CountedRows
+    #: None where the caller asked for the columns' counts only (``pipeline.table_counts``).
+    joint: CountedRows | None
     #: Per column, rows per value (index: the values, in the column's own type; missing values included).
     columns: dict[str, pd.Series]
     n_rows: int

@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -115,20 +115,26 @@ class Run:
             _FRAMES.put(table.folder, table.frame([c for c in table.columns if c != GUID], compact=True))
         return _FRAMES[table.folder]
 
-    def counts(self, staged: Any, names: str) -> TableCounts:
+    def counts(self, staged: Any, names: str, joint: bool = True) -> TableCounts:
         """What the reports and privacy checks read of a staged table (``names``: ``"input"`` for the qi and
         before_group_steps tables, ``"output"`` for the anonymised one): the counts of its distinct rows over the
         quasi-identifiers and sensitive attributes, and each column's value counts (``pipeline.table_counts``:
         one pass over its buckets, sealed beside them for the other assets). Its memory is set by the distinct
-        rows, not the rows."""
+        rows, not the rows. ``joint=False``: only the columns' counts are wanted (``joint`` may be None)."""
         table = StagedTable.of(staged)
-        if table.folder not in _COUNTS:
-            measured = list(dict.fromkeys([*self.policy.k_quasi_identifiers, *self.policy.quasi_identifiers,
-                                           *self.policy.columns_with(Role.sensitive)]))
-            if names == "output":
-                measured = [self.policy.output_name(c) for c in measured]
-            _COUNTS.put(table.folder, staged_counts(table, measured))
-        return _COUNTS[table.folder]
+        cached = _COUNTS.get(table.folder)
+        if cached is not None and (cached.joint is not None or not joint):
+            return cached
+        measured = list(dict.fromkeys([*self.policy.k_quasi_identifiers, *self.policy.quasi_identifiers,
+                                       *self.policy.columns_with(Role.sensitive)]))
+        if names == "output":
+            measured = [self.policy.output_name(c) for c in measured]
+        counts = staged_counts(table, measured, joint)
+        # Few distinct rows stay in memory for the next stage; many (the raw side: about one per row) are read back
+        # from their sealed copy when asked for again, rather than held through the release.
+        small = counts.joint is not None and len(counts.joint.frame) <= _KEPT_DISTINCT_ROWS
+        _COUNTS.put(table.folder, counts if small else replace(counts, joint=None))
+        return counts
 
     def record(self, value: Any, outcomes: list[CheckOutcome]) -> None:
         """Outcomes of checks measured on ``value``, for ``outcomes_of``."""
@@ -163,6 +169,8 @@ class _Recent(OrderedDict):
 
 _FRAMES = _Recent(3)
 _COUNTS = _Recent(4)
+#: Counts with more distinct rows than this are not kept in memory between stages (see ``Run.counts``).
+_KEPT_DISTINCT_ROWS = 1_000_000
 _CHECKED = _Recent(16)
 
 
@@ -340,7 +348,7 @@ def _dp_aggregates(run: Run, raw: dict, qi_table: dict) -> dict[str, Out]:
                                                "aggregates": [a.name for a in run.policy.dp.aggregates]})}
 
 
-def _report_stage(name: str, build, markdown, plots=None) -> Callable[..., dict[str, Out]]:
+def _report_stage(name: str, build, markdown, plots=None, joint: bool = True) -> Callable[..., dict[str, Out]]:
     def _report(run: Run, qi_table: dict, anonymised: dict, key_tables: dict,
                 before_group_steps: dict | None = None, raw: dict | None = None) -> dict[str, Out]:
         def rows() -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame | None]:
@@ -348,7 +356,7 @@ def _report_stage(name: str, build, markdown, plots=None) -> Callable[..., dict[
             return (run.frame(qi_table), run.frame(anonymised),
                     run.frame(before_group_steps) if before_group_steps is not None else None)
 
-        doc = build(run.counts(qi_table, "input"), run.counts(anonymised, "output"), run.policy, None,
+        doc = build(run.counts(qi_table, "input", joint), run.counts(anonymised, "output", joint), run.policy, None,
                     key_tables.get("plan_summary"), rows=rows)
         text = markdown(doc)
         if raw is not None:  # only the anonymity report of a policy that reuses plans reads raw
@@ -479,7 +487,7 @@ def stage_graph(policy: Policy) -> Graph:
             "utility_report", f"How much each released column ({outputs}) still tells: distinct values, entropy, "
             "mean and standard deviation, and the distribution before and after (plotted under distributions)."),),
             ("qi_table", "anonymised", "key_tables", *(("before_group_steps",) if before_group_steps else ())),
-            _report_stage("utility_report", utility_report, utility_markdown, distributions_markdown)),
+            _report_stage("utility_report", utility_report, utility_markdown, distributions_markdown, joint=False)),
         Stage("release", (Output("release", "The versioned, read-only release; written only when every blocking "
                                             "check passed."),),
               ("raw", "qi_table", "contract", "anonymised", "anonymity_report", "utility_report", "key_tables",

@@ -147,6 +147,9 @@ class StagedTable:
             pieces[0][c].dtype, pd.CategoricalDtype) else pd.concat([p[c] for p in pieces], ignore_index=True)
             for c in pieces[0].columns})
 
+    def has_extra(self, name: str) -> bool:
+        return (Path(self.folder) / f"{name}{_EXTRA}").is_file()
+
     def extra(self, name: str) -> pd.DataFrame | None:
         path = Path(self.folder) / f"{name}{_EXTRA}"
         return read_sealed(path, encryption_key()) if path.is_file() else None

@@ -23,22 +23,26 @@ _JOINT = "table-counts-joint"
 _COLUMN = "table-counts-column"
 
 
-def staged_counts(table: StagedTable, measured: Sequence[str]) -> TableCounts:
-    """The counts of ``table``: joint over those of ``measured`` it has, and per column (the GUID aside)."""
+def staged_counts(table: StagedTable, measured: Sequence[str], joint: bool = True) -> TableCounts:
+    """The counts of ``table``: joint over those of ``measured`` it has, and per column (the GUID aside). With
+    ``joint=False`` a caller that reads only the columns' counts may get ``joint`` None (when they were counted
+    before: the joint table is not read back)."""
     columns = [c for c in table.columns if c != GUID]
-    joint = [c for c in dict.fromkeys(measured) if c in columns]
-    found = _read(table, joint, columns)
+    joint_columns = [c for c in dict.fromkeys(measured) if c in columns]
+    found = _read(table, joint_columns, columns, joint)
     if found is not None:
         return found
-    counts = count_batches(table.buckets(columns, sort_by=None), joint, columns)
+    counts = count_batches(table.buckets(columns, sort_by=None), joint_columns, columns)
     _write(table, counts, columns)
     return counts
 
 
-def _read(table: StagedTable, joint: list[str], columns: list[str]) -> TableCounts | None:
+def _read(table: StagedTable, joint: list[str], columns: list[str], with_joint: bool) -> TableCounts | None:
     try:
-        frame = table.extra(_JOINT)
-        if frame is None or list(frame.columns) != [*joint, _WEIGHT]:
+        # The joint table is written last: where it is, every column's counts are too.
+        frame = table.extra(_JOINT) if with_joint else None
+        if (frame is None and with_joint) or (frame is not None and list(frame.columns) != [*joint, _WEIGHT]) \
+                or not table.has_extra(_JOINT):
             return None
         per_column = {}
         for i, c in enumerate(columns):
@@ -48,6 +52,8 @@ def _read(table: StagedTable, joint: list[str], columns: list[str]) -> TableCoun
             per_column[c] = pd.Series(stored["count"].to_numpy(dtype=np.int64), index=pd.Index(stored["value"]))
     except SecretsError:
         return None  # written with another key, or cut short: count again
+    if frame is None:
+        return TableCounts(None, per_column, table.rows)
     weights = frame.pop(_WEIGHT).to_numpy(dtype=np.int64)
     return TableCounts(CountedRows(frame, weights), per_column, table.rows)
 

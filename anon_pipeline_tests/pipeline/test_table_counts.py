@@ -49,6 +49,8 @@ def test_counts_are_counted_once_and_read_back_equal(tmp_path, monkeypatch):
     assert np.array_equal(again.joint.weights, first.joint.weights)
     for column, counts in first.columns.items():
         pd.testing.assert_series_equal(again.columns[column], counts, check_names=False, check_index_type=False)
+    columns_only = staged_counts(StagedTable.of(table.as_dict()), ["band", "code"], joint=False)
+    assert columns_only.joint is None and columns_only.columns.keys() == first.columns.keys()
     # Other measured columns are another count, not a stale one.
     with pytest.raises(AssertionError, match="counted twice"):
         staged_counts(table, ["band"])
