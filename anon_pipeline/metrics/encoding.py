@@ -59,12 +59,13 @@ def encode_column(values: pd.Series, order: Sequence | None = None) -> EncodedCo
     if isinstance(values.dtype, pd.CategoricalDtype):
         # Category codes are already dense; unused categories are dropped so cardinality counts what occurs.
         values = values.cat.remove_unused_categories()
-        codes = values.cat.codes.to_numpy().astype(np.int64)
         uniques = pd.Index(values.cat.categories)
+        # Straight to the final code type (pandas keeps a categorical's codes in int8/16/32): no int64 copy per row.
+        codes = values.cat.codes.to_numpy().astype(_code_dtype(len(uniques) + 1))
         if (codes < 0).any():
             codes[codes < 0] = len(uniques)
             uniques = uniques.append(missing_of(uniques.dtype))
-        return EncodedColumn(name, codes.astype(_code_dtype(len(uniques))), uniques)
+        return EncodedColumn(name, codes.astype(_code_dtype(len(uniques)), copy=False), uniques)
     plain_int = pd.api.types.is_integer_dtype(values.dtype) and not isinstance(values.dtype,
                                                                               pd.api.extensions.ExtensionDtype)
     if plain_int and len(values):
