@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from anon_pipeline.metrics.encoding import EncodedColumn, joint_ids, missing_of
+from anon_pipeline.metrics.encoding import EncodedColumn, code_dtype, joint_ids, missing_of
 
 
 @dataclass(frozen=True)
@@ -74,9 +74,11 @@ def _distinct(codes: list[np.ndarray], cardinalities: list[int], weights: np.nda
     columns = [EncodedColumn(str(j), c, pd.RangeIndex(card)) for j, (c, card) in enumerate(zip(codes, cardinalities))]
     ids, d = joint_ids(columns, n, ordered=False)
     counts = np.bincount(ids, weights=weights, minlength=d).astype(np.int64)
-    first = np.empty(d, dtype=np.int64)
-    first[ids[::-1]] = np.arange(n - 1, -1, -1)
-    return [c[first] for c in codes], counts
+    # Any row of a distinct row stands for it (the last one written wins).
+    representative = np.empty(d, dtype=ids.dtype)
+    representative[ids] = np.arange(n, dtype=ids.dtype)
+    del ids
+    return [c[representative] for c in codes], counts
 
 
 class RowCounter:
@@ -101,7 +103,7 @@ class RowCounter:
             local, uniques = pd.factorize(batch[c], use_na_sentinel=True)
             # Code 0 is "missing", so every row has a code >= 0 for the joint count.
             local += 1
-            codes.append(local.astype(_code_type(len(uniques) + 1)))
+            codes.append(local.astype(code_dtype(len(uniques) + 1)))
             cards.append(len(uniques) + 1)
             self._uniques[j].append(_plain(uniques))
         rows, counts = _distinct(codes, cards, None if weights is None else np.asarray(weights, dtype=np.float64))
@@ -124,17 +126,9 @@ class RowCounter:
         counts, self._counts = np.concatenate(self._counts), []
         if batches > 1:
             codes, counts = _distinct(codes, [len(u) + 1 for u in uniques], counts.astype(np.float64))
-        frame = pd.DataFrame({c: pd.Categorical.from_codes(codes[j].astype(np.int32) - 1, categories=uniques[j])
+        frame = pd.DataFrame({c: pd.Categorical.from_codes(codes[j] - 1, categories=uniques[j])
                               for j, c in enumerate(self.columns)})
         return CountedRows(frame, counts)
-
-
-def _code_type(cardinality: int) -> np.dtype:
-    """The narrowest code type for ``cardinality`` codes: a generalised column's codes take a byte a row."""
-    for dtype in (np.uint8, np.uint16, np.int32):
-        if cardinality <= np.iinfo(dtype).max:
-            return np.dtype(dtype)
-    return np.dtype(np.int64)
 
 
 def _merge_dictionaries(uniques: list[pd.Index], codes: list[np.ndarray]) -> tuple[np.ndarray, pd.Index]:
@@ -145,7 +139,7 @@ def _merge_dictionaries(uniques: list[pd.Index], codes: list[np.ndarray]) -> tup
         global_codes, categories = pd.factorize(every, sort=True)
     except TypeError:  # values of mixed types do not sort: order of first appearance
         global_codes, categories = pd.factorize(every, sort=False)
-    dtype = _code_type(len(categories) + 1)
+    dtype = code_dtype(len(categories) + 1)
     out, offset = [], 0
     for batch_uniques, batch_codes in zip(uniques, codes):
         mapping = np.concatenate([[0], global_codes[offset:offset + len(batch_uniques)] + 1]).astype(dtype)

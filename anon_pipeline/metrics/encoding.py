@@ -39,8 +39,13 @@ class EncodedColumn:
         return int(np.isin(self.codes, missing).sum()) if missing.size else 0
 
 
-def _code_dtype(cardinality: int) -> np.dtype:
-    return np.dtype(np.int32) if cardinality < 2**31 else np.dtype(np.int64)
+def code_dtype(cardinality: int) -> np.dtype:
+    """The narrowest signed type holding codes 0..cardinality-1: a generalised column's codes take a byte a row
+    (the measures combine codes in int64, never in their own type)."""
+    for dtype in (np.int8, np.int16, np.int32):
+        if cardinality <= np.iinfo(dtype).max + 1:
+            return np.dtype(dtype)
+    return np.dtype(np.int64)
 
 
 def encode_column(values: pd.Series, order: Sequence | None = None) -> EncodedColumn:
@@ -55,17 +60,25 @@ def encode_column(values: pd.Series, order: Sequence | None = None) -> EncodedCo
         codes = uniques.get_indexer(values)
         if (codes < 0).any():
             raise ValueError(f"column '{name}': {int((codes < 0).sum())} row(s) hold a value not in the given order")
-        return EncodedColumn(name, codes.astype(_code_dtype(len(uniques))), uniques)
+        return EncodedColumn(name, codes.astype(code_dtype(len(uniques))), uniques)
     if isinstance(values.dtype, pd.CategoricalDtype):
-        # Category codes are already dense; unused categories are dropped so cardinality counts what occurs.
-        values = values.cat.remove_unused_categories()
-        uniques = pd.Index(values.cat.categories)
-        # Straight to the final code type (pandas keeps a categorical's codes in int8/16/32): no int64 copy per row.
-        codes = values.cat.codes.to_numpy().astype(_code_dtype(len(uniques) + 1))
+        # Category codes are already dense; unused categories are dropped so cardinality counts what occurs (found
+        # by one count over the codes: ``remove_unused_categories`` sorts every row's code).
+        codes = values.cat.codes.to_numpy()
+        categories = values.cat.categories
+        used = np.bincount(codes, minlength=len(categories) + 1)[:len(categories)] > 0 if (codes >= 0).all() else \
+            np.bincount(codes.astype(np.int32) + 1, minlength=len(categories) + 1)[1:] > 0
+        uniques = pd.Index(categories[used]) if not used.all() else pd.Index(categories)
+        dtype = code_dtype(len(uniques) + 1)
+        if used.all():
+            codes = codes.astype(dtype)
+        else:
+            remap = (np.cumsum(used) - 1).astype(dtype)
+            codes = np.where(codes >= 0, remap[np.maximum(codes, 0)], -1).astype(dtype)
         if (codes < 0).any():
             codes[codes < 0] = len(uniques)
             uniques = uniques.append(missing_of(uniques.dtype))
-        return EncodedColumn(name, codes.astype(_code_dtype(len(uniques)), copy=False), uniques)
+        return EncodedColumn(name, codes.astype(code_dtype(len(uniques)), copy=False), uniques)
     plain_int = pd.api.types.is_integer_dtype(values.dtype) and not isinstance(values.dtype,
                                                                               pd.api.extensions.ExtensionDtype)
     if plain_int and len(values):
@@ -76,12 +89,12 @@ def encode_column(values: pd.Series, order: Sequence | None = None) -> EncodedCo
             shifted = arr.astype(np.int64)
             shifted -= lo
             codes, present = dense_rank(shifted, hi - lo + 1)
-            return EncodedColumn(name, codes.astype(_code_dtype(len(present))), pd.Index(present + lo))
+            return EncodedColumn(name, codes.astype(code_dtype(len(present))), pd.Index(present + lo))
     try:
         codes, uniques = pd.factorize(values, sort=True, use_na_sentinel=False)
     except TypeError:  # values of mixed types do not sort: order of first appearance instead
         codes, uniques = pd.factorize(values, sort=False, use_na_sentinel=False)
-    return EncodedColumn(name, codes.astype(_code_dtype(len(uniques))), pd.Index(uniques))
+    return EncodedColumn(name, codes.astype(code_dtype(len(uniques))), pd.Index(uniques))
 
 
 def missing_of(dtype) -> pd.Index:

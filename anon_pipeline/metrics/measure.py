@@ -22,7 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from anon_pipeline.metrics import diversity as dv
 from anon_pipeline.metrics.counted import CountedRows
-from anon_pipeline.metrics.encoding import EncodedColumn, dense_rank, encode_frame, joint_ids
+from anon_pipeline.metrics.encoding import EncodedColumn, code_dtype, dense_rank, encode_frame, joint_ids
 from anon_pipeline.metrics.k_anonymity import k_from_sizes
 from anon_pipeline.metrics.risk import marketer_risk, prosecutor_risk, uniques_resolved_without
 from anon_pipeline.jsonable import jsonable
@@ -82,7 +82,7 @@ def _as_star_class(col: EncodedColumn, mask: np.ndarray, marker: Any) -> Encoded
     hits = np.flatnonzero(col.uniques.astype(object) == marker)
     star = int(hits[0]) if hits.size else col.cardinality
     uniques = col.uniques if hits.size else col.uniques.append(pd.Index([marker], dtype=object))
-    return EncodedColumn(col.name, np.where(mask, star, col.codes).astype(col.codes.dtype), uniques)
+    return EncodedColumn(col.name, np.where(mask, star, col.codes).astype(code_dtype(len(uniques))), uniques)
 
 
 def _floor_l(x: float) -> int:

@@ -60,6 +60,14 @@ def test_encode_column_orders_and_missing():
     assert col.cardinality == 3 and col.n_missing == 1 and col.uniques[col.codes[2]] == "a"
     col = encode_column(pd.Series(pd.Categorical(["hi", None], categories=["lo", "hi"]), name="z"))
     assert col.cardinality == 2 and col.n_missing == 1  # unused "lo" is dropped
+    # Unused categories between used ones, missing values, and 200 categories (codes past a byte): the codes
+    # and values are those of the same column as plain text.
+    categories = [f"c{i:03d}" for i in range(200)]
+    values = np.random.default_rng(0).choice([*categories[::3], None], 1000)
+    col = encode_column(pd.Series(pd.Categorical(values, categories=categories), name="w"))
+    plain = encode_column(pd.Series(values, name="w", dtype="str"))
+    assert col.uniques[:-1].tolist() == plain.uniques[:-1].tolist() and col.cardinality == plain.cardinality == 68
+    assert np.array_equal(col.codes.astype(np.int64), plain.codes.astype(np.int64)) and col.codes.dtype == np.int8
     col = encode_column(pd.Series(["m", "h", "l"], name="o"), order=["l", "m", "h"])
     assert col.codes.tolist() == [1, 2, 0]
     assert joint_ids([], 4)[1] == 1
