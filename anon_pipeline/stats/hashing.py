@@ -167,9 +167,56 @@ def _arrow_text(values: pd.Series) -> pa.Array:
     return arr if is_text(arr.type) else pc.cast(arr, pa.string())
 
 
+def _number_bits(values: pd.Series) -> tuple[np.ndarray, np.ndarray | None] | None:
+    """(64 bits per cell, missing mask or None) of a column of numbers, dates or booleans; None for other types.
+    Equal values have equal bits (-0.0 is made 0.0), so hashing the bits needs no text: murmur3's finaliser is a
+    bijection on 64 bits, so two different values of one column never collide."""
+    try:
+        arr = arrow_column(values)
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        return None
+    kind = arr.type
+    if pa.types.is_floating(kind):
+        arr = pc.add(pc.cast(arr, pa.float64()), pa.scalar(0.0))
+        bits = arr.fill_null(0.0).to_numpy(zero_copy_only=False).view(_U)
+    elif pa.types.is_integer(kind) or pa.types.is_boolean(kind) or pa.types.is_temporal(kind):
+        if pa.types.is_unsigned_integer(kind) and kind.bit_width == 64:
+            bits = arr.fill_null(0).to_numpy(zero_copy_only=False).astype(_U)
+        else:
+            as_int = arr if pa.types.is_integer(kind) else pc.cast(arr, pa.int8() if pa.types.is_boolean(kind)
+                                                                   else _TEMPORAL_INT[kind.bit_width])
+            bits = pc.cast(as_int, pa.int64()).fill_null(0).to_numpy(zero_copy_only=False).view(_U)
+    else:
+        return None
+    missing = arr.is_null().to_numpy(zero_copy_only=False) if arr.null_count else None
+    return bits, missing
+
+
+_TEMPORAL_INT = {32: pa.int32(), 64: pa.int64()}
+
+
+def _hash_cells(values: pd.Series) -> tuple[np.ndarray, np.ndarray | None]:
+    """(one hash per cell, missing mask or None): numbers by their bits, everything else by its text."""
+    numbers = _number_bits(values)
+    if numbers is not None:
+        bits, missing = numbers
+        with np.errstate(over="ignore"):
+            h = bits ^ _NUMBER_SEED
+            mix64(h)
+        return h, missing
+    text = _arrow_text(values)
+    cells = hash_strings(text)
+    return cells, (text.is_null().to_numpy(zero_copy_only=False) if text.null_count else None)
+
+
+#: Numbers are hashed from another seed than text: a column is hashed one way throughout, never compared across.
+_NUMBER_SEED = _U(0x3C6EF372FE94F82B)
+
+
 def hash_values(values: pd.Series) -> np.ndarray:
-    """Hashes of the non-missing values of a column of any type."""
-    return hash_strings(_arrow_text(values).drop_null())
+    """Hashes of the non-missing values of a column of any type (each column type hashed one way throughout)."""
+    cells, missing = _hash_cells(values)
+    return cells if missing is None else cells[~missing]
 
 
 _NULL = _U(0x6A09E667F3BCC908)
@@ -181,10 +228,9 @@ def hash_rows(frame: pd.DataFrame) -> np.ndarray:
     rows = np.full(len(frame), _SEED, dtype=_U)
     with np.errstate(over="ignore"):
         for i in range(frame.shape[1]):
-            text = _arrow_text(frame.iloc[:, i])
-            cells = hash_strings(text)
-            if text.null_count:
-                cells[text.is_null().to_numpy(zero_copy_only=False)] = _NULL
+            cells, missing = _hash_cells(frame.iloc[:, i])
+            if missing is not None:
+                cells[missing] = _NULL
             rows ^= cells
             rows *= _GOLDEN
             mix64(rows)

@@ -50,11 +50,18 @@ def test_unique_tracker_and_row_hashes_count_as_pandas_does_in_any_batches():
         n = int(rng.integers(1, 200))
         values = pd.Series(rng.choice([None, *[f"v{i}" for i in range(int(rng.integers(1, 150)))]], n), dtype="str")
         frame = pd.DataFrame({"a": values, "b": rng.choice([1.0, -0.0, 0.0, np.nan], n),
-                              "c": pd.Series(rng.choice(np.array([1, "1", None], dtype=object), n), dtype=object)})
-        tracker, size = UniqueTracker(), int(rng.integers(1, 20))
-        for start in range(0, n, size):
-            tracker.add(values.iloc[start:start + size])
-        present = values.dropna()
-        assert tracker.duplicates == int(present.duplicated(keep=False).sum())
-        assert tracker.repeats == int(present.duplicated().sum())
+                              "c": pd.Series(rng.choice(np.array([1, "1", None], dtype=object), n), dtype=object),
+                              # Numbers, dates and booleans are hashed by their bits, not their text.
+                              "d": pd.array(rng.choice([1, 2, -5, None], n), dtype="Int64"),
+                              "e": pd.to_datetime(rng.choice(["2020-01-01", "1999-12-31", None], n)),
+                              "f": rng.choice([True, False], n), "g": rng.integers(0, 3, n).astype(np.uint8),
+                              "h": rng.choice([0.5, 3e38, np.nan], n).astype(np.float32)})
+        size = int(rng.integers(1, 20))
+        for column in ("a", "b", "d", "e", "g"):
+            tracker = UniqueTracker()
+            for start in range(0, n, size):
+                tracker.add(frame[column].iloc[start:start + size])
+            present = frame[column].dropna()
+            assert tracker.duplicates == int(present.duplicated(keep=False).sum())
+            assert tracker.repeats == int(present.duplicated().sum())
         assert (pd.Series(hash_rows(frame)).duplicated().to_numpy() == frame.duplicated().to_numpy()).all()
