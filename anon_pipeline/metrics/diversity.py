@@ -76,6 +76,26 @@ def contingency(class_ids: np.ndarray, n_classes: int, value_codes: np.ndarray, 
     )
 
 
+def contingency_from_cells(pair_class: np.ndarray, pair_value: np.ndarray, pair_count: np.ndarray,
+                           n_classes: int, n_values: int) -> Contingency:
+    """The contingency of (class, value, count) cells in any order, e.g. a lattice node's grouped table; counts
+    may be float sums of whole row counts."""
+    order = np.lexsort((pair_value, pair_class))
+    pair_class, pair_value = pair_class[order].astype(np.int64), pair_value[order].astype(np.int64)
+    pair_count = np.rint(pair_count[order]).astype(np.int64)
+    per_class = np.bincount(pair_class, minlength=n_classes)
+    class_start = np.zeros(n_classes, dtype=np.int64)
+    np.cumsum(per_class[:-1], out=class_start[1:])
+    return Contingency(pair_class=pair_class, pair_value=pair_value, pair_count=pair_count,
+                       class_size=np.bincount(pair_class, weights=pair_count, minlength=n_classes).astype(np.int64),
+                       value_count=np.bincount(pair_value, weights=pair_count, minlength=n_values).astype(np.int64),
+                       class_start=class_start)
+
+
+def _max_per_class(ct: Contingency, values: np.ndarray) -> np.ndarray:
+    return np.maximum.reduceat(values, ct.class_start) if len(values) else np.zeros(len(ct.class_size))
+
+
 def distinct_per_class(ct: Contingency) -> np.ndarray:
     return np.bincount(ct.pair_class, minlength=len(ct.class_size))
 
@@ -152,15 +172,25 @@ def t_closeness_per_class(ct: Contingency, ordered: bool) -> np.ndarray:
     return (np.bincount(ct.pair_class, weights=segment, minlength=n_classes) + lead) / (m - 1)
 
 
+def delta_per_class(ct: Contingency) -> np.ndarray:
+    """Per class, max over its present values of |ln(q / p)|."""
+    return _max_per_class(ct, np.abs(np.log(ct.q() / ct.p())))
+
+
 def delta_disclosure(ct: Contingency) -> float:
     """max over classes and present values of |ln(q / p)| (pycanon's delta)."""
-    return float(np.abs(np.log(ct.q() / ct.p())).max())
+    return float(delta_per_class(ct).max())
+
+
+def beta_per_class(ct: Contingency) -> np.ndarray:
+    """Per class, max over its present values of (q - p) / p."""
+    p = ct.p()
+    return _max_per_class(ct, (ct.q() - p) / p)
 
 
 def basic_beta(ct: Contingency) -> float:
     """max over classes and values of (q - p) / p; absent values give -1, so present cells decide."""
-    p = ct.p()
-    return float(((ct.q() - p) / p).max())
+    return float(beta_per_class(ct).max())
 
 
 def enhanced_beta(ct: Contingency) -> float:
