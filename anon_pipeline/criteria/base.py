@@ -204,6 +204,11 @@ class PrivacyModel:
         """Per class: True when the class breaks the target (the search suppresses it)."""
         return ~self.passes(self.per_class(cells))
 
+    def necessary_failing(self, cells: ClassCells) -> np.ndarray | None:
+        """Per class: fails a necessary condition of the target that stays monotone with suppression, so the
+        search can prune with it when the target itself is not (None: no such condition)."""
+        return self.failing(cells) if self.monotonic(True) else None
+
     def measured(self, figures: np.ndarray) -> float | int | None:
         if not len(figures):
             return None

@@ -71,6 +71,11 @@ class LDiversity(PrivacyModel):
         # bound by a failing part, so only without suppression.
         return self.spec.variant == "distinct" or not suppression
 
+    def necessary_failing(self, cells: ClassCells) -> np.ndarray | None:
+        # entropy l and (c, l) both need at least l distinct values in a class
+        assert cells.contingency is not None
+        return dv.distinct_per_class(cells.contingency) < np.ceil(self.spec.l)
+
     def per_class(self, cells: ClassCells) -> np.ndarray:
         ct = cells.contingency
         assert ct is not None

@@ -80,9 +80,12 @@ def contingency_from_cells(pair_class: np.ndarray, pair_value: np.ndarray, pair_
                            n_classes: int, n_values: int) -> Contingency:
     """The contingency of (class, value, count) cells in any order, e.g. a lattice node's grouped table; counts
     may be float sums of whole row counts."""
-    order = np.lexsort((pair_value, pair_class))
-    pair_class, pair_value = pair_class[order].astype(np.int64), pair_value[order].astype(np.int64)
-    pair_count = np.rint(pair_count[order]).astype(np.int64)
+    key = pair_class.astype(np.int64) * n_values + pair_value
+    if len(key) > 1 and not (key[1:] > key[:-1]).all():  # a dense group-by leaves them sorted already
+        order = np.argsort(key, kind="stable")
+        pair_class, pair_value, pair_count = pair_class[order], pair_value[order], pair_count[order]
+    pair_class, pair_value = pair_class.astype(np.int64), pair_value.astype(np.int64)
+    pair_count = np.rint(pair_count).astype(np.int64)
     per_class = np.bincount(pair_class, minlength=n_classes)
     class_start = np.zeros(n_classes, dtype=np.int64)
     np.cumsum(per_class[:-1], out=class_start[1:])
