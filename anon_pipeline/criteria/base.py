@@ -77,14 +77,6 @@ class Evaluation:
     base: dict[str, Any]
 
 
-@dataclass(frozen=True)
-class Binding:
-    """What a check is bound to besides its spec: the attribute (output name) and, for the description, the
-    release's quasi-identifiers."""
-
-    attribute: str | None = None
-
-
 def clean_name(*parts: str) -> str:
     return re.sub(r"[^A-Za-z0-9_]", "_", "_".join(p for p in parts if p))
 
@@ -118,9 +110,10 @@ class PrivacyModel:
     #: What the check requires, in release column names ({attr}, {qis}).
     text: ClassVar[str] = "privacy target {name} over {qis}"
 
-    def __init__(self, spec: TargetSpec, binding: Binding = Binding()) -> None:
+    def __init__(self, spec: TargetSpec, attribute: str | None = None) -> None:
         self.spec = spec
-        self.binding = binding
+        #: the sensitive attribute (output name) a per-attribute check measures
+        self.attribute = attribute
 
     # ---- the privacy: section ---------------------------------------------------------------------------------
     @classmethod
@@ -155,7 +148,7 @@ class PrivacyModel:
                     raise ValueError(f"privacy target '{cls.key}' without 'attribute' needs at least one sensitive "
                                      "attribute")
                 attrs = list(sensitive) if spec.attribute is None else [rename.get(spec.attribute, spec.attribute)]
-                out += [cls(spec, Binding(attribute=a)) for a in attrs]
+                out += [cls(spec, a) for a in attrs]
             else:
                 out.append(cls(spec))
         return out
@@ -163,15 +156,11 @@ class PrivacyModel:
     # ---- one check --------------------------------------------------------------------------------------------
     @property
     def check_name(self) -> str:
-        return clean_name(self.check, self.binding.attribute or "")
+        return clean_name(self.check, self.attribute or "")
 
     @property
     def blocking(self) -> bool:
         return self.spec.blocking
-
-    @property
-    def attribute(self) -> str | None:
-        return self.binding.attribute
 
     @property
     def bound(self) -> float:
@@ -180,8 +169,9 @@ class PrivacyModel:
     def monotonic(self, suppression: bool) -> bool:
         """Whether meeting the target at a node implies it at every more general node; ``suppression``: with
         failing classes suppressed within a budget (only a test that a merged class fails only when all its parts
-        fail stays monotone then)."""
-        return not suppression
+        fail stays monotone then). The default, False, is safe: the search then checks node by node what passes
+        the other models' monotone parts."""
+        return False
 
     def order(self) -> list[Any] | None:
         """Value order of the attribute (ordinal values), if the target gives one."""

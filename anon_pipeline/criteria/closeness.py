@@ -10,7 +10,6 @@ import numpy as np
 from pydantic import Field
 
 from anon_pipeline.criteria.base import TOLERANCE, ClassCells, PerAttributeSpec, PrivacyModel
-from anon_pipeline.criteria.registry import register_privacy_model
 from anon_pipeline.metrics import diversity as dv
 
 
@@ -22,7 +21,6 @@ class TTarget(PerAttributeSpec):
     order: list[Any] | None = None
 
 
-@register_privacy_model("t_closeness")
 class TCloseness(PrivacyModel):
     key = "t"
     Spec = TTarget
@@ -39,6 +37,10 @@ class TCloseness(PrivacyModel):
 
     def distance(self) -> str | None:
         return None if self.spec.distance == "auto" else self.spec.distance
+
+    def monotonic(self, suppression: bool) -> bool:
+        # The earth mover's distance is convex: a merged class is no farther than its farthest part.
+        return not suppression
 
     def per_class(self, cells: ClassCells) -> np.ndarray:
         assert cells.contingency is not None

@@ -7,7 +7,6 @@ import numpy as np
 from pydantic import Field
 
 from anon_pipeline.criteria.base import ClassCells, PerAttributeSpec, PrivacyModel
-from anon_pipeline.criteria.registry import register_privacy_model
 from anon_pipeline.metrics import diversity as dv
 
 
@@ -19,7 +18,6 @@ class BetaTarget(PerAttributeSpec):
     beta: float = Field(gt=0)
 
 
-@register_privacy_model("delta_disclosure")
 class DeltaDisclosure(PrivacyModel):
     key = "delta"
     Spec = DeltaTarget
@@ -37,7 +35,6 @@ class DeltaDisclosure(PrivacyModel):
         return dv.delta_per_class(cells.contingency)
 
 
-@register_privacy_model("basic_beta_likeness")
 class BetaLikeness(PrivacyModel):
     key = "beta"
     Spec = BetaTarget
@@ -49,3 +46,8 @@ class BetaLikeness(PrivacyModel):
     def per_class(self, cells: ClassCells) -> np.ndarray:
         assert cells.contingency is not None
         return dv.beta_per_class(cells.contingency)
+
+    def monotonic(self, suppression: bool) -> bool:
+        # A merged class's share of a value is a weighted mean of its parts' (0 where absent): never above the
+        # largest, so its (q - p) / p is not either.
+        return not suppression

@@ -9,7 +9,6 @@ import numpy as np
 from pydantic import Field, model_validator
 
 from anon_pipeline.criteria.base import ClassCells, Evaluation, PerAttributeSpec, PrivacyModel, TargetResult
-from anon_pipeline.criteria.registry import register_privacy_model
 from anon_pipeline.metrics import diversity as dv
 
 _CHECKS = {"distinct": "l_diversity", "entropy": "entropy_l_diversity", "recursive": "recursive_c_l_diversity"}
@@ -43,7 +42,6 @@ class LTarget(PerAttributeSpec):
         return _CHECKS[self.variant]
 
 
-@register_privacy_model("l_diversity")
 class LDiversity(PrivacyModel):
     key = "l"
     Spec = LTarget

@@ -9,7 +9,6 @@ import numpy as np
 from pydantic import Field
 
 from anon_pipeline.criteria.base import ClassCells, Evaluation, PrivacyModel, TargetResult, TargetSpec
-from anon_pipeline.criteria.registry import register_privacy_model
 from anon_pipeline.metrics.k_anonymity import k_from_sizes
 from anon_pipeline.metrics.measure import prepare
 from anon_pipeline.metrics.risk import prosecutor_risk
@@ -34,7 +33,6 @@ def _risk_figures(sizes) -> dict[str, float | int]:
                                     "prosecutor_risk_avg")}
 
 
-@register_privacy_model("k_anonymity")
 class KAnonymity(PrivacyModel):
     key = "k"
     Spec = KSpec

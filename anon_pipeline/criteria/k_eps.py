@@ -8,10 +8,8 @@ from typing import Any
 from pydantic import Field
 
 from anon_pipeline.criteria.base import PrivacyModel
-from anon_pipeline.criteria.registry import register_privacy_model
 
 
-@register_privacy_model("k_eps")
 class KEps(PrivacyModel):
     key = "k_eps_level"
     many = False

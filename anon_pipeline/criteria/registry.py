@@ -1,8 +1,8 @@
 """The registry of privacy models: a decorator for this package and the ``anon_pipeline.privacy_models``
 entry-point group for plugins, loaded on first use like the ops' (``transforms.registry``).
 
-The built-in models are found the way a plugin is, by module name (``BUILTIN_MODULE``), so this module imports
-none of the model modules (which import it).
+The built-in models are registered by ``BUILTIN_MODULE``, which this module names rather than imports, so it
+depends on none of the model modules; importing a model module alone registers nothing.
 """
 
 from __future__ import annotations

@@ -7,8 +7,7 @@ from typing import Any
 
 from pydantic import Field
 
-from anon_pipeline.criteria.base import Binding, Evaluation, PrivacyModel, TargetResult, TargetSpec
-from anon_pipeline.criteria.registry import register_privacy_model
+from anon_pipeline.criteria.base import Evaluation, PrivacyModel, TargetResult, TargetSpec
 from anon_pipeline.metrics.risk import marketer_risk, prosecutor_risk
 
 
@@ -37,7 +36,6 @@ _FIGURES = {
 }
 
 
-@register_privacy_model("risk")
 class RiskThreshold(PrivacyModel):
     """One bound of the ``risk:`` target; ``figure`` names which."""
 
@@ -48,8 +46,8 @@ class RiskThreshold(PrivacyModel):
     searchable = False
     spec: RiskTargets
 
-    def __init__(self, spec: RiskTargets, binding: Binding = Binding(), figure: str = "prosecutor_max") -> None:
-        super().__init__(spec, binding)
+    def __init__(self, spec: RiskTargets, attribute: str | None = None, figure: str = "prosecutor_max") -> None:
+        super().__init__(spec, attribute)
         self.figure = figure
 
     @classmethod
@@ -63,9 +61,6 @@ class RiskThreshold(PrivacyModel):
     @property
     def bound(self) -> float:
         return getattr(self.spec, self.figure)
-
-    def monotonic(self, suppression: bool) -> bool:
-        return False
 
     def measure(self, ev: Evaluation) -> TargetResult:
         tab = ev.table

@@ -10,7 +10,6 @@ from anon_pipeline.criteria import (ClassCells, PerAttributeSpec, PrivacyModel, 
                                     register_privacy_model, registered_privacy_models)
 from anon_pipeline.criteria import registry
 from anon_pipeline.criteria.disclosure import DeltaDisclosure, DeltaTarget
-from anon_pipeline.criteria.base import Binding
 from anon_pipeline.metrics import diversity as dv
 from anon_pipeline.policy.schema import policy_json_schema
 
@@ -71,7 +70,7 @@ def test_contingency_from_cells_in_any_order_equals_the_row_wise_one():
 def test_delta_disclosure_is_not_monotone():
     """Classes {v} (|ln 9/5| = 0.59) and {w, w, u, u} (|ln (1/2) / (2/9)| = 0.81) meet delta = 0.85; merged, v's
     share falls to 1/5 against p = 5/9: |ln 0.36| = 1.02."""
-    model = DeltaDisclosure(DeltaTarget(delta=0.85, attribute="s"), Binding("s"))
+    model = DeltaDisclosure(DeltaTarget(delta=0.85, attribute="s"), "s")
     values = np.array([0, 1, 1, 2, 2, 0, 0, 0, 0])  # v, w, w, u, u, then a class of four v
 
     def failing(classes):
