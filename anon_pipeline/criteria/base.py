@@ -14,17 +14,17 @@ import math
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
+import pandas as pd
 from pydantic import Field, field_validator
 
 from anon_pipeline.metrics import diversity as dv
 from anon_pipeline.strict_model import StrictModel
 
 if TYPE_CHECKING:
-    import pandas as pd
-
     from anon_pipeline.metrics.measure import PreparedTable
 
 #: Slack on bounds of floating-point figures (entropy, distances): sums can land one ulp off an exact bound.
@@ -63,6 +63,10 @@ class ClassCells:
     sizes: np.ndarray
     contingency: dv.Contingency | None = None
     ordered: bool = False
+    #: the attribute's value of every code of the contingency, and the folder relative paths start from (the
+    #: policy's), for a model that needs more than codes (a hierarchy over the values)
+    values: pd.Index | None = None
+    base_dir: Path = Path(".")
 
 
 @dataclass(frozen=True)
@@ -71,10 +75,11 @@ class Evaluation:
     released quasi-identifier, and the metadata every result carries."""
 
     table: "PreparedTable"
-    frame: "pd.DataFrame"
+    frame: pd.DataFrame
     section: Any
     all_quasi_identifiers: list[str]
     base: dict[str, Any]
+    base_dir: Path = Path(".")
 
 
 def clean_name(*parts: str) -> str:
@@ -210,7 +215,7 @@ class PrivacyModel:
 
     def measure(self, ev: Evaluation) -> TargetResult:
         """The check on the release: the worst per-class figure, passing when every class passes."""
-        cells = cells_of(ev.table, self.attribute)
+        cells = cells_of(ev.table, self.attribute, ev.base_dir)
         figures = self.per_class(cells) if ev.table.n_rows else np.zeros(0)
         measured = self.measured(figures)
         passed = measured is not None and not (isinstance(measured, float) and math.isnan(measured)) \
@@ -222,8 +227,9 @@ class PrivacyModel:
         return self.text.format(attr=self.attribute or "", qis=qis, name=self.check_name)
 
 
-def cells_of(tab: "PreparedTable", attribute: str | None) -> ClassCells:
+def cells_of(tab: "PreparedTable", attribute: str | None, base_dir: Path = Path(".")) -> ClassCells:
     """The per-class view of a prepared table for a check on ``attribute`` (None: class sizes only)."""
     if attribute is None or not tab.n_rows:
         return ClassCells(tab.sizes)
-    return ClassCells(tab.sizes, tab.contingency(attribute), tab.ordered(attribute))
+    return ClassCells(tab.sizes, tab.contingency(attribute), tab.ordered(attribute), tab.sa_cols[attribute].uniques,
+                      Path(base_dir))

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
+from pathlib import Path
 from typing import Any, Literal
 
 import pandas as pd
@@ -103,14 +104,16 @@ def planned_checks(privacy_section: Mapping[str, Any] | PrivacyTargets, sensitiv
 def evaluate_targets(privacy_section: Mapping[str, Any] | PrivacyTargets, anonymised_df: pd.DataFrame,
                      quasi_identifiers: Sequence[str], sensitive_attributes: Sequence[str] = (),
                      rename: Mapping[str, str] | None = None,
-                     all_quasi_identifiers: Sequence[str] | None = None) -> list[TargetResult]:
+                     all_quasi_identifiers: Sequence[str] | None = None,
+                     base_dir: str | Path = ".") -> list[TargetResult]:
     """One result per target of the ``privacy:`` section, measured on ``anonymised_df``.
 
     ``quasi_identifiers`` and ``sensitive_attributes`` are column names of ``anonymised_df`` (the caller
     resolves the policy's k quasi-identifier set); ``rename`` maps policy (input) names used in targets'
     ``attribute`` to output names. A target naming no attribute applies to each sensitive attribute.
     ``all_quasi_identifiers``: every released quasi-identifier; when the k set is narrower, K over all of them
-    is checked against k as well (the ``all_quasi_identifiers`` result).
+    is checked against k as well (the ``all_quasi_identifiers`` result). ``base_dir``: the folder a target's
+    relative paths (a t-closeness hierarchy) start from.
     """
     section = as_section(privacy_section)
     everything = list(all_quasi_identifiers or [])
@@ -123,7 +126,7 @@ def evaluate_targets(privacy_section: Mapping[str, Any] | PrivacyTargets, anonym
                   suppression_marker=section.suppression_marker, ordinal=orders, t_distance=distances)
     base = {"quasi_identifiers": tab.quasi_identifiers, "n_rows": tab.n_rows, "n_suppressed": tab.n_suppressed,
             "n_classes": tab.n_classes}
-    ev = Evaluation(tab, anonymised_df, section, everything, base)
+    ev = Evaluation(tab, anonymised_df, section, everything, base, Path(base_dir))
     return [replace(check.measure(ev), name=name) for name, check in checks]
 
 

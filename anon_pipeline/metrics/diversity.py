@@ -175,6 +175,29 @@ def t_closeness_per_class(ct: Contingency, ordered: bool) -> np.ndarray:
     return (np.bincount(ct.pair_class, weights=segment, minlength=n_classes) + lead) / (m - 1)
 
 
+def t_hierarchical_per_class(ct: Contingency, ancestors: list[np.ndarray], height: int) -> np.ndarray:
+    """Earth mover's distance of each class to the table under the hierarchical ground distance of Li et al.
+    (2007): two values are (level of their lowest common ancestor) / ``height`` apart.
+
+    ``ancestors[j]`` maps every value code to its node at level j, for the levels below the root (j = 0 the
+    values themselves). Moving mass inside a node's subtree costs at most that node's level, and the minimal
+    transport is, per class, (1 / height) * sum over those levels and nodes of max(0, class share - table share)
+    of the node (the recursive extra/cost form of Li et al. summed level by level).
+    """
+    n_classes = len(ct.class_size)
+    q = ct.q()
+    p_value = ct.value_count / ct.n_rows
+    total = np.zeros(n_classes)
+    for anc in ancestors:
+        n_nodes = int(anc.max()) + 1 if len(anc) else 1
+        cell_key = ct.pair_class.astype(np.int64) * n_nodes + anc[ct.pair_value]
+        keys, inverse = np.unique(cell_key, return_inverse=True)
+        share = np.bincount(inverse, weights=q, minlength=len(keys))
+        table = np.bincount(anc, weights=p_value, minlength=n_nodes)[keys % n_nodes]
+        total += np.bincount(keys // n_nodes, weights=np.maximum(share - table, 0.0), minlength=n_classes)
+    return total / height
+
+
 def delta_per_class(ct: Contingency) -> np.ndarray:
     """Per class, max over its present values of |ln(q / p)|."""
     return _max_per_class(ct, np.abs(np.log(ct.q() / ct.p())))

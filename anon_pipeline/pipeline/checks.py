@@ -75,7 +75,8 @@ def check_privacy_targets(anonymised: pd.DataFrame, policy: Policy) -> list[Chec
     """One outcome per target of the ``privacy:`` section (k, l, t, delta, beta, risk)."""
     sensitive, rename = target_names(policy)
     results = evaluate_targets(privacy_section(policy), anonymised, k_quasi_identifier_outputs(policy), sensitive,
-                               rename=rename, all_quasi_identifiers=all_quasi_identifier_outputs(policy))
+                               rename=rename, all_quasi_identifiers=all_quasi_identifier_outputs(policy),
+                               base_dir=policy.base_dir)
     outcomes = []
     for r in results:
         meta = {"measured": r.measured, "target": r.target, **r.metadata}

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -65,8 +66,9 @@ class Criteria:
             raise ValueError(f"the lattice search takes one sensitive attribute; the targets name {len(attributes)}")
         return checks
 
-    def bind(self, df: pd.DataFrame, sensitive: str | None) -> "SearchCriteria":
-        """The criteria bound to ``df``: its sensitive column encoded as the release checks encode it."""
+    def bind(self, df: pd.DataFrame, sensitive: str | None, base_dir: str | Path = ".") -> "SearchCriteria":
+        """The criteria bound to ``df``: its sensitive column encoded as the release checks encode it;
+        ``base_dir``: the folder a target's relative paths (a t-closeness hierarchy) start from."""
         checks = self.checks(sensitive)
         attribute = next((c.attribute for _, c in checks if c.attribute is not None), None)
         if attribute is None:
@@ -78,7 +80,7 @@ class Criteria:
         tab = prepare(df, [], [attribute], ordinal=orders, t_distance=distances)
         column = tab.sa_cols[attribute]
         return SearchCriteria(tuple(checks), attribute, tab.ordered(attribute),
-                              np.asarray(column.codes, dtype=np.int64), np.asarray(column.uniques, dtype=object))
+                              np.asarray(column.codes, dtype=np.int64), column.uniques, Path(base_dir))
 
 
 @dataclass(frozen=True)
@@ -90,7 +92,8 @@ class SearchCriteria:
     ordered: bool = False
     #: the sensitive column's code per row, and its values
     codes: np.ndarray | None = None
-    values: np.ndarray | None = None
+    values: pd.Index | None = None
+    base_dir: Path = Path(".")
 
     @property
     def n_values(self) -> int:
@@ -100,7 +103,7 @@ class SearchCriteria:
         if table.sens is None:
             return ClassCells(table.sizes)
         ct = dv.contingency_from_cells(table.cls, table.sens, table.counts, len(table.sizes), self.n_values)
-        return ClassCells(table.sizes, ct, self.ordered)
+        return ClassCells(table.sizes, ct, self.ordered, self.values, self.base_dir)
 
     def failing_by_check(self, table: "ClassTable") -> dict[str, np.ndarray]:
         cells = self.cells(table)

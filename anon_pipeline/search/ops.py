@@ -136,7 +136,7 @@ class Generalise(TableOp):
         hierarchies = {c: self._hierarchy(c, frame[c], ctx) for c in p.hierarchies}
         try:
             problem = encode_problem(frame, hierarchies, p.criteria(), p.sensitive, p.suppression_limit,
-                                     ctx.weights)
+                                     ctx.weights, ctx.base_dir)
             result = search_problem(problem, p.quality)
         except ValueError as exc:
             raise TransformError(ctx.column, self.name, str(exc)) from None
@@ -208,7 +208,7 @@ class Generalise(TableOp):
         else:
             # A plan fitted before classes were listed: the classes of what apply is given are checked, as then
             # (right on the whole table only; refit to apply batch by batch).
-            fail_rows = self._failing_rows(out, qis)
+            fail_rows = self._failing_rows(out, qis, ctx)
         if not fail_rows.any():
             return out
         if p.suppress == "remove":
@@ -216,12 +216,12 @@ class Generalise(TableOp):
         out.loc[fail_rows, qis] = TOP
         return out
 
-    def _failing_rows(self, out: pd.DataFrame, qis: list[str]) -> np.ndarray:
+    def _failing_rows(self, out: pd.DataFrame, qis: list[str], ctx: FitContext) -> np.ndarray:
         """Rows of classes (on the generalised values) that fail the criteria."""
         p = self.params
         row_class = encode_codes(out[qis].astype(str), qis)
         n_classes = int(row_class.max()) + 1
-        criteria = p.criteria().bind(out, p.sensitive)
+        criteria = p.criteria().bind(out, p.sensitive, ctx.base_dir)
         table = class_table(row_class, n_classes, criteria.codes, criteria.n_values)
         return criteria.failing(table)[row_class]
 

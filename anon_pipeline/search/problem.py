@@ -86,8 +86,9 @@ def _check_weights(weights, n_rows: int) -> np.ndarray | None:
 
 
 def encode_problem(df: pd.DataFrame, hierarchies: Mapping[str, HierarchyLike], criteria: Criteria,
-                   sensitive: str | None, suppression_limit: float, weights=None) -> Problem:
-    """``df`` encoded for a search; ``weights`` (optional) says how many rows each row of ``df`` stands for."""
+                   sensitive: str | None, suppression_limit: float, weights=None, base_dir: str | Path = ".") -> Problem:
+    """``df`` encoded for a search; ``weights`` (optional) says how many rows each row of ``df`` stands for;
+    ``base_dir``: the folder a target's relative paths start from."""
     if not hierarchies:
         raise ValueError("give a hierarchy for at least one quasi-identifier")
     if not 0.0 <= suppression_limit <= 1.0:
@@ -100,6 +101,6 @@ def encode_problem(df: pd.DataFrame, hierarchies: Mapping[str, HierarchyLike], c
     encoded = [EncodedHierarchy.build(c, to_hierarchy_frame(hierarchies[c])) for c in columns]
     codes = np.stack([h.encode(df[c]) for h, c in zip(encoded, columns)], axis=1) if len(df) else \
         np.zeros((0, len(columns)), dtype=np.int64)
-    return Problem(columns, encoded, codes, criteria.bind(df, sensitive), suppression_limit, weights)
+    return Problem(columns, encoded, codes, criteria.bind(df, sensitive, base_dir), suppression_limit, weights)
 
 

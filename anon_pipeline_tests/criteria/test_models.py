@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from pydantic import Field, ValidationError
+from scipy.optimize import linprog
 
 from anon_pipeline.criteria import (ClassCells, PerAttributeSpec, PrivacyModel, PrivacyTargets, planned_checks,
                                     register_privacy_model, registered_privacy_models)
@@ -65,6 +66,35 @@ def test_contingency_from_cells_in_any_order_equals_the_row_wise_one():
                                       direct.pair_count[order].astype(float), len(direct.class_size), 5)
     for name in ("pair_class", "pair_value", "pair_count", "class_size", "value_count", "class_start"):
         assert np.array_equal(getattr(cells, name), getattr(direct, name)), name
+
+
+def test_hierarchical_distance_equals_the_optimal_transport():
+    """The closed form of t_hierarchical_per_class against a linear program over every transport plan."""
+    ancestors = [np.arange(6), np.array([0, 0, 1, 1, 2, 2]), np.array([0, 0, 0, 0, 1, 1])]
+    height = 3
+    ground = np.array([[next((j for j, m in enumerate(ancestors) if m[a] == m[b]), height) / height
+                        for b in range(6)] for a in range(6)])
+    rng = np.random.default_rng(1)
+    for _ in range(5):
+        cls = np.unique(rng.integers(0, 4, 60), return_inverse=True)[1]
+        val = rng.integers(0, 6, 60)
+        ct = dv.contingency(cls, int(cls.max()) + 1, val, 6)
+        got = dv.t_hierarchical_per_class(ct, ancestors, height)
+        table = ct.value_count / ct.n_rows
+        for c in range(int(cls.max()) + 1):
+            share = np.bincount(val[cls == c], minlength=6) / (cls == c).sum()
+            rows = np.kron(np.eye(6), np.ones(6))     # mass leaving each value of the class
+            cols = np.kron(np.ones(6), np.eye(6))     # mass reaching each value of the table
+            plan = linprog(ground.ravel(), A_eq=np.vstack([rows, cols]), b_eq=np.concatenate([share, table]),
+                           bounds=(0, None))
+            assert got[c] == pytest.approx(plan.fun, abs=1e-9)
+    # one level under the root: the equal distance
+    assert np.allclose(dv.t_hierarchical_per_class(ct, [np.arange(6)], 1), dv.t_closeness_per_class(ct, False))
+
+
+def test_hierarchical_distance_needs_a_hierarchy():
+    with pytest.raises(ValidationError, match="go together"):
+        PrivacyTargets.model_validate({"t": {"t": 0.2, "distance": "hierarchical"}})
 
 
 def test_delta_disclosure_is_not_monotone():

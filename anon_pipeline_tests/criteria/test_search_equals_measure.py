@@ -25,6 +25,8 @@ HIER = {"a": pd.DataFrame({0: [str(i) for i in range(8)], 1: [f"{i // 2}x" for i
                            2: [f"{i // 4}y" for i in range(8)], 3: ["ALL"] * 8}),
         "b": pd.DataFrame({0: [str(i) for i in range(6)], 1: [f"{i // 3}z" for i in range(6)], 2: ["ALL"] * 6})}
 NODES = list(itertools.product(range(4), range(3)))
+#: for the hierarchical t-closeness distance over the sensitive values 0..4
+S_HIERARCHY = {"groups": [{"0": "low", "1": "low", "2": "high", "3": "high", "4": "high"}]}
 _bound = st.floats(0.05, 3.0, allow_nan=False).map(lambda x: round(x, 2))
 
 #: A ``privacy:`` section drawing a random target of each searchable model.
@@ -35,8 +37,10 @@ SPECS = {
         st.builds(lambda l: {"l": {"l": l, "variant": "entropy"}}, st.floats(1.0, 3.5).map(lambda x: round(x, 2))),
         st.builds(lambda l, c: {"l": {"l": l, "c": c, "variant": "recursive"}}, st.integers(1, 3),
                   st.floats(0.5, 4.0).map(lambda x: round(x, 2)))),
-    "t_closeness": st.builds(lambda t, d: {"t": {"t": t, "distance": d}}, st.floats(0, 1).map(lambda x: round(x, 2)),
-                             st.sampled_from(["equal", "ordered"])),
+    "t_closeness": st.builds(lambda t, d: {"t": {"t": t, "distance": d, **({"hierarchy": S_HIERARCHY}
+                                                                           if d == "hierarchical" else {})}},
+                             st.floats(0, 1).map(lambda x: round(x, 2)),
+                             st.sampled_from(["equal", "ordered", "hierarchical"])),
     "delta_disclosure": st.builds(lambda d: {"delta": {"delta": d}}, _bound),
     "basic_beta_likeness": st.builds(lambda b: {"beta": {"beta": b}}, _bound),
 }
