@@ -66,12 +66,16 @@ class KAnonymity(PrivacyModel):
     def per_class(self, cells: ClassCells) -> np.ndarray:
         return cells.sizes
 
-    def measure(self, ev: Evaluation) -> TargetResult:
-        tab = ev.table
+    def _result(self, tab, **meta: Any) -> TargetResult:
+        """K of a prepared table against k, with k %, the rows below k and the risk figures beside it."""
+        k = self.spec.k
         kan = k_from_sizes(tab.sizes, tab.quasi_identifiers, tab.n_rows)
-        return TargetResult(self.check_name, kan.K >= self.spec.k, self.blocking, kan.K, self.spec.k,
-                            {"comparison": ">=", "k_percent": kan.k_percent, "rows_below_k": kan.rows_below(self.spec.k),
-                             "classes_below_k": kan.classes_below(self.spec.k), **_risk_figures(tab.sizes), **ev.base})
+        return TargetResult(self.check_name, kan.K >= k, self.blocking, kan.K, k,
+                            {"comparison": ">=", "k_percent": kan.k_percent, "rows_below_k": kan.rows_below(k),
+                             **meta, **_risk_figures(tab.sizes)})
+
+    def measure(self, ev: Evaluation) -> TargetResult:
+        return self._result(ev.table, classes_below_k=int((ev.table.sizes < self.spec.k).sum()), **ev.base)
 
     def describe(self, qis: str, k_set: bool = True, **context: Any) -> str:
         k = self.spec.k
@@ -91,11 +95,8 @@ class AllQuasiIdentifiers(KAnonymity):
         section = ev.section
         wide = prepare(ev.frame, ev.all_quasi_identifiers, suppressed=section.suppressed,
                        suppression_marker=section.suppression_marker)
-        kan = k_from_sizes(wide.sizes, wide.quasi_identifiers, wide.n_rows)
-        return TargetResult(self.check_name, kan.K >= self.spec.k, self.blocking, kan.K, self.spec.k,
-                            {"comparison": ">=", "k_percent": kan.k_percent, "rows_below_k": kan.rows_below(self.spec.k),
-                             **_risk_figures(wide.sizes), "quasi_identifiers": wide.quasi_identifiers,
-                             "n_rows": wide.n_rows, "n_suppressed": wide.n_suppressed, "n_classes": wide.n_classes})
+        return self._result(wide, quasi_identifiers=wide.quasi_identifiers, n_rows=wide.n_rows,
+                            n_suppressed=wide.n_suppressed, n_classes=wide.n_classes)
 
     def describe(self, qis: str, every: str = "", **context: Any) -> str:
         return f"K over every released quasi-identifier ({every}) against k = {self.spec.k}"

@@ -5,8 +5,9 @@ With monotone criteria the search repeatedly takes the most general unresolved n
 the best found, lays a bottom-to-top path through it and binary-searches the path for the frontier, so each
 check settles whole down-sets (not anonymous) or up-sets (anonymous). With criteria that are not monotone
 (entropy l-diversity or t-closeness with suppression) the same paths run on their monotone part (each model's
-``necessary_failing``: class sizes, distinct values), and what passes it is checked node by node, best bound first. The search stops when no unresolved
-node can beat the best anonymous node found; ties go to the lower sum of levels, then lexicographic order.
+``necessary_failing``: class sizes, distinct values), and what passes it is checked node by node, best bound
+first. The search stops when no unresolved node can beat the best anonymous node found; ties go to the lower sum
+of levels, then lexicographic order.
 """
 
 from __future__ import annotations

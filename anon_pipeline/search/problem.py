@@ -86,7 +86,8 @@ def _check_weights(weights, n_rows: int) -> np.ndarray | None:
 
 
 def encode_problem(df: pd.DataFrame, hierarchies: Mapping[str, HierarchyLike], criteria: Criteria,
-                   sensitive: str | None, suppression_limit: float, weights=None, base_dir: str | Path = ".") -> Problem:
+                   sensitive: str | None, suppression_limit: float, weights=None,
+                   base_dir: str | Path = ".") -> Problem:
     """``df`` encoded for a search; ``weights`` (optional) says how many rows each row of ``df`` stands for;
     ``base_dir``: the folder a target's relative paths start from."""
     if not hierarchies:

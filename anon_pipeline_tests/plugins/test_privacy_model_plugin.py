@@ -64,8 +64,8 @@ _RUN_POLICY = """
 
 @pytest.mark.parametrize("p", [3, 9])
 def test_policy_privacy_key_from_the_plugin_is_checked(site, tmp_path, p):
-    """Without a search, the bundled policy's age bands by gender: the check's verdict is pandas' (p = 9 exceeds the 8 blood
-    groups, so it must fail and, being blocking, stop the release)."""
+    """Without a search, the bundled policy's age bands by gender: the check's verdict is pandas' (p = 9 exceeds
+    the 8 blood groups, so it must fail and, being blocking, stop the release)."""
     seen = _run(site, _RUN_POLICY.format(policy=str(_policy(tmp_path, p, search=False)),
                                          workdir=str(tmp_path / "w"), check=CHECK))
     expected = seen["min_size"] >= 10 and seen["min_distinct"] >= p
