@@ -78,6 +78,29 @@ def contingency(class_ids: np.ndarray, n_classes: int, value_codes: np.ndarray, 
     )
 
 
+def contingency_from_cells(pair_class: np.ndarray, pair_value: np.ndarray, pair_count: np.ndarray,
+                           n_classes: int, n_values: int) -> Contingency:
+    """The contingency of (class, value, count) cells in any order, e.g. a lattice node's grouped table; counts
+    may be float sums of whole row counts."""
+    key = pair_class.astype(np.int64) * n_values + pair_value
+    if len(key) > 1 and not (key[1:] > key[:-1]).all():  # a dense group-by leaves them sorted already
+        order = np.argsort(key, kind="stable")
+        pair_class, pair_value, pair_count = pair_class[order], pair_value[order], pair_count[order]
+    pair_class, pair_value = pair_class.astype(np.int64), pair_value.astype(np.int64)
+    pair_count = np.rint(pair_count).astype(np.int64)
+    per_class = np.bincount(pair_class, minlength=n_classes)
+    class_start = np.zeros(n_classes, dtype=np.int64)
+    np.cumsum(per_class[:-1], out=class_start[1:])
+    return Contingency(pair_class=pair_class, pair_value=pair_value, pair_count=pair_count,
+                       class_size=np.bincount(pair_class, weights=pair_count, minlength=n_classes).astype(np.int64),
+                       value_count=np.bincount(pair_value, weights=pair_count, minlength=n_values).astype(np.int64),
+                       class_start=class_start)
+
+
+def _max_per_class(ct: Contingency, values: np.ndarray) -> np.ndarray:
+    return np.maximum.reduceat(values, ct.class_start) if len(values) else np.zeros(len(ct.class_size))
+
+
 def distinct_per_class(ct: Contingency) -> np.ndarray:
     return np.bincount(ct.pair_class, minlength=len(ct.class_size))
 
@@ -154,15 +177,48 @@ def t_closeness_per_class(ct: Contingency, ordered: bool) -> np.ndarray:
     return (np.bincount(ct.pair_class, weights=segment, minlength=n_classes) + lead) / (m - 1)
 
 
+def t_hierarchical_per_class(ct: Contingency, ancestors: list[np.ndarray], height: int) -> np.ndarray:
+    """Earth mover's distance of each class to the table under the hierarchical ground distance of Li et al.
+    (2007): two values are (level of their lowest common ancestor) / ``height`` apart.
+
+    ``ancestors[j]`` maps every value code to its node at level j, for the levels below the root (j = 0 the
+    values themselves). Moving mass inside a node's subtree costs at most that node's level, and the minimal
+    transport is, per class, (1 / height) * sum over those levels and nodes of max(0, class share - table share)
+    of the node (the recursive extra/cost form of Li et al. summed level by level).
+    """
+    n_classes = len(ct.class_size)
+    q = ct.q()
+    p_value = ct.value_count / ct.n_rows
+    total = np.zeros(n_classes)
+    for anc in ancestors:
+        n_nodes = int(anc.max()) + 1 if len(anc) else 1
+        cell_key = ct.pair_class.astype(np.int64) * n_nodes + anc[ct.pair_value]
+        keys, inverse = np.unique(cell_key, return_inverse=True)
+        share = np.bincount(inverse, weights=q, minlength=len(keys))
+        table = np.bincount(anc, weights=p_value, minlength=n_nodes)[keys % n_nodes]
+        total += np.bincount(keys // n_nodes, weights=np.maximum(share - table, 0.0), minlength=n_classes)
+    return total / height
+
+
+def delta_per_class(ct: Contingency) -> np.ndarray:
+    """Per class, max over its present values of |ln(q / p)|."""
+    return _max_per_class(ct, np.abs(np.log(ct.q() / ct.p())))
+
+
 def delta_disclosure(ct: Contingency) -> float:
     """max over classes and present values of |ln(q / p)| (pycanon's delta)."""
-    return float(np.abs(np.log(ct.q() / ct.p())).max())
+    return float(delta_per_class(ct).max())
+
+
+def beta_per_class(ct: Contingency) -> np.ndarray:
+    """Per class, max over its present values of (q - p) / p."""
+    p = ct.p()
+    return _max_per_class(ct, (ct.q() - p) / p)
 
 
 def basic_beta(ct: Contingency) -> float:
     """max over classes and values of (q - p) / p; absent values give -1, so present cells decide."""
-    p = ct.p()
-    return float(((ct.q() - p) / p).max())
+    return float(beta_per_class(ct).max())
 
 
 def enhanced_beta(ct: Contingency) -> float:

@@ -12,8 +12,9 @@ from typing import Any
 
 import pandas as pd
 
+from anon_pipeline.criteria import describe_check, evaluate_targets, planned_checks
 from anon_pipeline.metrics.counted import CountedRows
-from anon_pipeline.metrics.targets import ALL_QIS_CHECK, evaluate_targets, planned_checks
+from anon_pipeline.criteria.k_anonymity import ALL_QIS_CHECK
 from anon_pipeline.pipeline.anonymise import anonymised_schema
 from anon_pipeline.pipeline.leak import IdentifierIndex, LeakReport
 from anon_pipeline.pipeline.qi_table import GUID, validate_table
@@ -76,7 +77,8 @@ def check_privacy_targets(anonymised: pd.DataFrame | CountedRows, policy: Policy
     their counts over the quasi-identifiers and sensitive attributes (``metrics.counted``)."""
     sensitive, rename = target_names(policy)
     results = evaluate_targets(privacy_section(policy), anonymised, k_quasi_identifier_outputs(policy), sensitive,
-                               rename=rename, all_quasi_identifiers=all_quasi_identifier_outputs(policy))
+                               rename=rename, all_quasi_identifiers=all_quasi_identifier_outputs(policy),
+                               base_dir=policy.base_dir)
     outcomes = []
     for r in results:
         meta = {"measured": r.measured, "target": r.target, **r.metadata}
@@ -160,43 +162,10 @@ def staging_checks(raw: pd.DataFrame, anonymised: pd.DataFrame, policy: Policy) 
             *check_privacy_targets(anonymised, policy)]
 
 
-#: What each per-attribute privacy target requires of ``{attr}`` within every group of rows sharing ``{qis}``.
-_PER_ATTRIBUTE = {
-    "recursive_c_l_diversity_": "recursive (c, l)-diversity of {attr}: in every group of rows sharing {qis}, the "
-                                "most frequent value is rarer than c times the l-th and later ones together",
-    "entropy_l_diversity_": "entropy l-diversity of {attr}: in every group of rows sharing {qis}, exp(entropy of "
-                            "{attr}) is at least l",
-    "l_diversity_": "distinct l-diversity of {attr}: every group of rows sharing {qis} holds at least l values",
-    "t_closeness_": "t-closeness of {attr}: in every group of rows sharing {qis}, its distribution is within t of "
-                    "the whole table's (earth mover's distance)",
-    "delta_disclosure_": "delta-disclosure privacy of {attr} over groups of rows sharing {qis}",
-    "basic_beta_likeness_": "basic beta-likeness of {attr} over groups of rows sharing {qis}",
-}
-_RISKS = {
-    "prosecutor_risk_max": "highest re-identification risk of one row (1 / its group size) over {qis}",
-    "prosecutor_risk_avg": "average re-identification risk of a row over {qis}",
-    "marketer_risk": "share of rows an attacker matching every row would re-identify over {qis}",
-    "sample_unique_share": "share of rows unique on {qis}",
-    "records_at_risk_share": "share of rows whose re-identification risk over {qis} exceeds the threshold",
-}
-
-
 def privacy_check_description(check_name: str, policy: Policy) -> str:
     """What a privacy check requires, in the release's column names (known before any data is read)."""
-    qis = ", ".join(k_quasi_identifier_outputs(policy))
-    k = policy.privacy.k
-    if check_name == "k_anonymity":
-        if k is None:
-            return f"K over {qis} (no k target set: checked against 1)"
-        return (f"K >= k = {k} over {qis}: every combination of their values is shared by at least {k} rows "
-                "(K is the size of the smallest group)")
-    if check_name.startswith("all_quasi_identifiers"):
-        every = ", ".join(policy.output_name(c) for c in policy.quasi_identifiers)
-        return f"K over every released quasi-identifier ({every}) against k = {k}"
-    for prefix, text in _PER_ATTRIBUTE.items():
-        if check_name.startswith(prefix):
-            return text.format(attr=check_name[len(prefix):], qis=qis)
-    for measure, text in _RISKS.items():
-        if check_name.startswith(measure):
-            return text.format(qis=qis) + " is within its target"
-    return f"privacy target {check_name} over {qis}"
+    sensitive, rename = target_names(policy)
+    every = ", ".join(policy.output_name(c) for c in policy.quasi_identifiers)
+    return describe_check(check_name, privacy_section(policy), sensitive, rename, k_target_narrowed(policy),
+                          ", ".join(k_quasi_identifier_outputs(policy)), k_set=policy.privacy.k is not None,
+                          every=every)

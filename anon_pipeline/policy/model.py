@@ -16,7 +16,7 @@ from typing import Annotated, Any, Literal
 from pydantic import Discriminator, Field, PrivateAttr, Tag, field_validator, model_validator
 
 from anon_pipeline.attacks.spec import EvaluationSpec
-from anon_pipeline.metrics.targets import PrivacyTargets
+from anon_pipeline.criteria import PrivacyTargets
 from anon_pipeline.strict_model import SafeName, StrictModel, closest
 
 from anon_pipeline.policy.dp_spec import DPSpec
@@ -148,8 +148,8 @@ class GroupSpec(StrictModel):
     steps: list[Step] = Field(min_length=1)
 
 
-#: The ``privacy:`` section: one model, owned by the metrics engine that evaluates it, so a key it does not know
-#: is an error at load rather than a target silently left unchecked.
+#: The ``privacy:`` section: one model, built from the registered privacy models (``anon_pipeline.criteria``), so
+#: a key none of them owns is an error at load rather than a target silently left unchecked.
 PrivacySpec = PrivacyTargets
 
 

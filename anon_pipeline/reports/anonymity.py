@@ -18,7 +18,7 @@ from anon_pipeline.metrics.k_eps import k_eps
 from anon_pipeline.metrics.measure import measure
 from anon_pipeline.metrics.report import anonymity_report as measures_side_by_side
 from anon_pipeline.metrics.report import report_markdown
-from anon_pipeline.metrics.targets import PrivacyTargets
+from anon_pipeline.criteria import PrivacyTargets
 from anon_pipeline.policy.model import Policy, Role
 from anon_pipeline.synthesis.privacy import privacy_report
 

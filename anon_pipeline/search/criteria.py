@@ -1,73 +1,135 @@
-"""Privacy criteria evaluated per equivalence class from grouped integer codes.
+"""The privacy criteria of a lattice search, decided class by class by the registered privacy models.
 
-Definitions follow ARX: a class is an outlier when it is smaller than the minimal class size (k, or l for
-l-diversity) or fails any criterion; a transformation satisfies the criteria when the outliers' rows fit the
-suppression budget ``floor(suppression_limit * n_rows)``.
+``Criteria`` holds a ``privacy:`` section (the policy's form, plugin models included) or the short keywords
+``k``, ``l``, ``t``; bound to a table (``bind``) it becomes ``SearchCriteria``, whose ``failing`` asks each
+model's own per-class test (``criteria/``), the same code the release checks run. Definitions follow ARX: a class
+is an outlier when it fails any criterion; a transformation satisfies the criteria when the outliers' rows fit
+the suppression budget ``floor(suppression_limit * n_rows)``.
 """
 
 from __future__ import annotations
 
-import math
+from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from anon_pipeline.criteria import ClassCells, PrivacyModel, PrivacyTargets, bind_checks, registered_privacy_models
+from anon_pipeline.metrics import diversity as dv
+from anon_pipeline.metrics.measure import prepare
+
 L_VARIANTS = ("distinct", "entropy")
-#: floating-point slack for entropy and distance bounds (ARX compares exactly, so sums can land 1 ulp off)
-_TOLERANCE = 1e-10
 T_VARIANTS = ("equal", "ordered")
 
 
-@dataclass(frozen=True)
 class Criteria:
-    """The privacy targets of one search. ``None`` switches a criterion off."""
+    """The privacy targets of one search: ``privacy`` (a ``privacy:`` section) and/or the keywords ``k``, ``l``
+    (``l_variant`` distinct or entropy) and ``t`` (``t_variant`` equal or ordered), which add to it."""
 
-    k: int | None = None
-    l: float | None = None
-    l_variant: str = "distinct"
-    t: float | None = None
-    t_variant: str = "equal"
-
-    def __post_init__(self) -> None:
-        if self.k is None and self.l is None and self.t is None:
-            raise ValueError("give at least one privacy criterion: k, l or t")
-        if self.k is not None and self.k < 1:
-            raise ValueError("k must be at least 1")
-        if self.l is not None and self.l < 1:
-            raise ValueError("l must be at least 1")
-        if self.t is not None and not 0 <= self.t <= 1:
-            raise ValueError("t must be within [0, 1]")
-        if self.l_variant not in L_VARIANTS:
+    def __init__(self, k: int | None = None, l: float | None = None, l_variant: str = "distinct",
+                 t: float | None = None, t_variant: str = "equal",
+                 privacy: Mapping[str, Any] | PrivacyTargets | None = None) -> None:
+        if l_variant not in L_VARIANTS:
             raise ValueError(f"l_variant must be one of {L_VARIANTS}")
-        if self.t_variant not in T_VARIANTS:
+        if t_variant not in T_VARIANTS:
             raise ValueError(f"t_variant must be one of {T_VARIANTS}")
+        section = privacy.model_dump() if isinstance(privacy, PrivacyTargets) else dict(privacy or {})
+        if k is not None:
+            if section.get("k") is not None:
+                raise ValueError("k given twice: as a keyword and in privacy")
+            section["k"] = k
+        for key, extra in (("l", None if l is None else {"l": l, "variant": l_variant}),
+                           ("t", None if t is None else {"t": t, "distance": t_variant})):
+            if extra is not None:
+                given = section.get(key) or []
+                section[key] = [*([given] if isinstance(given, dict) else given), extra]
+        self.section = PrivacyTargets.model_validate(section)
+        if not any(model.specs(self.section) for model in registered_privacy_models().values()):
+            raise ValueError("give at least one privacy criterion: k, l, t or a privacy: target")
+
+    def checks(self, sensitive: str | None) -> list[tuple[str, PrivacyModel]]:
+        """The bound checks; a target naming no attribute applies to ``sensitive``."""
+        try:
+            checks = bind_checks(self.section, [sensitive] if sensitive else [])
+        except ValueError:
+            raise ValueError("l-diversity, t-closeness and the other per-attribute targets need `sensitive`, a "
+                             "column of the table (or the target's own attribute)") from None
+        for name, check in checks:
+            if not check.searchable:
+                raise ValueError(f"privacy target '{name}' is a whole-table figure; the lattice search decides "
+                                 "class by class and cannot search it (check it on the release instead)")
+        attributes = sorted({c.attribute for _, c in checks if c.attribute is not None})
+        if len(attributes) > 1:
+            raise ValueError(f"the lattice search takes one sensitive attribute; the targets name {len(attributes)}")
+        return checks
+
+    def bind(self, df: pd.DataFrame, sensitive: str | None, base_dir: str | Path = ".") -> "SearchCriteria":
+        """The criteria bound to ``df``: its sensitive column encoded as the release checks encode it;
+        ``base_dir``: the folder a target's relative paths (a t-closeness hierarchy) start from."""
+        checks = self.checks(sensitive)
+        attribute = next((c.attribute for _, c in checks if c.attribute is not None), None)
+        if attribute is None:
+            return SearchCriteria(tuple(checks))
+        if attribute not in df.columns:
+            raise ValueError(f"sensitive attribute '{attribute}' is not a column of the table")
+        orders = {attribute: c.order() for _, c in checks if c.order()}
+        distances = {attribute: c.distance() for _, c in checks if c.distance()}
+        tab = prepare(df, [], [attribute], ordinal=orders, t_distance=distances)
+        column = tab.sa_cols[attribute]
+        return SearchCriteria(tuple(checks), attribute, tab.ordered(attribute),
+                              np.asarray(column.codes, dtype=np.int64), column.uniques, Path(base_dir))
+
+
+@dataclass(frozen=True)
+class SearchCriteria:
+    """Checks bound to one table: what the search asks of every node's classes."""
+
+    checks: tuple[tuple[str, PrivacyModel], ...]
+    sensitive: str | None = None
+    ordered: bool = False
+    #: the sensitive column's code per row, and its values
+    codes: np.ndarray | None = None
+    values: pd.Index | None = None
+    base_dir: Path = Path(".")
 
     @property
-    def needs_sensitive(self) -> bool:
-        return self.l is not None or self.t is not None
+    def n_values(self) -> int:
+        return 0 if self.values is None else len(self.values)
 
-    @property
-    def min_class_size(self) -> int:
-        sizes = [1]
-        if self.k is not None:
-            sizes.append(int(self.k))
-        if self.l is not None:
-            sizes.append(int(math.ceil(self.l)))
-        return max(sizes)
+    def cells(self, table: "ClassTable") -> ClassCells:
+        if table.sens is None:
+            return ClassCells(table.sizes)
+        ct = dv.contingency_from_cells(table.cls, table.sens, table.counts, len(table.sizes), self.n_values)
+        return ClassCells(table.sizes, ct, self.ordered, self.values, self.base_dir)
+
+    def failing_by_check(self, table: "ClassTable") -> dict[str, np.ndarray]:
+        cells = self.cells(table)
+        return {name: check.failing(cells) for name, check in self.checks}
+
+    def failing(self, table: "ClassTable") -> np.ndarray:
+        """Per class: True when the class must be suppressed (it fails some check)."""
+        fail = np.zeros(len(table.sizes), dtype=bool)
+        for f in self.failing_by_check(table).values():
+            fail |= f
+        return fail
 
     def monotone(self, max_outliers: int) -> bool:
-        """Whether satisfying the criteria at a node implies it at every more general node.
+        """Whether satisfying the criteria at a node implies it at every more general node (with suppression
+        only checks whose merged class fails only when all its parts fail stay so)."""
+        return all(check.monotonic(max_outliers > 0) for _, check in self.checks)
 
-        k-anonymity and distinct l-diversity stay monotone with suppression (a merged class fails only if all
-        its parts fail); entropy l-diversity and t-closeness only without it (a failing part can drag a merged
-        class below the bound and so enlarge the suppressed rows).
-        """
-        if max_outliers == 0:
-            return True
-        if self.t is not None:
-            return False
-        return self.l is None or self.l_variant == "distinct"
+    def monotone_part_failing(self, table: "ClassTable") -> np.ndarray:
+        """Per class: fails a necessary condition of the criteria that stays monotone with suppression."""
+        cells = self.cells(table)
+        fail = np.zeros(len(table.sizes), dtype=bool)
+        for _, check in self.checks:
+            part = check.necessary_failing(cells)
+            if part is not None:
+                fail |= part
+        return fail
 
 
 @dataclass(frozen=True)
@@ -78,66 +140,3 @@ class ClassTable:
     counts: np.ndarray     # rows of the data in every table row
     sizes: np.ndarray      # rows per class
     sens: np.ndarray | None = None  # sensitive code of every table row
-
-
-def failing_classes(table: ClassTable, criteria: Criteria, global_dist: np.ndarray | None) -> np.ndarray:
-    """Boolean per class: True when the class must be suppressed."""
-    sizes = table.sizes
-    fail = sizes < criteria.min_class_size
-    if criteria.l is not None:
-        n_classes = len(sizes)
-        distinct = np.bincount(table.cls, minlength=n_classes)
-        fail |= distinct < math.ceil(criteria.l)
-        if criteria.l_variant == "entropy":
-            counts = table.counts.astype(np.float64)
-            # ARX's formula: log2(n) - sum(f log2 f) / n >= log2(l)
-            flogf = np.bincount(table.cls, weights=counts * (np.log(counts) / math.log(2)), minlength=n_classes)
-            total = sizes.astype(np.float64)
-            entropy = -((flogf / total) - np.log(total) / math.log(2))
-            # a tolerance so that classes exactly at the bound (e.g. l equally frequent values) pass
-            fail |= ~(entropy >= math.log(criteria.l) / math.log(2) - _TOLERANCE)
-    if criteria.t is not None:
-        fail |= _t_distance(table, criteria.t_variant, global_dist) > criteria.t + _TOLERANCE
-    return fail
-
-
-def _t_distance(table: ClassTable, variant: str, q: np.ndarray | None) -> np.ndarray:
-    """Earth mover's distance of every class's sensitive distribution to the table's."""
-    assert table.sens is not None and q is not None
-    n_classes = len(table.sizes)
-    p = table.counts / table.sizes[table.cls]
-    if variant == "equal":
-        # 1/2 sum_s |p_s - q_s| = 1/2 (1 + sum_{s in class} (|p_s - q_s| - q_s)), as ARX computes it
-        qs = q[table.sens]
-        return (1.0 + np.bincount(table.cls, weights=np.abs(qs - p) - qs, minlength=n_classes)) / 2.0
-    # ordered distance: sum of absolute cumulative differences over the ordered domain, / (m - 1)
-    m = len(q)
-    if m < 2:
-        return np.zeros(n_classes)
-    dense = np.zeros((n_classes, m))
-    np.add.at(dense, (table.cls, table.sens), p)
-    cum = np.cumsum(dense - q[None, :], axis=1)
-    return np.abs(cum[:, :-1]).sum(axis=1) / (m - 1)
-
-
-def encode_sensitive(values: pd.Series, ordered: bool) -> tuple[np.ndarray, np.ndarray]:
-    """Codes of a sensitive column and its values; ``ordered`` sorts them (ordered-distance t-closeness)."""
-    if ordered:
-        if values.isna().any():
-            raise ValueError(f"sensitive column '{values.name}' has {int(values.isna().sum())} missing value(s); "
-                             "ordered t-closeness needs every value")
-        uniques = np.sort(values.unique())
-        codes = pd.Index(uniques).get_indexer(values)
-    else:
-        codes, uniques = pd.factorize(values, use_na_sentinel=False)
-    return np.asarray(codes, dtype=np.int64), np.asarray(uniques, dtype=object)
-
-
-def global_distribution(sensitive: np.ndarray | None, n_sensitive: int,
-                        weights: np.ndarray | None = None) -> np.ndarray | None:
-    """The table's share of every sensitive value; ``weights``: rows each code stands for."""
-    if sensitive is None or len(sensitive) == 0:
-        return None
-    if weights is None:
-        return np.bincount(sensitive, minlength=n_sensitive) / len(sensitive)
-    return np.bincount(sensitive, weights=weights, minlength=n_sensitive) / float(np.sum(weights))

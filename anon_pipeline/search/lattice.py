@@ -4,9 +4,10 @@ In the spirit of ARX's Flash. Every node's quality has a lower bound computed fo
 With monotone criteria the search repeatedly takes the most general unresolved node that could still beat
 the best found, lays a bottom-to-top path through it and binary-searches the path for the frontier, so each
 check settles whole down-sets (not anonymous) or up-sets (anonymous). With criteria that are not monotone
-(entropy l-diversity or t-closeness with suppression) the same paths run on their monotone part (class sizes,
-distinct l), and what passes it is checked node by node, best bound first. The search stops when no unresolved
-node can beat the best anonymous node found; ties go to the lower sum of levels, then lexicographic order.
+(entropy l-diversity or t-closeness with suppression) the same paths run on their monotone part (each model's
+``necessary_failing``: class sizes, distinct values), and what passes it is checked node by node, best bound
+first. The search stops when no unresolved node can beat the best anonymous node found; ties go to the lower sum
+of levels, then lexicographic order.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import math
 
 import numpy as np
 
-from anon_pipeline.search.criteria import ClassTable, failing_classes
+from anon_pipeline.search.criteria import ClassTable
 from anon_pipeline.search.grouping import Grouper, NodeGroups
 from anon_pipeline.search.problem import Problem
 from anon_pipeline.search.quality import Quality
@@ -53,7 +54,6 @@ class LatticeSearch:
         self.max_out = problem.max_outliers
         self.monotone = problem.criteria.monotone(self.max_out)
         self.exact_is_bound = quality.exact_is_bound(self.max_out)
-        self.q = problem.global_distribution
         self.grouper = Grouper(problem.hierarchies, problem.codes, problem.sensitive, problem.n_sensitive,
                                weights=problem.weights)
         self.best = -1
@@ -80,18 +80,15 @@ class LatticeSearch:
             self.best, self.best_score = idx, score
 
     def _monotone_part_fails(self, table: ClassTable) -> bool:
-        """The monotone part of the criteria (class sizes, distinct l) already breaks the budget."""
-        c = self.problem.criteria
-        fail = table.sizes < c.min_class_size
-        if c.l is not None and c.l_variant == "distinct":
-            fail |= np.bincount(table.cls, minlength=len(table.sizes)) < math.ceil(c.l)
+        """The monotone part of the criteria (e.g. class sizes, distinct values) already breaks the budget."""
+        fail = self.problem.criteria.monotone_part_failing(table)
         return float(table.sizes[fail].sum()) > self.max_out
 
     def check(self, idx: int) -> None:
         levels = self.nodes[idx]
         groups: NodeGroups = self.grouper.group(tuple(int(x) for x in levels))
         table = groups.table
-        fail = failing_classes(table, self.problem.criteria, self.q)
+        fail = self.problem.criteria.failing(table)
         anonymous = float(table.sizes[fail].sum()) <= self.max_out
         refined = self.quality.refine(levels, table.sizes)
         if refined is not None:

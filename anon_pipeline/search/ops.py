@@ -27,7 +27,8 @@ from pydantic import Field, model_validator
 
 from anon_pipeline.errors import TransformError
 from anon_pipeline.hierarchies.builders import TOP, HierarchySpec, build_hierarchy
-from anon_pipeline.search.criteria import Criteria, encode_sensitive, failing_classes, global_distribution
+from anon_pipeline.criteria import PrivacyTargets
+from anon_pipeline.search.criteria import Criteria
 from anon_pipeline.search.grouping import class_table
 from anon_pipeline.hierarchies.encoded import as_hierarchy_strings
 from anon_pipeline.search.mondrian import mondrian
@@ -52,6 +53,8 @@ class GeneraliseParams(OpParams):
     l_variant: Literal["distinct", "entropy"] = "distinct"
     t: float | None = Field(None, ge=0, le=1)
     t_variant: Literal["equal", "ordered"] = "equal"
+    #: a ``privacy:`` section, as in the policy (any registered privacy model, plugins included); adds to k, l, t
+    privacy: PrivacyTargets | None = None
     sensitive: str | None = None
     suppression_limit: float = Field(0.0, ge=0, le=1)
     quality: str = "loss"
@@ -65,16 +68,15 @@ class GeneraliseParams(OpParams):
         if self.strategy == "optimal":
             if not self.hierarchies:
                 raise ValueError("strategy 'optimal' needs hierarchies for the quasi-identifiers")
-            if self.k is None and self.l is None and self.t is None:
-                raise ValueError("give at least one target: k, l or t")
+            # the targets bind now, so a whole-table target or a missing `sensitive` fails at load
+            self.criteria().checks(self.sensitive)
         elif self.k is None:
             raise ValueError("strategy 'mondrian' needs k")
-        if (self.l is not None or self.t is not None) and self.sensitive is None:
-            raise ValueError("l and t need `sensitive`, a column of the group")
         return self
 
     def criteria(self) -> Criteria:
-        return Criteria(k=self.k, l=self.l, l_variant=self.l_variant, t=self.t, t_variant=self.t_variant)
+        return Criteria(k=self.k, l=self.l, l_variant=self.l_variant, t=self.t, t_variant=self.t_variant,
+                        privacy=self.privacy)
 
 
 class _ClassOrInstance:
@@ -134,7 +136,7 @@ class Generalise(TableOp):
         hierarchies = {c: self._hierarchy(c, frame[c], ctx) for c in p.hierarchies}
         try:
             problem = encode_problem(frame, hierarchies, p.criteria(), p.sensitive, p.suppression_limit,
-                                     ctx.weights)
+                                     ctx.weights, ctx.base_dir)
             result = search_problem(problem, p.quality)
         except ValueError as exc:
             raise TransformError(ctx.column, self.name, str(exc)) from None
@@ -206,7 +208,7 @@ class Generalise(TableOp):
         else:
             # A plan fitted before classes were listed: the classes of what apply is given are checked, as then
             # (right on the whole table only; refit to apply batch by batch).
-            fail_rows = self._failing_rows(out, qis)
+            fail_rows = self._failing_rows(out, qis, ctx)
         if not fail_rows.any():
             return out
         if p.suppress == "remove":
@@ -214,18 +216,14 @@ class Generalise(TableOp):
         out.loc[fail_rows, qis] = TOP
         return out
 
-    def _failing_rows(self, out: pd.DataFrame, qis: list[str]) -> np.ndarray:
+    def _failing_rows(self, out: pd.DataFrame, qis: list[str], ctx: FitContext) -> np.ndarray:
         """Rows of classes (on the generalised values) that fail the criteria."""
         p = self.params
         row_class = encode_codes(out[qis].astype(str), qis)
         n_classes = int(row_class.max()) + 1
-        criteria = p.criteria()
-        sens = uniq_sens = None
-        if criteria.needs_sensitive:
-            sens, uniq_sens = encode_sensitive(out[p.sensitive], p.t is not None and p.t_variant == "ordered")
-        n_sens = 0 if uniq_sens is None else len(uniq_sens)
-        table = class_table(row_class, n_classes, sens, n_sens)
-        return failing_classes(table, criteria, global_distribution(sens, n_sens))[row_class]
+        criteria = p.criteria().bind(out, p.sensitive, ctx.base_dir)
+        table = class_table(row_class, n_classes, criteria.codes, criteria.n_values)
+        return criteria.failing(table)[row_class]
 
 
 def _listed(out: pd.DataFrame, qis: list[str], classes: list) -> np.ndarray:

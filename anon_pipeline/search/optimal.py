@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from anon_pipeline.hierarchies.encoded import EncodedHierarchy
-from anon_pipeline.search.criteria import Criteria, failing_classes
+from anon_pipeline.search.criteria import Criteria
 from anon_pipeline.search.grouping import Grouper
 from anon_pipeline.search.lattice import LatticeSearch
 from anon_pipeline.search.problem import HierarchyLike, Problem, encode_problem, to_hierarchy_frame
@@ -49,8 +49,6 @@ class OptimalResult:
 def _neighbour_report(problem: Problem, quality: Quality, levels: np.ndarray, grouper: Grouper) -> list[dict]:
     """What every lower neighbour of the chosen node fails (or that it scores no better)."""
     out = []
-    c = problem.criteria
-    q = problem.global_distribution
     for j, col in enumerate(problem.columns):
         if levels[j] == 0:
             continue
@@ -58,21 +56,17 @@ def _neighbour_report(problem: Problem, quality: Quality, levels: np.ndarray, gr
         lower[j] -= 1
         groups = grouper.group(tuple(int(x) for x in lower))
         table = groups.table
-        fail = failing_classes(table, c, q)
+        by_check = problem.criteria.failing_by_check(table)
+        fail = np.zeros(len(table.sizes), dtype=bool)
+        for f in by_check.values():
+            fail |= f
         suppressed = int(table.sizes[fail].sum())
         entry = {"column": col, "levels": {n: int(v) for n, v in zip(problem.columns, lower)},
                  "rows_to_suppress": suppressed, "suppression_budget": problem.max_outliers,
                  "satisfies": suppressed <= problem.max_outliers}
-        reasons = {}
-        if c.min_class_size > 1:
-            small = table.sizes < c.min_class_size
-            reasons["min_class_size"] = {"classes": int(small.sum()), "rows": int(table.sizes[small].sum())}
-        for name, crit in (("l", Criteria(l=c.l, l_variant=c.l_variant) if c.l is not None else None),
-                           ("t", Criteria(t=c.t, t_variant=c.t_variant) if c.t is not None else None)):
-            if crit is not None:
-                f = failing_classes(table, crit, q)
-                reasons[name] = {"classes": int(f.sum()), "rows": int(table.sizes[f].sum())}
-        entry["failing"] = reasons
+        # per check (k_anonymity, l_diversity_<attribute>, ...): the classes and rows failing it
+        entry["failing"] = {name: {"classes": int(f.sum()), "rows": int(table.sizes[f].sum())}
+                            for name, f in by_check.items()}
         if entry["satisfies"]:
             entry["score"] = quality.score(lower, groups, fail)
             entry["why_not_chosen"] = "satisfies the criteria but scores no better than the chosen node"
@@ -117,7 +111,7 @@ def evaluate_levels(problem: Problem, levels: Mapping[str, int] | list[int], qua
     groups = Grouper(problem.hierarchies, problem.codes, problem.sensitive, problem.n_sensitive,
                      weights=problem.weights).group(
         tuple(int(x) for x in lv))
-    fail = failing_classes(groups.table, problem.criteria, problem.global_distribution)
+    fail = problem.criteria.failing(groups.table)
     suppressed = int(groups.table.sizes[fail].sum())
     return model.score(lv, groups, fail), suppressed, suppressed <= problem.max_outliers
 
@@ -125,19 +119,20 @@ def evaluate_levels(problem: Problem, levels: Mapping[str, int] | list[int], qua
 def optimal(df: pd.DataFrame, hierarchies: Mapping[str, HierarchyLike], *, k: int | None = None,
             l: float | None = None, l_variant: str = "distinct", sensitive: str | None = None,
             t: float | None = None, suppression_limit: float = 0.0, quality: str = "loss",
-            t_variant: str = "equal", weights=None) -> OptimalResult:
+            t_variant: str = "equal", weights=None, privacy=None) -> OptimalResult:
     """The globally optimal full-domain generalisation of ``df`` meeting the criteria.
 
     ``hierarchies`` maps each quasi-identifier (in this order) to a hierarchy frame or an ARX CSV path.
     Criteria combine freely: ``k``; ``l`` with ``l_variant`` "distinct" or "entropy"; ``t`` with ``t_variant``
     "equal" (categorical) or "ordered" (numeric) earth mover's distance; ``l``/``t`` need ``sensitive``.
+    ``privacy``: a ``privacy:`` section (any registered privacy model, plugins included), added to the keywords.
     Rows of classes failing the criteria are suppressed while they fit ``floor(suppression_limit * rows)``.
     ``quality`` is one of "loss", "nu_entropy", "discernibility", "aecs", "precision", "height" (lower is
     better, as ARX defines them). ``weights`` (optional): how many rows each row of ``df`` stands for, e.g. the
     counts of its distinct rows; the result is then the one on the expanded table (``suppressed`` counts rows
     of it, ``suppressed_mask`` marks rows of ``df``).
     """
-    criteria = Criteria(k=k, l=l, l_variant=l_variant, t=t, t_variant=t_variant)
+    criteria = Criteria(k=k, l=l, l_variant=l_variant, t=t, t_variant=t_variant, privacy=privacy)
     problem = encode_problem(df, hierarchies, criteria, sensitive, suppression_limit, weights)
     return search_problem(problem, quality)
 

@@ -1,4 +1,4 @@
-"""A table encoded once for a lattice search: hierarchies, level-0 codes, sensitive codes and criteria.
+"""A table encoded once for a lattice search: hierarchies, level-0 codes, and the criteria bound to the table.
 
 The table may come as every row, or as distinct rows with how many rows each stands for (``weights``): class
 sizes, the suppression budget, the criteria and the quality models then count weighted rows, so both give the
@@ -17,8 +17,7 @@ import pandas as pd
 
 from anon_pipeline.hierarchies.arx_csv import load_arx_csv
 from anon_pipeline.hierarchies.encoded import EncodedHierarchy
-from anon_pipeline.search.criteria import (ClassTable, Criteria, encode_sensitive, failing_classes,
-                                           global_distribution)
+from anon_pipeline.search.criteria import ClassTable, Criteria, SearchCriteria
 from anon_pipeline.search.grouping import row_classes
 
 HierarchyLike = pd.DataFrame | str | Path
@@ -31,9 +30,7 @@ class Problem:
     columns: list[str]
     hierarchies: list[EncodedHierarchy]
     codes: np.ndarray
-    sensitive: np.ndarray | None
-    sensitive_values: np.ndarray | None
-    criteria: Criteria
+    criteria: SearchCriteria
     suppression_limit: float
     #: rows each row of ``codes`` stands for (None: one each)
     weights: np.ndarray | None = None
@@ -53,18 +50,19 @@ class Problem:
         return int(math.floor(self.suppression_limit * float(self.n_rows)))
 
     @property
-    def n_sensitive(self) -> int:
-        return 0 if self.sensitive_values is None else len(self.sensitive_values)
+    def sensitive(self) -> np.ndarray | None:
+        """The sensitive column's code per row (None when no target needs one)."""
+        return self.criteria.codes
 
     @property
-    def global_distribution(self) -> np.ndarray | None:
-        return global_distribution(self.sensitive, self.n_sensitive, self.weights)
+    def n_sensitive(self) -> int:
+        return self.criteria.n_values
 
     def classify(self, levels) -> tuple[np.ndarray, ClassTable, np.ndarray]:
         """Per data row: its class; the class table; which classes are suppressed."""
         row_class, table = row_classes(self.hierarchies, self.codes, tuple(levels), self.sensitive, self.n_sensitive,
                                        self.weights)
-        return row_class, table, failing_classes(table, self.criteria, self.global_distribution)
+        return row_class, table, self.criteria.failing(table)
 
 
 def to_hierarchy_frame(hierarchy: HierarchyLike) -> pd.DataFrame:
@@ -88,8 +86,10 @@ def _check_weights(weights, n_rows: int) -> np.ndarray | None:
 
 
 def encode_problem(df: pd.DataFrame, hierarchies: Mapping[str, HierarchyLike], criteria: Criteria,
-                   sensitive: str | None, suppression_limit: float, weights=None) -> Problem:
-    """``df`` encoded for a search; ``weights`` (optional) says how many rows each row of ``df`` stands for."""
+                   sensitive: str | None, suppression_limit: float, weights=None,
+                   base_dir: str | Path = ".") -> Problem:
+    """``df`` encoded for a search; ``weights`` (optional) says how many rows each row of ``df`` stands for;
+    ``base_dir``: the folder a target's relative paths start from."""
     if not hierarchies:
         raise ValueError("give a hierarchy for at least one quasi-identifier")
     if not 0.0 <= suppression_limit <= 1.0:
@@ -102,11 +102,6 @@ def encode_problem(df: pd.DataFrame, hierarchies: Mapping[str, HierarchyLike], c
     encoded = [EncodedHierarchy.build(c, to_hierarchy_frame(hierarchies[c])) for c in columns]
     codes = np.stack([h.encode(df[c]) for h, c in zip(encoded, columns)], axis=1) if len(df) else \
         np.zeros((0, len(columns)), dtype=np.int64)
-    sens_codes = sens_values = None
-    if criteria.needs_sensitive:
-        if sensitive is None or sensitive not in df.columns:
-            raise ValueError("l-diversity and t-closeness need `sensitive`, a column of the table")
-        sens_codes, sens_values = encode_sensitive(df[sensitive], criteria.t is not None and criteria.t_variant == "ordered")
-    return Problem(columns, encoded, codes, sens_codes, sens_values, criteria, suppression_limit, weights)
+    return Problem(columns, encoded, codes, criteria.bind(df, sensitive, base_dir), suppression_limit, weights)
 
 

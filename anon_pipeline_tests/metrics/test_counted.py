@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from anon_pipeline.metrics.counted import CountedRows, RowCounter
 from anon_pipeline.metrics.measure import measure
-from anon_pipeline.metrics.targets import evaluate_targets
+from anon_pipeline.criteria import evaluate_targets
 
 
 def _table(seed: int, n: int) -> pd.DataFrame:

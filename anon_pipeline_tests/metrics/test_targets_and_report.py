@@ -8,7 +8,8 @@ import pandas as pd
 import pytest
 from pydantic import ValidationError
 
-from anon_pipeline.metrics import PrivacyTargets, anonymity_report, evaluate_targets, planned_checks, report_markdown
+from anon_pipeline.criteria import PrivacyTargets, evaluate_targets, planned_checks
+from anon_pipeline.metrics import anonymity_report, report_markdown
 
 
 @pytest.fixture
