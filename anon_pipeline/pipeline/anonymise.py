@@ -55,7 +55,7 @@ def _run(qi_table: pd.DataFrame, policy: Policy, plan: dict[str, Any] | None, gr
     new_plan: dict[str, Any] = {"policy": policy.name, "seed": policy.seed,
                                 "reference_date": policy.reference_date.isoformat() if policy.reference_date else None,
                                 "rows_in": len(qi_table), "columns": {}, "groups": {}}
-    # Ops that draw per row or per batch seed their draws from the rows' GUIDs (none in a bare frame).
+    # Ops that draw per row (noise) seed each row's draw from its GUID (none in a bare frame).
     guids = table[GUID] if GUID in table.columns else None
     for name in policy.kept_columns:
         if policy.columns[name].role is Role.identifier or not column_steps[name]:
@@ -69,8 +69,7 @@ def _run(qi_table: pd.DataFrame, policy: Policy, plan: dict[str, Any] | None, gr
     for group in policy.groups if groups else ():
         replayed = plan["groups"][group.name] if plan is not None else None
         out, new_plan["groups"][group.name], k = run_steps(table[group.columns], group_steps[group.name],
-                                                           policy, group.name, replayed, suppress,
-                                                           table[GUID] if guids is not None else None)
+                                                           policy, group.name, replayed, suppress)
         keys.update(k)
         if any(p["plan"].get("row_count_changes") for p in new_plan["groups"][group.name]):
             resized.append(out.reset_index(drop=True))

@@ -27,7 +27,7 @@ def run_steps(data: Data, steps: list[BoundStep], policy: Policy, name: str,
     """Fit (unless ``plans`` are given: replay) and apply every step of a column (Series) or a group (DataFrame).
 
     Returns (output, plans, key tables). ``name`` is the column or group name the ops see in their context;
-    ``row_ids`` the rows' GUIDs (indexed like ``data``), for ops that draw per row or per batch.
+    ``row_ids`` the rows' GUIDs (indexed like ``data``), for ops that draw per row.
     """
     out_plans: list[dict[str, Any]] = []
     keys: dict[str, pd.DataFrame] = {}

@@ -17,7 +17,7 @@ noise from the plan seed and the row's GUID (the same release whatever the batch
 from the moments of its continuous columns (Silverman's bandwidths, clip ranges) and ``discrete_synthesis`` from
 the counts of the group's distinct rows, and both draw per batch: each GUID bucket (a random sample of the table)
 draws as many rows as it holds from its own rows, with the frozen plan and a seed from the plan seed and the
-bucket's GUIDs. With ``rows``, ``refuse_unique_copies`` or ``min_count`` > 1 they need every row (what is unique or
+bucket's rows. With ``rows``, ``refuse_unique_copies`` or ``min_count`` > 1 they need every row (what is unique or
 rare is known only over the whole table), as ``cart_synthesis`` and ``grouped_synthesis`` always do.
 """
 
@@ -34,7 +34,7 @@ from pydantic import Field, model_validator
 from anon_pipeline.errors import TransformError
 from anon_pipeline.stats.floats import as_float, from_float
 from anon_pipeline.metrics.k_anonymity import encode_codes
-from anon_pipeline.stats.hashing import hash_values, mix64
+from anon_pipeline.stats.hashing import hash_rows, mix64
 from anon_pipeline.stats.moments import Moments
 from anon_pipeline.synthesis.cart import CartSynthesizer
 from anon_pipeline.synthesis.continuous import (INTEGER_CATEGORIES, KdeFit, is_smoothed, kde_of_moments,
@@ -70,14 +70,13 @@ def _guids(ctx: FitContext, index: pd.Index) -> pd.Series | None:
     return ctx.row_ids if ctx.row_ids.index.equals(index) else ctx.row_ids.loc[index]
 
 
-def _batch_seed(seed: int, ctx: FitContext, index: pd.Index) -> int | list[int]:
-    """The seed of one batch's draws: the plan seed and the batch's rows (their GUIDs, in any order), so a bucket
-    draws the same rows wherever the plan is applied to it, and two buckets draw independently. Without GUIDs (a
-    frame outside the pipeline), the plan seed alone."""
-    guids = _guids(ctx, index)
-    if guids is None or not len(guids):
-        return seed
-    return [seed, int(np.bitwise_xor.reduce(mix64(hash_values(guids))))]
+def _batch_seed(seed: int, frame: pd.DataFrame) -> list[int]:
+    """The seed of one batch's draws: the plan seed and the batch's rows (a hash of their values, in any order).
+    A bucket draws the same rows wherever the plan is applied to it (streaming or Dask), two buckets draw
+    independently, and one input in one batch draws the same rows run after run (GUIDs, fresh in every run,
+    would not)."""
+    with np.errstate(over="ignore"):
+        return [seed, int(np.sum(mix64(hash_rows(frame)), dtype=np.uint64))]
 
 
 def _index(frame: pd.DataFrame, plan: dict[str, Any]) -> pd.Index:
@@ -116,7 +115,7 @@ class Synthesiser(TableOp):
 
     def _draw(self, frame: pd.DataFrame, plan: dict[str, Any], ctx: FitContext) -> tuple[pd.DataFrame, dict]:
         if self.draws_per_batch:
-            plan = {**plan, "seed": _batch_seed(plan["seed"], ctx, frame.index)}
+            plan = {**plan, "seed": _batch_seed(plan["seed"], frame)}
         try:
             # Some samplers fit on the batch when built (CART's trees). A library's message may quote a cell
             # value, so only the kind of failure is said.
@@ -144,9 +143,12 @@ class Synthesiser(TableOp):
     def fit(self, frame: pd.DataFrame, ctx: FitContext) -> dict[str, Any]:
         plan = {**self._settings(frame, ctx), **_size_plan(self._input_rows(frame, ctx), self.params.rows),
                 "refuse_unique_copies": self.params.refuse_unique_copies, "refusal_seed": _seed(ctx)}
-        if self.fit_needs is not FitNeeds.ROWS:
-            # Fitted from aggregates: the draw happens batch by batch in apply (no release to count copies in).
-            return {**plan, "fitted_on": self.fit_needs.value, "draws": "per batch"}
+        if self.draws_per_batch:
+            plan["draws"] = "per batch"
+        if ctx.weights is not None or ctx.moments is not None:
+            # Fitted from the engine's aggregates: the rows are drawn batch by batch in apply, so there is no
+            # release yet to count copies of unique training rows in.
+            return {**plan, "fitted_on": self.fit_needs.value}
         out, plan["unique_copies"] = self._draw(frame, plan, ctx)
         self._handoff = (weakref.ref(frame), plan, out)
         return plan

@@ -75,8 +75,8 @@ class FitContext:
     #: When the engine fits on moments (``FitNeeds.MOMENTS``): those of the op's input. None: fit computes them
     #: from the rows it is given.
     moments: Moments | None = field(default=None, compare=False)
-    #: The GUID of each row apply gets, indexed like its input (None outside the pipeline): ops that draw per row
-    #: (``draws_by_row``) or per batch (``draws_per_batch``) seed their draws from it.
+    #: The GUID of each row a column op's apply gets, indexed like its input (None outside the pipeline): ops that
+    #: draw per row (``draws_by_row``) seed each row's draw from it.
     row_ids: pd.Series | None = field(default=None, compare=False)
 
     def row_weights(self, n: int) -> np.ndarray:
@@ -154,7 +154,7 @@ class TableOp:
     row_local: ClassVar[bool] = False
     #: Ops that draw their output rows from the rows of the batch they get (synthesis), for which any random sample
     #: of the table (a GUID bucket) is as good a source as the whole table, set this: the streaming engine applies
-    #: them bucket by bucket with the frozen plan, each bucket drawing from its own rows with its own seed.
+    #: them bucket by bucket with the frozen plan, each bucket drawing from its own rows with a seed of its own.
     draws_per_batch: ClassVar[bool] = False
     whole_table_reason: str | None = None
 
