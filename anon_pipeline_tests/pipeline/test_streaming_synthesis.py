@@ -153,6 +153,7 @@ def test_synthesis_per_bucket_draws_the_whole_table_distribution(flights_csv, tm
     again = apply_streaming(qi, policy, fitted, tmp_path)[0].frame()
     pd.testing.assert_frame_equal(again, streamed)              # a replay of the frozen plan: the same release
     whole = replay(qi.frame(), policy, fitted.plan).table
+    assert not streamed[CONTINUOUS].equals(whole[CONTINUOUS])   # drawn per bucket, not from the whole table
     raw = generate("flights", ROWS, 20230501)
     critical = 1.95 * np.sqrt(2 / ROWS)
     kde = fitted.plan["groups"]["quasi_identifiers"][0]["plan"]["kde"]
