@@ -32,8 +32,8 @@ import pandas as pd
 from pydantic import Field, model_validator
 
 from anon_pipeline.errors import TransformError
-from anon_pipeline.stats.floats import as_float, from_float
 from anon_pipeline.metrics.k_anonymity import encode_codes
+from anon_pipeline.stats.floats import as_float, from_float
 from anon_pipeline.stats.hashing import hash_rows, mix64
 from anon_pipeline.stats.moments import Moments
 from anon_pipeline.synthesis.cart import CartSynthesizer
@@ -248,16 +248,17 @@ class KdeSynthesis(BatchSynthesiser):
     def _settings(self, frame: pd.DataFrame, ctx: FitContext) -> dict[str, Any]:
         fit = kde_of_moments(_moments(frame, self._continuous(frame, ctx), ctx))
         # With min_count > 1 the fit sees every row; else no tuple is left out, and only an empty input has none.
+        n_rows = self._input_rows(frame, ctx)
         pool = sampling_pool(frame[self.params.discrete], self.params.min_count) if self.params.min_count > 1 \
             else None
-        n_rows = self._input_rows(frame, ctx)
-        if (pool is not None and len(pool.rows) == 0) or n_rows == 0:
+        if (len(pool.rows) if pool is not None else n_rows) == 0:
             raise TransformError(ctx.column, self.name, f"no discrete tuple occurs at least {self.params.min_count} "
                                  "times", n_rows=n_rows)
         return {"seed": _seed(ctx), "policy_seed": ctx.seed,
                 "kde": fit.as_dict(), "clip": self.params.clip, "round_integers": self.params.round_integers,
                 "discrete": list(self.params.discrete), "min_count": self.params.min_count,
-                "excluded_tuples": pool.excluded_tuples if pool else 0, "excluded_rows": pool.excluded_rows if pool else 0}
+                "excluded_tuples": pool.excluded_tuples if pool else 0,
+                "excluded_rows": pool.excluded_rows if pool else 0}
 
     def _sampler(self, frame: pd.DataFrame, plan: dict[str, Any]) -> Sampler:
         fit = KdeFit.of(plan["kde"])
