@@ -327,10 +327,10 @@ def _group_moments(qi: StagedTable, policy: Policy, plan: dict[str, Any], column
 
 def bucket_group_moments(bucket: pd.DataFrame, policy: Policy, plan: dict[str, Any], columns: list[str]
                          ) -> Moments | None:
-    generalised = replay(bucket, policy, plan, groups=False).generalised
-    assert generalised is not None
+    # The table after the column steps (under the output names, which a group's columns keep until its steps).
+    table = replay(bucket, policy, plan, groups=False).table
     try:
-        return Moments.of_frame(generalised, columns)
+        return Moments.of_frame(table[[policy.output_name(c) for c in columns]].set_axis(columns, axis=1), columns)
     except TypeError:
         return None
 
