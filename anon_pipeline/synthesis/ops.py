@@ -113,7 +113,9 @@ class Synthesiser(TableOp):
     def _sampler(self, frame: pd.DataFrame, plan: dict[str, Any]) -> Sampler:
         raise NotImplementedError
 
-    def _draw(self, frame: pd.DataFrame, plan: dict[str, Any], ctx: FitContext) -> tuple[pd.DataFrame, dict]:
+    def _draw(self, frame: pd.DataFrame, plan: dict[str, Any], ctx: FitContext, count: bool = True
+              ) -> tuple[pd.DataFrame, dict]:
+        """The rows and, when ``count`` or refusing, the counts of copies of unique training rows."""
         if self.draws_per_batch:
             plan = {**plan, "seed": _batch_seed(plan["seed"], frame)}
         try:
@@ -126,11 +128,15 @@ class Synthesiser(TableOp):
         n = plan["output_rows"] if plan["row_count_changes"] else len(frame)
         if n == 0:
             return frame.iloc[:0].copy(), {}
+        # Plans fitted before refusal existed have neither key: they never refused.
+        refuse = plan.get("refuse_unique_copies", False)
         try:
-            # Plans fitted before refusal existed have neither key: they never refused.
-            out, counts = draw_refusing_unique_copies(frame, sampler, n,
-                                                      np.random.default_rng(plan.get("refusal_seed", 0)),
-                                                      refuse=plan.get("refuse_unique_copies", False))
+            if not (count or refuse):  # nothing to count or refuse: the draw alone (no pass over the training rows)
+                out, counts = sampler(n).reset_index(drop=True), {}
+            else:
+                out, counts = draw_refusing_unique_copies(frame, sampler, n,
+                                                          np.random.default_rng(plan.get("refusal_seed", 0)),
+                                                          refuse=refuse)
         except ValueError as exc:
             raise TransformError(ctx.column, self.name, str(exc), n_rows=len(frame)) from None
         except TypeError:
@@ -157,7 +163,7 @@ class Synthesiser(TableOp):
         handoff, self._handoff = self._handoff, None
         if handoff is not None and handoff[0]() is frame and handoff[1] is plan:
             return handoff[2]
-        return self._draw(frame, plan, ctx)[0]
+        return self._draw(frame, plan, ctx, count=False)[0]
 
 
 class BatchSynthesiser(Synthesiser):
