@@ -55,12 +55,14 @@ def _run(qi_table: pd.DataFrame, policy: Policy, plan: dict[str, Any] | None, gr
     new_plan: dict[str, Any] = {"policy": policy.name, "seed": policy.seed,
                                 "reference_date": policy.reference_date.isoformat() if policy.reference_date else None,
                                 "rows_in": len(qi_table), "columns": {}, "groups": {}}
+    # Ops that draw per row (noise) seed each row's draw from its GUID (none in a bare frame).
+    guids = table[GUID] if GUID in table.columns else None
     for name in policy.kept_columns:
         if policy.columns[name].role is Role.identifier or not column_steps[name]:
             continue  # identifier ops already ran in the qi_table
         replayed = plan["columns"][name] if plan is not None else None
         table[name], new_plan["columns"][name], k = run_steps(table[name], column_steps[name], policy, name,
-                                                                     replayed)
+                                                                     replayed, row_ids=guids)
         keys.update(k)
     before_group_steps = table.copy()
     resized: list[pd.DataFrame] = []

@@ -42,9 +42,9 @@ from anon_pipeline.pipeline.qi_table import qi_batch
 from anon_pipeline.pipeline.raw_schema import validate_raw
 from anon_pipeline.pipeline.source import SourceFile, check_unchanged
 from anon_pipeline.pipeline.staged import StagedTable
-from anon_pipeline.pipeline.stream import (counted_columns, ValueCounts, apply_streaming, bucket_group_counts,
-                                           engine_blockers, fit_streaming, merged_group_counts, n_buckets,
-                                           typed_batches, write_counts)
+from anon_pipeline.pipeline.stream import (Aggregates, apply_streaming, bucket_group_counts, bucket_group_moments,
+                                           engine_blockers, fit_streaming, merged_group_counts, merged_moments,
+                                           n_buckets, typed_batches)
 from anon_pipeline.policy.model import Policy
 from anon_pipeline.stats.hashing import hash_rows, hash_values
 
@@ -169,21 +169,21 @@ def _blank(table: StagedTable | None, parts: range | None = None) -> StagedTable
 
 
 def _qi_task(src: SourceFile, policy: Policy, split: _Split, rows_per_batch: int, qi: StagedTable,
-             contract: StagedTable | None, hashes: StagedTable, counted: list[str]) -> dict[str, Any]:
+             contract: StagedTable | None, hashes: StagedTable) -> dict[str, Any]:
     """One split of the source through the streaming engine's per-batch code. Returns aggregates only."""
     # A marker per task: only a retried attempt (a worker lost) lists the folders to remove what the lost one wrote.
     marker = Path(qi.folder) / f"started-{split.first_part:06d}"
     parts = range(split.first_part, split.first_part + split.n_parts) if marker.exists() else None
     marker.touch()
     qi, contract, hashes = (_blank(t, parts) for t in (qi, contract, hashes))
-    counts, hashed = ValueCounts(counted), _Hashes(policy)
+    aggregates, hashed = Aggregates(policy), _Hashes(policy)
     part, first_row = split.first_part, split.first_row
     try:
         for batch in _read_split(src, policy, split, rows_per_batch):
             typed = validate_raw(batch, policy, src.path)
             hashed.add(typed)
             table, lead, links = qi_batch(typed, policy, first_row)
-            counts.add(table)
+            aggregates.add(table)
             qi.write_buckets(table, lead, part)
             if contract is not None:
                 contract.write_part(links, 0, part)
@@ -198,7 +198,7 @@ def _qi_task(src: SourceFile, policy: Policy, split: _Split, rows_per_batch: int
     if found:
         frame = pd.concat(found, ignore_index=True)
         hashes.write_buckets(frame, (frame["h"].to_numpy() >> np.uint64(32)).astype(np.uint32), split.first_part)
-    return {"tables": [_filled(t) for t in (qi, contract, hashes)], "counts": counts.counts}
+    return {"tables": [_filled(t) for t in (qi, contract, hashes)], "aggregates": aggregates}
 
 
 class _Hashes:
@@ -257,25 +257,24 @@ def qi_pass(client: Any, src: SourceFile, policy: Policy, staging: Path, rows_pe
     qi = StagedTable.create(staging, "qi_table", buckets)
     contract = StagedTable.create(staging, "contract", 1) if policy.release.contract else None
     hashes = StagedTable.create(staging, "row_hashes", buckets)
-    counted = counted_columns(policy)
     try:
         results = client.gather([client.submit(_qi_task, src, policy, split, rows_per_batch, qi, contract, hashes,
-                                               counted, pure=False) for split in _splits(src, rows_per_batch)])
+                                               pure=False) for split in _splits(src, rows_per_batch)])
         invalid = next((r["invalid"] for r in results if "invalid" in r), None)
         if invalid is not None:
             raise _streaming_error(src, policy, rows_per_batch) or InputDataError(
                 src.path, "broken in one partition", **invalid)
-        counts = ValueCounts(counted)
+        aggregates = Aggregates(policy)
         for result in results:
             for table, filled in zip((qi, contract, hashes), result["tables"]):
                 _add(table, filled)
-            counts.merge(result["counts"])
+            aggregates.merge(result["aggregates"])
         repeats = any(client.gather([client.submit(_repeats_task, hashes, b, pure=False)
                                      for b in range(hashes.n_buckets)]))
         error = _streaming_error(src, policy, rows_per_batch) if repeats else None
         if error is not None:
             raise error
-        write_counts(qi, policy, counts)
+        aggregates.write(qi, policy)
     except BaseException:
         for table in (qi, contract):
             if table is not None:
@@ -288,18 +287,27 @@ def qi_pass(client: Any, src: SourceFile, policy: Policy, staging: Path, rows_pe
 
 # ---- fit and apply -----------------------------------------------------------------------------------------------
 
-def _group_task(qi: StagedTable, bucket: int, policy: Policy, plan: dict[str, Any], columns: list[str]):
+def _group_task(qi: StagedTable, bucket: int, policy: Policy, plan: dict[str, Any], columns: list[str],
+                moments: bool = False):
     frame = qi.bucket(bucket)
-    return None if frame is None else bucket_group_counts(frame, policy, plan, columns)
+    if frame is None:
+        return None
+    return (bucket_group_moments if moments else bucket_group_counts)(frame, policy, plan, columns)
 
 
 def fit(client: Any, qi: StagedTable, policy: Policy) -> Anonymised:
     """``fit_streaming`` on the driver, the group pass (if any) one task per bucket."""
+    def group_pass(qi: StagedTable, policy: Policy, plan: dict[str, Any], columns: list[str], moments: bool):
+        return client.gather([client.submit(_group_task, qi, b, policy, plan, columns, moments, pure=False)
+                              for b in range(qi.n_buckets) if qi.bucket_rows[b]])
+
     def group_counts(qi: StagedTable, policy: Policy, plan: dict[str, Any], columns: list[str]):
-        found = client.gather([client.submit(_group_task, qi, b, policy, plan, columns, pure=False)
-                               for b in range(qi.n_buckets)])
-        return merged_group_counts([f for f in found if f is not None], columns)
-    return fit_streaming(qi, policy, group_counts)
+        return merged_group_counts([f for f in group_pass(qi, policy, plan, columns, False) if f is not None],
+                                   columns)
+
+    def group_moments(qi: StagedTable, policy: Policy, plan: dict[str, Any], columns: list[str]):
+        return merged_moments(group_pass(qi, policy, plan, columns, True))
+    return fit_streaming(qi, policy, group_counts, group_moments)
 
 
 def _apply_task(qi: StagedTable, bucket: int, policy: Policy, plan: dict[str, Any], anonymised: StagedTable,

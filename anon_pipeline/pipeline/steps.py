@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any, TypeVar
 
 import pandas as pd
@@ -21,15 +22,17 @@ def context(policy: Policy, column: str, step: int, suppress: bool = True) -> Fi
 
 def run_steps(data: Data, steps: list[BoundStep], policy: Policy, name: str,
               plans: list[dict[str, Any]] | None = None,
-              suppress: bool = True) -> tuple[Data, list[dict[str, Any]], dict[str, pd.DataFrame]]:
+              suppress: bool = True, row_ids: pd.Series | None = None
+              ) -> tuple[Data, list[dict[str, Any]], dict[str, pd.DataFrame]]:
     """Fit (unless ``plans`` are given: replay) and apply every step of a column (Series) or a group (DataFrame).
 
-    Returns (output, plans, key tables). ``name`` is the column or group name the ops see in their context.
+    Returns (output, plans, key tables). ``name`` is the column or group name the ops see in their context;
+    ``row_ids`` the rows' GUIDs (indexed like ``data``), for ops that draw per row.
     """
     out_plans: list[dict[str, Any]] = []
     keys: dict[str, pd.DataFrame] = {}
     for i, bound in enumerate(steps):
-        ctx = context(policy, name, i, suppress)
+        ctx = replace(context(policy, name, i, suppress), row_ids=row_ids)
         plan = plans[i]["plan"] if plans is not None else bound.op.fit(data, ctx)
         data = apply_op(bound.op, data, plan, ctx)
         out_plans.append({"op": bound.op_name, "plan": plan})

@@ -3,11 +3,16 @@
 1. The qi pass reads the source in batches (``pipeline.batches``), validates and types each one, checks the
    rules that span batches (``unique``, repeated rows) by hashes, builds the qi rows and writes them into GUID
    buckets (``pipeline.staged``); in the same pass it gathers what the ops' fits need (``FitNeeds``): the
-   distinct values of a column with their counts.
+   distinct values of a column with their counts, the moments (count, mean, variance, range) of a column whose
+   first step is fitted on moments (noise), and those of a group's continuous columns when no column step
+   changes them (kernel synthesis).
 2. The fit runs on those aggregates: each column's chain on its distinct values (weighted), each group's steps
-   on the distinct rows of its columns with their counts (one more pass over the buckets per group).
+   on the distinct rows of its columns with their counts, or on their moments (one more pass over the buckets
+   per group, unless the qi pass gathered them: the group's input is the column steps' output, known only once
+   those are fitted).
 3. The apply pass replays the frozen plan bucket by bucket; buckets in order, each sorted by GUID, give the
-   release in GUID order.
+   release in GUID order. Noise draws per row from the row's GUID, synthesis per bucket from the bucket's rows
+   (each bucket a random sample of the table).
 
 An op that needs every row (``FitNeeds.ROWS``), or whose apply depends on the other rows of its batch (not
 ``batch_safe``), and the attack evaluation (it attacks the whole table) make the fit and apply of that policy
@@ -16,6 +21,7 @@ run on the whole table in memory: ``engine_blockers`` says why, and the plan rec
 
 from __future__ import annotations
 
+import hashlib
 import math
 from collections.abc import Iterable, Iterator
 from dataclasses import replace
@@ -34,6 +40,7 @@ from anon_pipeline.pipeline.staged import StagedTable
 from anon_pipeline.pipeline.steps import context
 from anon_pipeline.policy.load import BoundStep, bind_steps
 from anon_pipeline.policy.model import Policy, Role
+from anon_pipeline.stats.moments import Moments
 from anon_pipeline.transforms.distinct import apply_op
 from anon_pipeline.transforms.registry import FitNeeds
 
@@ -52,12 +59,26 @@ def engine_blockers(policy: Policy) -> list[str]:
     for name, steps in [*column_steps.items(), *group_steps.items()]:
         if name in policy.columns and policy.columns[name].role is Role.identifier:
             continue  # identifier ops run in the qi pass, batch by batch (they are all row-local)
+        drawn = False
         for i, bound in enumerate(steps):
             if bound.op.fit_needs is FitNeeds.ROWS:
-                reasons.append(f"{name}[{i}] {bound.op_name}: its fit needs every row")
+                reasons.append(f"{name}[{i}] {bound.op_name}: {bound.op.whole_table_reason or 'its fit needs every row'}")
             elif not bound.op.batch_safe():
                 reasons.append(f"{name}[{i}] {bound.op_name}: its apply depends on the other rows of a batch")
+            elif drawn and bound.op.fit_needs is not FitNeeds.NOTHING:
+                reasons.append(f"{name}[{i}] {bound.op_name}: its fit needs every row a random step before it drew")
+            drawn = drawn or _draws(bound)
     return reasons
+
+
+def _draws(bound: BoundStep) -> bool:
+    """Whether a step's output is drawn at random (per row or per batch): no later step is fitted on aggregates of
+    its input."""
+    return bool(getattr(bound.op, "draws_by_row", False) or getattr(bound.op, "draws_per_batch", False))
+
+
+def _fits_on_data(bound: BoundStep) -> bool:
+    return bound.op.fit_needs is not FitNeeds.NOTHING
 
 
 def n_buckets(src: SourceFile, rows_per_batch: int) -> int:
@@ -68,10 +89,29 @@ def n_buckets(src: SourceFile, rows_per_batch: int) -> int:
 
 
 def counted_columns(policy: Policy) -> list[str]:
-    """Kept columns whose chain has a fit that looks at the data (distinct values or counts)."""
+    """Kept columns whose chain has a fit that looks at the data (distinct values or counts; moments after the
+    first step come from the counts of that step's input)."""
     column_steps, _ = bind_steps(policy)
     return [name for name in policy.kept_columns if policy.columns[name].role is not Role.identifier
-            and any(b.op.fit_needs in (FitNeeds.DISTINCT, FitNeeds.COUNTS) for b in column_steps[name])]
+            and any(b.op.fit_needs in (FitNeeds.DISTINCT, FitNeeds.COUNTS)
+                    or (i and b.op.fit_needs is FitNeeds.MOMENTS) for i, b in enumerate(column_steps[name]))]
+
+
+def moment_inputs(policy: Policy) -> dict[str, list[str]]:
+    """What the qi pass gathers moments of: a kept column whose first step is fitted on moments (its own moments,
+    key ``column:<name>``), and a group's moment columns when its first step is fitted on moments and no column
+    step changes those columns (key ``group:<name>``)."""
+    column_steps, group_steps = bind_steps(policy)
+    out = {f"column:{name}": [name] for name in policy.kept_columns
+           if policy.columns[name].role is not Role.identifier and column_steps[name]
+           and column_steps[name][0].op.fit_needs is FitNeeds.MOMENTS}
+    for group in policy.groups[:1]:
+        steps = group_steps[group.name]
+        if steps and steps[0].op.fit_needs is FitNeeds.MOMENTS:
+            wanted = steps[0].op.moment_columns(list(group.columns))
+            if not any(column_steps.get(c) for c in wanted):
+                out[f"group:{group.name}"] = wanted
+    return out
 
 
 class ValueCounts:
@@ -87,6 +127,46 @@ class ValueCounts:
         for c, here in counts.items():
             merged = pd.concat([self.counts[c], here]) if len(self.counts[c]) else here
             self.counts[c] = merged.groupby(level=0, dropna=False, sort=False).sum()
+
+
+class Aggregates:
+    """What the qi pass gathers for the fits, merged batch by batch (or task by task): value counts of the
+    ``counted_columns``, moments of the ``moment_inputs`` (numeric or datetime columns only: a fit on another
+    column refuses it with the op's own error)."""
+
+    def __init__(self, policy: Policy) -> None:
+        self.counts = ValueCounts(counted_columns(policy))
+        self.inputs = moment_inputs(policy)
+        self.moments: dict[str, Moments] = {}
+
+    def add(self, frame: pd.DataFrame) -> None:
+        self.counts.add(frame)
+        for key, columns in self.inputs.items():
+            try:
+                here = Moments.of_frame(frame, columns)
+            except TypeError:
+                continue
+            self.moments[key] = self.moments[key].merge(here) if key in self.moments else here
+
+    def merge(self, other: "Aggregates") -> None:
+        self.counts.merge(other.counts.counts)
+        for key, here in other.moments.items():
+            self.moments[key] = self.moments[key].merge(here) if key in self.moments else here
+
+    def write(self, qi: StagedTable, policy: Policy) -> None:
+        write_counts(qi, policy, self.counts)
+        for key, moments in self.moments.items():
+            qi.write_extra(_moments_name(key), moments.as_frame())
+
+
+def _moments_name(key: str) -> str:
+    return "moments-" + hashlib.sha256(key.encode()).hexdigest()[:16]
+
+
+def read_moments(qi: StagedTable, key: str) -> Moments | None:
+    """Moments the qi pass gathered under ``key`` (``Aggregates``), or None."""
+    found = qi.extra(_moments_name(key))
+    return None if found is None else Moments.from_frame(found)
 
 
 def typed_batches(src: SourceFile, policy: Policy, rows_per_batch: int) -> Iterator[pd.DataFrame]:
@@ -107,13 +187,12 @@ def stream_qi_table(src: SourceFile, policy: Policy, staging: Path, rows_per_bat
     None when the policy keeps none)."""
     qi = StagedTable.create(staging, "qi_table", n_buckets(src, rows_per_batch))
     contract = StagedTable.create(staging, "contract", 1) if policy.release.contract else None
-    counted = counted_columns(policy)
-    counts = ValueCounts(counted)
+    aggregates = Aggregates(policy)
     first_row = 0
     try:
         for part, typed in enumerate(typed_batches(src, policy, rows_per_batch)):
             table, lead, links = qi_batch(typed, policy, first_row)
-            counts.add(table)
+            aggregates.add(table)
             qi.write_buckets(table, lead, part)
             if contract is not None:
                 contract.write_part(links, 0, part)
@@ -123,7 +202,7 @@ def stream_qi_table(src: SourceFile, policy: Policy, staging: Path, rows_per_bat
         if contract is not None:
             contract.remove()
         raise
-    write_counts(qi, policy, counts)
+    aggregates.write(qi, policy)
     return qi, contract
 
 
@@ -137,12 +216,21 @@ def write_counts(qi: StagedTable, policy: Policy, counts: ValueCounts) -> None:
 
 # ---- fit ---------------------------------------------------------------------------------------------------------
 
-def _fit_input(bound: BoundStep, values: pd.Series | pd.DataFrame, weights: np.ndarray, ctx):
+def _fit_input(bound: BoundStep, values: pd.Series | pd.DataFrame, weights: np.ndarray, ctx,
+               moments: Moments | None):
     need = bound.op.fit_needs
     if need is FitNeeds.NOTHING:
         return values.iloc[:0], ctx
     if need is FitNeeds.COUNTS:
         return values, replace(ctx, weights=weights)
+    if need is FitNeeds.MOMENTS:
+        if moments is None:  # moments of the distinct values (rows), weighted by their counts
+            try:
+                columns = None if isinstance(values, pd.Series) else bound.op.moment_columns(list(values.columns))
+                moments = Moments.of_frame(values, columns, weights)
+            except TypeError:
+                pass  # not numeric: the op's fit says so
+        return values.iloc[:0], replace(ctx, moments=moments)
     return values, ctx
 
 
@@ -157,19 +245,21 @@ def _regroup(values: pd.Series | pd.DataFrame, weights: np.ndarray) -> tuple[Any
 
 
 def fit_chain(values: pd.Series | pd.DataFrame, weights: np.ndarray, steps: list[BoundStep], policy: Policy,
-              name: str) -> tuple[list[dict[str, Any]], dict[str, pd.DataFrame]]:
-    """Plans and key tables of a chain fitted on distinct values (rows) with counts: the plan a fit on every
-    row gives, for ops whose fit needs no more than counts and whose apply is row-local."""
+              name: str, moments: Moments | None = None) -> tuple[list[dict[str, Any]], dict[str, pd.DataFrame]]:
+    """Plans and key tables of a chain fitted on distinct values (rows) with counts, or, for a first step fitted
+    on moments, on ``moments`` of the chain's input: the plan a fit on every row gives, for ops whose fit needs
+    no more than counts or moments and whose apply is row-local (or draws per batch)."""
     plans: list[dict[str, Any]] = []
     keys: dict[str, pd.DataFrame] = {}
     weights = np.asarray(weights, dtype=float)
     for i, bound in enumerate(steps):
         ctx = context(policy, name, i)
-        data, fit_ctx = _fit_input(bound, values, weights, ctx)
+        data, fit_ctx = _fit_input(bound, values, weights, ctx, moments if i == 0 else None)
         plan = bound.op.fit(data, fit_ctx)
         plans.append({"op": bound.op_name, "plan": plan})
         keys.update(bound.op.key_tables(plan, ctx))
-        if i + 1 < len(steps):
+        # The next input, only where a later fit reads it (after a random step none may: engine_blockers).
+        if any(_fits_on_data(b) for b in steps[i + 1:]):
             values, weights = _regroup(apply_op(bound.op, values, plan, ctx), weights)
     return plans, keys
 
@@ -181,10 +271,13 @@ def _column_input(qi: StagedTable, policy: Policy, name: str, empty: pd.DataFram
     return found["value"].astype(empty[name].dtype).rename(name), found["n"].to_numpy()
 
 
-def fit_streaming(qi: StagedTable, policy: Policy, group_counts=None) -> Anonymised:
+def fit_streaming(qi: StagedTable, policy: Policy, group_counts=None, group_moments=None) -> Anonymised:
     """The plan of a streaming policy from the qi pass's aggregates (and one pass per group: ``group_counts``,
-    by default ``_group_counts``, gives a group's distinct rows with their counts)."""
+    by default ``_group_counts``, gives a group's distinct rows with their counts; ``group_moments``, by default
+    ``_group_moments``, the moments of its columns when its first step is fitted on moments and the qi pass
+    could not gather them)."""
     group_counts = group_counts or _group_counts
+    group_moments = group_moments or _group_moments
     column_steps, group_steps = bind_steps(policy)
     empty = qi.empty()
     plan: dict[str, Any] = {"policy": policy.name, "seed": policy.seed,
@@ -195,11 +288,22 @@ def fit_streaming(qi: StagedTable, policy: Policy, group_counts=None) -> Anonymi
         if policy.columns[name].role is Role.identifier or not column_steps[name]:
             continue
         values, weights = _column_input(qi, policy, name, empty)
-        plan["columns"][name], k = fit_chain(values, weights, column_steps[name], policy, name)
+        plan["columns"][name], k = fit_chain(values, weights, column_steps[name], policy, name,
+                                             read_moments(qi, f"column:{name}"))
         keys.update(k)
     for group in policy.groups:  # one at most (engine_blockers)
-        rows, weights = group_counts(qi, policy, plan, group.columns)
-        plan["groups"][group.name], k = fit_chain(rows, weights, group_steps[group.name], policy, group.name)
+        steps = group_steps[group.name]
+        need = steps[0].op.fit_needs if steps else FitNeeds.NOTHING
+        moments = None
+        if need is FitNeeds.MOMENTS:
+            rows, weights = empty[group.columns], np.zeros(0)
+            moments = read_moments(qi, f"group:{group.name}") or group_moments(
+                qi, policy, plan, steps[0].op.moment_columns(list(group.columns)))
+        elif any(_fits_on_data(b) for b in steps):
+            rows, weights = group_counts(qi, policy, plan, group.columns)
+        else:
+            rows, weights = empty[group.columns], np.zeros(0)
+        plan["groups"][group.name], k = fit_chain(rows, weights, steps, policy, group.name, moments)
         keys.update(k)
     return Anonymised(empty.iloc[:0], plan, keys)
 
@@ -214,6 +318,30 @@ def bucket_group_counts(bucket: pd.DataFrame, policy: Policy, plan: dict[str, An
     before_group_steps = replay(bucket, policy, plan, groups=False).before_group_steps
     assert before_group_steps is not None
     return before_group_steps[columns].value_counts(dropna=False, sort=False)
+
+
+def _group_moments(qi: StagedTable, policy: Policy, plan: dict[str, Any], columns: list[str]) -> Moments | None:
+    """Moments of a group's columns after every column's steps, over every bucket (None: not numeric)."""
+    return merged_moments(bucket_group_moments(b, policy, plan, columns) for b in qi.buckets())
+
+
+def bucket_group_moments(bucket: pd.DataFrame, policy: Policy, plan: dict[str, Any], columns: list[str]
+                         ) -> Moments | None:
+    # The table after the column steps (under the output names, which a group's columns keep until its steps).
+    table = replay(bucket, policy, plan, groups=False).table
+    try:
+        return Moments.of_frame(table[[policy.output_name(c) for c in columns]].set_axis(columns, axis=1), columns)
+    except TypeError:
+        return None
+
+
+def merged_moments(found: Iterable[Moments | None]) -> Moments | None:
+    merged = None
+    for here in found:
+        if here is None:
+            return None
+        merged = here if merged is None else merged.merge(here)
+    return merged
 
 
 def merged_group_counts(counts: Iterable[pd.Series], columns: list[str]) -> tuple[pd.DataFrame, np.ndarray]:

@@ -7,13 +7,14 @@ draw from the mixed product kernel and keeps the dependence between the two kind
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
 from anon_pipeline.stats.floats import as_float, from_float
-from anon_pipeline.stats.kde import population_sigma, reflect_into, sample_mixture, silverman_factor
+from anon_pipeline.stats.kde import reflect_into, sample_mixture, silverman_factor
+from anon_pipeline.stats.moments import Moments
 
 
 @dataclass(frozen=True)
@@ -22,10 +23,20 @@ class KdeFit:
     bandwidth: list[float]
     sigma: list[float]
     n: int
+    #: Each column's observed range over the whole input (the clip range): a batch drawing from some of the rows
+    #: keeps the table's range, not its own. Empty: the rows drawn from give it (plans fitted before these).
+    low: list[float] = field(default_factory=list)
+    high: list[float] = field(default_factory=list)
 
     def as_dict(self) -> dict:
         return {"columns": self.columns, "bandwidth": self.bandwidth, "sigma": self.sigma, "n": self.n,
-                "silverman_factor": silverman_factor(max(self.n, 1), len(self.columns))}
+                "silverman_factor": silverman_factor(max(self.n, 1), len(self.columns)),
+                "low": self.low, "high": self.high}
+
+    @classmethod
+    def of(cls, plan: dict) -> "KdeFit":
+        return cls(columns=plan["columns"], bandwidth=plan["bandwidth"], sigma=plan["sigma"], n=plan["n"],
+                   low=plan.get("low", []), high=plan.get("high", []))
 
 
 #: Integer columns with more distinct values than this are continuous (smoothed), fewer are categories (copied).
@@ -43,11 +54,18 @@ def is_smoothed(series: pd.Series, integer_categories: int = INTEGER_CATEGORIES)
 
 
 def fit_kde(frame: pd.DataFrame, columns: list[str]) -> KdeFit:
-    data = np.column_stack([as_float(frame[c]) for c in columns])
-    n = int(np.sum(~np.isnan(data).any(axis=1)))
-    sigma = population_sigma(data)
-    h = silverman_factor(max(n, 1), len(columns)) * sigma
-    return KdeFit(columns=list(columns), bandwidth=[float(x) for x in h], sigma=[float(x) for x in sigma], n=n)
+    return kde_of_moments(Moments.of_frame(frame, columns))
+
+
+def kde_of_moments(moments: Moments) -> KdeFit:
+    """Silverman's bandwidths from the columns' moments: N the complete rows, sigma each column's population sigma
+    (so moments merged over batches give the whole table's bandwidths)."""
+    n = int(round(moments.complete))
+    sigma = moments.sigma()
+    h = silverman_factor(max(n, 1), len(moments.columns)) * sigma
+    floats = lambda a: [float(x) for x in a]  # noqa: E731
+    return KdeFit(columns=list(moments.columns), bandwidth=floats(h), sigma=floats(sigma), n=n,
+                  low=floats(moments.low), high=floats(moments.high))
 
 
 def synthesize_continuous(frame: pd.DataFrame, fit: KdeFit, n: int, rng: np.random.Generator, *,
@@ -60,7 +78,9 @@ def synthesize_continuous(frame: pd.DataFrame, fit: KdeFit, n: int, rng: np.rand
     data = np.column_stack([as_float(frame[c]) for c in fit.columns])
     points, tau = sample_mixture(data, np.asarray(fit.bandwidth), n, rng, source=source)
     if clip:
-        points = reflect_into(points, np.nanmin(data, axis=0), np.nanmax(data, axis=0))
+        bounded = len(fit.low) == len(fit.columns)
+        points = reflect_into(points, fit.low if bounded else np.nanmin(data, axis=0),
+                              fit.high if bounded else np.nanmax(data, axis=0))
     if index is None:
         index = frame.index if n == len(frame) else pd.RangeIndex(n)
     out = {}

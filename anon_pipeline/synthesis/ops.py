@@ -11,6 +11,14 @@ batch synthesises that batch with the frozen bandwidths, or refits the CART tree
 its seed from ``ctx.rng()`` in ``fit`` and records it in the plan, so ``apply`` is reproducible from the plan
 alone. With ``rows`` set, a group op returns that many rows on a fresh RangeIndex and says so in its plan
 (``row_count_changes``).
+
+On the streaming and Dask engines: ``gaussian_noise`` is fitted from the column's moments and draws each row's
+noise from the plan seed and the row's GUID (the same release whatever the batches); ``kde_synthesis`` is fitted
+from the moments of its continuous columns (Silverman's bandwidths, clip ranges) and ``discrete_synthesis`` from
+the counts of the group's distinct rows, and both draw per batch: each GUID bucket (a random sample of the table)
+draws as many rows as it holds from its own rows, with the frozen plan and a seed from the plan seed and the
+bucket's rows. With ``rows``, ``refuse_unique_copies`` or ``min_count`` > 1 they need every row (what is unique or
+rare is known only over the whole table), as ``cart_synthesis`` and ``grouped_synthesis`` always do.
 """
 
 from __future__ import annotations
@@ -24,14 +32,16 @@ import pandas as pd
 from pydantic import Field, model_validator
 
 from anon_pipeline.errors import TransformError
+from anon_pipeline.metrics.k_anonymity import encode_codes
 from anon_pipeline.stats.floats import as_float, from_float
-from anon_pipeline.stats.kde import population_sigma
+from anon_pipeline.stats.hashing import hash_rows, mix64
+from anon_pipeline.stats.moments import Moments
 from anon_pipeline.synthesis.cart import CartSynthesizer
-from anon_pipeline.synthesis.continuous import (INTEGER_CATEGORIES, KdeFit, fit_kde, is_smoothed,
+from anon_pipeline.synthesis.continuous import (INTEGER_CATEGORIES, KdeFit, is_smoothed, kde_of_moments,
                                                 synthesize_continuous)
 from anon_pipeline.synthesis.discrete import sample_discrete, sampling_pool
 from anon_pipeline.synthesis.grouping import Grouping, auto_groups, explicit_groups
-from anon_pipeline.synthesis.noise import add_noise
+from anon_pipeline.synthesis.noise import add_noise, row_normals
 from anon_pipeline.synthesis.partition import NamedPartition, cut, named_partition
 from anon_pipeline.synthesis.privacy import draw_refusing_unique_copies
 from anon_pipeline.synthesis.rare import apply_rare_merge, fit_rare_merge
@@ -42,9 +52,31 @@ def _seed(ctx: FitContext) -> int:
     return int(ctx.rng().integers(0, 2**63 - 1))
 
 
-def _size_plan(frame: pd.DataFrame, rows: int | None) -> dict[str, Any]:
-    n = len(frame) if rows is None else rows
-    return {"input_rows": len(frame), "output_rows": n, "row_count_changes": n != len(frame)}
+def _size_plan(input_rows: int, rows: int | None) -> dict[str, Any]:
+    n = input_rows if rows is None else rows
+    return {"input_rows": input_rows, "output_rows": n, "row_count_changes": n != input_rows}
+
+
+def _moments(data: pd.Series | pd.DataFrame, columns: list[str] | None, ctx: FitContext) -> Moments:
+    """The moments the engine gathered (``FitNeeds.MOMENTS``), else those of the rows given."""
+    if ctx.moments is not None:
+        return ctx.moments if columns is None else ctx.moments.select(columns)
+    return Moments.of_frame(data, columns)
+
+
+def _guids(ctx: FitContext, index: pd.Index) -> pd.Series | None:
+    if ctx.row_ids is None:
+        return None
+    return ctx.row_ids if ctx.row_ids.index.equals(index) else ctx.row_ids.loc[index]
+
+
+def _batch_seed(seed: int, frame: pd.DataFrame) -> list[int]:
+    """The seed of one batch's draws: the plan seed and the batch's rows (a hash of their values, in any order).
+    A bucket draws the same rows wherever the plan is applied to it (streaming or Dask), two buckets draw
+    independently, and one input in one batch draws the same rows run after run (GUIDs, fresh in every run,
+    would not)."""
+    with np.errstate(over="ignore"):
+        return [seed, int(np.sum(mix64(hash_rows(frame)), dtype=np.uint64))]
 
 
 def _index(frame: pd.DataFrame, plan: dict[str, Any]) -> pd.Index:
@@ -81,7 +113,11 @@ class Synthesiser(TableOp):
     def _sampler(self, frame: pd.DataFrame, plan: dict[str, Any]) -> Sampler:
         raise NotImplementedError
 
-    def _draw(self, frame: pd.DataFrame, plan: dict[str, Any], ctx: FitContext) -> tuple[pd.DataFrame, dict]:
+    def _draw(self, frame: pd.DataFrame, plan: dict[str, Any], ctx: FitContext, count: bool = True
+              ) -> tuple[pd.DataFrame, dict]:
+        """The rows and, when ``count`` or refusing, the counts of copies of unique training rows."""
+        if self.draws_per_batch:
+            plan = {**plan, "seed": _batch_seed(plan["seed"], frame)}
         try:
             # Some samplers fit on the batch when built (CART's trees). A library's message may quote a cell
             # value, so only the kind of failure is said.
@@ -89,20 +125,36 @@ class Synthesiser(TableOp):
         except (TypeError, ValueError) as exc:
             raise TransformError(ctx.column, self.name, f"cannot fit on this batch ({type(exc).__name__}): a column "
                                  "it smooths or models is not of the kind the plan expects", n_rows=len(frame)) from None
+        n = plan["output_rows"] if plan["row_count_changes"] else len(frame)
+        if n == 0:
+            return frame.iloc[:0].copy(), {}
+        # Plans fitted before refusal existed have neither key: they never refused.
+        refuse = plan.get("refuse_unique_copies", False)
         try:
-            # Plans fitted before refusal existed have neither key: they never refused.
-            out, counts = draw_refusing_unique_copies(frame, sampler, plan["output_rows"],
-                                                      np.random.default_rng(plan.get("refusal_seed", 0)),
-                                                      refuse=plan.get("refuse_unique_copies", False))
+            if not (count or refuse):  # nothing to count or refuse: the draw alone (no pass over the training rows)
+                out, counts = sampler(n).reset_index(drop=True), {}
+            else:
+                out, counts = draw_refusing_unique_copies(frame, sampler, n,
+                                                          np.random.default_rng(plan.get("refusal_seed", 0)),
+                                                          refuse=refuse)
         except ValueError as exc:
             raise TransformError(ctx.column, self.name, str(exc), n_rows=len(frame)) from None
         except TypeError:
             raise TransformError(ctx.column, self.name, "a column it smooths is not numeric or datetime") from None
         return out.set_axis(_index(frame, plan), axis=0), counts
 
+    def _input_rows(self, frame: pd.DataFrame, ctx: FitContext) -> int:
+        return len(frame)
+
     def fit(self, frame: pd.DataFrame, ctx: FitContext) -> dict[str, Any]:
-        plan = {**self._settings(frame, ctx), **_size_plan(frame, self.params.rows),
+        plan = {**self._settings(frame, ctx), **_size_plan(self._input_rows(frame, ctx), self.params.rows),
                 "refuse_unique_copies": self.params.refuse_unique_copies, "refusal_seed": _seed(ctx)}
+        if self.draws_per_batch:
+            plan["draws"] = "per batch"
+        if ctx.weights is not None or ctx.moments is not None:
+            # Fitted from the engine's aggregates: the rows are drawn batch by batch in apply, so there is no
+            # release yet to count copies of unique training rows in.
+            return {**plan, "fitted_on": self.fit_needs.value}
         out, plan["unique_copies"] = self._draw(frame, plan, ctx)
         self._handoff = (weakref.ref(frame), plan, out)
         return plan
@@ -111,26 +163,52 @@ class Synthesiser(TableOp):
         handoff, self._handoff = self._handoff, None
         if handoff is not None and handoff[0]() is frame and handoff[1] is plan:
             return handoff[2]
-        return self._draw(frame, plan, ctx)[0]
+        return self._draw(frame, plan, ctx, count=False)[0]
+
+
+class BatchSynthesiser(Synthesiser):
+    """A synthesiser that streams: fitted from aggregates (``fit_needs``), it draws batch by batch
+    (``draws_per_batch``), unless its params need the whole table (then its fit sees every row, as before)."""
+
+    draws_per_batch = True
+
+    def __init__(self, params: OpParams) -> None:
+        super().__init__(params)
+        p = self.params
+        reason = ("rows: an output size other than the input's is drawn from the whole table" if p.rows is not None
+                  else "refuse_unique_copies: which training rows are unique is known only over the whole table"
+                  if p.refuse_unique_copies
+                  else "min_count: which tuples are rare is known only over the whole table" if p.min_count > 1
+                  else None)
+        if reason is not None:
+            self.fit_needs = FitNeeds.ROWS
+            self.whole_table_reason = reason
 
 
 @register_op("discrete_synthesis")
-class DiscreteSynthesis(Synthesiser):
+class DiscreteSynthesis(BatchSynthesiser):
     """Discrete synthesis (Borisov et al. 2023): each output tuple drawn i.i.d. from the group's distinct tuples
-    with their frequencies."""
+    with their frequencies. Fitted on the counts of the distinct tuples."""
+
+    fit_needs = FitNeeds.COUNTS
 
     class Params(SynthesisParams):
         #: Leave tuples occurring fewer times than this out of the sampling distribution.
         min_count: int = Field(1, ge=1)
 
+    def _input_rows(self, frame: pd.DataFrame, ctx: FitContext) -> int:
+        return int(ctx.row_weights(len(frame)).sum())
+
     def _settings(self, frame: pd.DataFrame, ctx: FitContext) -> dict[str, Any]:
-        pool = sampling_pool(frame, self.params.min_count)
-        if len(pool.rows) == 0:
+        codes = encode_codes(frame, list(frame.columns))
+        sizes = np.bincount(codes, weights=ctx.row_weights(len(frame)), minlength=int(codes.max(initial=-1)) + 1)
+        rare = (sizes > 0) & (sizes < self.params.min_count)
+        if not np.any(sizes >= self.params.min_count):
             raise TransformError(ctx.column, self.name, f"no tuple occurs at least {self.params.min_count} times",
-                                 n_rows=len(frame))
+                                 n_rows=int(sizes.sum()))
         return {"seed": _seed(ctx), "policy_seed": ctx.seed,
-                "min_count": self.params.min_count, "distinct_tuples": pool.n_tuples,
-                "excluded_tuples": pool.excluded_tuples, "excluded_rows": pool.excluded_rows}
+                "min_count": self.params.min_count, "distinct_tuples": int(np.sum(sizes > 0)),
+                "excluded_tuples": int(rare.sum()), "excluded_rows": int(sizes[rare].sum())}
 
     def _sampler(self, frame: pd.DataFrame, plan: dict[str, Any]) -> Sampler:
         rng = np.random.default_rng(plan["seed"])
@@ -138,9 +216,11 @@ class DiscreteSynthesis(Synthesiser):
 
 
 @register_op("kde_synthesis")
-class KdeSynthesis(Synthesiser):
+class KdeSynthesis(BatchSynthesiser):
     """Kernel synthesis (Borisov et al. 2023): Gaussian KDE with Silverman's diagonal bandwidth; one shared source
-    row per output row."""
+    row per output row. Fitted on the moments of the continuous columns (sigma, complete rows, range)."""
+
+    fit_needs = FitNeeds.MOMENTS
 
     class Params(SynthesisParams):
         clip: bool = True                # keep each column inside its observed range (reflected at the bounds)
@@ -165,20 +245,29 @@ class KdeSynthesis(Synthesiser):
             raise TransformError(ctx.column, self.name, "no continuous column in the group")
         return cols
 
+    def moment_columns(self, columns: list[str]) -> list[str]:
+        return [c for c in columns if c not in self.params.discrete]
+
+    def _input_rows(self, frame: pd.DataFrame, ctx: FitContext) -> int:
+        return int(round(ctx.moments.rows)) if ctx.moments is not None else len(frame)
+
     def _settings(self, frame: pd.DataFrame, ctx: FitContext) -> dict[str, Any]:
-        fit = fit_kde(frame, self._continuous(frame, ctx))
-        pool = sampling_pool(frame[self.params.discrete], self.params.min_count)
-        if len(pool.rows) == 0:
+        fit = kde_of_moments(_moments(frame, self._continuous(frame, ctx), ctx))
+        # With min_count > 1 the fit sees every row; else no tuple is left out, and only an empty input has none.
+        n_rows = self._input_rows(frame, ctx)
+        pool = sampling_pool(frame[self.params.discrete], self.params.min_count) if self.params.min_count > 1 \
+            else None
+        if (len(pool.rows) if pool is not None else n_rows) == 0:
             raise TransformError(ctx.column, self.name, f"no discrete tuple occurs at least {self.params.min_count} "
-                                 "times", n_rows=len(frame))
+                                 "times", n_rows=n_rows)
         return {"seed": _seed(ctx), "policy_seed": ctx.seed,
                 "kde": fit.as_dict(), "clip": self.params.clip, "round_integers": self.params.round_integers,
                 "discrete": list(self.params.discrete), "min_count": self.params.min_count,
-                "excluded_tuples": pool.excluded_tuples, "excluded_rows": pool.excluded_rows}
+                "excluded_tuples": pool.excluded_tuples if pool else 0,
+                "excluded_rows": pool.excluded_rows if pool else 0}
 
     def _sampler(self, frame: pd.DataFrame, plan: dict[str, Any]) -> Sampler:
-        kde = plan["kde"]
-        fit = KdeFit(columns=kde["columns"], bandwidth=kde["bandwidth"], sigma=kde["sigma"], n=kde["n"])
+        fit = KdeFit.of(plan["kde"])
         rng = np.random.default_rng(plan["seed"])
         source = sampling_pool(frame[plan["discrete"]], plan["min_count"]).rows if plan["min_count"] > 1 else None
         return lambda n: synthesize_continuous(frame, fit, n, rng, discrete=plan["discrete"], clip=plan["clip"],
@@ -195,9 +284,12 @@ class RareValueMerge(ColumnOp):
         level: float = Field(10.0, gt=0, le=100)     # T, in %
         neutral: str = "undefined"
 
+    fit_needs = FitNeeds.COUNTS
+    value_wise = True
+
     def fit(self, values: pd.Series, ctx: FitContext) -> dict[str, Any]:
         return {"level": self.params.level, "neutral": self.params.neutral,
-                **fit_rare_merge(values, self.params.level).as_dict()}
+                **fit_rare_merge(values, self.params.level, ctx.weights).as_dict()}
 
     def apply(self, values: pd.Series, plan: dict[str, Any], ctx: FitContext) -> pd.Series:
         return apply_rare_merge(values, plan["keep"], plan["neutral"])
@@ -207,6 +299,9 @@ class RareValueMerge(ColumnOp):
 class DatetimePartition(ColumnOp):
     """Date/time partition (Borisov et al. 2023): a date/time (or an age) becomes an interval label from a named
     partition or custom edges."""
+
+    fit_needs = FitNeeds.NOTHING
+    value_wise = True
 
     class Params(OpParams):
         partition: NamedPartition | None = None
@@ -238,9 +333,13 @@ class DatetimePartition(ColumnOp):
 
 @register_op("gaussian_noise")
 class GaussianNoise(ColumnOp):
-    """Noise addition, the baseline: value + scale * sigma * N(0, 1), sigma the column's population sigma."""
+    """Noise addition, the baseline: value + scale * sigma * N(0, 1), sigma the column's population sigma, fitted from
+    the column's moments; each row's N(0, 1) comes from the plan seed and the row's GUID (``noise.row_normals``),
+    so any batch of rows gets the noise the whole table would."""
 
-    draws_by_position = True
+    fit_needs = FitNeeds.MOMENTS
+    row_local = True
+    draws_by_row = True
 
     class Params(OpParams):
         scale: float = Field(0.1, ge=0)       # fraction of sigma
@@ -254,15 +353,26 @@ class GaussianNoise(ColumnOp):
             raise TransformError(ctx.column, self.name, "needs a numeric or datetime column") from None
 
     def fit(self, values: pd.Series, ctx: FitContext) -> dict[str, Any]:
-        x = self._floats(values, ctx)
+        self._floats(values.iloc[:0], ctx)
+        m = _moments(values, None, ctx)
+        low, high = (float(m.low[0]), float(m.high[0])) if m.count[0] else (None, None)
         return {"seed": _seed(ctx), "policy_seed": ctx.seed, "scale": self.params.scale,
-                "sigma": float(population_sigma(x[:, None])[0]) if len(x) else 0.0}
+                "sigma": float(m.sigma()[0]), "low": low, "high": high, "fitted_on": FitNeeds.MOMENTS.value,
+                "draws": "per row, from the plan seed and the row's GUID"}
 
     def apply(self, values: pd.Series, plan: dict[str, Any], ctx: FitContext) -> pd.Series:
         x = self._floats(values, ctx)
-        noisy = add_noise(x, plan["sigma"], plan["scale"], np.random.default_rng(plan["seed"]))
+        guids = _guids(ctx, values.index)
+        # Without GUIDs (a column outside the pipeline, or a plan fitted before row keys), rows draw by position.
+        if guids is None or "draws" not in plan:
+            noisy = add_noise(x, plan["sigma"], plan["scale"], np.random.default_rng(plan["seed"]))
+        else:
+            noisy = add_noise(x, plan["sigma"], plan["scale"], normals=row_normals(plan["seed"], guids))
         if self.params.clip and len(x):
-            noisy = np.clip(noisy, np.nanmin(x), np.nanmax(x))
+            # The whole input's range, frozen in the plan (plans fitted before it: this batch's).
+            low, high = (plan["low"], plan["high"]) if "low" in plan else (np.nanmin(x), np.nanmax(x))
+            if low is not None:
+                noisy = np.clip(noisy, low, high)
         return from_float(noisy, values, values.index, rounded=self.params.round_integers)
 
 
@@ -272,6 +382,8 @@ class GroupedSynthesis(Synthesiser):
     listed) and synthesises each independently: discrete synthesis for an all-discrete subgroup, kernel synthesis
     (with the discrete members copied from the shared source row) otherwise. The plan records the subgroups and the
     associations that linked them."""
+
+    whole_table_reason = "its subgroups and their kinds are found over every row of the group (in memory)"
 
     class Params(SynthesisParams):
         grouping: Literal["auto", "explicit", "single"] = "auto"
@@ -354,6 +466,7 @@ class CartSynthesis(Synthesiser):
     # Its trees are fitted on every training row and its donors are drawn by position: one batch, all in memory.
     fit_needs = FitNeeds.ROWS
     row_local = False
+    whole_table_reason = "its trees are fitted on every row of the group (the whole group in memory)"
 
     class Params(SynthesisParams):
         #: Fewest training rows in a leaf: the privacy lever (synthpop's minbucket, default 5).

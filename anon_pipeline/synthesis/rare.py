@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
 
 
@@ -25,9 +26,15 @@ class RareMerge:
                 "merged_values": self.merged_values, "merged_rows": self.merged_rows}
 
 
-def fit_rare_merge(values: pd.Series, level: float = 10.0) -> RareMerge:
-    """Which values cover fewer than level/n % of the non-missing rows (n = number of distinct values)."""
-    counts = values.value_counts(dropna=True)
+def fit_rare_merge(values: pd.Series, level: float = 10.0, weights: np.ndarray | None = None) -> RareMerge:
+    """Which values cover fewer than level/n % of the non-missing rows (n = number of distinct values); each value
+    of ``values`` stands for ``weights`` rows (default one), so distinct values with their counts fit alike."""
+    if weights is None:
+        counts = values.value_counts(dropna=True)
+    else:
+        counts = pd.Series(np.asarray(weights, dtype=np.int64), index=values.to_numpy())
+        counts = counts[values.notna().to_numpy()].groupby(level=0, sort=False).sum().sort_values(
+            ascending=False, kind="stable")
     total = int(counts.sum())
     n = int(len(counts))
     threshold = level / n if n else 0.0

@@ -5,8 +5,9 @@ returns a small JSON-serialisable plan; ``apply`` uses only the plan, so a fitte
 replayed on new data or another batch.
 
 For the streaming engine an op says what its fit needs (``fit_needs``) and whether apply works on any batch of
-rows alone (``row_local``). An op that says neither gets the conservative defaults: its fit sees every row (the
-whole column or group in memory) and the run is not split into batches; correct, at the cost of memory.
+rows alone (``row_local``; for synthesis, ``draws_per_batch``). An op that says neither gets the conservative
+defaults: its fit sees every row (the whole column or group in memory) and the run is not split into batches;
+correct, at the cost of memory.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ import numpy as np
 import pandas as pd
 from pydantic import ConfigDict
 
+from anon_pipeline.stats.moments import Moments
 from anon_pipeline.strict_model import StrictModel
 
 ENTRY_POINT_GROUP = "anon_pipeline.transforms"
@@ -48,6 +50,9 @@ class FitNeeds(str, Enum):
     DISTINCT = "distinct"
     #: Each distinct value or row once, with how many rows it stands for in ``FitContext.weights``.
     COUNTS = "counts"
+    #: Count, mean, variance, min and max of each of the op's ``moment_columns`` (``stats.moments``), merged over
+    #: batches: fit gets an empty input of the right columns and the statistics in ``FitContext.moments``.
+    MOMENTS = "moments"
     #: Every row, in memory: the fallback, whose memory grows with the table.
     ROWS = "rows"
 
@@ -67,6 +72,12 @@ class FitContext:
     #: When the engine fits on counts (``FitNeeds.COUNTS``): how many input rows each row of ``fit``'s input
     #: stands for. None: each row is one row.
     weights: np.ndarray | None = field(default=None, compare=False)
+    #: When the engine fits on moments (``FitNeeds.MOMENTS``): those of the op's input. None: fit computes them
+    #: from the rows it is given.
+    moments: Moments | None = field(default=None, compare=False)
+    #: The GUID of each row a column op's apply gets, indexed like its input (None outside the pipeline): ops that
+    #: draw per row (``draws_by_row``) seed each row's draw from it.
+    row_ids: pd.Series | None = field(default=None, compare=False)
 
     def row_weights(self, n: int) -> np.ndarray:
         """The weight of each of ``n`` fit rows (ones when fitting on rows)."""
@@ -94,10 +105,15 @@ class ColumnOp:
     #: Ops that draw from the seed row by row (noise, synthesis) set this: the pipeline then hands them rows in
     #: value order, so the same input and seed give the same output whatever order the rows came in.
     draws_by_position: ClassVar[bool] = False
+    #: Ops that draw each row's output from the plan seed and the row's GUID (``FitContext.row_ids``) set this:
+    #: row-local, but two rows of one value get different outputs, so no later step is fitted on distinct values.
+    draws_by_row: ClassVar[bool] = False
     #: What fit must see (see ``FitNeeds``); plugins that do not say get every row.
     fit_needs: ClassVar[FitNeeds] = FitNeeds.ROWS
     #: Apply gives each row the same output whatever other rows share its batch (value-wise ops always do).
     row_local: ClassVar[bool] = False
+    #: Why this op, with its params, needs every row when its class would stream (shown by ``engine_blockers``).
+    whole_table_reason: str | None = None
 
     def __init__(self, params: OpParams) -> None:
         self.params = params
@@ -106,6 +122,10 @@ class ColumnOp:
     def batch_safe(cls) -> bool:
         """Whether the streaming engine may apply this op batch by batch with one plan."""
         return (cls.value_wise or cls.row_local) and not cls.draws_by_position
+
+    def moment_columns(self, columns: list[str]) -> list[str]:
+        """The input columns whose moments a ``FitNeeds.MOMENTS`` fit reads."""
+        return list(columns)
 
     def fit(self, values: pd.Series, ctx: FitContext) -> dict[str, Any]:
         """Learn what apply needs. The default plan is empty: most ops are fully described by params."""
@@ -132,13 +152,21 @@ class TableOp:
     draws_by_position: ClassVar[bool] = False
     fit_needs: ClassVar[FitNeeds] = FitNeeds.ROWS
     row_local: ClassVar[bool] = False
+    #: Ops that draw their output rows from the rows of the batch they get (synthesis), for which any random sample
+    #: of the table (a GUID bucket) is as good a source as the whole table, set this: the streaming engine applies
+    #: them bucket by bucket with the frozen plan, each bucket drawing from its own rows with a seed of its own.
+    draws_per_batch: ClassVar[bool] = False
+    whole_table_reason: str | None = None
 
     def __init__(self, params: OpParams) -> None:
         self.params = params
 
     @classmethod
     def batch_safe(cls) -> bool:
-        return cls.row_local and not cls.draws_by_position
+        return cls.draws_per_batch or (cls.row_local and not cls.draws_by_position)
+
+    def moment_columns(self, columns: list[str]) -> list[str]:
+        return list(columns)
 
     def fit(self, frame: pd.DataFrame, ctx: FitContext) -> dict[str, Any]:
         return {}

@@ -151,9 +151,9 @@ def test_an_unreadable_file_gives_the_streaming_error(sample, tmp_path, schedule
 
 def test_a_policy_that_needs_the_whole_table_is_refused(tmp_path):
     with pytest.raises(PolicyError) as refused:
-        run_policy(ROOT / "policies" / "flights_noise.yaml", workdir=tmp_path, engine="dask",
+        run_policy(ROOT / "policies" / "adult_synthesis.yaml", workdir=tmp_path, engine="dask",
                    scheduler="tcp://127.0.0.1:9")  # refused before any connection
-    assert "gaussian_noise: its fit needs every row" in str(refused.value)
+    assert "cart_synthesis: its trees are fitted on every row" in str(refused.value)
     assert "streaming engine" in str(refused.value)
     with pytest.raises(PolicyError, match="unknown engine"):
         run_policy(INSURANCE, workdir=tmp_path, engine="spark")
