@@ -179,6 +179,7 @@ def _l_result(tg: LTarget, ct: dv.Contingency, attr: str, base: dict[str, Any]) 
     r1, tail = dv.recursive_c(ct, int(tg.l))
     worst = float("inf") if (tail == 0).any() else float((r1 / tail).max())
     # Passes when r1 < c * tail in every class, i.e. max r1 / tail < c (strict, as published).
+    assert tg.c is not None  # LTarget requires c for the recursive variant
     passed = worst < tg.c
     meta = {"comparison": "<", "measured_is": "max over classes of r1 / (r_l + ... + r_m)",
             "variant": "recursive", "l": int(tg.l), "c": tg.c, "attribute": attr, **base}
@@ -192,18 +193,18 @@ def _per_attribute(spec: PrivacyTargets, tab: PreparedTable, attrs_of, base: dic
     results: list[TargetResult] = []
     for tg in spec.l:
         results += [_l_result(tg, tab.contingency(a), a, base) for a in attrs_of(tg)]
-    for tg in spec.t:
-        for a in attrs_of(tg):
+    for tt in spec.t:
+        for a in attrs_of(tt):
             ordered = tab.ordered(a)
             measured = float(dv.t_closeness_per_class(tab.contingency(a), ordered).max())
-            results.append(_result(_check_name(tg.check, a), measured, tg.t, False, tg.blocking,
+            results.append(_result(_check_name(tt.check, a), measured, tt.t, False, tt.blocking,
                                    attribute=a, distance="ordered" if ordered else "equal", **base))
-    for tg in spec.delta:
-        results += [_result(_check_name(tg.check, a), dv.delta_disclosure(tab.contingency(a)), tg.delta,
-                            False, tg.blocking, attribute=a, **base) for a in attrs_of(tg)]
-    for tg in spec.beta:
-        results += [_result(_check_name(tg.check, a), dv.basic_beta(tab.contingency(a)), tg.beta,
-                            False, tg.blocking, attribute=a, **base) for a in attrs_of(tg)]
+    for dt in spec.delta:
+        results += [_result(_check_name(dt.check, a), dv.delta_disclosure(tab.contingency(a)), dt.delta,
+                            False, dt.blocking, attribute=a, **base) for a in attrs_of(dt)]
+    for bt in spec.beta:
+        results += [_result(_check_name(bt.check, a), dv.basic_beta(tab.contingency(a)), bt.beta,
+                            False, bt.blocking, attribute=a, **base) for a in attrs_of(bt)]
     return results
 
 
@@ -232,7 +233,8 @@ def planned_checks(privacy_section: Mapping[str, Any] | PrivacyTargets, sensitiv
     out = [("k_anonymity", spec.k_blocking)] if spec.k is not None else []
     if spec.k is not None and narrowed:
         out.append((ALL_QIS_CHECK, spec.all_quasi_identifiers.blocking))
-    for tg in [*spec.l, *spec.t, *spec.delta, *spec.beta]:
+    targets: list[LTarget | TTarget | DeltaTarget | BetaTarget] = [*spec.l, *spec.t, *spec.delta, *spec.beta]
+    for tg in targets:
         out += [(_check_name(tg.check, a), tg.blocking) for a in _attributes(tg, sensitive_attributes, rename)]
     if spec.risk is not None:
         out += [(measured, spec.risk.blocking) for key, measured in _RISK_KEYS if getattr(spec.risk, key) is not None]

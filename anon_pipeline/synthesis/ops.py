@@ -73,6 +73,7 @@ class Synthesiser(TableOp):
     draws_by_position = True
 
     Params = SynthesisParams
+    params: SynthesisParams
     _handoff: tuple[Any, dict, pd.DataFrame] | None = None
 
     def _settings(self, frame: pd.DataFrame, ctx: FitContext) -> dict[str, Any]:
@@ -123,6 +124,8 @@ class DiscreteSynthesis(Synthesiser):
         #: Leave tuples occurring fewer times than this out of the sampling distribution.
         min_count: int = Field(1, ge=1)
 
+    params: Params
+
     def _settings(self, frame: pd.DataFrame, ctx: FitContext) -> dict[str, Any]:
         pool = sampling_pool(frame, self.params.min_count)
         if len(pool.rows) == 0:
@@ -149,6 +152,8 @@ class KdeSynthesis(Synthesiser):
         discrete: list[str] = Field(default_factory=list)
         #: Leave source rows whose tuple of ``discrete`` columns occurs fewer times than this out of the draw.
         min_count: int = Field(1, ge=1)
+
+    params: Params
 
     def _continuous(self, frame: pd.DataFrame, ctx: FitContext) -> list[str]:
         missing = [c for c in self.params.discrete if c not in frame.columns]
@@ -195,6 +200,8 @@ class RareValueMerge(ColumnOp):
         level: float = Field(10.0, gt=0, le=100)     # T, in %
         neutral: str = "undefined"
 
+    params: Params
+
     def fit(self, values: pd.Series, ctx: FitContext) -> dict[str, Any]:
         return {"level": self.params.level, "neutral": self.params.neutral,
                 **fit_rare_merge(values, self.params.level).as_dict()}
@@ -223,6 +230,8 @@ class DatetimePartition(ColumnOp):
                 raise ValueError("'labels' go with custom 'edges'")
             return self
 
+    params: Params
+
     def fit(self, values: pd.Series, ctx: FitContext) -> dict[str, Any]:
         return {"partition": self.params.partition, "edges": self.params.edges,
                 "reference_date": ctx.reference_date.isoformat() if ctx.reference_date else None}
@@ -246,6 +255,8 @@ class GaussianNoise(ColumnOp):
         scale: float = Field(0.1, ge=0)       # fraction of sigma
         clip: bool = False
         round_integers: bool = False
+
+    params: Params
 
     def _floats(self, values: pd.Series, ctx: FitContext) -> np.ndarray:
         try:
@@ -284,6 +295,8 @@ class GroupedSynthesis(Synthesiser):
         min_count: int = Field(1, ge=1)
         clip: bool = True
         round_integers: bool = True
+
+    params: Params
 
     def _subops(self, frame: pd.DataFrame, ctx: FitContext) -> tuple[Grouping, list[tuple[list[str], Synthesiser]]]:
         cols = list(frame.columns)
@@ -366,6 +379,8 @@ class CartSynthesis(Synthesiser):
         #: Donor value + Gaussian noise of the leaf's Silverman bandwidth on continuous columns, in range.
         smoothing: bool = True
         refuse_unique_copies: bool = True
+
+    params: Params
 
     def _settings(self, frame: pd.DataFrame, ctx: FitContext) -> dict[str, Any]:
         listed = list(self.params.order or [])
