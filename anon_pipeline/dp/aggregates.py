@@ -97,7 +97,8 @@ def aggregate(table: pd.DataFrame, spec: AggregateSpec, keys: Mapping[str, list[
         frame["count"], frame["count_scale"] = _counts(code, n, spec.epsilon / 2)
         assert spec.bounds is not None
         low, high = spec.bounds
-        frame.insert(len(frame.columns) - 4, "value", np.clip(frame["sum"] / np.maximum(frame["count"], 1.0), low, high))
+        frame.insert(len(frame.columns) - 4, "value",
+                     np.clip(frame["sum"] / np.maximum(frame["count"], 1.0), low, high))
     return frame, Spend(spec.epsilon, 0.0, None, f"laplace_{spec.kind}")
 
 
