@@ -241,7 +241,7 @@ def test_a_worker_killed_mid_run_is_retried_or_fails_cleanly(tmp_path, scheduler
     from anon_pipeline.errors import AnonPipelineError
 
     source = tmp_path / "big.parquet"
-    frame = generate("insurance_customers", 10_000, 5)   # 20 row groups: qi tasks enough to kill one mid-run
+    frame = generate("insurance_customers", 20_000, 5)
     frame.astype("str").where(frame.notna(), None).to_parquet(source, row_group_size=500)
     fitted = run_policy(INSURANCE, source=source, workdir=tmp_path, batch_rows=500)
     streamed = run_policy(INSURANCE, source=source, workdir=tmp_path, plan=fitted.plan_id, batch_rows=500)
