@@ -32,10 +32,11 @@ run: $(BIN)/.installed $(DAGSTER_HOME)/dagster.yaml
 		--config-json '{"loggers": {"console": {"config": {"log_level": "$(RUN_LOG_LEVEL)"}}}}'
 	@$(BIN)/anon-pipeline where policies/$(POLICY).yaml
 
-## Run the whole test suite, after the import contracts (pyproject.toml [tool.importlinter]).
+## Run the whole test suite, after the import contracts (pyproject.toml [tool.importlinter]), ruff and mypy.
 test: $(BIN)/.installed $(DAGSTER_HOME)/dagster.yaml
 	$(BIN)/lint-imports
 	$(BIN)/ruff check anon_pipeline anon_pipeline_tests benchmarks examples
+	$(BIN)/mypy
 	$(BIN)/python -m pytest
 
 ## Start the Dagster UI on 127.0.0.1.

@@ -19,6 +19,8 @@ class AnonPipelineError(Exception):
     """
 
     exit_code = 2
+    #: The exception this one was made from, when ``typed_error`` wrapped another.
+    original: BaseException | None = None
 
 
 class PolicyError(AnonPipelineError):

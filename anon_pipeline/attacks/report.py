@@ -94,8 +94,8 @@ def attack_report(original: pd.DataFrame, released: pd.DataFrame, control: pd.Da
         if not sec:
             skipped["inference"] = "no released secret column"
         for i, secret in enumerate(sec):
-            aux = [c for c in (inference_aux or columns) if c != secret]
-            run(f"inference_{secret}", inference, original, released, control, aux, secret, n,
+            known = [c for c in (inference_aux or columns) if c != secret]
+            run(f"inference_{secret}", inference, original, released, control, known, secret, n,
                 np.random.default_rng([seed, STREAMS["inference"], i]), **common)
     for name, res in results.items():
         if res.get("queries") is not None and res["queries"] < n:

@@ -13,6 +13,7 @@ size (Cohen and Nissim 2020), fitted on subsamples of the control: anonymeter's 
 from __future__ import annotations
 
 import warnings
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -33,15 +34,21 @@ def univariate_predicates(columns: list[Column], n: int, rng: np.random.Generato
     for i, col in enumerate(columns):
         x, miss = col.values[SYN], col.missing[SYN]
         if miss.sum() == 1:
-            cols.append(i), ops.append(ISNA), vals.append(0.0)
+            cols.append(i)
+            ops.append(ISNA)
+            vals.append(0.0)
         present = x[~miss]
         if col.numeric and len(present):
             for op, v in ((LE, present.min()), (GE, present.max())):
                 if np.sum(present == v) == 1:
-                    cols.append(i), ops.append(op), vals.append(float(v))
+                    cols.append(i)
+                    ops.append(op)
+                    vals.append(float(v))
         uniq, cnt = np.unique(present, return_counts=True)
         rare = uniq[cnt == 1]
-        cols.extend([i] * len(rare)), ops.extend([EQ] * len(rare)), vals.extend(rare.astype(np.float64).tolist())
+        cols.extend([i] * len(rare))
+        ops.extend([EQ] * len(rare))
+        vals.extend(rare.astype(np.float64).tolist())
     pred = Predicates(np.array(cols, dtype=np.int64).reshape(-1, 1), np.array(ops, dtype=np.int8).reshape(-1, 1),
                       np.array(vals, dtype=np.float64).reshape(-1, 1))
     return pred.take(rng.permutation(len(pred))).unique(limit=n)
@@ -183,7 +190,7 @@ def singling_out(original: pd.DataFrame, released: pd.DataFrame, control: pd.Dat
     else:
         pred, attempts = multivariate_predicates(cols, n_attacks, m, max_attempts, rng)
     n_success = int(np.sum(counts(pred, cols, ORI) == 1))
-    details = {"mode": mode, "n_cols": m, "queries": len(pred), "attempts": attempts,
+    details: dict[str, Any] = {"mode": mode, "n_cols": m, "queries": len(pred), "attempts": attempts,
                "rows_deduplicated": {"released": len(frames[SYN]), "original": len(frames[ORI])}}
     n_control: float | None = None
     if control is not None:

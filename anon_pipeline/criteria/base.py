@@ -138,7 +138,7 @@ class PrivacyModel:
             classmethod(lambda _cls, v: one_or_many(v)))}
 
     @classmethod
-    def specs(cls, section: Any) -> list[TargetSpec]:
+    def specs(cls, section: Any) -> Sequence[TargetSpec]:
         value = getattr(section, cls.key, None)
         if value is None:
             return []

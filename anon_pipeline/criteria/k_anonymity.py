@@ -98,5 +98,5 @@ class AllQuasiIdentifiers(KAnonymity):
         return self._result(wide, quasi_identifiers=wide.quasi_identifiers, n_rows=wide.n_rows,
                             n_suppressed=wide.n_suppressed, n_classes=wide.n_classes)
 
-    def describe(self, qis: str, every: str = "", **context: Any) -> str:
+    def describe(self, qis: str, k_set: bool = True, every: str = "", **context: Any) -> str:
         return f"K over every released quasi-identifier ({every}) against k = {self.spec.k}"

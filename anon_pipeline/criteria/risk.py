@@ -3,7 +3,7 @@ whole-table figures, checked on the release; the lattice search does not decide 
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from pydantic import Field
 
@@ -52,7 +52,8 @@ class RiskThreshold(PrivacyModel):
 
     @classmethod
     def bind(cls, section, sensitive, rename, narrowed=False) -> list[PrivacyModel]:
-        return [cls(spec, figure=f) for spec in cls.specs(section) for f in _FIGURES if getattr(spec, f) is not None]
+        return [cls(cast(RiskTargets, spec), figure=f) for spec in cls.specs(section) for f in _FIGURES
+                if getattr(spec, f) is not None]
 
     @property
     def check(self) -> str:  # type: ignore[override]

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, create_model, model_validator
@@ -54,6 +54,10 @@ class PrivacyTargets(StrictModel):
     once the plugin is installed, and an unknown key is an error naming the closest valid one."""
 
     model_config = ConfigDict(extra="allow")
+
+    if TYPE_CHECKING:
+        # Its keys are the registered models' (``k``, ``l``, ``suppressed``, a plugin's...): known at run time only.
+        def __getattr__(self, name: str) -> Any: ...
 
     @model_validator(mode="before")
     @classmethod

@@ -87,7 +87,8 @@ def build_definitions(files: list[Path] | None = None, workdir: str | None = Non
         for kind, defs in built.items():
             parts[kind].extend(defs)
     return dg.Definitions(
-        **parts,
+        assets=parts["assets"], asset_checks=parts["asset_checks"], jobs=parts["jobs"],
+        schedules=parts["schedules"], sensors=parts["sensors"],
         resources=dict(shared_resources(workdir)),
         executor=dg.in_process_executor,
     )

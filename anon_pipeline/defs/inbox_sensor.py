@@ -27,7 +27,9 @@ def inbox_files(folder: Path) -> dict[str, str]:
 
 
 def inbox_sensor(policy: Policy, job) -> dg.SensorDefinition:
-    folder = (policy.base_dir / policy.source.inbox).resolve()
+    inbox = policy.source.inbox
+    assert inbox is not None  # made only for a policy with source.inbox
+    folder = (policy.base_dir / inbox).resolve()
 
     @dg.sensor(name=f"{policy.name}_inbox_sensor", job=job, minimum_interval_seconds=60,
                default_status=dg.DefaultSensorStatus.STOPPED,

@@ -39,18 +39,19 @@ def partitions_definition(policy: Policy) -> dg.PartitionsDefinition | None:
     if spec is None:
         return None
     if spec.kind == "static":
-        return dg.StaticPartitionsDefinition(list(spec.static))
+        return dg.StaticPartitionsDefinition(list(spec.static or ()))
     timed = spec.monthly or spec.daily
-    end = {"end_date": timed.end} if timed.end else {}
+    assert timed is not None  # PartitionsSpec gives a monthly or daily range unless static
+    end: str | None = None
     if spec.kind == "monthly":
         # Dagster's end date is exclusive: the month after the last one.
         if timed.end:
             year, month = map(int, timed.end.split("-"))
-            end = {"end_date": f"{year + month // 12}-{month % 12 + 1:02d}"}
-        return dg.MonthlyPartitionsDefinition(start_date=timed.start, fmt="%Y-%m", **end)
+            end = f"{year + month // 12}-{month % 12 + 1:02d}"
+        return dg.MonthlyPartitionsDefinition(start_date=timed.start, fmt="%Y-%m", end_date=end)
     if timed.end:
-        end = {"end_date": (date.fromisoformat(timed.end) + timedelta(days=1)).isoformat()}
-    return dg.DailyPartitionsDefinition(start_date=timed.start, **end)
+        end = (date.fromisoformat(timed.end) + timedelta(days=1)).isoformat()
+    return dg.DailyPartitionsDefinition(start_date=timed.start, end_date=end)
 
 
 def _partition(context) -> str | None:
@@ -133,10 +134,10 @@ def _schedule(policy: Policy, job, partitions: dg.PartitionsDefinition | None):
     """The policy's cron; for monthly or daily partitions, Dagster's partitioned schedule, which runs the period
     that has just ended at the cron's minute and hour (and day of the month)."""
     name = f"{policy.name}_schedule"
-    if partitions is None:
+    assert policy.schedule is not None  # made only for a policy with a schedule
+    if partitions is None or policy.partitions is None:
         return dg.ScheduleDefinition(name=name, job=job, cron_schedule=policy.schedule)
-    fields = policy.schedule.split()
-    at = {k: int(v) for k, v in zip(("minute_of_hour", "hour_of_day", "day_of_month"), fields[:3]) if v.isdigit()}
-    if policy.partitions.kind == "daily":
-        at.pop("day_of_month", None)
-    return dg.build_schedule_from_partitioned_job(job, name=name, **at)
+    at = [int(v) if v.isdigit() else None for v in policy.schedule.split()[:3]]
+    minute, hour, day = at + [None] * (3 - len(at))
+    return dg.build_schedule_from_partitioned_job(job, name=name, minute_of_hour=minute, hour_of_day=hour,
+                                                  day_of_month=None if policy.partitions.kind == "daily" else day)

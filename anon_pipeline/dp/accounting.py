@@ -73,7 +73,8 @@ def total(spends: list[Spend], delta_budget: float) -> tuple[float, float]:
     conversion_delta = delta_budget - rest_delta
     if conversion_delta <= 0:
         return basic
-    combined = (cdp_eps(sum(s.rho for s in zcdp), conversion_delta) + sum(s.epsilon for s in rest), delta_budget)
+    rho = sum(s.rho for s in zcdp if s.rho is not None)
+    combined = (cdp_eps(rho, conversion_delta) + sum(s.epsilon for s in rest), delta_budget)
     if basic[1] <= delta_budget and basic[0] <= combined[0]:
         return basic
     return combined

@@ -75,6 +75,7 @@ def _sums(table: pd.DataFrame, spec: AggregateSpec, code: np.ndarray, n_cells: i
     order = np.argsort(code, kind="stable")
     starts = np.searchsorted(code[order], np.arange(n_cells + 1))
     groups = [values[order[starts[i]:starts[i + 1]]] for i in range(n_cells)]
+    assert spec.bounds is not None  # AggregateSpec requires bounds for a sum or a mean
     return laplace_sums(groups, spec.bounds, epsilon)
 
 
@@ -94,8 +95,10 @@ def aggregate(table: pd.DataFrame, spec: AggregateSpec, keys: Mapping[str, list[
     else:
         frame["sum"], frame["sum_scale"] = _sums(table, spec, code, n, spec.epsilon / 2)
         frame["count"], frame["count_scale"] = _counts(code, n, spec.epsilon / 2)
+        assert spec.bounds is not None
+        low, high = spec.bounds
         frame.insert(len(frame.columns) - 4, "value",
-                     np.clip(frame["sum"] / np.maximum(frame["count"], 1.0), *spec.bounds))
+                     np.clip(frame["sum"] / np.maximum(frame["count"], 1.0), low, high))
     return frame, Spend(spec.epsilon, 0.0, None, f"laplace_{spec.kind}")
 
 
@@ -120,16 +123,17 @@ def write_dp_aggregates(table: pd.DataFrame, policy: Policy, workdir: str | Path
     working folder (the ledger's home, as for ``charge_plan``). ``BudgetExceeded`` means nothing was written.
     Every call draws fresh noise, so every call is charged: the ledger ids carry a random draw id.
     """
-    specs = policy.dp.aggregates if policy.dp is not None else []
-    if not specs:
+    dp = policy.dp
+    if dp is None or not dp.aggregates:
         return None
+    specs = dp.aggregates
     check_aggregates(policy, policy.path)  # policies built in code skip the loader
     tables, spends = dp_aggregates(table, specs, policy)
-    dataset_id = policy.dp.dataset_id or policy.name
+    dataset_id = dp.dataset_id or policy.name
     draw = secrets.token_hex(8)
     Ledger.for_dataset(workdir, dataset_id).charge(
         {f"{release_id}:{draw}:{name}": s for name, s in spends.items()}, policy=policy.name,
-        budget=policy.dp.budget, policy_file=policy.path)
+        budget=dp.budget, policy_file=policy.path)
     described = {spec.name: {**spec.model_dump(exclude_none=True, exclude_defaults=True), "epsilon": spec.epsilon,
                              "delta": spends[spec.name].delta, "mechanism": spends[spec.name].mechanism}
                  for spec in specs}

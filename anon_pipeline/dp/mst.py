@@ -136,6 +136,7 @@ def fit_mst(codes: np.ndarray, sizes: list[int], rho: float, refine: bool = Fals
 
     order, conditionals = _orient(edges, d), {}
     for child, parent in order[1:]:
+        assert parent is not None  # only the root, order[0], has none
         table = two_way[(parent, child)] if (parent, child) in two_way else two_way[(child, parent)].T
         joint = _ipf(np.clip(table, 0, None), [((0,), marginals[parent] * n_hat), ((1,), marginals[child] * n_hat)])
         s = joint.sum(1, keepdims=True)

@@ -45,6 +45,8 @@ class ColumnDomain(OpParams):
     def bin_edges(self) -> np.ndarray:
         if self.edges is not None:
             return np.asarray(self.edges, dtype=float)
+        if self.bounds is None:
+            raise ValueError("a domain of 'values' (categories) has no bin edges")
         return np.linspace(self.bounds[0], self.bounds[1], self.bins + 1)
 
     @property
@@ -69,6 +71,8 @@ class DPMSTSynthesis(TableOp):
         rows: int | None = Field(None, ge=1)
         #: Give columns a second parent (AIM-style selection of 3-way marginals; 2/5 of the budget).
         refine: bool = False
+
+    params: Params
 
     def _encode(self, frame: pd.DataFrame, ctx: FitContext) -> np.ndarray:
         declared = self.params.columns

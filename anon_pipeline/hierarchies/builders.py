@@ -22,7 +22,11 @@ from anon_pipeline.strict_model import StrictModel
 TOP = "*"
 
 
-def _finish(base: Sequence[str], levels: list[Sequence[str]]) -> pd.DataFrame:
+# A column of labels: None where a level cannot place the value (such rows are dropped).
+_Labels = Sequence[str | None] | np.ndarray
+
+
+def _finish(base: _Labels, levels: Sequence[_Labels]) -> pd.DataFrame:
     """Stack value and levels, dropping rows any level could not place, and end with ``*``."""
     frame = pd.DataFrame({i: list(col) for i, col in enumerate([base, *levels])}, dtype=object)
     frame = frame.dropna().drop_duplicates(subset=[0])
@@ -41,12 +45,12 @@ def intervals(values: pd.Series, edges_per_level: Sequence[Sequence[float]]) -> 
     base = as_hierarchy_strings(distinct)
     levels = []
     for edges in edges_per_level:
-        edges = np.asarray(sorted(float(e) for e in edges))
-        if len(edges) < 2:
+        cuts = np.asarray(sorted(float(e) for e in edges))
+        if len(cuts) < 2:
             raise ValueError("an interval level needs at least two edges")
-        pos = np.searchsorted(edges, distinct.to_numpy(dtype=float), side="right") - 1
-        inside = (pos >= 0) & (pos < len(edges) - 1)
-        labels = [f"[{_num(edges[p])}, {_num(edges[p + 1])})" if ok else None for p, ok in zip(pos, inside)]
+        pos = np.searchsorted(cuts, distinct.to_numpy(dtype=float), side="right") - 1
+        inside = (pos >= 0) & (pos < len(cuts) - 1)
+        labels = [f"[{_num(cuts[p])}, {_num(cuts[p + 1])})" if ok else None for p, ok in zip(pos, inside)]
         levels.append(labels)
     return _finish(base, levels)
 
@@ -94,7 +98,8 @@ def dates(values: pd.Series, levels: Sequence[str] = ("month", "year", "decade")
 def groupings(values: pd.Series, maps: Sequence[Mapping[str, str]]) -> pd.DataFrame:
     """Explicit groups: ``maps[0]`` maps values to groups, ``maps[1]`` those groups to larger ones, and so on."""
     base = [str(v) for v in as_hierarchy_strings(_distinct(values))]
-    levels, current = [], base
+    levels: list[list[str | None]] = []
+    current: list[str | None] = list(base)
     for mapping in maps:
         lookup = {str(k): str(v) for k, v in mapping.items()}
         current = [lookup.get(v) if v is not None else None for v in current]

@@ -8,7 +8,7 @@ Missing values are a value of their own: they get a code like any other value (t
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -153,9 +153,11 @@ def _rank(key: np.ndarray, span: int, keys: bool, ordered: bool = True) -> tuple
             del sub
             sub_ids += offset
             ids[rows] = sub_ids
-            if keys:
+            if isinstance(found, np.ndarray):  # with keys: the sorted distinct keys, else their count
                 parts.append(found + lo)
-            offset += len(found) if keys else found
+                offset += len(found)
+            else:
+                offset += found
         return ids, (np.concatenate(parts) if keys else offset)
     # A hash table, then a sort of the distinct keys only: the same ids as ``np.unique``, without sorting every row.
     ids, uniques = pd.factorize(key, sort=ordered)
@@ -171,11 +173,11 @@ def joint_ids(columns: Sequence[EncodedColumn], n_rows: int, ordered: bool = Tru
     """
     if not columns:
         return np.zeros(n_rows, dtype=_id_dtype(n_rows)), (1 if n_rows else 0)
-    ordered = sorted(columns, key=lambda c: -c.cardinality)
-    key = ordered[0].codes.astype(np.int64)
-    span = max(ordered[0].cardinality, 1)
+    by_width = sorted(columns, key=lambda c: -c.cardinality)
+    key = by_width[0].codes.astype(np.int64)
+    span = max(by_width[0].cardinality, 1)
     limit = max(_SPAN_PER_ROW * n_rows, _MIN_SPAN)
-    for col in ordered[1:]:
+    for col in by_width[1:]:
         card = max(col.cardinality, 1)
         if span * card > limit:
             ids, n_unique = dense_count(key, span, ordered)
@@ -192,7 +194,7 @@ def joint_ids(columns: Sequence[EncodedColumn], n_rows: int, ordered: bool = Tru
 
 
 def encode_frame(df: pd.DataFrame, columns: Sequence[str],
-                 orders: dict[str, Sequence] | None = None) -> dict[str, EncodedColumn]:
+                 orders: Mapping[str, Sequence] | None = None) -> dict[str, EncodedColumn]:
     """Encode each named column once (``orders`` gives the value order of ordinal columns)."""
     orders = orders or {}
     missing = [c for c in columns if c not in df.columns]

@@ -15,6 +15,7 @@ the sparse rows are ever counted.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import product
 
@@ -93,7 +94,7 @@ def _lower_bounds(u: np.ndarray, codes: np.ndarray, n_codes: int) -> np.ndarray:
     return total
 
 
-def k_eps(df: pd.DataFrame, continuous: list[str], discrete: list[str] = (), level: float = 10.0) -> KEps:
+def k_eps(df: pd.DataFrame, continuous: list[str], discrete: Sequence[str] = (), level: float = 10.0) -> KEps:
     """K_eps over ``continuous`` (eps-neighbourhoods) and ``discrete`` (equality) attributes."""
     continuous, discrete = list(continuous), list(discrete)
     n = len(df)

@@ -29,7 +29,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, overload
 
 import numpy as np
 import pandas as pd
@@ -157,13 +157,17 @@ def _read_split(src: SourceFile, policy: Policy, split: _Split, rows_per_batch: 
                                            fragment_readahead=0), rows_per_batch)
 
 
+@overload
+def _blank(table: StagedTable, parts: range | None = None) -> StagedTable: ...
+@overload
+def _blank(table: None, parts: range | None = None) -> None: ...
 def _blank(table: StagedTable | None, parts: range | None = None) -> StagedTable | None:
     """The task's own descriptor of ``table`` (it counts only what the task writes), after removing the parts
     ``parts`` an earlier attempt of the task wrote (its GUIDs, hence buckets, were other ones)."""
     if table is None:
         return None
     for path in Path(table.folder).glob("b*-p*.arrow*") if parts is not None else ():
-        if int(path.name[9:15]) in parts:
+        if parts is not None and int(path.name[9:15]) in parts:
             path.unlink(missing_ok=True)
     return StagedTable(table.folder, table.name, table.n_buckets, bucket_rows=[0] * table.n_buckets)
 
@@ -175,7 +179,7 @@ def _qi_task(src: SourceFile, policy: Policy, split: _Split, rows_per_batch: int
     marker = Path(qi.folder) / f"started-{split.first_part:06d}"
     parts = range(split.first_part, split.first_part + split.n_parts) if marker.exists() else None
     marker.touch()
-    qi, contract, hashes = (_blank(t, parts) for t in (qi, contract, hashes))
+    qi, contract, hashes = _blank(qi, parts), _blank(contract, parts), _blank(hashes, parts)
     aggregates, hashed = Aggregates(policy), _Hashes(policy)
     part, first_row = split.first_part, split.first_row
     try:

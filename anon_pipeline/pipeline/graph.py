@@ -344,6 +344,7 @@ def _dp_aggregates(run: Run, raw: dict, qi_table: dict) -> dict[str, Out]:
     # Differential privacy protects by itself: the aggregates come from the validated input, before any
     # generalisation, and form their own release; the ledger is charged before anything is written.
     folder = write_dp_aggregates(_staged(qi_table).frame(), run.policy, run.dirs.root.parent, f"aggregates-{raw['sha256'][:16]}")
+    assert run.policy.dp is not None  # the stage exists only for a policy with dp.aggregates
     return {"dp_aggregates": Out(str(folder), {"release_dir": str(folder),
                                                "aggregates": [a.name for a in run.policy.dp.aggregates]})}
 
@@ -462,7 +463,7 @@ def stage_graph(policy: Policy) -> Graph:
     attacked = (Output("attack_report", "Singling-out, linkability and inference risks of the release against the "
                                         "held-out control rows (Giomi et al. 2023), and the linkage attack."),) \
         if evaluated else ()
-    stages = (
+    stages: tuple[Stage, ...] = (
         Stage("raw", (Output("raw", "The source file as it is: a descriptor (path, SHA-256, size) only, so no "
                                     "copy of the personal data enters the asset store."),),
               (), _raw, takes_source=True),
@@ -494,7 +495,7 @@ def stage_graph(policy: Policy) -> Graph:
                *(("attack_report",) if evaluated else ()),
                *(("dp_aggregates",) if policy.dp is not None and policy.dp.aggregates else ())), _release),
     )
-    checks = (
+    checks: tuple[Check, ...] = (
         Check("raw_schema", "raw", (CheckSpec(
             "raw_schema", True, "Every column the policy declares is in the input file, no other, and its values "
             "follow the declared type and rules (a role: drop column: presence only)."),), _raw_schema,

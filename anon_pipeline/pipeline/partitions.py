@@ -29,7 +29,7 @@ def check_partition(policy: Policy, key: str | None) -> str | None:
         if not is_time_key(spec.kind, key) or key < timed.start or (timed.end is not None and key > timed.end):
             raise PolicyError(policy.path, f"partition '{key}' is not a {spec.kind} key ({fmt}) from "
                               f"{timed.start}" + (f" to {timed.end}" if timed.end else ""), field="partitions")
-    elif key not in spec.static:
+    elif key not in (spec.static or ()):
         raise PolicyError(policy.path, f"partition '{key}' is not one of partitions.static {spec.static}",
                           field="partitions.static")
     return key

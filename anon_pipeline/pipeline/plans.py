@@ -105,10 +105,10 @@ def chosen_plan(policy: Policy, dirs: PolicyDirs) -> tuple[str, dict[str, Any]] 
         return None
     plan_id = policy.plan.reuse
     if plan_id == "latest":
-        used = [r for r in releases(dirs) if r.plan_id]
+        used = [r.plan_id for r in releases(dirs) if r.plan_id]
         if not used:
             return None
-        plan_id = used[-1].plan_id
+        plan_id = used[-1]
     return plan_id, read_plan(dirs, plan_id, policy)
 
 

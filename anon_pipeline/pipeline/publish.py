@@ -116,11 +116,10 @@ def release(anonymised: "pd.DataFrame | StagedTable", reports: dict[str, dict], 
     if policy.release.contract and contract is not None:
         # Only rows that were released: suppressed rows have nothing to link, fully synthetic rows (fresh GUIDs)
         # have no source row at all, and then no contract is written.
-        if isinstance(contract, StagedTable):
-            contract = contract.frame()
-        released = anonymised[GUID] if isinstance(anonymised, pd.DataFrame) else pd.concat(
-            [b[GUID] for b in anonymised.buckets([GUID])], ignore_index=True)
-        linked = contract[contract[GUID].isin(released)]
+        links = contract.frame() if isinstance(contract, StagedTable) else contract
+        released = pd.concat([b[GUID] for b in anonymised.buckets([GUID])], ignore_index=True) \
+            if isinstance(anonymised, StagedTable) else anonymised[GUID]
+        linked = links[links[GUID].isin(released)]
         if len(linked):
             write_contract(dirs, linked.reset_index(drop=True), folder.name)
     return folder

@@ -49,8 +49,9 @@ def _format_of(path: Path, declared: str) -> str:
 def resolve_source(policy: Policy, override: str | Path | None = None, workdir: str | Path | None = None) -> SourceFile:
     """The file this run reads: ``override``, else the policy's path, else its bundled sample (generated once)."""
     spec = policy.source
-    if override is not None or spec.path is not None:
-        path = Path(override) if override is not None else Path(spec.path)
+    given = override if override is not None else spec.path
+    if given is not None:
+        path = Path(given)
         if not path.is_absolute():
             path = (Path.cwd() / path) if override is not None else (policy.base_dir / path)
         if path.is_dir():

@@ -63,4 +63,5 @@ def _write(table: StagedTable, counts: TableCounts, columns: list[str]) -> None:
         values = counts.columns[c]
         table.write_extra(f"{_COLUMN}{i}", pd.DataFrame({"value": values.index, "count": values.to_numpy()}))
     # The joint table last: a reader that finds it finds every column's counts too.
+    assert counts.joint is not None, "a fresh count has its joint table"
     table.write_extra(_JOINT, counts.joint.frame.assign(**{_WEIGHT: counts.joint.weights}))

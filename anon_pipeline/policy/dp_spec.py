@@ -45,6 +45,7 @@ class AggregateSpec(StrictModel):
     @classmethod
     def _needed_by_kind(cls, value: Any, info: ValidationInfo) -> Any:
         kind = info.data.get("kind")
+        assert info.field_name is not None  # always set for a field validator
         needed = {"column": ("sum", "mean", "histogram"), "bounds": ("sum", "mean"), "edges": ("histogram",)}
         if kind is None:
             return value

@@ -111,7 +111,7 @@ def bind_steps(policy: Policy) -> tuple[dict[str, list[BoundStep]], dict[str, li
                  for i, s in enumerate(spec.steps)]
         if spec.role is Role.identifier:
             for i, b in enumerate(bound):
-                if not type(b.op).allowed_on_identifiers:
+                if not (isinstance(b.op, ColumnOp) and b.op.allowed_on_identifiers):
                     raise PolicyError(pf, f"op '{b.op_name}' may not process a direct identifier; identifiers "
                                       "are dropped unless an identifier op (pseudonym, mask) keeps a safe form",
                                       column=name, field=f"columns.{name}.steps[{i}].op")

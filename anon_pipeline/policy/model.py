@@ -154,7 +154,7 @@ PrivacySpec = PrivacyTargets
 
 
 class ReleaseSpec(StrictModel):
-    formats: list[Literal["parquet", "csv"]] = Field(default_factory=lambda: ["parquet", "csv"])
+    formats: list[Literal["parquet", "csv"]] = ["parquet", "csv"]  # pydantic copies a mutable default per model
     #: Keep the contract table (source row <-> GUID, Borisov et al. 2023), encrypted, apart from the release.
     contract: bool = False
     #: Put the tables in an AES-256 zip whose random password goes to a separate 0400 file.

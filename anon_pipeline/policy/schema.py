@@ -13,12 +13,12 @@ from __future__ import annotations
 from typing import Any
 
 from anon_pipeline.policy.model import Policy
-from anon_pipeline.transforms.registry import TableOp, registered_ops
+from anon_pipeline.transforms.registry import ColumnOp, TableOp, registered_ops
 
 DRAFT = "https://json-schema.org/draft/2020-12/schema"
 
 
-def _step(name: str, op: type, defs: dict[str, Any]) -> dict[str, Any]:
+def _step(name: str, op: type[ColumnOp] | type[TableOp], defs: dict[str, Any]) -> dict[str, Any]:
     """One op's step: ``op: <name>`` with its parameters inline or under ``params:`` (so none is required)."""
     params = op.Params.model_json_schema(ref_template=f"#/$defs/{name}.{{model}}")
     defs.update({f"{name}.{model}": sub for model, sub in params.pop("$defs", {}).items()})

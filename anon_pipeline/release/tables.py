@@ -47,7 +47,7 @@ def write_table(path: Path, table: "pd.DataFrame | TableBatches", fmt: str) -> N
                         writer = pq.ParquetWriter(sink, schema)
                     else:
                         sink.write(table_bytes(batch.iloc[:0], "csv"))
-                if fmt == "parquet":
+                if writer is not None:
                     writer.write_table(pa.Table.from_pandas(batch, schema=schema, preserve_index=False))
                 else:
                     pa_csv.write_csv(csv_table(batch), sink, pa_csv.WriteOptions(include_header=False))

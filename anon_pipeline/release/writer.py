@@ -24,7 +24,7 @@ import os
 import secrets
 import shutil
 import stat
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -96,7 +96,7 @@ def _write_zip(path: Path, members: Mapping[str, bytes], password: bytes) -> Non
         os.fsync(fh.fileno())
 
 
-def write_release(root: Path, tables: dict[str, pd.DataFrame | TableBatches], *, formats: list[str],
+def write_release(root: Path, tables: dict[str, pd.DataFrame | TableBatches], *, formats: Sequence[str],
                   json_files: dict[str, Any] | None = None, manifest: dict[str, Any] | None = None,
                   key: bytes | None = None,
                   encrypted_zip: bool = False, password_dir: Path | None = None,

@@ -8,6 +8,7 @@ table instead of from the data, which gets cheaper as the search climbs the latt
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -103,7 +104,9 @@ class Grouper:
         self._base_levels = [[m[c] for m in maps] for c, maps in zip(base_cols, self._maps)]
         base = (base_cols, sums, None if sensitive is None else sensitive[rep])
         self._base_key = base_levels
-        self._cache: dict[tuple[int, ...], tuple[list[np.ndarray], np.ndarray, np.ndarray | None]] = {base_levels: base}
+        # A table's codes are a list, or a thunk that makes it (materialised when the table first serves as a source).
+        self._cache: dict[tuple[int, ...], tuple[list[np.ndarray] | Callable[[], list[np.ndarray]], np.ndarray,
+                                                 np.ndarray | None]] = {base_levels: base}
         self._cached_rows = len(rep)
         self._index()
 

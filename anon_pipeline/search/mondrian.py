@@ -83,11 +83,11 @@ def mondrian(df: pd.DataFrame, columns: list[str], k: int) -> MondrianResult:
     frame = pd.DataFrame(index=df.index)
     bounds = {}
     for j, col in enumerate(columns):
-        lo = np.full(n_parts, np.inf)
-        hi = np.full(n_parts, -np.inf)
-        np.minimum.at(lo, part, values[:, j])
-        np.maximum.at(hi, part, values[:, j])
-        bounds[col] = np.stack([lo, hi], axis=1)
-        frame[col] = _label(lo, hi)[part]
+        low = np.full(n_parts, np.inf)
+        high = np.full(n_parts, -np.inf)
+        np.minimum.at(low, part, values[:, j])
+        np.maximum.at(high, part, values[:, j])
+        bounds[col] = np.stack([low, high], axis=1)
+        frame[col] = _label(low, high)[part]
     return MondrianResult(partition=part, frame=frame, n_classes=n_parts,
                           min_class_size=int(sizes.min()) if n_parts else 0, bounds=bounds)

@@ -102,8 +102,9 @@ class Generalise(TableOp):
     def __init__(self, params: GeneraliseParams) -> None:
         super().__init__(params)
         if params.strategy == "optimal":
-            self.fit_needs = FitNeeds.COUNTS
-            self.row_local = True
+            # Per instance on purpose (see above); mypy reads the base's ClassVar as class-only.
+            self.fit_needs = FitNeeds.COUNTS  # type: ignore[misc]
+            self.row_local = True  # type: ignore[misc]
 
     @_ClassOrInstance
     def batch_safe(self) -> bool:
@@ -123,12 +124,13 @@ class Generalise(TableOp):
                                      "row, not on distinct rows with counts")
             columns = p.columns or [c for c in frame.columns if c != p.sensitive]
             started = time.perf_counter()
+            assert p.k is not None  # GeneraliseParams requires k for mondrian
             try:
-                result = mondrian(frame, columns, k=int(p.k))
+                partitioned = mondrian(frame, columns, k=p.k)
             except ValueError as exc:
                 raise TransformError(ctx.column, self.name, str(exc)) from None
-            return {"strategy": "mondrian", "k": p.k, "columns": columns, "n_classes": result.n_classes,
-                    "min_class_size": result.min_class_size, "search_seconds": time.perf_counter() - started,
+            return {"strategy": "mondrian", "k": p.k, "columns": columns, "n_classes": partitioned.n_classes,
+                    "min_class_size": partitioned.min_class_size, "search_seconds": time.perf_counter() - started,
                     "suppressed_rows": 0}
         missing = [c for c in p.hierarchies if c not in frame.columns]
         if missing:

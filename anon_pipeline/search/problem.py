@@ -11,6 +11,7 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeAlias
 
 import numpy as np
 import pandas as pd
@@ -20,7 +21,7 @@ from anon_pipeline.hierarchies.encoded import EncodedHierarchy
 from anon_pipeline.search.criteria import ClassTable, Criteria, SearchCriteria
 from anon_pipeline.search.grouping import row_classes
 
-HierarchyLike = pd.DataFrame | str | Path
+HierarchyLike: TypeAlias = pd.DataFrame | str | Path
 
 
 @dataclass(frozen=True)

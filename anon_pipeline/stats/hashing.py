@@ -65,6 +65,29 @@ def hash_strings(values: pa.Array | pa.ChunkedArray) -> np.ndarray:
     return out
 
 
+#: Strings still folding below which the rest of each is folded on its own (see ``_fold_words``).
+_FEW = 16
+_M64 = (1 << 64) - 1
+
+
+def _fold_words(words: np.ndarray, start: int, length: int, first: int, h: int) -> int:
+    """``_hash_chunk``'s fold of one string's words from word ``first`` on, on Python integers (same result)."""
+    n_words = (length + 7) >> 3
+    tail = words[start + 8 * np.arange(first, n_words)].tolist()
+    rest = length - 8 * (n_words - 1)
+    if rest < 8:
+        tail[-1] &= (1 << (8 * rest)) - 1
+    golden, c1, c2 = int(_GOLDEN), int(_C1), int(_C2)
+    for word in tail:
+        h = ((h ^ word) * golden) & _M64
+        h ^= h >> 33
+        h = (h * c1) & _M64
+        h ^= h >> 33
+        h = (h * c2) & _M64
+        h ^= h >> 33
+    return h
+
+
 def _hash_chunk(words: np.ndarray, start: np.ndarray, length: np.ndarray) -> np.ndarray:
     n_words = (length + 7) >> 3
     # Longest strings first, so the strings still to fold at word j are always a prefix.
@@ -75,6 +98,12 @@ def _hash_chunk(words: np.ndarray, start: np.ndarray, length: np.ndarray) -> np.
         h = length.astype(_U) * _GOLDEN + _SEED
         for j in range(int(n_words[0]) if len(n_words) else 0):
             active = int(np.count_nonzero(n_words > j))
+            if active <= _FEW:
+                # A few long strings left: numpy's per-call cost on a handful of values would dominate (an 8 MB
+                # field took 40 s), so each string's remaining words fold in Python integers instead.
+                for i in range(active):
+                    h[i] = _fold_words(words, int(start[i]), int(length[i]), j, int(h[i]))
+                break
             word = words[start[:active] + 8 * j]
             rest = length[:active] - 8 * j
             partial = rest < 8

@@ -63,7 +63,9 @@ def log_density(centres: np.ndarray, bandwidth: np.ndarray, points: np.ndarray,
     h = np.asarray(bandwidth, dtype=float)
     m = centres.shape[1]
     log_norm = -np.log(len(centres)) - np.sum(np.log(h)) - 0.5 * m * np.log(2.0 * np.pi)
-    if centre_groups is None:
+    if (centre_groups is None) != (point_groups is None):
+        raise ValueError("give centre_groups and point_groups together, or neither")
+    if centre_groups is None or point_groups is None:
         return _log_kernel_sum(centres / h, points / h) + log_norm
     # Exact-match kernel: only centres of a point's own class contribute, so evaluate class by class (the
     # number of classes is bounded by the number of points) instead of masking a points x centres block.

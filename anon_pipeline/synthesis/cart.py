@@ -157,8 +157,9 @@ class CartSynthesizer:
                 out[col.name] = self.frame[col.name].iloc[donor].reset_index(drop=True)
                 continue
             values = col.x[donor]
-            if self.bandwidths[j] is not None:
-                values = reflect_into(values + self.bandwidths[j][leaf] * self.rng.standard_normal(n),
+            bandwidth = self.bandwidths[j]
+            if bandwidth is not None:
+                values = reflect_into(values + bandwidth[leaf] * self.rng.standard_normal(n),
                                       col.low, col.high)
             drawn.append(values)
             out[col.name] = from_float(values, self.frame[col.name], pd.RangeIndex(n), rounded=True)

@@ -7,6 +7,7 @@ draw from the mixed product kernel and keeps the dependence between the two kind
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -69,7 +70,7 @@ def kde_of_moments(moments: Moments) -> KdeFit:
 
 
 def synthesize_continuous(frame: pd.DataFrame, fit: KdeFit, n: int, rng: np.random.Generator, *,
-                          discrete: list[str] = (), clip: bool = False, round_integers: bool = False,
+                          discrete: Sequence[str] = (), clip: bool = False, round_integers: bool = False,
                           index: pd.Index | None = None, source: np.ndarray | None = None) -> pd.DataFrame:
     """``n`` rows from the group's KDE; ``discrete`` columns ride along from the shared source row.
 

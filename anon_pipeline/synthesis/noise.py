@@ -21,7 +21,10 @@ def add_noise(values: np.ndarray, sigma: float, fraction: float, rng: np.random.
     """values + fraction * sigma * N(0, 1), one draw per row (missing values stay missing): ``normals`` given, or
     drawn from ``rng`` by position."""
     values = np.asarray(values, dtype=float)
-    z = rng.standard_normal(values.shape) if normals is None else normals
+    if normals is None:
+        assert rng is not None, "add_noise draws from rng when no normals are given"
+        normals = rng.standard_normal(values.shape)
+    z = normals
     return values + fraction * sigma * z
 
 

@@ -105,6 +105,7 @@ class Synthesiser(TableOp):
     draws_by_position = True
 
     Params = SynthesisParams
+    params: SynthesisParams
     _handoff: tuple[Any, dict, pd.DataFrame] | None = None
 
     def _settings(self, frame: pd.DataFrame, ctx: FitContext) -> dict[str, Any]:
@@ -130,6 +131,7 @@ class Synthesiser(TableOp):
             return frame.iloc[:0].copy(), {}
         # Plans fitted before refusal existed have neither key: they never refused.
         refuse = plan.get("refuse_unique_copies", False)
+        counts: dict[str, Any]
         try:
             if not (count or refuse):  # nothing to count or refuse: the draw alone (no pass over the training rows)
                 out, counts = sampler(n).reset_index(drop=True), {}
@@ -174,14 +176,14 @@ class BatchSynthesiser(Synthesiser):
 
     def __init__(self, params: OpParams) -> None:
         super().__init__(params)
-        p = self.params
+        p: Any = self.params  # each subclass's Params: rows and refuse_unique_copies always, min_count on some
         reason = ("rows: an output size other than the input's is drawn from the whole table" if p.rows is not None
                   else "refuse_unique_copies: which training rows are unique is known only over the whole table"
                   if p.refuse_unique_copies
-                  else "min_count: which tuples are rare is known only over the whole table" if p.min_count > 1
-                  else None)
+                  else "min_count: which tuples are rare is known only over the whole table"
+                  if getattr(p, "min_count", 1) > 1 else None)
         if reason is not None:
-            self.fit_needs = FitNeeds.ROWS
+            self.fit_needs = FitNeeds.ROWS  # type: ignore[misc]  # per instance on purpose: these params need every row
             self.whole_table_reason = reason
 
 
@@ -195,6 +197,8 @@ class DiscreteSynthesis(BatchSynthesiser):
     class Params(SynthesisParams):
         #: Leave tuples occurring fewer times than this out of the sampling distribution.
         min_count: int = Field(1, ge=1)
+
+    params: Params
 
     def _input_rows(self, frame: pd.DataFrame, ctx: FitContext) -> int:
         return int(ctx.row_weights(len(frame)).sum())
@@ -229,6 +233,8 @@ class KdeSynthesis(BatchSynthesiser):
         discrete: list[str] = Field(default_factory=list)
         #: Leave source rows whose tuple of ``discrete`` columns occurs fewer times than this out of the draw.
         min_count: int = Field(1, ge=1)
+
+    params: Params
 
     def _continuous(self, frame: pd.DataFrame, ctx: FitContext) -> list[str]:
         missing = [c for c in self.params.discrete if c not in frame.columns]
@@ -284,6 +290,8 @@ class RareValueMerge(ColumnOp):
         level: float = Field(10.0, gt=0, le=100)     # T, in %
         neutral: str = "undefined"
 
+    params: Params
+
     fit_needs = FitNeeds.COUNTS
     value_wise = True
 
@@ -318,6 +326,8 @@ class DatetimePartition(ColumnOp):
                 raise ValueError("'labels' go with custom 'edges'")
             return self
 
+    params: Params
+
     def fit(self, values: pd.Series, ctx: FitContext) -> dict[str, Any]:
         return {"partition": self.params.partition, "edges": self.params.edges,
                 "reference_date": ctx.reference_date.isoformat() if ctx.reference_date else None}
@@ -345,6 +355,8 @@ class GaussianNoise(ColumnOp):
         scale: float = Field(0.1, ge=0)       # fraction of sigma
         clip: bool = False
         round_integers: bool = False
+
+    params: Params
 
     def _floats(self, values: pd.Series, ctx: FitContext) -> np.ndarray:
         try:
@@ -396,6 +408,8 @@ class GroupedSynthesis(Synthesiser):
         min_count: int = Field(1, ge=1)
         clip: bool = True
         round_integers: bool = True
+
+    params: Params
 
     def _subops(self, frame: pd.DataFrame, ctx: FitContext) -> tuple[Grouping, list[tuple[list[str], Synthesiser]]]:
         cols = list(frame.columns)
@@ -479,6 +493,8 @@ class CartSynthesis(Synthesiser):
         #: Donor value + Gaussian noise of the leaf's Silverman bandwidth on continuous columns, in range.
         smoothing: bool = True
         refuse_unique_copies: bool = True
+
+    params: Params
 
     def _settings(self, frame: pd.DataFrame, ctx: FitContext) -> dict[str, Any]:
         listed = list(self.params.order or [])

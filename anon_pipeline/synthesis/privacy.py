@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -97,7 +98,7 @@ def closest_record(raw: pd.DataFrame, synthetic: pd.DataFrame, columns: list[str
 
 
 def privacy_report(raw: pd.DataFrame, synthetic: pd.DataFrame, quasi_identifiers: list[str],
-                   continuous_groups: list[list[str]] = (), *, max_rows: int = DEFAULT_MAX_ROWS,
+                   continuous_groups: Sequence[list[str]] = (), *, max_rows: int = DEFAULT_MAX_ROWS,
                    seed: int = 0) -> dict:
     """Reproductions over all quasi-identifiers, and closest-record distances per continuous group."""
     return {"reproductions": reproductions(raw, synthetic, list(quasi_identifiers)).as_dict(),

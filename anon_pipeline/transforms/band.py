@@ -85,7 +85,7 @@ class Band(ColumnOp):
         edges = np.asarray(p.edges, dtype=float)
         # searchsorted side picks which edge an equal value belongs to: right-closed (a, b] puts x == b in
         # the band ending at b.
-        side = "left" if p.closed == "right" else "right"
+        side: Literal["left", "right"] = "left" if p.closed == "right" else "right"
         idx = np.searchsorted(edges, x, side=side) - 1
         if p.include_lowest:
             if p.closed == "right":

@@ -40,6 +40,7 @@ class Hierarchy(ColumnOp):
         p = self.params
         if p.table is not None:
             return pd.DataFrame(p.table, dtype="str")
+        assert p.path is not None  # HierarchyParams requires a table or a path
         path = (ctx.base_dir / p.path) if not p.path.startswith("/") else p.path
         try:
             return load_arx_csv(path)

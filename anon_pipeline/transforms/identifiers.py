@@ -17,6 +17,7 @@ import hashlib
 import hmac
 import os
 import re
+from collections.abc import Sequence
 from typing import Any, Literal
 
 import numpy as np
@@ -40,7 +41,7 @@ def _as_text(values: pd.Series) -> pd.Series:
     return values.astype("str").where(values.notna())
 
 
-def _take(per_unique: list[str | None], codes: np.ndarray, values: pd.Series) -> pd.Series:
+def _take(per_unique: Sequence[str | None], codes: np.ndarray, values: pd.Series) -> pd.Series:
     """Spread one result per distinct value (from ``pd.factorize``) back over the rows; code -1 (null) -> null."""
     table = np.array([*per_unique, None], dtype=object)
     return pd.Series(table[codes], index=values.index, name=values.name, dtype="str")

@@ -76,8 +76,8 @@ def _pair(a: tuple[bool, tuple], b: tuple[bool, tuple]) -> tuple[float, str]:
         return pearson(ea[0], eb[0]), "pearson"
     if not na and not nb:
         return _cramers_v_codes(*ea, *eb), "cramers_v"
-    cat, num = (eb, ea) if na else (ea, eb)
-    return _correlation_ratio_codes(*cat, num[0]), "correlation_ratio"
+    (codes, k), num = (eb, ea) if na else (ea, eb)
+    return _correlation_ratio_codes(codes, k, num[0]), "correlation_ratio"
 
 
 def association_matrix(df: pd.DataFrame, columns: list[str]) -> tuple[pd.DataFrame, pd.DataFrame]:

@@ -15,6 +15,7 @@ as in the discrete sum, and their share is reported.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -90,7 +91,7 @@ def _prepared(data: np.ndarray, codes: np.ndarray, max_centres: int, seed: int) 
     return data[order], codes[order]
 
 
-def kl_continuous(raw: pd.DataFrame, anon: pd.DataFrame, continuous: list[str], discrete: list[str] = (),
+def kl_continuous(raw: pd.DataFrame, anon: pd.DataFrame, continuous: list[str], discrete: Sequence[str] = (),
                   *, mc_samples: int = DEFAULT_MC_SAMPLES, max_centres: int = DEFAULT_MAX_CENTRES,
                   seed: int = 0) -> KL:
     """Monte Carlo KL between the anonymised and raw Silverman KDEs of a continuous (or mixed) group."""

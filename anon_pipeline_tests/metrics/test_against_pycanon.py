@@ -1,10 +1,10 @@
 """On the adult data set, every measure pycanon 1.0.1 also computes equals pycanon's value.
 
-pycanon loops over classes in Python and needs minutes for t-closeness on the raw table (12,458 classes), so
-the raw table is compared on k, distinct l and recursive (c, l) (entropy l follows from l = 1 there), and every
+pycanon loops over classes in Python: on the raw table (12,458 classes) it needs about 50 s for distinct l and
+recursive (c, l) alone and minutes for t-closeness, so the raw table is compared here on k only, and every
 measure on generalised versions of adult (ARX's hierarchies shipped with the data), one with small classes
-suppressed, and on small random tables. pycanon runs once per module; benchmarks/metrics.py compares every
-measure on the raw table.
+suppressed, and on small random tables. pycanon runs once per module; ``benchmarks/metrics.py`` compares every
+measure on the raw table (8 QIs, occupation sensitive) and prints ``agree`` for each.
 """
 
 from __future__ import annotations
@@ -62,7 +62,7 @@ def cases():
     out = {}
     for name, ours, theirs, qis, sas, measures in [
         ("raw, 9 QIs", adult, adult, ALL9, [], []),
-        ("raw, 8 QIs", adult, adult, QIS, SA, ["l_diversity", "recursive_c_l_diversity"]),
+        ("raw, 8 QIs", adult, adult, QIS, SA, []),
         ("generalised, small classes suppressed", suppressed, kept, QIS, SA, SA_MEASURES),
         ("coarse, numeric age and salary-class sensitive", coarse, coarse, [c for c in coarse_qis if
                                                                             c != "salary-class"],

@@ -27,6 +27,15 @@ def test_the_hash_of_a_value_does_not_depend_on_its_array():
     assert hashes[1] == hashes[-1] and len(set(hashes.tolist())) == len(values) - 1
 
 
+
+@given(st.lists(st.text(min_size=1, max_size=300), min_size=1, max_size=40), st.integers(0, 40))
+def test_a_long_value_hashes_the_same_alone_and_among_many(values, ends):
+    # A few long strings left fold one by one in Python integers, many at once in numpy: both give one hash.
+    alone = hash_strings(pa.array(values))
+    padded = hash_strings(pa.array(values + ["p" * 300 + str(i) for i in range(ends)]))
+    assert (padded[:len(values)] == alone).all()
+
+
 def test_no_collision_among_many_similar_values():
     values = [f"AB{i:06d}C" for i in range(300_000)]
     assert len(np.unique(hash_strings(pa.array(values)))) == len(values)
