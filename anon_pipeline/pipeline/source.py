@@ -79,7 +79,7 @@ def url_filesystem(url: str) -> tuple[Any, str]:
 def open_source(path: str | Path, mode: str = "rb", **kwargs: Any) -> IO:
     """The source opened for reading, as a stream: a local path, or an fsspec URL."""
     if not is_url(path):
-        return open(path, mode, **kwargs)
+        return Path(path).open(mode, **kwargs)
     fs, inner = url_filesystem(str(path))
     return fs.open(inner, mode, **kwargs)
 
