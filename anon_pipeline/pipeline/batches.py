@@ -194,7 +194,9 @@ def csv_ranges(src: SourceFile, policy: Policy, rows: int) -> CsvRanges:
 
 
 def _ascii_compatible(encoding: str) -> bool:
-    return '\n"'.encode(codecs.lookup(encoding).name) == b'\n"'
+    encoder = codecs.getincrementalencoder(encoding)()
+    encoder.encode("x")  # a byte-order mark (utf-8-sig) comes first, in the header's bytes
+    return encoder.encode('\n"') == b'\n"'
 
 
 def _header_names(head: bytes, spec: SourceSpec) -> list[str]:

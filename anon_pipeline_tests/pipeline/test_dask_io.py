@@ -136,26 +136,43 @@ def _quoted(cell: str) -> str:
     return '"' + cell.replace('"', '""') + '"' if any(c in cell for c in ',"\n') else cell
 
 
-@pytest.mark.parametrize("chunk", [5, 64, 1 << 22])
-def test_line_ranges_read_what_the_stream_reads(tmp_path, monkeypatch, chunk):
-    """Blank lines (pyarrow skips them), CRLF line ends and a last line without a line break: the ranges hold
-    exactly the records of the streaming reader's batches of the same size, whatever the scan's chunk size."""
+def _encoded(encoding: str) -> Policy:
+    policy = load_policy(INSURANCE)
+    return policy.model_copy(update={"source": policy.source.model_copy(update={"encoding": encoding})})
+
+
+@pytest.mark.parametrize(("chunk", "encoding"), [(5, "utf-8"), (64, "utf-8-sig"), (1 << 22, "utf-8"),
+                                                 (1 << 22, "cp1252")])
+def test_line_ranges_read_what_the_stream_reads(tmp_path, monkeypatch, chunk, encoding):
+    """Blank lines (pyarrow skips them), CRLF line ends, a last line without a line break, a byte-order mark: the
+    ranges hold exactly the records of the streaming reader's batches of the same size, whatever the scan's
+    chunk size."""
     frame = _customers(130)
     lines = frame.to_csv(index=False, lineterminator="\r\n").split("\r\n")
     lines = lines[:1] + ["", *lines[1:40], "", "", *lines[40:]]  # blank lines at a cut and in a range
     source = tmp_path / "blank.csv"
-    source.write_bytes("\r\n".join(lines).rstrip("\r\n").encode())
+    source.write_bytes("\r\n".join(lines).rstrip("\r\n").encode(encoding))
     monkeypatch.setattr(source_module, "_CHUNK", chunk)
-    policy = load_policy(INSURANCE)
+    policy = _encoded(encoding)
     src = resolve_source(policy, source)
     found = csv_ranges(src, policy, 20)
     assert found.reason is None
     assert [r.rows for r in found.ranges] == [20] * 6 + [10]
+    assert [r.first_row for r in found.ranges] == list(range(0, 130, 20))
     ranged = [f for r in found.ranges for f in read_csv_range(src, policy, found.header_end, r, 20)]
     streamed = list(read_batches(src, policy, 20))
     assert len(ranged) == len(streamed) == 7
     for a, b in zip(ranged, streamed):
         pd.testing.assert_frame_equal(a, b)
+
+
+def test_a_csv_in_utf16_is_one_range_saying_why(tmp_path):
+    source = tmp_path / "wide.csv"
+    source.write_bytes(_customers(30).to_csv(index=False).encode("utf-16"))
+    policy = _encoded("utf-16")
+    found = csv_ranges(resolve_source(policy, source), policy, 10)
+    assert not found.ranges and "utf-16" in found.reason
+    assert sum(map(len, read_batches(resolve_source(policy, source), policy, 10))) == 30
 
 
 def test_csv_ranges_refuse_a_file_changed_since_recorded(tmp_path):
