@@ -7,7 +7,11 @@ aggregates: row counts, part names' buckets, value counts, the names of broken r
 scheduler.
 
 - qi pass: a parquet source is split by row groups (one task per run of row groups of at least ``batch_rows``
-  rows); a CSV source is one task (pyarrow reads it in batches on a worker).
+  rows); a CSV source by line ranges of ``batch_rows`` records (``batches.csv_ranges``: one linear pass on the
+  driver, which also checks the file's SHA-256), each task parsing its range alone. A CSV whose quoted fields hold
+  line breaks cannot be cut at raw line breaks: it is one task, and the qi table's metadata says why
+  (``qi_split_reason``); so is a file whose ranges do not parse into the records the scan counted.
+- the source is a path or an fsspec URL the workers can read (not ``memory://``, which lives in one process).
 - rules across the whole file (``unique`` columns, repeated rows): each task stages its 64-bit row hashes
   (sealed, bucketed by hash), and one task per hash bucket looks for repeats.
 - a broken rule (a task's batch, or a repeat across tasks): the driver runs the streaming engine's validation
@@ -37,10 +41,11 @@ import pyarrow as pa
 
 from anon_pipeline.errors import InputDataError, PolicyError
 from anon_pipeline.pipeline.anonymise import Anonymised, replay
-from anon_pipeline.pipeline.batches import frames_of, parquet_dataset, read_batches
+from anon_pipeline.pipeline.batches import (LineRange, RangeMisparsed, csv_ranges, frames_of, parquet_dataset,
+                                            read_batches, read_csv_range)
 from anon_pipeline.pipeline.qi_table import qi_batch
 from anon_pipeline.pipeline.raw_schema import validate_raw
-from anon_pipeline.pipeline.source import SourceFile, check_unchanged
+from anon_pipeline.pipeline.source import SourceFile, check_unchanged, is_url, readable, url_filesystem
 from anon_pipeline.pipeline.staged import StagedTable
 from anon_pipeline.pipeline.stream import (Aggregates, apply_streaming, bucket_group_counts, bucket_group_moments,
                                            engine_blockers, fit_streaming, merged_group_counts, merged_moments,
@@ -100,7 +105,8 @@ class Passes:
     def qi_table(self, src: SourceFile, policy: Policy, staging: Path, rows_per_batch: int
                  ) -> tuple[StagedTable, StagedTable | None]:
         with run_client(self.run) as client:
-            return qi_pass(client, src, policy, staging, rows_per_batch)
+            qi, contract, self.run.partitioning = qi_pass(client, src, policy, staging, rows_per_batch)
+            return qi, contract
 
     def fit(self, qi: StagedTable, policy: Policy) -> Anonymised:
         with run_client(self.run) as client:
@@ -120,21 +126,44 @@ def n_workers(client: Any) -> int:
 
 @dataclass
 class _Split:
-    """One qi task: its row groups (None: the whole file), first source row and first part number."""
+    """One qi task: its row groups or CSV line range (neither: the whole file), first source row and part number."""
 
     row_groups: list[int] | None
     first_row: int
     first_part: int
     n_parts: int
+    line_range: LineRange | None = None
+    #: Where the CSV's header line ends (a line range is read after the header's bytes).
+    header_end: int = 0
 
 
-def _splits(src: SourceFile, rows_per_batch: int) -> list[_Split]:
+_WHOLE = _Split(None, 0, 0, 10**6 - 1)
+
+
+def _splits(src: SourceFile, policy: Policy, rows_per_batch: int) -> tuple[list[_Split], dict[str, Any]]:
+    """The qi tasks, and how the source was split (the qi table's metadata)."""
     if src.format != "parquet":
-        return [_Split(None, 0, 0, 10**6 - 1)]
+        found = csv_ranges(src, policy, rows_per_batch)
+        if not found.ranges:
+            return [_WHOLE], _split_meta(1, "whole file", found.reason)
+        return [_Split(None, r.first_row, i, 1, r, found.header_end) for i, r in enumerate(found.ranges)], \
+            _split_meta(len(found.ranges), "csv line ranges")
+    check_unchanged(src)
+    splits = _parquet_splits(src, rows_per_batch)
+    return splits, _split_meta(len(splits), "parquet row groups" if splits[0].row_groups is not None
+                               else "whole file", None if splits[0].row_groups is not None else "unreadable footer")
+
+
+def _split_meta(tasks: int, split: str, reason: str | None = None) -> dict[str, Any]:
+    return {"qi_tasks": tasks, "qi_split": split, **({"qi_split_reason": reason} if reason else {})}
+
+
+def _parquet_splits(src: SourceFile, rows_per_batch: int) -> list[_Split]:
     import pyarrow.parquet as pq
 
     try:
-        meta = pq.ParquetFile(src.path).metadata
+        with readable(src.path) as where:
+            meta = pq.ParquetFile(where).metadata
     except Exception:  # a broken file: one task reads it as the streaming engine does, whose error names the rule
         return [_Split(None, 0, 0, 1)]
     splits, groups, rows, first_row, first_part = [], [], 0, 0, 0
@@ -149,6 +178,9 @@ def _splits(src: SourceFile, rows_per_batch: int) -> list[_Split]:
 
 
 def _read_split(src: SourceFile, policy: Policy, split: _Split, rows_per_batch: int) -> Iterator[pd.DataFrame]:
+    if split.line_range is not None:
+        yield from read_csv_range(src, policy, split.header_end, split.line_range, rows_per_batch)
+        return
     if split.row_groups is None:
         yield from read_batches(src, policy, rows_per_batch)
         return
@@ -194,8 +226,10 @@ def _qi_task(src: SourceFile, policy: Policy, split: _Split, rows_per_batch: int
             first_row, part = first_row + len(typed), part + 1
     except InputDataError as exc:  # not picklable as raised: its fields (counts and names only) go back
         return {"invalid": {"column": exc.column, "rule": exc.rule, "n_rows": exc.n_rows}}
-    except pa.ArrowException:  # a row group pyarrow cannot read: the driver's whole-file reader names the rule
+    except (pa.ArrowException, UnicodeDecodeError):  # a part pyarrow cannot read: the driver's reader names the rule
         return {"invalid": {"column": None, "rule": f"{src.format} format", "n_rows": None}}
+    except RangeMisparsed:  # nothing written: the driver reads the file as one stream instead
+        return {"misparsed": True}
     found = [pd.DataFrame({"rule": np.full(sum(map(len, values)), rule, np.int16),
                            "h": np.concatenate(values).astype(np.uint64)})
              for rule, values in enumerate(hashed.hashes) if values]
@@ -252,22 +286,53 @@ def _repeats_task(hashes: StagedTable, bucket: int) -> bool:
     return frame is not None and bool(frame.duplicated(["rule", "h"]).any())
 
 
+class _Unsplittable(Exception):
+    """The line ranges did not parse as the byte scan predicted: the qi pass runs again as one task."""
+
+
 def qi_pass(client: Any, src: SourceFile, policy: Policy, staging: Path, rows_per_batch: int
-            ) -> tuple[StagedTable, StagedTable | None]:
-    """``stream_qi_table`` on the cluster: the same staged tables and value counts."""
+            ) -> tuple[StagedTable, StagedTable | None, dict[str, Any]]:
+    """``stream_qi_table`` on the cluster: the same staged tables and value counts, and how the source was split
+    (``qi_tasks``, ``qi_split``, ``qi_split_reason``)."""
     check_engine("dask", policy)
-    check_unchanged(src)  # once, on the driver: the tasks read the file recorded by the raw stage
+    _check_shared(src)
+    # Once, on the driver (for a CSV in the pass that cuts it): the tasks read the file recorded by the raw stage.
+    splits, split = _splits(src, policy, rows_per_batch)
+    try:
+        return (*_qi_tasks(client, src, policy, staging, rows_per_batch, splits), split)
+    except _Unsplittable as exc:
+        return (*_qi_tasks(client, src, policy, staging, rows_per_batch, [_WHOLE]),
+                _split_meta(1, "whole file", str(exc)))
+
+
+def _check_shared(src: SourceFile) -> None:
+    """Refuse a source the workers cannot reach: a ``memory://`` file lives in this process only."""
+    if is_url(src.path) and "memory" in url_filesystem(src.path)[0].protocol:
+        raise InputDataError(src.path, "a memory:// file lives in this process's memory; the Dask workers are "
+                             "other processes and cannot read it", rule="source readable by the workers",
+                             hint="put the file where every worker can read it: a shared path, a file:// URL or an "
+                             "object store such as s3://")
+
+
+def _qi_tasks(client: Any, src: SourceFile, policy: Policy, staging: Path, rows_per_batch: int, splits: list[_Split]
+              ) -> tuple[StagedTable, StagedTable | None]:
     buckets = n_buckets(src, rows_per_batch)
     qi = StagedTable.create(staging, "qi_table", buckets)
     contract = StagedTable.create(staging, "contract", 1) if policy.release.contract else None
     hashes = StagedTable.create(staging, "row_hashes", buckets)
+    ranged = splits[0].line_range is not None
     try:
         results = client.gather([client.submit(_qi_task, src, policy, split, rows_per_batch, qi, contract, hashes,
-                                               pure=False) for split in _splits(src, rows_per_batch)])
+                                               pure=False) for split in splits])
+        if any("misparsed" in r for r in results):
+            raise _Unsplittable("a line range did not parse into the records the scan counted in it (a line break "
+                                "inside a field the quote scan did not see)")
         invalid = next((r["invalid"] for r in results if "invalid" in r), None)
         if invalid is not None:
-            raise _streaming_error(src, policy, rows_per_batch) or InputDataError(
-                src.path, "broken in one partition", **invalid)
+            error = _streaming_error(src, policy, rows_per_batch)
+            if error is None and ranged:
+                raise _Unsplittable("a line range did not parse on its own, the whole file does")
+            raise error or InputDataError(src.path, "broken in one partition", **invalid)
         aggregates = Aggregates(policy)
         for result in results:
             for table, filled in zip((qi, contract, hashes), result["tables"]):

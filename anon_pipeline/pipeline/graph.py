@@ -90,6 +90,8 @@ class Run:
     client: Any = None
     #: Workers of the cluster the run used (the manifest records them).
     workers: int | None = None
+    #: How the Dask engine split the source into qi tasks (the qi table's metadata): ``qi_tasks``, ``qi_split``.
+    partitioning: dict[str, Any] = field(default_factory=dict)
 
     @property
     def dirs(self) -> PolicyDirs:
@@ -261,7 +263,7 @@ def _qi_table(run: Run, raw: dict) -> dict[str, Any]:
             contract.remove()
             contract = None
     out["contract"] = Out(contract.as_dict() if contract is not None else None)
-    out["qi_table"] = Out(table.as_dict(), {**_table_meta(table), "input_rows": input_rows})
+    out["qi_table"] = Out(table.as_dict(), {**_table_meta(table), "input_rows": input_rows, **run.partitioning})
     return out
 
 
