@@ -12,9 +12,9 @@ from typing import Any
 
 import pandas as pd
 
-from anon_pipeline.criteria import describe_check, evaluate_targets, planned_checks
-from anon_pipeline.metrics.counted import CountedRows
+from anon_pipeline.criteria import bind_checks, describe_check, evaluate_targets, planned_checks
 from anon_pipeline.criteria.k_anonymity import ALL_QIS_CHECK
+from anon_pipeline.metrics.counted import CountedRows
 from anon_pipeline.pipeline.anonymise import anonymised_schema
 from anon_pipeline.pipeline.leak import IdentifierIndex, LeakReport
 from anon_pipeline.pipeline.qi_table import GUID, validate_table
@@ -70,6 +70,16 @@ def planned_privacy_checks(policy: Policy) -> list[tuple[str, bool]]:
     """(name, blocking) of every privacy check, known without data (Dagster declares them up front)."""
     sensitive, rename = target_names(policy)
     return planned_checks(privacy_section(policy), sensitive, rename, narrowed=k_target_narrowed(policy))
+
+
+def measured_columns(policy: Policy) -> list[str]:
+    """Input names of every column the privacy checks and the anonymity report measure together: the
+    quasi-identifiers, the sensitive columns, and any other column a target names (a plugin model's attribute)."""
+    sensitive = policy.columns_with(Role.sensitive)
+    named = [check.attribute for _, check in bind_checks(privacy_section(policy), sensitive, {},
+                                                         k_target_narrowed(policy)) if check.attribute is not None]
+    return list(dict.fromkeys([*policy.k_quasi_identifiers, *policy.quasi_identifiers, *sensitive,
+                               *(c for c in named if c in policy.columns)]))
 
 
 def check_privacy_targets(anonymised: pd.DataFrame | CountedRows, policy: Policy) -> list[CheckOutcome]:

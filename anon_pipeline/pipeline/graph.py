@@ -30,6 +30,7 @@ from anon_pipeline.errors import InputDataError
 from anon_pipeline.pipeline.anonymise import Anonymised, anonymised_schema, plan_summary
 from anon_pipeline.pipeline.checks import (CheckOutcome, check_anonymised_schema, check_no_identifier_leak,
                                            check_privacy_targets, check_schema, k_quasi_identifier_outputs,
+                                           measured_columns,
                                            planned_privacy_checks, privacy_check_description)
 from anon_pipeline.pipeline.evaluation import (check_attack_targets, evaluate, hold_out_control,
                                                planned_attack_checks)
@@ -46,7 +47,7 @@ from anon_pipeline.pipeline.stream import (apply_streaming, engine_blockers, fit
 from anon_pipeline.pipeline.union import UNION_CHECK, check_union_k, union_anonymity, union_markdown
 from anon_pipeline.workdir import PolicyDirs
 from anon_pipeline.metrics.counted import TableCounts
-from anon_pipeline.policy.model import Policy, Role
+from anon_pipeline.policy.model import Policy
 from anon_pipeline.release import iter_release_batches
 from anon_pipeline.reports import anonymity_markdown, anonymity_report, utility_markdown, utility_report
 from anon_pipeline.reports.plots import distributions_markdown
@@ -127,8 +128,7 @@ class Run:
         cached = _COUNTS.get(table.folder)
         if cached is not None and (cached.joint is not None or not joint):
             return cached
-        measured = list(dict.fromkeys([*self.policy.k_quasi_identifiers, *self.policy.quasi_identifiers,
-                                       *self.policy.columns_with(Role.sensitive)]))
+        measured = measured_columns(self.policy)
         if names == "output":
             measured = [self.policy.output_name(c) for c in measured]
         counts = staged_counts(table, measured, joint)

@@ -228,7 +228,7 @@ def test_the_dask_engine_gives_the_streaming_release(flights_csv, tmp_path, sche
     with Client(scheduler) as client:
         assert dask_engine.fit(client, qi, policy).plan == fitted.plan
         dasked = dask_engine.apply(client, qi, policy, fitted, tmp_path)[0].frame()
-        staged, _ = dask_engine.qi_pass(client, resolve_source(policy, flights_csv), policy, tmp_path, BATCH)
+        staged, *_ = dask_engine.qi_pass(client, resolve_source(policy, flights_csv), policy, tmp_path, BATCH)
         refit = dask_engine.fit(client, staged, policy).plan
     pd.testing.assert_frame_equal(dasked, streamed)
     # Fitted from the tasks' moments, merged in another order: the same plan up to float rounding.
