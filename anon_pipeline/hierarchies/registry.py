@@ -49,8 +49,8 @@ def register_hierarchy_kind(name: str, spec: type[BaseModel] | None = None, *, v
         if spec is not None and not (isinstance(spec, type) and issubclass(spec, BaseModel)):
             raise TypeError(f"hierarchy kind '{name}': its spec must be a pydantic model class")
         existing = _REGISTRY.get(name)
-        if existing is not None and (existing.build.__module__, existing.build.__qualname__) != (build.__module__,
-                                                                                  build.__qualname__):
+        where = f"{build.__module__}.{build.__qualname__}"
+        if existing is not None and f"{existing.build.__module__}.{existing.build.__qualname__}" != where:
             raise ValueError(f"hierarchy kind '{name}' is already registered by {existing.build.__module__}."
                              f"{existing.build.__qualname__}")
         _REGISTRY[name] = HierarchyKind(name, build, spec, value_local)
