@@ -29,9 +29,11 @@ WIDTHS = [5, 10, 20, 60]
 @pytest.fixture
 def bands(monkeypatch):
     """The plugin imported in this process; its registrations are withdrawn afterwards."""
-    monkeypatch.syspath_prepend(str(PLUGIN))
+    # The registries load their entry points first: with the plugin's folder on the path, a build's metadata left
+    # there (``*.egg-info``) would register it for good.
     monkeypatch.setattr(kinds, "_REGISTRY", kinds.registered_hierarchy_kinds())
     monkeypatch.setattr(quality, "_REGISTRY", quality.registered_quality_models())
+    monkeypatch.syspath_prepend(str(PLUGIN))
     monkeypatch.delitem(sys.modules, "anon_pipeline_bands", raising=False)
     import anon_pipeline_bands
 
