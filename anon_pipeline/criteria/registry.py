@@ -7,13 +7,10 @@ depends on none of the model modules; importing a model module alone registers n
 
 from __future__ import annotations
 
-import warnings
-from importlib import import_module
-from importlib.metadata import entry_points
 from typing import TypeVar
 
 from anon_pipeline.criteria.base import PrivacyModel
-from anon_pipeline.transforms.registry import PluginLoadWarning
+from anon_pipeline.plugins import load_plugins
 
 ENTRY_POINT_GROUP = "anon_pipeline.privacy_models"
 BUILTIN_MODULE = "anon_pipeline.criteria.builtin"
@@ -49,24 +46,9 @@ def register_privacy_model(name: str):
 
 def _load() -> None:
     global _LOADED
-    if _LOADED:
-        return
-    _LOADED = True
-    import_module(BUILTIN_MODULE)
-    for ep in entry_points(group=ENTRY_POINT_GROUP):
-        if getattr(getattr(ep, "dist", None), "name", None) == "anon_pipeline":
-            continue
-        before = set(_REGISTRY)
-        try:
-            ep.load()
-        except Exception as exc:
-            # A half-imported plugin's models are withdrawn; every other model still works.
-            for name in set(_REGISTRY) - before:
-                del _REGISTRY[name]
-            first_line = (str(exc).splitlines() or [""])[0][:200]
-            warnings.warn(f"privacy-model plugin '{ep.name}' (module {ep.value}) failed to import: "
-                          f"{type(exc).__name__}: {first_line}; its models are unavailable", PluginLoadWarning,
-                          stacklevel=3)
+    if not _LOADED:
+        _LOADED = True
+        load_plugins(ENTRY_POINT_GROUP, BUILTIN_MODULE, _REGISTRY, "privacy models")
 
 
 def registered_privacy_models() -> dict[str, type[PrivacyModel]]:

@@ -1,4 +1,5 @@
-"""Building hierarchies from policy-style specs: intervals, masking, dates, explicit groupings, references.
+"""Building hierarchies from policy-style specs: intervals, masking, dates, explicit groupings, references, and
+the kinds plugins register (``hierarchies.registry``).
 
 Every builder returns a frame in ARX's layout -- column 0 the value (as a string), then ever more general
 levels, the last one ``*`` -- covering the distinct values it is given. Values a spec cannot place (outside
@@ -9,15 +10,19 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, NamedTuple
 
 import numpy as np
 import pandas as pd
-from pydantic import Field, field_validator, model_validator
+from pydantic import (Field, SerializationInfo, SerializerFunctionWrapHandler, ValidationError, field_validator,
+                      model_serializer, model_validator)
+from pydantic.json_schema import SkipJsonSchema
+from pydantic_core import PydanticCustomError
 
 from anon_pipeline.hierarchies.arx_csv import load_arx_csv
 from anon_pipeline.hierarchies.encoded import as_hierarchy_strings
-from anon_pipeline.strict_model import StrictModel
+from anon_pipeline.hierarchies.registry import register_hierarchy_kind, registered_hierarchy_kinds
+from anon_pipeline.strict_model import StrictModel, closest, unknown_key_error
 
 TOP = "*"
 
@@ -147,8 +152,42 @@ MAX_MASK = 256
 _MaskLevel = Annotated[int, Field(ge=1, le=MAX_MASK)]
 
 
+class PluginHierarchy(NamedTuple):
+    """A plugin kind's hierarchy: its registered name and its validated spec."""
+
+    kind: str
+    arg: Any
+
+
+def _plugin_hierarchy(data: Mapping[str, Any]) -> PluginHierarchy:
+    """``{kind: <name>, ...params}`` validated against the registered kind's spec."""
+    name = data["kind"]
+    kinds = registered_hierarchy_kinds()
+    kind = kinds.get(name) if isinstance(name, str) else None
+    if kind is None:
+        plugin_kinds = [k for k, v in kinds.items() if v.spec is not None]
+        best = closest(str(name), list(kinds))
+        hint = f" (did you mean '{best}'?)" if best else ""
+        raise PydanticCustomError("unknown_hierarchy_kind", "unknown hierarchy kind '{kind}'{hint}; registered plugin "
+                                  "kinds: {plugins}", {"kind": str(name), "hint": hint,
+                                                       "plugins": ", ".join(plugin_kinds) or "none"})
+    if kind.spec is None:
+        raise PydanticCustomError("builtin_hierarchy_kind", "the built-in kind '{kind}' is written '{kind}: ...', not "
+                                  "'kind: {kind}'", {"kind": name})
+    params = {k: v for k, v in data.items() if k != "kind"}
+    try:
+        return PluginHierarchy(name, kind.spec.model_validate(params))
+    except ValidationError as exc:
+        # Re-raised as one error naming the kind, each of the spec's errors with its field path.
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" if e["loc"] else e["msg"]
+                             for e in exc.errors())
+        raise PydanticCustomError("hierarchy_kind_params", "hierarchy kind '{kind}': {problems}",
+                                  {"kind": name, "problems": problems}) from None
+
+
 class HierarchySpec(StrictModel):
-    """A hierarchy as a policy writes it: a path to an ARX CSV, or a mapping with exactly one of the kinds.
+    """A hierarchy as a policy writes it: a path to an ARX CSV, a mapping with exactly one of the built-in kinds,
+    or ``{kind: <a plugin's kind>, ...its params}``.
 
     Validated when the policy loads, so ``{maks: 1}`` or ``{intervals: "oops"}`` fails there, not in the search.
     """
@@ -160,18 +199,30 @@ class HierarchySpec(StrictModel):
     dates: list[Literal["month", "year", "decade"]] | None = None
     groups: list[dict[str, str]] | None = Field(None, min_length=1)
     reference: str | None = None
+    #: Set from the ``{kind: ...}`` form only (never a key of the policy).
+    plugin: SkipJsonSchema[Any] = Field(None, exclude=True)
 
     @model_validator(mode="before")
     @classmethod
     def _path_is_arx(cls, data: Any) -> Any:
-        return {"arx": str(data)} if isinstance(data, (str, Path)) else data
+        if isinstance(data, (str, Path)):
+            return {"arx": str(data)}
+        if isinstance(data, Mapping):
+            if "kind" in data:
+                return {"plugin": _plugin_hierarchy(data)}
+            for key in data:
+                if key not in _KINDS:
+                    raise unknown_key_error(key, [*_KINDS, "kind"])
+        return data
 
     @classmethod
     def __get_pydantic_json_schema__(cls, core_schema: Any, handler: Any) -> dict[str, Any]:
         # The policy's JSON Schema (policy/schema.py) admits the path form that _path_is_arx reads.
         schema = handler.resolve_ref_schema(handler(core_schema))
         return {"anyOf": [{"type": "string", "description": "a path to an ARX hierarchy CSV"},
-                          {k: v for k, v in schema.items() if k != "description"}],
+                          {k: v for k, v in schema.items() if k != "description"},
+                          {"type": "object", "required": ["kind"], "description": "a plugin's hierarchy kind and "
+                           "its parameters", "properties": {"kind": {"type": "string"}}}],
                 "description": schema.get("description", "")}
 
     @field_validator("mask", mode="before", json_schema_input_type=list[_MaskLevel] | _MaskLevel | None)
@@ -203,12 +254,25 @@ class HierarchySpec(StrictModel):
     @model_validator(mode="after")
     def _exactly_one(self) -> "HierarchySpec":
         if len(self.model_fields_set) != 1:
-            raise ValueError(f"a hierarchy is a path or a mapping with exactly one of {', '.join(_KINDS)}")
+            raise ValueError(f"a hierarchy is a path or a mapping with exactly one of {', '.join(_KINDS)} "
+                             "(or kind: <a plugin's kind>)")
         return self
+
+    @model_serializer(mode="wrap")
+    def _as_written(self, handler: SerializerFunctionWrapHandler, info: SerializationInfo) -> Any:
+        # The one key a policy writes, so a dump validates back (the other kinds' None would break "exactly one").
+        if self.plugin is not None:
+            return {"kind": self.plugin.kind, **self.plugin.arg.model_dump(mode=info.mode)}
+        return {k: v for k, v in handler(self).items() if k == self.kind}
 
     @property
     def kind(self) -> str:
-        return next(iter(self.model_fields_set))
+        return self.plugin.kind if self.plugin is not None else next(iter(self.model_fields_set))
+
+    @property
+    def arg(self) -> Any:
+        """What the kind's builder gets: the built-in field's value, or a plugin kind's validated spec."""
+        return self.plugin.arg if self.plugin is not None else getattr(self, self.kind)
 
 
 def build_hierarchy(spec: Any, values: pd.Series, base_dir: str | Path = ".") -> pd.DataFrame:
@@ -216,28 +280,47 @@ def build_hierarchy(spec: Any, values: pd.Series, base_dir: str | Path = ".") ->
 
     Specs: a path to an ARX CSV (relative to ``base_dir``), or a mapping with one of ``arx: path``,
     ``intervals: [[edges of level 1], ...]``, ``mask: n | [chars per level]``, ``dates: [month, year, decade]``,
-    ``groups: [{value: group}, {group: larger group}, ...]``, ``reference: uk_postcode | country``.
+    ``groups: [{value: group}, {group: larger group}, ...]``, ``reference: uk_postcode | country``, or
+    ``{kind: <a registered plugin kind>, ...}``.
     """
     if isinstance(spec, pd.DataFrame):
         return spec
     if not isinstance(spec, HierarchySpec):
         spec = HierarchySpec.model_validate(spec)
-    kind = spec.kind
-    arg = getattr(spec, kind)
-    if kind == "arx":
-        path = Path(arg)
-        return load_arx_csv(path if path.is_absolute() else Path(base_dir) / path)
-    if kind == "intervals":
-        return intervals(values, arg)
-    if kind == "mask":
-        return masking(values, arg)
-    if kind == "dates":
-        return dates(values, arg or ("month", "year", "decade"))
-    if kind == "groups":
-        return groupings(values, arg)
-    if kind == "reference":
-        try:
-            return REFERENCES[arg](values)
-        except KeyError:
-            raise ValueError(f"unknown reference hierarchy '{arg}'; use {sorted(REFERENCES)}") from None
-    raise ValueError(f"unknown hierarchy kind '{kind}'")
+    return registered_hierarchy_kinds()[spec.kind].build(spec.arg, values, Path(base_dir))
+
+
+# The built-in kinds, through the registry a plugin uses.
+
+@register_hierarchy_kind("arx")
+def _arx(arg: str, values: pd.Series, base_dir: Path) -> pd.DataFrame:
+    path = Path(arg)
+    return load_arx_csv(path if path.is_absolute() else base_dir / path)
+
+
+@register_hierarchy_kind("intervals", value_local=True)
+def _intervals(arg: list[list[float]], values: pd.Series, base_dir: Path) -> pd.DataFrame:
+    return intervals(values, arg)
+
+
+@register_hierarchy_kind("mask", value_local=True)
+def _mask(arg: list[int], values: pd.Series, base_dir: Path) -> pd.DataFrame:
+    return masking(values, arg)
+
+
+@register_hierarchy_kind("dates", value_local=True)
+def _dates(arg: list[str] | None, values: pd.Series, base_dir: Path) -> pd.DataFrame:
+    return dates(values, arg or ("month", "year", "decade"))
+
+
+@register_hierarchy_kind("groups")
+def _groups(arg: list[dict[str, str]], values: pd.Series, base_dir: Path) -> pd.DataFrame:
+    return groupings(values, arg)
+
+
+@register_hierarchy_kind("reference", value_local=True)
+def _reference(arg: str, values: pd.Series, base_dir: Path) -> pd.DataFrame:
+    try:
+        return REFERENCES[arg](values)
+    except KeyError:
+        raise ValueError(f"unknown reference hierarchy '{arg}'; use {sorted(REFERENCES)}") from None

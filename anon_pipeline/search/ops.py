@@ -23,10 +23,11 @@ from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from anon_pipeline.errors import TransformError
 from anon_pipeline.hierarchies.builders import TOP, HierarchySpec, build_hierarchy
+from anon_pipeline.hierarchies.registry import registered_hierarchy_kinds
 from anon_pipeline.criteria import PrivacyTargets
 from anon_pipeline.search.criteria import Criteria
 from anon_pipeline.search.grouping import class_table
@@ -34,12 +35,10 @@ from anon_pipeline.hierarchies.encoded import as_hierarchy_strings
 from anon_pipeline.search.mondrian import mondrian
 from anon_pipeline.search.optimal import search_problem
 from anon_pipeline.search.problem import encode_problem
-from anon_pipeline.search.quality import QUALITY_MODELS
+from anon_pipeline.search.quality import registered_quality_models, unknown_quality
 from anon_pipeline.transforms.registry import FitContext, FitNeeds, OpParams, TableOp, register_op
 from anon_pipeline.jsonable import jsonable
 from anon_pipeline.metrics.k_anonymity import encode_codes
-
-_VALUE_LOCAL = ("intervals", "mask", "dates", "reference")
 
 
 class GeneraliseParams(OpParams):
@@ -61,10 +60,15 @@ class GeneraliseParams(OpParams):
     #: what happens to suppressed rows: their quasi-identifiers become "*", or the rows are removed
     suppress: Literal["star", "remove"] = "star"
 
+    @field_validator("quality")
+    @classmethod
+    def _registered_quality(cls, value: str) -> str:
+        if value not in registered_quality_models():
+            raise ValueError(unknown_quality(value))
+        return value
+
     @model_validator(mode="after")
     def _consistent(self) -> "GeneraliseParams":
-        if self.quality not in QUALITY_MODELS:
-            raise ValueError(f"quality must be one of {QUALITY_MODELS}")
         if self.strategy == "optimal":
             if not self.hierarchies:
                 raise ValueError("strategy 'optimal' needs hierarchies for the quasi-identifiers")
@@ -175,7 +179,7 @@ class Generalise(TableOp):
             unseen = mapped.isna() & keys.notna()
             if unseen.any():
                 spec = self.params.hierarchies[column]
-                if spec.kind in _VALUE_LOCAL:
+                if registered_hierarchy_kinds()[spec.kind].value_local:
                     extra = self._hierarchy(column, values[unseen], ctx)
                     level = plan["levels"][column]
                     # A builder leaves out values it cannot place (text or beyond the edges): an empty table.

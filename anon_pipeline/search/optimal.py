@@ -127,8 +127,8 @@ def optimal(df: pd.DataFrame, hierarchies: Mapping[str, HierarchyLike], *, k: in
     "equal" (categorical) or "ordered" (numeric) earth mover's distance; ``l``/``t`` need ``sensitive``.
     ``privacy``: a ``privacy:`` section (any registered privacy model, plugins included), added to the keywords.
     Rows of classes failing the criteria are suppressed while they fit ``floor(suppression_limit * rows)``.
-    ``quality`` is one of "loss", "nu_entropy", "discernibility", "aecs", "precision", "height" (lower is
-    better, as ARX defines them). ``weights`` (optional): how many rows each row of ``df`` stands for, e.g. the
+    ``quality`` is a registered quality model (``search.quality``: "loss", "nu_entropy", "discernibility", "aecs",
+    "precision", "height", ... or a plugin's; lower is better, as ARX defines them). ``weights`` (optional): how many rows each row of ``df`` stands for, e.g. the
     counts of its distinct rows; the result is then the one on the expanded table (``suppressed`` counts rows
     of it, ``suppressed_mask`` marks rows of ``df``).
     """

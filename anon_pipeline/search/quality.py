@@ -15,18 +15,25 @@ valid lower bound of the exact score, and grows with generalisation, which is wh
 * ``aecs`` -- average class size, ``n / (non-suppressed classes + 1 if anything is suppressed)``.
 * ``precision`` -- per column ``(kept rows * level/height + suppressed rows) / n``, arithmetic mean.
 * ``height`` -- sum of the levels.
+
+More models register with ``@register_quality_model(name)`` on a ``Quality`` subclass, in this package or in a
+plugin through the ``anon_pipeline.quality_models`` entry-point group; ``generalise``'s ``quality:`` accepts any
+registered name.
 """
 
 from __future__ import annotations
 
 import math
+from typing import TypeVar
 
 import numpy as np
 
 from anon_pipeline.hierarchies.encoded import EncodedHierarchy
+from anon_pipeline.plugins import load_plugins
 from anon_pipeline.search.grouping import NodeGroups
+from anon_pipeline.strict_model import closest
 
-QUALITY_MODELS = ("loss", "nu_entropy", "nu_entropy_nm", "discernibility", "aecs", "precision", "height")
+ENTRY_POINT_GROUP = "anon_pipeline.quality_models"
 
 
 class Quality:
@@ -57,6 +64,47 @@ class Quality:
         return None
 
 
+QualityClass = TypeVar("QualityClass", bound=type)
+
+_REGISTRY: dict[str, type[Quality]] = {}
+_LOADED = False
+
+
+def register_quality_model(name: str):
+    """Class decorator: ``@register_quality_model("height")`` makes ``quality: height`` valid in ``generalise`` and
+    ``optimal``."""
+
+    def decorate(cls: QualityClass) -> QualityClass:
+        if not issubclass(cls, Quality):
+            raise TypeError(f"quality model '{name}': {cls.__name__} must subclass Quality")
+        existing = _REGISTRY.get(name)
+        if existing is not None and (existing.__module__, existing.__qualname__) != (cls.__module__, cls.__qualname__):
+            raise ValueError(f"quality model '{name}' is already registered by {existing.__module__}."
+                             f"{existing.__qualname__}")
+        cls.name = name
+        _REGISTRY[name] = cls
+        return cls
+
+    return decorate
+
+
+def registered_quality_models() -> dict[str, type[Quality]]:
+    """Every registered model, built-ins first (they register as this module is imported)."""
+    global _LOADED
+    if not _LOADED:
+        _LOADED = True
+        load_plugins(ENTRY_POINT_GROUP, None, _REGISTRY, "quality models")
+    return dict(_REGISTRY)
+
+
+def unknown_quality(name: str) -> str:
+    """Why ``name`` is not a quality model, naming the closest registered one."""
+    models = list(registered_quality_models())
+    best = closest(name, models)
+    hint = f" (did you mean '{best}'?)" if best else ""
+    return f"unknown quality model '{name}'{hint}; registered models: {', '.join(models)}"
+
+
 def _per_level(hierarchies: list[EncodedHierarchy], fn) -> list[np.ndarray]:
     return [np.array([fn(j, h, level) for level in range(h.height + 1)]) for j, h in enumerate(hierarchies)]
 
@@ -68,9 +116,8 @@ def _sum_columns(tables: list[np.ndarray], nodes: np.ndarray) -> np.ndarray:
     return out
 
 
+@register_quality_model("nu_entropy")
 class NonUniformEntropy(Quality):
-    name = "nu_entropy"
-
     def __init__(self, hierarchies, codes, n_rows, weights=None):
         super().__init__(hierarchies, codes, n_rows, weights)
 
@@ -93,10 +140,9 @@ class NonUniformEntropy(Quality):
         return float(self.bounds(levels[None, :])[0])
 
 
+@register_quality_model("nu_entropy_nm")
 class NonUniformEntropyNonMonotonic(NonUniformEntropy):
     """ARX's non-monotonic variant: suppressed rows add, per column, the entropy of their generalised values."""
-
-    name = "nu_entropy_nm"
 
     def exact_is_bound(self, max_outliers):
         return max_outliers == 0
@@ -115,9 +161,8 @@ class NonUniformEntropyNonMonotonic(NonUniformEntropy):
         return total
 
 
+@register_quality_model("height")
 class Height(Quality):
-    name = "height"
-
     def bounds(self, nodes):
         return nodes.sum(axis=1).astype(np.float64)
 
@@ -128,9 +173,8 @@ class Height(Quality):
         return float(levels.sum())
 
 
+@register_quality_model("loss")
 class Loss(Quality):
-    name = "loss"
-
     def __init__(self, hierarchies, codes, n_rows, weights=None):
         super().__init__(hierarchies, codes, n_rows, weights)
         # Raw per-column sum of domain shares over all rows, as if nothing were suppressed.
@@ -169,9 +213,8 @@ class Loss(Quality):
         return float(self._aggregate(raw[None, :])[0])
 
 
+@register_quality_model("precision")
 class Precision(Quality):
-    name = "precision"
-
     def __init__(self, hierarchies, codes, n_rows, weights=None):
         super().__init__(hierarchies, codes, n_rows, weights)
         self.heights = np.array([h.height for h in hierarchies], dtype=np.float64)
@@ -206,9 +249,8 @@ class _ClassCountBound(Quality):
         return np.minimum(np.exp(np.minimum(log_classes, 700.0)), float(self.n_rows))
 
 
+@register_quality_model("discernibility")
 class Discernibility(_ClassCountBound):
-    name = "discernibility"
-
     def bounds(self, nodes):
         return float(self.n_rows) ** 2 / self._max_classes(nodes)
 
@@ -221,9 +263,8 @@ class Discernibility(_ClassCountBound):
         return float(np.dot(s, s))
 
 
+@register_quality_model("aecs")
 class AverageClassSize(_ClassCountBound):
-    name = "aecs"
-
     def bounds(self, nodes):
         return float(self.n_rows) / self._max_classes(nodes)
 
@@ -236,16 +277,14 @@ class AverageClassSize(_ClassCountBound):
         return float(self.n_rows) / len(class_sizes) if len(class_sizes) else None
 
 
-MODELS: dict[str, type[Quality]] = {
-    "loss": Loss, "nu_entropy": NonUniformEntropy, "nu_entropy_nm": NonUniformEntropyNonMonotonic,
-    "discernibility": Discernibility,
-    "aecs": AverageClassSize, "precision": Precision, "height": Height,
-}
+#: The built-in models (every registered one, plugins included: ``registered_quality_models``).
+QUALITY_MODELS = tuple(_REGISTRY)
 
 
 def make_quality(name: str, hierarchies: list[EncodedHierarchy], codes: np.ndarray, n_rows: int,
                  weights: np.ndarray | None = None) -> Quality:
     try:
-        return MODELS[name](hierarchies, codes, n_rows, weights)
+        model = registered_quality_models()[name]
     except KeyError:
-        raise ValueError(f"unknown quality model '{name}'; choose one of {QUALITY_MODELS}") from None
+        raise ValueError(unknown_quality(name)) from None
+    return model(hierarchies, codes, n_rows, weights)

@@ -13,12 +13,9 @@ correct, at the cost of memory.
 from __future__ import annotations
 
 import hashlib
-import warnings
 from dataclasses import dataclass, field
 from datetime import date
 from enum import Enum
-from importlib import import_module
-from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any, ClassVar, TypeVar
 
@@ -26,6 +23,8 @@ import numpy as np
 import pandas as pd
 from pydantic import ConfigDict
 
+# PluginLoadWarning is re-exported: plugins and tests know it from here.
+from anon_pipeline.plugins import BrokenPlugin, PluginLoadWarning, load_plugins  # noqa: F401
 from anon_pipeline.stats.moments import Moments
 from anon_pipeline.strict_model import StrictModel
 
@@ -200,45 +199,7 @@ def register_op(name: str):
     return decorate
 
 
-class PluginLoadWarning(UserWarning):
-    """A plugin's entry point failed to import: its ops are unavailable, every other op still works."""
-
-
-@dataclass(frozen=True)
-class BrokenPlugin:
-    """An entry point of ``ENTRY_POINT_GROUP`` whose import raised, and the ops it registered before failing."""
-
-    entry_point: str
-    module: str
-    package: str
-    error: str
-    ops: tuple[str, ...] = ()
-
-    def describe(self) -> str:
-        return (f"plugin '{self.entry_point}' (module {self.module}, package {self.package}) failed to import: "
-                f"{self.error}")
-
-
 _BROKEN_PLUGINS: dict[str, BrokenPlugin] = {}
-
-
-def _load_entry_point(ep) -> None:
-    """Import one plugin; a failure is recorded and warned about instead of breaking every policy."""
-    before = set(_REGISTRY)
-    try:
-        ep.load()
-    except Exception as exc:
-        # Ops a half-imported module registered are withdrawn: their module may be missing what they use.
-        partial = tuple(sorted(set(_REGISTRY) - before))
-        for name in partial:
-            del _REGISTRY[name]
-        dist = getattr(ep, "dist", None)
-        package = f"{dist.name} {dist.version}" if dist is not None else "unknown"
-        first_line = (str(exc).splitlines() or [""])[0][:200]
-        broken = BrokenPlugin(ep.name, ep.value, package, f"{type(exc).__name__}: {first_line}", partial)
-        _BROKEN_PLUGINS[ep.name] = broken
-        warnings.warn(f"{broken.describe()}; its ops are unavailable, policies not using them are unaffected",
-                      PluginLoadWarning, stacklevel=3)
 
 
 def _load_plugins() -> None:
@@ -246,14 +207,7 @@ def _load_plugins() -> None:
     if _PLUGINS_LOADED:
         return
     _PLUGINS_LOADED = True
-    # Built-ins by name, as an entry point names them, so a source checkout that is not installed still has them
-    # and this module depends on none of the op modules (which import it).
-    import_module(BUILTIN_MODULE)
-    for ep in entry_points(group=ENTRY_POINT_GROUP):
-        # This package's own entry point is the module just imported (metadata left by an older install may
-        # still name its former path).
-        if getattr(getattr(ep, "dist", None), "name", None) != "anon_pipeline":
-            _load_entry_point(ep)
+    _BROKEN_PLUGINS.update(load_plugins(ENTRY_POINT_GROUP, BUILTIN_MODULE, _REGISTRY, "ops"))
 
 
 def get_op(name: str) -> type[ColumnOp] | type[TableOp]:
@@ -262,7 +216,7 @@ def get_op(name: str) -> type[ColumnOp] | type[TableOp]:
         return _REGISTRY[name]
     except KeyError:
         known = ", ".join(sorted(_REGISTRY))
-        owner = [b for b in _BROKEN_PLUGINS.values() if name in b.ops]
+        owner = [b for b in _BROKEN_PLUGINS.values() if name in b.names]
         if owner:
             raise KeyError(f"op '{name}' is unavailable: {owner[0].describe()}") from None
         maybe = "".join(f"; it may come from {b.describe()}" for b in _BROKEN_PLUGINS.values())
