@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import MutableMapping
+from typing import Any
 from dataclasses import dataclass
 from importlib import import_module
 from importlib.metadata import entry_points
@@ -33,7 +34,7 @@ class BrokenPlugin:
                 f"{self.error}")
 
 
-def load_plugins(group: str, builtin_module: str | None, registry: MutableMapping[str, object],
+def load_plugins(group: str, builtin_module: str | None, registry: MutableMapping[str, Any],
                  what: str) -> dict[str, BrokenPlugin]:
     """Import ``builtin_module`` (by name, so a registry depends on none of the modules that register into it and a
     source checkout that is not installed still has its built-ins), then every other package's entry point of
