@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import MutableMapping
-from typing import Any
 from dataclasses import dataclass
 from importlib import import_module
 from importlib.metadata import entry_points
+from typing import Any
 
 
 class PluginLoadWarning(UserWarning):
