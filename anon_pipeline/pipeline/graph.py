@@ -121,7 +121,8 @@ class Run:
     def counts(self, staged: Any, names: str, joint: bool = True) -> TableCounts:
         """What the reports and privacy checks read of a staged table (``names``: ``"input"`` for the qi and
         before_group_steps tables, ``"output"`` for the anonymised one): the counts of its distinct rows over the
-        quasi-identifiers and sensitive attributes, and each column's value counts (``pipeline.table_counts``:
+        columns the privacy checks measure (``checks.measured_columns``), and each column's value counts
+        (``pipeline.table_counts``:
         one pass over its buckets, sealed beside them for the other assets). Its memory is set by the distinct
         rows, not the rows. ``joint=False``: only the columns' counts are wanted (``joint`` may be None)."""
         table = StagedTable.of(staged)
