@@ -196,15 +196,21 @@ def memory_file():
     fs.rm(folder, recursive=True)
 
 
-@pytest.mark.parametrize("fmt", ["csv", "parquet"])
-def test_a_memory_url_source_with_the_streaming_engine(tmp_path, memory_file, fmt):
-    fs, folder = memory_file
+def _customers_file(tmp_path, fmt: str, row_group_size: int):
+    """The customers table as a local CSV or parquet file (parquet: text columns, in row groups)."""
     local = tmp_path / f"customers.{fmt}"
     frame = _customers()
     if fmt == "csv":
         frame.to_csv(local, index=False)
     else:
-        frame.astype("str").where(frame.notna(), None).to_parquet(local, row_group_size=100)
+        frame.astype("str").where(frame.notna(), None).to_parquet(local, row_group_size=row_group_size)
+    return local
+
+
+@pytest.mark.parametrize("fmt", ["csv", "parquet"])
+def test_a_memory_url_source_with_the_streaming_engine(tmp_path, memory_file, fmt):
+    fs, folder = memory_file
+    local = _customers_file(tmp_path, fmt, row_group_size=100)
     fs.pipe(f"{folder}/customers.{fmt}", local.read_bytes())
     url = f"memory://{folder}/customers.{fmt}"
     policy = load_policy(INSURANCE)
@@ -243,12 +249,7 @@ def test_a_memory_url_is_refused_on_the_cluster(tmp_path, memory_file, scheduler
 
 @pytest.mark.parametrize("fmt", ["csv", "parquet"])
 def test_a_file_url_on_the_cluster(tmp_path, scheduler, fmt):
-    local = tmp_path / f"customers.{fmt}"
-    frame = _customers()
-    if fmt == "csv":
-        frame.to_csv(local, index=False)
-    else:
-        frame.astype("str").where(frame.notna(), None).to_parquet(local, row_group_size=50)
+    local = _customers_file(tmp_path, fmt, row_group_size=50)
     streamed, dasked, tasks = _same_release_in_tasks(local.as_uri(), tmp_path, scheduler, batch_rows=50)
     assert tasks == 12  # 600 rows: 12 line ranges, or 12 runs of one 50-row group
     assert len(dasked.anonymised) == len(streamed.anonymised)
