@@ -37,7 +37,7 @@ test: $(BIN)/.installed $(DAGSTER_HOME)/dagster.yaml
 	$(BIN)/lint-imports
 	$(BIN)/ruff check anon_pipeline anon_pipeline_tests benchmarks examples
 	$(BIN)/mypy
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n auto --dist loadfile
 
 ## Start the Dagster UI on 127.0.0.1.
 dev: $(BIN)/.installed $(DAGSTER_HOME)/dagster.yaml
