@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import multiprocessing as mp
 import stat
+from concurrent.futures import ProcessPoolExecutor
 
 import pytest
 
@@ -84,9 +85,11 @@ def _spend_once(args):
 def test_concurrent_spenders_never_pass_the_budget(tmp_path):
     """Eight processes race to spend 0.3 each from a budget of 1.0: exactly three may succeed."""
     Ledger.for_dataset(tmp_path, "race")   # create the file before the race
-    # spawn, not fork: forking a test process that already runs threads (Dagster, OpenDP) can deadlock a child.
-    with mp.get_context("spawn").Pool(8) as pool:
-        results = pool.map(_spend_once, [(str(tmp_path), i) for i in range(8)])
+    # spawn, not fork: forking a test process that already runs threads (Dagster, OpenDP) can deadlock a child. An
+    # executor, not a Pool: leaving ``with Pool`` terminates its workers, and one killed while holding the task
+    # queue's lock leaves another blocked on it for ever (seen under pytest-xdist); an executor shuts down gracefully.
+    with ProcessPoolExecutor(8, mp_context=mp.get_context("spawn")) as pool:
+        results = list(pool.map(_spend_once, [(str(tmp_path), i) for i in range(8)]))
     ledger = Ledger.for_dataset(tmp_path, "race")
     assert sum(results) == 3 and len(ledger.entries()) == 3
     assert ledger.spent()[0] == pytest.approx(0.9)
