@@ -31,13 +31,6 @@ class CountedRows:
     def n_rows(self) -> int:
         return int(self.weights.sum())
 
-    @classmethod
-    def of(cls, frame: pd.DataFrame, columns: Sequence[str] | None = None) -> "CountedRows":
-        """The counts of one table held in memory."""
-        counter = RowCounter(list(frame.columns) if columns is None else columns)
-        counter.add(frame)
-        return counter.result()
-
     def value_counts(self, column: str) -> pd.Series:
         """Rows per value of one column (missing values last, under a missing index entry), in value order."""
         values = self.frame[column]
@@ -52,12 +45,6 @@ class CountedRows:
         if per_code[0]:
             index, counts = index.append(missing_of(categories.dtype)), np.append(counts, per_code[0])
         return pd.Series(counts, index=index)
-
-    def project(self, columns: Sequence[str]) -> "CountedRows":
-        """The counts over fewer columns (their distinct rows, counts summed)."""
-        counter = RowCounter(columns)
-        counter.add(self.frame, self.weights)
-        return counter.result()
 
 
 def _plain(uniques) -> pd.Index:
@@ -91,8 +78,8 @@ class RowCounter:
         self._counts: list[np.ndarray] = []
         self._dtypes: dict[str, object] = {}
 
-    def add(self, batch: pd.DataFrame, weights: np.ndarray | None = None) -> None:
-        """Count one batch (``weights``: rows each row of the batch stands for; default one)."""
+    def add(self, batch: pd.DataFrame) -> None:
+        """Count one batch."""
         if not len(batch):
             for c in self.columns:
                 self._dtypes.setdefault(c, batch[c].dtype)
@@ -106,7 +93,7 @@ class RowCounter:
             codes.append(local.astype(code_dtype(len(uniques) + 1)))
             cards.append(len(uniques) + 1)
             self._uniques[j].append(_plain(uniques))
-        rows, counts = _distinct(codes, cards, None if weights is None else np.asarray(weights, dtype=np.float64))
+        rows, counts = _distinct(codes, cards, None)
         for j, column in enumerate(rows):
             self._codes[j].append(column)
         self._counts.append(counts)
@@ -148,6 +135,22 @@ def _merge_dictionaries(uniques: list[pd.Index], codes: list[np.ndarray]) -> tup
     return np.concatenate(out), pd.Index(categories)
 
 
+class ValueCounts:
+    """Distinct values of some columns with their counts, merged batch by batch (or task by task): what the qi
+    pass gathers for the fits, and the value counts of the columns a table's joint counts do not cover."""
+
+    def __init__(self, columns: list[str]) -> None:
+        self.counts: dict[str, pd.Series] = {c: pd.Series(dtype="int64") for c in columns}
+
+    def add(self, frame: pd.DataFrame) -> None:
+        self.merge({c: frame[c].value_counts(dropna=False) for c in self.counts})
+
+    def merge(self, counts: dict[str, pd.Series]) -> None:
+        for c, here in counts.items():
+            merged = pd.concat([self.counts[c], here]) if len(self.counts[c]) else here
+            self.counts[c] = merged.groupby(level=0, dropna=False, sort=False).sum()
+
+
 @dataclass(frozen=True)
 class TableCounts:
     """What the reports and checks read of a table: the counts of its distinct rows over the columns measured
@@ -173,14 +176,12 @@ def count_batches(batches: Iterable[pd.DataFrame], joint: Sequence[str], columns
     """One pass over ``batches``: the joint counts of ``joint`` and the value counts of each of ``columns``."""
     joint = list(dict.fromkeys(joint))
     others = [c for c in dict.fromkeys(columns) if c not in joint]
-    together, apart = RowCounter(joint), {c: RowCounter([c]) for c in others}
+    together, apart = RowCounter(joint), ValueCounts(others)
     rows = 0
     for batch in batches:
         rows += len(batch)
         together.add(batch)
-        for counter in apart.values():
-            counter.add(batch)
+        apart.add(batch)
     counted = together.result()
-    per_column = {c: counted.value_counts(c) for c in joint}
-    per_column.update({c: counter.result().value_counts(c) for c, counter in apart.items()})
+    per_column = {**{c: counted.value_counts(c) for c in joint}, **apart.counts}
     return TableCounts(counted, {c: per_column[c] for c in columns if c in per_column}, rows)

@@ -31,6 +31,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from anon_pipeline.metrics.counted import ValueCounts
 from anon_pipeline.pipeline.anonymise import Anonymised, anonymise, replay
 from anon_pipeline.pipeline.batches import count_rows, read_batches
 from anon_pipeline.pipeline.qi_table import GUID, qi_batch
@@ -112,21 +113,6 @@ def moment_inputs(policy: Policy) -> dict[str, list[str]]:
             if not any(column_steps.get(c) for c in wanted):
                 out[f"group:{group.name}"] = wanted
     return out
-
-
-class ValueCounts:
-    """Distinct values of some columns with their counts, merged batch by batch."""
-
-    def __init__(self, columns: list[str]) -> None:
-        self.counts: dict[str, pd.Series] = {c: pd.Series(dtype="int64") for c in columns}
-
-    def add(self, frame: pd.DataFrame) -> None:
-        self.merge({c: frame[c].value_counts(dropna=False) for c in self.counts})
-
-    def merge(self, counts: dict[str, pd.Series]) -> None:
-        for c, here in counts.items():
-            merged = pd.concat([self.counts[c], here]) if len(self.counts[c]) else here
-            self.counts[c] = merged.groupby(level=0, dropna=False, sort=False).sum()
 
 
 class Aggregates:
