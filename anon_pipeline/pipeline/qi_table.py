@@ -14,53 +14,21 @@ import os
 import numpy as np
 import pandas as pd
 import pandera.pandas as pa
-import pyarrow
 from pandera.errors import SchemaErrors
 
 from anon_pipeline.errors import AnonPipelineError
 from anon_pipeline.pipeline.raw_schema import summarise_schema_errors
 from anon_pipeline.policy.load import GUID, bind_steps
 from anon_pipeline.policy.model import Policy, Role
+from anon_pipeline.pipeline.guids import GUID_PATTERN, is_guid, random_guids, random_guids_with_lead
 from anon_pipeline.pipeline.steps import run_steps
 from anon_pipeline.stats.hashing import duplicated
-
-GUID_PATTERN = r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$"
-
-
-#: Each byte as its two hex digits (little-endian uint16: the first digit in the low byte).
-_HEX_PAIRS = np.array([ord("0123456789abcdef"[b >> 4]) | ord("0123456789abcdef"[b & 15]) << 8 for b in range(256)],
-                      dtype="<u2")
-#: (start in the 36-character form, start in the 32 hex digits, length) of the five groups between dashes.
-_GROUPS = ((0, 0, 8), (9, 8, 4), (14, 12, 4), (19, 16, 4), (24, 20, 12))
-
-
-def random_guids(n: int) -> pd.api.extensions.ExtensionArray:
-    """``n`` random version-4 UUID strings (a pandas ``str`` array), built from ``os.urandom`` bytes in numpy:
-    no Python object per row, so millions of rows take a fraction of a second."""
-    return random_guids_with_lead(n)[0]
-
-
-def random_guids_with_lead(n: int) -> tuple[pd.api.extensions.ExtensionArray, np.ndarray]:
-    """``random_guids`` and the leading 32 bits of each GUID (an unsigned integer): its place in GUID order."""
-    raw = np.frombuffer(os.urandom(16 * n), dtype=np.uint8).reshape(n, 16).copy()
-    raw[:, 6] = (raw[:, 6] & 0x0F) | 0x40
-    raw[:, 8] = (raw[:, 8] & 0x3F) | 0x80
-    digits = _HEX_PAIRS[raw].view(np.uint8).reshape(n, 32)
-    chars = np.full((n, 36), ord("-"), dtype=np.uint8)
-    for at, start, length in _GROUPS:
-        chars[:, at:at + length] = digits[:, start:start + length]
-    # The (n, 36) bytes are the data buffer of an Arrow string array whose offsets step by 36.
-    offsets = np.arange(0, 36 * n + 1, 36, dtype=np.int64)
-    strings = pyarrow.LargeStringArray.from_buffers(n, pyarrow.py_buffer(offsets), pyarrow.py_buffer(chars))
-    lead = raw[:, :4].copy().view(">u4").ravel().astype(np.uint32)
-    return pd.array(strings, dtype="str"), lead
-
 
 def guid_column() -> pa.Column:
     """The GUID column's schema: present, a version-4 UUID, unique. Uniqueness is checked by hashing
     (``stats.hashing.duplicated``, exact): pandera's own check hashes the 36-character strings, several times
     slower at a million rows."""
-    return pa.Column("str", [pa.Check.str_matches(GUID_PATTERN),
+    return pa.Column("str", [pa.Check(is_guid, error=f"str_matches('{GUID_PATTERN}')"),
                              pa.Check(lambda v: pd.Series(~duplicated(v), index=v.index), error="unique")],
                      nullable=False)
 

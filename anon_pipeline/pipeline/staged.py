@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 from pandas.api.types import union_categoricals
 
+from anon_pipeline.pipeline.guids import guid_order
 from anon_pipeline.secrets import ENCRYPTED_SUFFIX, encryption_key
 from anon_pipeline.secrets.parts import read_part as read_sealed
 from anon_pipeline.secrets.parts import write_part as write_sealed
@@ -117,7 +118,7 @@ class StagedTable:
         frames = [read_sealed(p, key) for p in paths]
         frame = frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
         if sort_by is not None and sort_by in frame.columns and len(frames) > 1:
-            frame = frame.sort_values(sort_by, ignore_index=True)
+            frame = frame.take(guid_order(frame[sort_by])).reset_index(drop=True)
         return frame if columns is None else frame[columns]
 
     def empty(self, columns: list[str] | None = None) -> pd.DataFrame:

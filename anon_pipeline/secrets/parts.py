@@ -26,6 +26,8 @@ from anon_pipeline.secrets.keys import key_id
 
 MAGIC = b"anon_pipeline-part-aesgcm-v1"
 _NONCE = 12
+#: A header line is the magic, a key id and a table name: far shorter than this.
+_MAX_HEADER = 4096
 
 
 @lru_cache(maxsize=4)
@@ -35,36 +37,41 @@ def _part_key(key: bytes) -> AESGCM:
     return AESGCM(derived)
 
 
-def _table_bytes(frame: pd.DataFrame) -> bytes:
+def _table_buffer(frame: pd.DataFrame) -> memoryview:
+    # The IPC stream's own buffer, viewed, not copied: a batch is tens of MB, and every copy is a pass over it.
     table = pa.Table.from_pandas(frame, preserve_index=False)
     sink = pa.BufferOutputStream()
     with pa.ipc.new_stream(sink, table.schema) as writer:
         writer.write_table(table)
-    return sink.getvalue().to_pybytes()
+    return memoryview(sink.getvalue()).cast("B")
 
 
 def write_part(path: Path, frame: pd.DataFrame, key: bytes, *, name: str) -> None:
     """Seal ``frame`` into a new file ``path`` (mode 0600; refuses to overwrite)."""
     header = MAGIC + b" " + key_id(key).encode() + b" " + name.encode("ascii", "replace") + b"\n"
     nonce = os.urandom(_NONCE)
-    sealed = _part_key(key).encrypt(nonce, _table_bytes(frame), header)
+    sealed = _part_key(key).encrypt(nonce, _table_buffer(frame), header)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "wb") as fh:
-        fh.write(header + nonce + sealed)
+        fh.write(header)
+        fh.write(nonce)
+        fh.write(sealed)
 
 
 def read_part(path: Path, key: bytes) -> pd.DataFrame:
     """Open a part written by ``write_part``; raises, never half-decrypts."""
     blob = Path(path).read_bytes()
-    line, sep, rest = blob.partition(b"\n")
+    end = blob.find(b"\n", 0, _MAX_HEADER)
+    line = blob[:end] if end >= 0 else b""
     fields = line.split(b" ")
-    if not sep or len(fields) != 3 or fields[0] != MAGIC or len(rest) < _NONCE + 16:
+    if end < 0 or len(fields) != 3 or fields[0] != MAGIC or len(blob) - end - 1 < _NONCE + 16:
         raise TamperedError(f"staging part {path} is not an anon_pipeline part (bad header); it may be truncated")
     if fields[1].decode("ascii", "replace") != key_id(key):
         raise WrongKeyError(f"staging part {path} was sealed with key id {fields[1].decode('ascii', 'replace')}, "
                             f"but the configured key has id {key_id(key)}")
+    body = memoryview(blob)[end + 1:]  # slices of a view: no copy of the sealed table
     try:
-        data = _part_key(key).decrypt(rest[:_NONCE], rest[_NONCE:], line + sep)
+        data = _part_key(key).decrypt(body[:_NONCE], body[_NONCE:], blob[:end + 1])
     except InvalidTag:
         raise TamperedError(f"staging part {path} failed authentication: it was modified or truncated after it "
                             "was written; nothing was decoded") from None

@@ -39,3 +39,28 @@ def test_guid_schema_counts_repeated_and_malformed_guids():
     guids[5] = "not-a-guid"
     problems = validate_table(pd.DataFrame({"guid": guids}), pa.DataFrameSchema({"guid": guid_column()}))
     assert {p["rule"]: p["n_rows"] for p in problems} == {f"str_matches('{GUID_PATTERN}')": 1, "unique": 3}
+
+
+def test_guid_form_on_bytes_agrees_with_the_regex():
+    from anon_pipeline.pipeline.guids import is_guid
+
+    good = list(random_guids(50))
+    bad = [good[0].upper(), good[1][:-1] + "g", good[2].replace("-", "_", 1), good[3][:14] + "3" + good[3][15:],
+           good[4][:19] + "c" + good[4][20:], good[5] + "0", good[6][:-1]]
+    for values in (pd.Series(good + bad, dtype="str"),            # mixed lengths: the string path
+                   pd.Series(good + bad[:5], dtype="str"),        # all 36 characters: the byte path
+                   pd.Series(good + bad[:5], dtype="str").iloc[3:]):  # a slice: the offsets do not start at 0
+        expected = values.str.fullmatch(GUID_PATTERN).to_numpy(dtype=bool)
+        assert (is_guid(values).to_numpy() == expected).all()
+        assert list(is_guid(values).index) == list(values.index)
+    assert not is_guid(pd.Series([good[0], None], dtype="str")).iloc[1]
+
+
+def test_guid_order_is_the_order_of_the_strings():
+    from anon_pipeline.pipeline.guids import guid_order
+
+    chunks = [pd.Series(random_guids(500), dtype="str") for _ in range(3)]
+    values = pd.concat(chunks, ignore_index=True)
+    assert list(values.iloc[guid_order(values)]) == sorted(values)
+    odd = pd.Series(["b", "a", "c"], dtype="str")  # not GUIDs: still sorted, by the strings
+    assert list(odd.iloc[guid_order(odd)]) == ["a", "b", "c"]
