@@ -172,16 +172,31 @@ class TableCounts:
         return count_batches([frame], joint, list(frame.columns))
 
 
+class TableCounter:
+    """The joint counts of ``joint`` and the value counts of each of ``columns``, added batch by batch (by a pass
+    that reads the table, or by the pass that writes it)."""
+
+    def __init__(self, joint: Sequence[str], columns: Sequence[str]) -> None:
+        joint = list(dict.fromkeys(joint))
+        self.columns = list(dict.fromkeys(columns))
+        self._together = RowCounter(joint)
+        self._apart = ValueCounts([c for c in self.columns if c not in joint])
+        self.rows = 0
+
+    def add(self, batch: pd.DataFrame) -> None:
+        self.rows += len(batch)
+        self._together.add(batch)
+        self._apart.add(batch)
+
+    def result(self) -> "TableCounts":
+        counted = self._together.result()
+        per_column = {**{c: counted.value_counts(c) for c in self._together.columns}, **self._apart.counts}
+        return TableCounts(counted, {c: per_column[c] for c in self.columns if c in per_column}, self.rows)
+
+
 def count_batches(batches: Iterable[pd.DataFrame], joint: Sequence[str], columns: Sequence[str]) -> TableCounts:
     """One pass over ``batches``: the joint counts of ``joint`` and the value counts of each of ``columns``."""
-    joint = list(dict.fromkeys(joint))
-    others = [c for c in dict.fromkeys(columns) if c not in joint]
-    together, apart = RowCounter(joint), ValueCounts(others)
-    rows = 0
+    counter = TableCounter(joint, columns)
     for batch in batches:
-        rows += len(batch)
-        together.add(batch)
-        apart.add(batch)
-    counted = together.result()
-    per_column = {**{c: counted.value_counts(c) for c in joint}, **apart.counts}
-    return TableCounts(counted, {c: per_column[c] for c in columns if c in per_column}, rows)
+        counter.add(batch)
+    return counter.result()

@@ -102,7 +102,9 @@ class Passes:
     def __init__(self, run: Any) -> None:
         self.run = run
 
-    def qi_table(self, src: SourceFile, policy: Policy, staging: Path, rows_per_batch: int
+    # ``watch`` (what the streaming engine's passes show each written batch) is not called: the tasks write the
+    # parts on the workers, and whatever needs the tables' counts or checks reads them afterwards.
+    def qi_table(self, src: SourceFile, policy: Policy, staging: Path, rows_per_batch: int, watch: Any = None
                  ) -> tuple[StagedTable, StagedTable | None]:
         with run_client(self.run) as client:
             qi, contract, self.run.partitioning = qi_pass(client, src, policy, staging, rows_per_batch)
@@ -112,7 +114,7 @@ class Passes:
         with run_client(self.run) as client:
             return fit(client, qi, policy)
 
-    def apply(self, qi: StagedTable, policy: Policy, fitted: Anonymised, staging: Path
+    def apply(self, qi: StagedTable, policy: Policy, fitted: Anonymised, staging: Path, watch: Any = None
               ) -> tuple[StagedTable, StagedTable | None]:
         with run_client(self.run) as client:
             return apply(client, qi, policy, fitted, staging)

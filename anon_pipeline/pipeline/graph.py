@@ -40,7 +40,7 @@ from anon_pipeline.pipeline.publish import release, write_key_tables, write_plan
 from anon_pipeline.pipeline.qi_table import GUID, qi_schema
 from anon_pipeline.pipeline.source import SourceFile, resolve_source
 from anon_pipeline.pipeline.staged import StagedTable, is_staged
-from anon_pipeline.pipeline.table_counts import staged_counts
+from anon_pipeline.pipeline.table_counts import CountsAsWritten, staged_counts
 from anon_pipeline.pipeline.stream import (apply_streaming, engine_blockers, fit_streaming, leak_view,
                                            plan_key_tables, run_in_memory, stage_frame, stream_qi_table,
                                            typed_batches)
@@ -129,15 +129,20 @@ class Run:
         cached = _COUNTS.get(table.folder)
         if cached is not None and (cached.joint is not None or not joint):
             return cached
+        counts = staged_counts(table, self.measured(names), joint)
+        self.keep_counts(table, counts)
+        return counts
+
+    def measured(self, names: str) -> list[str]:
+        """The columns counted jointly (``checks.measured_columns``), in the input's or the output's names."""
         measured = measured_columns(self.policy)
-        if names == "output":
-            measured = [self.policy.output_name(c) for c in measured]
-        counts = staged_counts(table, measured, joint)
+        return [self.policy.output_name(c) for c in measured] if names == "output" else measured
+
+    def keep_counts(self, table: StagedTable, counts: TableCounts) -> None:
         # Few distinct rows stay in memory for the next stage; many (the raw side: about one per row) are read back
         # from their sealed copy when asked for again, rather than held through the release.
         small = counts.joint is not None and len(counts.joint.frame) <= _KEPT_DISTINCT_ROWS
         _COUNTS.put(table.folder, counts if small else replace(counts, joint=None))
-        return counts
 
     def record(self, value: Any, outcomes: list[CheckOutcome]) -> None:
         """Outcomes of checks measured on ``value``, for ``outcomes_of``."""
@@ -251,7 +256,12 @@ def _qi_table(run: Run, raw: dict) -> dict[str, Any]:
     if evaluated and not policy.release.contract:
         # The hold-out picks control rows by source row: it needs the contract even when none is released.
         policy = policy.model_copy(update={"release": policy.release.model_copy(update={"contract": True})})
-    table, contract = _engine(run).qi_table(SourceFile(**raw), policy, run.staging_dir, run.rows_per_batch)
+    # The counts of the qi table, taken as its pass writes it (not for a table the hold-out replaces below).
+    written = _AsWritten(run, "input") if not evaluated else None
+    table, contract = _engine(run).qi_table(SourceFile(**raw), policy, run.staging_dir, run.rows_per_batch,
+                                            watch=written)
+    if written is not None:
+        written.finish(table)
     out: dict[str, Out] = {}
     input_rows = table.rows
     if evaluated:
@@ -293,7 +303,10 @@ def _anonymise(run: Run, qi_table: dict, control: dict | None = None) -> dict[st
     else:
         folder = run.dirs.key_tables / plan_id
     if not blockers:
-        anonymised, before_group_steps = _engine(run).apply(qi, run.policy, result, run.staging_dir)
+        written = _AsWritten(run, "output", {
+            "anonymised_schema": lambda batch: check_anonymised_schema(batch, run.policy)})
+        anonymised, before_group_steps = _engine(run).apply(qi, run.policy, result, run.staging_dir, watch=written)
+        written.finish(anonymised)
     run.fitted = result
     # Rows in minus rows out (a replayed plan's own rows_in counts the rows it was fitted on, not these).
     suppressed = max(0, qi.rows - anonymised.rows)
@@ -324,14 +337,44 @@ def _engine(run: Run):
 class _Streaming:
     """The streaming engine's passes, looked up when called (a test may replace one in this module)."""
 
-    def qi_table(self, *args) -> tuple[StagedTable, StagedTable | None]:
-        return stream_qi_table(*args)
+    def qi_table(self, src: SourceFile, policy: Policy, staging: Path, rows_per_batch: int, watch=None
+                 ) -> tuple[StagedTable, StagedTable | None]:
+        return stream_qi_table(src, policy, staging, rows_per_batch, watch=watch)
 
     def fit(self, *args) -> Anonymised:
         return fit_streaming(*args)
 
-    def apply(self, *args) -> tuple[StagedTable, StagedTable | None]:
-        return apply_streaming(*args)
+    def apply(self, qi: StagedTable, policy: Policy, fitted: Anonymised, staging: Path, watch=None
+              ) -> tuple[StagedTable, StagedTable | None]:
+        return apply_streaming(qi, policy, fitted, staging, watch=watch)
+
+
+class _AsWritten:
+    """What the pass that writes a table judges of it on the way, so that no stage or check reads the table again
+    for it: its counts (sealed beside it, ``CountsAsWritten``) and batchwise checks (recorded in its descriptor,
+    read by ``_as_written_or``). A pass that never shows it a batch (the Dask engine's) leaves both to be
+    measured later, from the table."""
+
+    def __init__(self, run: Run, names: str, checks: dict[str, Callable[[pd.DataFrame], CheckOutcome]] | None = None
+                 ) -> None:
+        self.run = run
+        self.counts = CountsAsWritten(run.measured(names))
+        self.checks = {name: Batchwise(check) for name, check in (checks or {}).items()}
+
+    def __call__(self, batch: pd.DataFrame) -> None:
+        self.counts.add(batch)
+        for check in self.checks.values():
+            check.add(batch)
+
+    def finish(self, table: StagedTable) -> None:
+        counts = self.counts.seal(table)
+        if counts is None:
+            return  # shown no batch, or not the whole table
+        self.run.keep_counts(table, counts)
+        for name, check in self.checks.items():
+            outcome = check.outcome()
+            table.checked[name] = {"passed": outcome.passed, "description": outcome.description,
+                                   "metadata": outcome.metadata}
 
 
 def _attacks(run: Run, fitted: Anonymised, qi: StagedTable, control: dict | None) -> dict[str, Out]:
@@ -405,17 +448,49 @@ def _release(run: Run, raw: dict, qi_table: dict, contract: dict | None, anonymi
 
 # ---- checks ----------------------------------------------------------------------------------------------------
 
+class Batchwise:
+    """A schema check judged batch by batch: the first broken batch's outcome, else one passing outcome counting
+    every row (a staged table's buckets hold equal GUIDs together, so uniqueness holds table-wide)."""
+
+    def __init__(self, check: Callable[[pd.DataFrame], CheckOutcome]) -> None:
+        self.check = check
+        self.rows = 0
+        self._last: CheckOutcome | None = None
+
+    @property
+    def broken(self) -> bool:
+        return self._last is not None and not self._last.passed
+
+    def add(self, batch: pd.DataFrame) -> None:
+        if self.broken:
+            return  # the first broken batch says what is wrong
+        self._last = self.check(batch)
+        self.rows += len(batch)
+
+    def outcome(self) -> CheckOutcome:
+        last = self._last
+        assert last is not None, "a staged table yields at least one (maybe empty) batch"
+        if not last.passed:
+            return last
+        return CheckOutcome(last.name, True, True, last.description, {**last.metadata, "rows": self.rows})
+
+
 def _batchwise(batches: Iterable[pd.DataFrame], check: Callable[[pd.DataFrame], CheckOutcome]) -> list[CheckOutcome]:
-    """A schema check batch by batch: the first broken batch's outcome, else one passing outcome counting every
-    row (a staged table's buckets hold equal GUIDs together, so uniqueness holds table-wide)."""
-    outcome, rows = None, 0
+    judged = Batchwise(check)
     for batch in batches:
-        outcome = check(batch)
-        rows += len(batch)
-        if not outcome.passed:
-            return [outcome]
-    assert outcome is not None
-    return [CheckOutcome(outcome.name, True, True, outcome.description, {**outcome.metadata, "rows": rows})]
+        judged.add(batch)
+        if judged.broken:
+            break
+    return [judged.outcome()]
+
+
+def _anonymised_schema(run: Run, anonymised: dict) -> list[CheckOutcome]:
+    """As the apply pass judged it on every bucket it wrote (``_AsWritten``), else judged now, bucket by bucket."""
+    table = _staged(anonymised)
+    found = table.checked.get("anonymised_schema")
+    if found is not None:
+        return [CheckOutcome("anonymised_schema", found["passed"], True, found["description"], found["metadata"])]
+    return _batchwise(table.buckets(), lambda b: check_anonymised_schema(b, run.policy))
 
 
 def _leak(run: Run, anonymised: dict, raw: dict, qi_table: dict) -> CheckOutcome:
@@ -426,8 +501,8 @@ def _leak(run: Run, anonymised: dict, raw: dict, qi_table: dict) -> CheckOutcome
 
 def _staging_checks(run: Run, anonymised: dict, raw: dict, qi_table: dict) -> list[CheckOutcome]:
     """Every check on the anonymised (staging) table, as the release re-runs them."""
-    return [*_batchwise(_staged(anonymised).buckets(), lambda b: check_anonymised_schema(b, run.policy)),
-            _leak(run, anonymised, raw, qi_table), *check_privacy_targets(run.counts(anonymised, "output").joint, run.policy)]
+    return [*_anonymised_schema(run, anonymised), _leak(run, anonymised, raw, qi_table),
+            *check_privacy_targets(run.counts(anonymised, "output").joint, run.policy)]
 
 
 def staging_check_names(policy: Policy) -> list[str]:
@@ -511,8 +586,7 @@ def stage_graph(policy: Policy) -> Graph:
         Check("anonymised_schema", "anonymised", (CheckSpec(
             "anonymised_schema", True, f"Every released column is there with its type ({outputs}), and no "
             "quasi-identifier is left missing."),),
-            lambda run, anonymised: _batchwise(_staged(anonymised).buckets(),
-                                                   lambda b: check_anonymised_schema(b, run.policy))),
+            _anonymised_schema),
         Check("privacy_targets", "anonymised", tuple(
             CheckSpec(name, blocking, privacy_check_description(name, policy))
             for name, blocking in planned_privacy_checks(policy)),

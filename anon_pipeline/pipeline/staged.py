@@ -50,6 +50,9 @@ class StagedTable:
     columns: list[str] = field(default_factory=list)
     #: Rows per bucket (filled as parts are written).
     bucket_rows: list[int] = field(default_factory=list)
+    #: Outcomes of checks judged by the pass that wrote the table, on every batch it wrote (check name -> passed,
+    #: description, metadata): the check reads them here instead of reading the table again.
+    checked: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     # ---- making ----------------------------------------------------------------------------------------------
     @classmethod

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import hashlib
 import math
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -167,10 +167,10 @@ def typed_batches(src: SourceFile, policy: Policy, rows_per_batch: int) -> Itera
     validation.finish()
 
 
-def stream_qi_table(src: SourceFile, policy: Policy, staging: Path, rows_per_batch: int
-                    ) -> tuple[StagedTable, StagedTable | None]:
+def stream_qi_table(src: SourceFile, policy: Policy, staging: Path, rows_per_batch: int,
+                    watch: Callable[[pd.DataFrame], None] | None = None) -> tuple[StagedTable, StagedTable | None]:
     """The qi pass: (the qi table in GUID buckets, with its value counts; the contract, in source order, or
-    None when the policy keeps none)."""
+    None when the policy keeps none). ``watch`` sees each batch of the qi table as it is written."""
     qi = StagedTable.create(staging, "qi_table", n_buckets(src, rows_per_batch))
     contract = StagedTable.create(staging, "contract", 1) if policy.release.contract else None
     aggregates = Aggregates(policy)
@@ -179,6 +179,8 @@ def stream_qi_table(src: SourceFile, policy: Policy, staging: Path, rows_per_bat
         for part, typed in enumerate(typed_batches(src, policy, rows_per_batch)):
             table, lead, links = qi_batch(typed, policy, first_row)
             aggregates.add(table)
+            if watch is not None:
+                watch(table)
             qi.write_buckets(table, lead, part)
             if contract is not None:
                 contract.write_part(links, 0, part)
@@ -341,15 +343,18 @@ def merged_group_counts(counts: Iterable[pd.Series], columns: list[str]) -> tupl
 
 # ---- apply -------------------------------------------------------------------------------------------------------
 
-def apply_streaming(qi: StagedTable, policy: Policy, fitted: Anonymised, staging: Path
-                    ) -> tuple[StagedTable, StagedTable | None]:
-    """The apply pass: (the anonymised table, the table after the column steps when the policy has groups)."""
+def apply_streaming(qi: StagedTable, policy: Policy, fitted: Anonymised, staging: Path,
+                    watch: Callable[[pd.DataFrame], None] | None = None) -> tuple[StagedTable, StagedTable | None]:
+    """The apply pass: (the anonymised table, the table after the column steps when the policy has groups).
+    ``watch`` sees each bucket of the anonymised table as it is written (a whole bucket: every row of its GUIDs)."""
     anonymised = StagedTable.create(staging, "anonymised", qi.n_buckets)
     before_group_steps = StagedTable.create(staging, "before_group_steps", qi.n_buckets) if policy.groups else None
     try:
         for i, bucket in enumerate(qi.buckets()):
             result = replay(bucket, policy, fitted.plan)
             anonymised.write_part(result.table, i, 0)
+            if watch is not None:
+                watch(result.table)
             if before_group_steps is not None and result.before_group_steps is not None:
                 before_group_steps.write_part(result.before_group_steps, i, 0)
     except BaseException:

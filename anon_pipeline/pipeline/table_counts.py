@@ -12,7 +12,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from anon_pipeline.metrics.counted import CountedRows, TableCounts, count_batches
+from anon_pipeline.metrics.counted import CountedRows, TableCounter, TableCounts, count_batches
 from anon_pipeline.pipeline.qi_table import GUID
 from anon_pipeline.pipeline.staged import StagedTable
 from anon_pipeline.secrets import SecretsError
@@ -27,14 +27,44 @@ def staged_counts(table: StagedTable, measured: Sequence[str], joint: bool = Tru
     """The counts of ``table``: joint over those of ``measured`` it has, and per column (the GUID aside). With
     ``joint=False`` a caller that reads only the columns' counts may get ``joint`` None (when they were counted
     before: the joint table is not read back)."""
-    columns = [c for c in table.columns if c != GUID]
-    joint_columns = [c for c in dict.fromkeys(measured) if c in columns]
+    columns, joint_columns = _counted(table.columns, measured)
     found = _read(table, joint_columns, columns, joint)
     if found is not None:
         return found
     counts = count_batches(table.buckets(columns, sort_by=None), joint_columns, columns)
     _write(table, counts, columns)
     return counts
+
+
+def _counted(table_columns: Sequence[str], measured: Sequence[str]) -> tuple[list[str], list[str]]:
+    """(the columns counted one by one, those counted jointly) of a table with ``table_columns``."""
+    columns = [c for c in table_columns if c != GUID]
+    return columns, [c for c in dict.fromkeys(measured) if c in columns]
+
+
+class CountsAsWritten:
+    """The counts ``staged_counts`` gives, gathered by the pass that writes the table, batch by batch, and sealed
+    beside it when the pass ends: the reports and checks read them back instead of a second pass over the table
+    (the decryption of every part, then the count)."""
+
+    def __init__(self, measured: Sequence[str]) -> None:
+        self.measured = list(measured)
+        self._counter: TableCounter | None = None
+
+    def add(self, batch: pd.DataFrame) -> None:
+        if self._counter is None:
+            columns, joint = _counted(list(batch.columns), self.measured)
+            self._counter = TableCounter(joint, columns)
+        self._counter.add(batch)
+
+    def seal(self, table: StagedTable) -> TableCounts | None:
+        """Seal the counts beside ``table`` and return them, when they count all of it (same rows and columns)."""
+        if self._counter is None or self._counter.rows != table.rows or \
+                self._counter.columns != _counted(table.columns, self.measured)[0]:
+            return None
+        counts = self._counter.result()
+        _write(table, counts, self._counter.columns)
+        return counts
 
 
 def _read(table: StagedTable, joint: list[str], columns: list[str], with_joint: bool) -> TableCounts | None:

@@ -72,3 +72,32 @@ def test_a_failing_blocking_check_stops_the_same_stages_in_both(tmp_path):
         assert not reports.exists() or not any(reports.iterdir())
         assert not (work / "insurance_customers" / "release").exists() or \
             not any((work / "insurance_customers" / "release").iterdir())
+
+
+def test_the_apply_pass_judges_the_anonymised_schema_once_as_it_writes(tmp_path, monkeypatch):
+    from dataclasses import replace
+
+    import anon_pipeline.pipeline.graph as graph_module
+
+    real = graph_module.check_anonymised_schema
+    seen: list[int] = []
+    broken = {"at": None}
+
+    def judged(batch, policy):
+        seen.append(len(batch))
+        outcome = real(batch, policy)
+        return replace(outcome, passed=False) if len(seen) == broken["at"] else outcome
+
+    monkeypatch.setattr(graph_module, "check_anonymised_schema", judged)
+    source = tmp_path / "export.csv"
+    generate("insurance_customers", 400, 4).to_csv(source, index=False)
+    policy_file = variant(tmp_path, privacy__k=2)
+    passed = ap.run_policy(policy_file, source=source, workdir=tmp_path / "a", batch_rows=100)
+    assert passed.released and passed.checks["anonymised_schema"]
+    # Every released row judged exactly once, bucket by bucket: the check and the release read nothing again.
+    assert len(seen) > 1 and sum(seen) == len(passed.anonymised)
+    seen.clear()
+    broken["at"] = 2
+    failed = ap.run_policy(policy_file, source=source, workdir=tmp_path / "b", batch_rows=100)
+    assert not failed.released and failed.checks["anonymised_schema"] is False
+    assert len(seen) == 2  # the first broken bucket says what is wrong

@@ -64,3 +64,39 @@ def test_a_cut_companion_is_counted_again_not_trusted(tmp_path):
     again = staged_counts(StagedTable.of(table.as_dict()), ["band"])
     assert np.array_equal(np.sort(again.joint.weights), np.sort(first.joint.weights))
     assert not [p for p in tmp_path.rglob("*.tmp")]
+
+
+def test_counts_taken_as_the_table_is_written_are_those_of_the_table(tmp_path, monkeypatch):
+    from anon_pipeline.pipeline.table_counts import CountsAsWritten
+
+    rng = np.random.default_rng(4)
+    n = 900
+    frame = pd.DataFrame({GUID: pd.array([f"{i:036d}" for i in range(n)], dtype="str"),
+                          "band": pd.Series(rng.choice(["a", "b", None], n), dtype="str"),
+                          "code": rng.integers(0, 4, n)})
+    table = StagedTable.create(tmp_path, "anonymised", 2)
+    written = CountsAsWritten(["band", "code"])
+    for part, rows in enumerate(np.array_split(np.arange(n), 3)):
+        table.write_part(frame.iloc[rows], part % 2, part)
+        written.add(frame.iloc[rows])
+    sealed = written.seal(table)
+    assert sealed is not None
+
+    def no_second_count(*args, **kwargs):
+        raise AssertionError("counted twice")
+
+    monkeypatch.setattr(table_counts, "count_batches", no_second_count)
+    read = staged_counts(StagedTable.of(table.as_dict()), ["band", "code"])
+    joint = frame.groupby(["band", "code"], dropna=False).size()
+    assert read.n_rows == n and sorted(read.joint.weights.tolist()) == sorted(joint.tolist())
+    assert read.columns["code"].to_dict() == frame["code"].value_counts().to_dict()
+
+
+def test_counts_of_part_of_a_table_are_not_sealed(tmp_path):
+    from anon_pipeline.pipeline.table_counts import CountsAsWritten
+
+    table, frame = _staged(tmp_path)
+    written = CountsAsWritten(["band"])
+    written.add(frame.iloc[:10])  # shown ten rows of a thousand
+    assert written.seal(table) is None
+    assert not table.has_extra("table-counts-joint")
