@@ -68,6 +68,8 @@ def _guid_chars(values: pd.Series) -> np.ndarray | None:
 
 _HEX = np.zeros(256, dtype=bool)
 _HEX[[ord(c) for c in "0123456789abcdef"]] = True
+_NIBBLE = np.zeros(256, dtype=np.uint8)
+_NIBBLE[[ord(c) for c in "0123456789abcdef"]] = np.arange(16, dtype=np.uint8)
 _DASHES = [8, 13, 18, 23]
 _HEX_AT = [i for i in range(36) if i not in _DASHES]
 
@@ -89,12 +91,10 @@ def guid_order(values: pd.Series) -> np.ndarray:
     chars = _guid_chars(values)
     if chars is None:
         return np.argsort(values.to_numpy(dtype=object), kind="stable")
-    # Lower-case hex keeps its order in ASCII: the first 16 hex digits, read as a number, sort as the strings do.
-    digits = chars[:, [i for i in _HEX_AT[:16]]].astype(np.uint64)
-    digits = np.where(digits >= ord("a"), digits - (ord("a") - 10), digits - ord("0"))
-    key = np.zeros(len(chars), dtype=np.uint64)
-    for column in range(16):
-        key = (key << np.uint64(4)) | digits[:, column]
+    # Lower-case hex keeps its order in ASCII: the first 16 hex digits, read as a big-endian number, sort as the
+    # strings do.
+    nibbles = _NIBBLE[chars[:, _HEX_AT[:16]]]
+    key = np.ascontiguousarray((nibbles[:, 0::2] << 4) | nibbles[:, 1::2]).view(">u8").ravel()
     return np.argsort(key, kind="stable")
 
 
