@@ -37,6 +37,7 @@ from anon_pipeline.pipeline.evaluation import (check_attack_targets, evaluate, h
 from anon_pipeline.pipeline.partitions import check_partition, partition_source
 from anon_pipeline.pipeline.plans import check_rows, chosen_plan
 from anon_pipeline.pipeline.publish import release, write_key_tables, write_plan, write_reports
+from anon_pipeline.pipeline.guids import GuidPrefixes
 from anon_pipeline.pipeline.qi_table import GUID, qi_schema
 from anon_pipeline.pipeline.source import SourceFile, resolve_source
 from anon_pipeline.pipeline.staged import StagedTable, is_staged
@@ -256,8 +257,11 @@ def _qi_table(run: Run, raw: dict) -> dict[str, Any]:
     if evaluated and not policy.release.contract:
         # The hold-out picks control rows by source row: it needs the contract even when none is released.
         policy = policy.model_copy(update={"release": policy.release.model_copy(update={"contract": True})})
-    # The counts of the qi table, taken as its pass writes it (not for a table the hold-out replaces below).
-    written = _AsWritten(run, "input") if not evaluated else None
+    # The counts and the schema of the qi table, judged as its pass writes it (not for a table the hold-out
+    # replaces below).
+    schema = qi_schema(policy)
+    written = _AsWritten(run, "input", {"qi_table_schema": lambda batch: check_schema("qi_table", batch, schema)},
+                         across_batches=True) if not evaluated else None
     table, contract = _engine(run).qi_table(SourceFile(**raw), policy, run.staging_dir, run.rows_per_batch,
                                             watch=written)
     if written is not None:
@@ -352,25 +356,32 @@ class _Streaming:
 class _AsWritten:
     """What the pass that writes a table judges of it on the way, so that no stage or check reads the table again
     for it: its counts (sealed beside it, ``CountsAsWritten``) and batchwise checks (recorded in its descriptor,
-    read by ``_as_written_or``). A pass that never shows it a batch (the Dask engine's) leaves both to be
-    measured later, from the table."""
+    read by ``_judged``). A pass that never shows it a batch (the Dask engine's) leaves both to be measured later,
+    from the table. ``across_batches``: the batches are not whole GUID buckets (the qi pass's source batches), so
+    a check's GUID uniqueness holds table-wide only if no two batches share a GUID (``GuidPrefixes``), else the
+    check is left to read the table."""
 
-    def __init__(self, run: Run, names: str, checks: dict[str, Callable[[pd.DataFrame], CheckOutcome]] | None = None
-                 ) -> None:
+    def __init__(self, run: Run, names: str, checks: dict[str, Callable[[pd.DataFrame], CheckOutcome]] | None = None,
+                 across_batches: bool = False) -> None:
         self.run = run
         self.counts = CountsAsWritten(run.measured(names))
         self.checks = {name: Batchwise(check) for name, check in (checks or {}).items()}
+        self.prefixes = GuidPrefixes() if across_batches and self.checks else None
 
     def __call__(self, batch: pd.DataFrame) -> None:
         self.counts.add(batch)
         for check in self.checks.values():
             check.add(batch)
+        if self.prefixes is not None and GUID in batch.columns:
+            self.prefixes.add(batch[GUID])
 
     def finish(self, table: StagedTable) -> None:
         counts = self.counts.seal(table)
         if counts is None:
             return  # shown no batch, or not the whole table
         self.run.keep_counts(table, counts)
+        if self.prefixes is not None and not self.prefixes.distinct():
+            return
         for name, check in self.checks.items():
             outcome = check.outcome()
             table.checked[name] = {"passed": outcome.passed, "description": outcome.description,
@@ -484,13 +495,21 @@ def _batchwise(batches: Iterable[pd.DataFrame], check: Callable[[pd.DataFrame], 
     return [judged.outcome()]
 
 
-def _anonymised_schema(run: Run, anonymised: dict) -> list[CheckOutcome]:
-    """As the apply pass judged it on every bucket it wrote (``_AsWritten``), else judged now, bucket by bucket."""
-    table = _staged(anonymised)
-    found = table.checked.get("anonymised_schema")
+def _judged(table: StagedTable, name: str, check: Callable[[pd.DataFrame], CheckOutcome]) -> list[CheckOutcome]:
+    """Check ``name`` as the pass that wrote the table judged it on every row (``_AsWritten``), else judged now,
+    bucket by bucket."""
+    found = table.checked.get(name)
     if found is not None:
-        return [CheckOutcome("anonymised_schema", found["passed"], True, found["description"], found["metadata"])]
-    return _batchwise(table.buckets(), lambda b: check_anonymised_schema(b, run.policy))
+        return [CheckOutcome(name, found["passed"], True, found["description"], found["metadata"])]
+    return _batchwise(table.buckets(), check)
+
+
+def _anonymised_schema(run: Run, anonymised: dict) -> list[CheckOutcome]:
+    return _judged(_staged(anonymised), "anonymised_schema", lambda b: check_anonymised_schema(b, run.policy))
+
+
+def _qi_table_schema(run: Run, qi_table: dict) -> list[CheckOutcome]:
+    return _judged(_staged(qi_table), "qi_table_schema", lambda b: check_schema("qi_table", b, qi_schema(run.policy)))
 
 
 def _leak(run: Run, anonymised: dict, raw: dict, qi_table: dict) -> CheckOutcome:
@@ -581,8 +600,7 @@ def stage_graph(policy: Policy) -> Graph:
         Check("qi_table_schema", "qi_table", (CheckSpec(
             "qi_table_schema", True, "Every row has a unique random (v4) GUID, and the columns are exactly those "
             "the policy keeps, before any op: " + ", ".join(policy.kept_columns) + "."),),
-            lambda run, qi_table: _batchwise(_staged(qi_table).buckets(),
-                                                 lambda b: check_schema("qi_table", b, qi_schema(run.policy)))),
+            _qi_table_schema),
         Check("anonymised_schema", "anonymised", (CheckSpec(
             "anonymised_schema", True, f"Every released column is there with its type ({outputs}), and no "
             "quasi-identifier is left missing."),),

@@ -64,3 +64,28 @@ def test_guid_order_is_the_order_of_the_strings():
     assert list(values.iloc[guid_order(values)]) == sorted(values)
     odd = pd.Series(["b", "a", "c"], dtype="str")  # not GUIDs: still sorted, by the strings
     assert list(odd.iloc[guid_order(odd)]) == ["a", "b", "c"]
+
+
+def test_guid_prefixes_prove_distinct_guids_across_batches():
+    from anon_pipeline.pipeline.guids import GuidPrefixes
+
+    batches = [pd.Series(random_guids(300), dtype="str") for _ in range(3)]
+    seen = GuidPrefixes()
+    for batch in batches:
+        seen.add(batch)
+    assert seen.distinct()
+    # One GUID of the first batch again in the last one: no proof, the caller compares the GUIDs themselves.
+    again = GuidPrefixes()
+    for batch in [*batches[:2], pd.concat([batches[2], batches[0].iloc[[5]]], ignore_index=True)]:
+        again.add(batch)
+    assert not again.distinct()
+    # Two GUIDs that differ only after their first 16 hex digits share a prefix: also no proof.
+    first = batches[0].iloc[0]
+    twin = first[:-1] + ("0" if first[-1] != "0" else "1")
+    near = GuidPrefixes()
+    near.add(pd.Series([first], dtype="str"))
+    near.add(pd.Series([twin], dtype="str"))
+    assert not near.distinct()
+    broken = GuidPrefixes()
+    broken.add(pd.Series(["not-a-guid"], dtype="str"))
+    assert not broken.distinct()

@@ -101,3 +101,28 @@ def test_the_apply_pass_judges_the_anonymised_schema_once_as_it_writes(tmp_path,
     failed = ap.run_policy(policy_file, source=source, workdir=tmp_path / "b", batch_rows=100)
     assert not failed.released and failed.checks["anonymised_schema"] is False
     assert len(seen) == 2  # the first broken bucket says what is wrong
+
+
+@pytest.mark.parametrize("prefixes_distinct", [True, False])
+def test_the_qi_pass_judges_the_qi_schema_as_it_writes_unless_guids_may_repeat(tmp_path, monkeypatch,
+                                                                             prefixes_distinct):
+    import anon_pipeline.pipeline.graph as graph_module
+    from anon_pipeline.pipeline.guids import GuidPrefixes
+
+    real = graph_module.check_schema
+    judged: list[int] = []
+
+    def counting(name, frame, schema):
+        if name == "qi_table":
+            judged.append(len(frame))
+        return real(name, frame, schema)
+
+    monkeypatch.setattr(graph_module, "check_schema", counting)
+    if not prefixes_distinct:
+        monkeypatch.setattr(GuidPrefixes, "distinct", lambda self: False)
+    source = tmp_path / "export.csv"
+    generate("insurance_customers", 400, 4).to_csv(source, index=False)
+    result = ap.run_policy(variant(tmp_path, privacy__k=2), source=source, workdir=tmp_path / "w", batch_rows=150)
+    assert result.released and result.checks["qi_table_schema"]
+    # Each row once, as the qi pass wrote it; when two batches may share a GUID, the check reads the table again.
+    assert sum(judged) == (400 if prefixes_distinct else 800)
