@@ -16,6 +16,7 @@ import pandas as pd
 import pandera.pandas as pa
 
 from anon_pipeline.errors import TransformError
+from anon_pipeline.pipeline.guids import guid_order
 from anon_pipeline.pipeline.qi_table import GUID, guid_column, random_guids
 from anon_pipeline.policy.load import bind_steps
 from anon_pipeline.policy.model import Policy, Role
@@ -79,7 +80,7 @@ def _run(qi_table: pd.DataFrame, policy: Policy, plan: dict[str, Any] | None, gr
     if resized:
         table = _fully_synthetic(resized, policy)
     table = table.rename(columns={c: policy.output_name(c) for c in policy.kept_columns})
-    table = table.sort_values(GUID, ignore_index=True)
+    table = table.take(guid_order(table[GUID])).reset_index(drop=True)
     return Anonymised(table, new_plan, keys, before_group_steps)
 
 
