@@ -14,6 +14,8 @@ from typing import Any
 
 #: Bars drawn per side; the report lists at most 50 categories.
 _HEIGHT_PER_BAR = 0.14
+#: Width of one character of a 6-point tick label.
+_LABEL_INCH_PER_CHAR = 0.05
 
 
 def distribution_png(column: str, before: dict[str, int] | None, after: dict[str, int]) -> bytes:
@@ -21,10 +23,18 @@ def distribution_png(column: str, before: dict[str, int] | None, after: dict[str
     side is not listed)."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
+    from matplotlib.ticker import MaxNLocator
 
     sides = [("before", before), ("after", after)] if before else [("after", after)]
     bars = max(len(counts) for _, counts in sides)
-    figure = Figure(figsize=(3.2 * len(sides), 0.9 + _HEIGHT_PER_BAR * bars), dpi=80, layout="constrained")
+    width, height = 3.2 * len(sides), 0.9 + _HEIGHT_PER_BAR * bars
+    figure = Figure(figsize=(width, height), dpi=80)
+    # Margins from the longest label, not a constrained layout: measuring every text took most of the drawing
+    # time, once per column and run in the Dagster UI.
+    label = _LABEL_INCH_PER_CHAR * max((len(str(k)) for _, counts in sides for k in counts), default=1) + 0.15
+    panel = width / len(sides)
+    figure.subplots_adjust(left=min(label / width, 0.45), right=0.97, bottom=0.45 / height, top=1 - 0.3 / height,
+                           wspace=min(label / panel, 0.9))
     FigureCanvasAgg(figure)
     for i, (title, counts) in enumerate(sides):
         axes = figure.add_subplot(1, len(sides), i + 1)
@@ -33,6 +43,7 @@ def distribution_png(column: str, before: dict[str, int] | None, after: dict[str
         axes.set_yticks(range(len(labels)), labels, fontsize=6)
         axes.invert_yaxis()
         axes.tick_params(axis="x", labelsize=6)
+        axes.xaxis.set_major_locator(MaxNLocator(3))  # counts of six digits: more ticks would overlap
         axes.set_title(f"{column}: {title}", fontsize=8)
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png")
