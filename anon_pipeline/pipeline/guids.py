@@ -103,6 +103,16 @@ def _prefix_keys(chars: np.ndarray) -> np.ndarray:
 
 
 
+def shares_prefix(values: pd.Series) -> bool | None:
+    """Whether two of ``values`` (GUIDs) share their first 64 bits; None when they are not all GUID-shaped.
+    False proves them distinct, at the cost of a sort of integers instead of hashing the strings."""
+    chars = _guid_chars(values)
+    if chars is None:
+        return None
+    keys = np.sort(_prefix_keys(chars))
+    return bool((keys[1:] == keys[:-1]).any())
+
+
 class GuidPrefixes:
     """Whether the GUIDs of every batch added so far are distinct table-wide, from the first 64 bits of each
     (8 bytes a row, sorted once at the end). Distinct prefixes prove distinct GUIDs; a shared prefix (odds of

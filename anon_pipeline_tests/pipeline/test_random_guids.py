@@ -89,3 +89,18 @@ def test_guid_prefixes_prove_distinct_guids_across_batches():
     broken = GuidPrefixes()
     broken.add(pd.Series(["not-a-guid"], dtype="str"))
     assert not broken.distinct()
+
+
+def test_guid_schema_counts_repeats_among_well_formed_guids():
+    import pandera.pandas as pa
+
+    from anon_pipeline.pipeline.qi_table import guid_column, validate_table
+
+    guids = pd.Series(random_guids(8), dtype="str")
+    schema = pa.DataFrameSchema({"guid": guid_column()})
+    assert validate_table(pd.DataFrame({"guid": guids}), schema) == []
+    guids[[3, 6]] = guids[1]
+    twin = guids[0][:-1] + ("0" if guids[0][-1] != "0" else "1")  # same first 64 bits, another GUID
+    guids[7] = twin
+    problems = validate_table(pd.DataFrame({"guid": guids}), schema)
+    assert {p["rule"]: p["n_rows"] for p in problems} == {"unique": 3}
