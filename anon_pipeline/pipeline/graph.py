@@ -39,6 +39,7 @@ from anon_pipeline.pipeline.plans import check_rows, chosen_plan
 from anon_pipeline.pipeline.publish import release, write_key_tables, write_plan, write_reports
 from anon_pipeline.pipeline.guids import GuidPrefixes
 from anon_pipeline.pipeline.qi_table import GUID, qi_schema
+from anon_pipeline.pipeline.raw_checked import passed_before, record_passed
 from anon_pipeline.pipeline.source import SourceFile, resolve_source
 from anon_pipeline.pipeline.staged import StagedTable, is_staged
 from anon_pipeline.pipeline.table_counts import CountsAsWritten, staged_counts
@@ -262,8 +263,11 @@ def _qi_table(run: Run, raw: dict) -> dict[str, Any]:
     schema = qi_schema(policy)
     written = _AsWritten(run, "input", {"qi_table_schema": lambda batch: check_schema("qi_table", batch, schema)},
                          across_batches=True) if not evaluated else None
-    table, contract = _engine(run).qi_table(SourceFile(**raw), policy, run.staging_dir, run.rows_per_batch,
-                                            watch=written)
+    src = SourceFile(**raw)
+    # Dagster ran the raw_schema check as a step of its own: on the content it passed, the rules hold.
+    trusted = passed_before(run.staging_dir, src, run.policy)
+    table, contract = _engine(run).qi_table(src, policy, run.staging_dir, run.rows_per_batch, watch=written,
+                                            trusted=trusted)
     if written is not None:
         written.finish(table)
     out: dict[str, Out] = {}
@@ -341,9 +345,9 @@ def _engine(run: Run):
 class _Streaming:
     """The streaming engine's passes, looked up when called (a test may replace one in this module)."""
 
-    def qi_table(self, src: SourceFile, policy: Policy, staging: Path, rows_per_batch: int, watch=None
-                 ) -> tuple[StagedTable, StagedTable | None]:
-        return stream_qi_table(src, policy, staging, rows_per_batch, watch=watch)
+    def qi_table(self, src: SourceFile, policy: Policy, staging: Path, rows_per_batch: int, watch=None,
+                 trusted: bool = False) -> tuple[StagedTable, StagedTable | None]:
+        return stream_qi_table(src, policy, staging, rows_per_batch, watch=watch, trusted=trusted)
 
     def fit(self, *args) -> Anonymised:
         return fit_streaming(*args)
@@ -530,13 +534,15 @@ def staging_check_names(policy: Policy) -> list[str]:
 
 
 def _raw_schema(run: Run, raw: dict) -> list[CheckOutcome]:
+    src = SourceFile(**raw)
     try:
-        rows = sum(len(b) for b in typed_batches(SourceFile(**raw), run.policy, run.rows_per_batch))
+        rows = sum(len(b) for b in typed_batches(src, run.policy, run.rows_per_batch))
     except InputDataError as exc:
         problems = getattr(exc, "problems", None) or [{"column": exc.column, "rule": exc.rule,
                                                        "n_rows": exc.n_rows, "hint": exc.hint}]
         return [CheckOutcome("raw_schema", False, True, f"{len(problems)} rule(s) of the policy broken in "
                              f"{raw.get('path')}", {"problems": problems}, error=exc)]
+    record_passed(run.staging_dir, src, run.policy)  # the qi pass that follows only types this content
     return [CheckOutcome("raw_schema", True, True, "conforms to the policy",
                          {"rows": rows, "columns": len(run.policy.columns)})]
 

@@ -236,14 +236,15 @@ class RawValidation:
     added, summed per (column, rule). Rules that span rows hold across batches: ``unique`` (values hashed,
     ``UniqueTracker``: 8 bytes per distinct value), no repeated rows (rows hashed, when
     ``source.duplicate_rows: error``) and at least one data row. With ``whole_file`` (one batch that is the
-    whole file) repeated rows are compared directly, and only when no ``unique`` column rules them out."""
+    whole file) repeated rows are compared directly, and only when no ``unique`` column rules them out. ``trusted``:
+    every rule is known to hold for this content (``pipeline.raw_checked``), so batches are only typed."""
 
-    def __init__(self, policy: Policy, file: str | Path, whole_file: bool = False) -> None:
-        self.policy, self.file, self.whole_file = policy, file, whole_file
+    def __init__(self, policy: Policy, file: str | Path, whole_file: bool = False, trusted: bool = False) -> None:
+        self.policy, self.file, self.whole_file, self.trusted = policy, file, whole_file, trusted
         self.rows = 0
         self.unique = {name: UniqueTracker() for name, spec in policy.columns.items()
-                       if spec.unique and spec.role is not Role.drop}
-        self._rows = None if whole_file or policy.source.duplicate_rows != "error" else UniqueTracker()
+                       if spec.unique and spec.role is not Role.drop and not trusted}
+        self._rows = None if whole_file or trusted or policy.source.duplicate_rows != "error" else UniqueTracker()
         self._repeated_rows = 0
         self._schema = raw_schema(policy, unique=False)
         self._problems: dict[tuple[str, str], dict] = {}
@@ -260,6 +261,9 @@ class RawValidation:
         problems: list[dict] = []
         typed = pd.DataFrame({name: _coerce(name, spec, frame[name], problems)
                               for name, spec in self.policy.columns.items()}, index=frame.index)
+        if self.trusted:  # the raw_schema check passed on this content (``raw_checked``): typing is all that is left
+            self._count(problems)
+            return typed
         for name, tracker in self.unique.items():
             tracker.add(typed[name])
         if self._rows is not None:
