@@ -50,20 +50,21 @@ def write_formats(table: "pd.DataFrame | TableBatches", sinks: Mapping[str, Sink
         for fmt, sink in sinks.items():
             sink.write(table_bytes(table, fmt))
         return
-    schema, writer, csv_sink = None, None, sinks.get("csv")
+    writer, csv_sink, started = None, sinks.get("csv"), False
     try:
         for batch in table.buckets():
             arrow = _arrow(batch)
-            if schema is None:
-                schema = pa.Schema.from_pandas(batch, preserve_index=False) if "parquet" in sinks else arrow.schema
+            if not started:
+                started = True
                 if "parquet" in sinks:
-                    writer = pq.ParquetWriter(sinks["parquet"], schema)
+                    writer = pq.ParquetWriter(sinks["parquet"], pa.Schema.from_pandas(batch, preserve_index=False))
                 if csv_sink is not None:
                     csv_sink.write(_csv_header(batch.columns))
             if writer is not None:
-                # The file's types are the first batch's; a batch inferred otherwise (a column all missing) is cast.
-                same = arrow.schema.equals(schema, check_metadata=False)
-                writer.write_table(arrow if same else pa.Table.from_pandas(batch, schema=schema, preserve_index=False))
+                # The file has the first batch's types; a batch inferred otherwise (a column all missing) is cast.
+                same = arrow.schema.equals(writer.schema, check_metadata=False)
+                writer.write_table(arrow if same else pa.Table.from_pandas(batch, schema=writer.schema,
+                                                                           preserve_index=False))
             if csv_sink is not None:
                 csv_sink.write(_csv_rows(_csv_cells(arrow)))
     finally:

@@ -197,8 +197,8 @@ def write_release(root: Path, tables: dict[str, pd.DataFrame | TableBatches], *,
             member = tmp / _member(tmp, f"{name}.json")
             digests[member.relative_to(tmp).as_posix()] = _write(member, json.dumps(doc, indent=2, default=str).encode())
         # Every file in the folder is listed; one whose bytes were not hashed on the way out is read back.
-        files = {rel: digests.get(rel) or sha256_file(p) for p in sorted(tmp.rglob("*"))
-                 if p.is_file() and (rel := p.relative_to(tmp).as_posix())}
+        present = {p.relative_to(tmp).as_posix(): p for p in sorted(tmp.rglob("*")) if p.is_file()}
+        files = {rel: digests.get(rel) or sha256_file(p) for rel, p in present.items()}
         full_manifest: dict[str, Any] = {"version": version, "files": files, "software": library_versions(),
                                          **(manifest or {})}
         if zip_info is not None:
