@@ -46,6 +46,8 @@ def write_formats(table: "pd.DataFrame | TableBatches", sinks: Mapping[str, Sink
     unknown = sorted(set(sinks) - {"parquet", "csv"})
     if unknown:
         raise ValueError(f"unknown release format '{unknown[0]}' (parquet, csv)")
+    if not sinks:
+        return
     if isinstance(table, pd.DataFrame):
         for fmt, sink in sinks.items():
             sink.write(table_bytes(table, fmt))
