@@ -24,7 +24,7 @@ import os
 import secrets
 import shutil
 import stat
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -34,7 +34,7 @@ import pyarrow.parquet as pq
 
 from anon_pipeline.errors import AnonPipelineError
 from anon_pipeline.release.manifest import library_versions
-from anon_pipeline.release.tables import TableBatches, table_bytes, write_table
+from anon_pipeline.release.tables import TableBatches, table_bytes, write_formats
 from anon_pipeline.secrets.atomic import atomic_write_bytes, pid_alive
 from anon_pipeline.secrets.keys import encryption_key, resolve_key
 from anon_pipeline.secrets.signing import SignatureError, check_signature, sign
@@ -66,22 +66,61 @@ def _version_name() -> str:
     return datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
 
 
-def _write(path: Path, data: bytes) -> None:
-    make_dir(path.parent)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE_FILE)
-    with os.fdopen(fd, "wb") as fh:
-        fh.write(data)
-        fh.flush()
-        os.fsync(fh.fileno())
+class _HashedFile:
+    """A new private file whose SHA-256 is taken from the bytes as they are written: the manifest gets the
+    checksum of exactly what went to disk without reading the file back. ``close`` flushes it to disk."""
+
+    def __init__(self, path: Path) -> None:
+        make_dir(path.parent)
+        self._file = os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE_FILE), "wb")
+        self._digest = hashlib.sha256()
+
+    def write(self, data: Any) -> int:
+        self._digest.update(data)
+        return self._file.write(data)
+
+    # What pyarrow's writers ask of a Python file object besides ``write``.
+    def tell(self) -> int:
+        return self._file.tell()
+
+    def flush(self) -> None:
+        self._file.flush()
+
+    @property
+    def closed(self) -> bool:
+        return self._file.closed
+
+    def close(self, sync: bool = True) -> str:
+        """Close (after ``fsync`` unless ``sync`` is false); the hex SHA-256 of everything written."""
+        with self._file:
+            if sync:
+                self._file.flush()
+                os.fsync(self._file.fileno())
+        return self._digest.hexdigest()
 
 
-def _write_with(path: Path, write: Callable[[Path], None]) -> None:
-    """A new private file written by ``write(path)``, flushed to disk (as ``_write``)."""
-    make_dir(path.parent)
-    os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE_FILE))
-    write(path)
-    with path.open("rb+") as fh:
-        os.fsync(fh.fileno())
+def _write(path: Path, data: bytes) -> str:
+    """``data`` into a new private file, flushed to disk; its hex SHA-256."""
+    sink = _HashedFile(path)
+    try:
+        sink.write(data)
+    finally:
+        digest = sink.close()
+    return digest
+
+
+def _write_tables(paths: Mapping[str, Path], table: pd.DataFrame | TableBatches) -> dict[str, str]:
+    """``table`` into ``paths`` (format -> new file) in one pass over its batches; each file's hex SHA-256."""
+    sinks: dict[str, _HashedFile] = {}
+    try:
+        for fmt, path in paths.items():
+            sinks[fmt] = _HashedFile(path)
+        write_formats(table, sinks)
+    except BaseException:
+        for sink in sinks.values():
+            sink.close(sync=False)
+        raise
+    return {fmt: sink.close() for fmt, sink in sinks.items()}
 
 
 def _write_zip(path: Path, members: Mapping[str, bytes], password: bytes) -> None:
@@ -129,14 +168,15 @@ def write_release(root: Path, tables: dict[str, pd.DataFrame | TableBatches], *,
     password_file: Path | None = None
     try:
         zip_info: dict[str, Any] | None = None
+        digests: dict[str, str | None] = {}
         if encrypted_zip:
             payload = {}
             for name, frame in tables.items():
-                for fmt in formats:
-                    member = tmp / _member(tmp, f"{name}.{fmt}")
-                    write_table(member, frame, fmt)
-                    payload[member.name] = member.read_bytes()
-                    member.unlink()
+                # In memory only: no plain copy of a table touches the disk on the way into the zip.
+                buffers = {fmt: io.BytesIO() for fmt in formats}
+                write_formats(frame, buffers)
+                for fmt, buffer in buffers.items():
+                    payload[(tmp / _member(tmp, f"{name}.{fmt}")).name] = buffer.getvalue()
             password = secrets.token_urlsafe(24)  # 32 characters, 192 bits
             _write_zip(tmp / ZIP_NAME, payload, password.encode())
             password_file = make_dir(Path(password_dir) if password_dir is not None else root / PASSWORD_DIR)
@@ -147,15 +187,18 @@ def write_release(root: Path, tables: dict[str, pd.DataFrame | TableBatches], *,
                         "members": {name: hashlib.sha256(data).hexdigest() for name, data in payload.items()}}
         else:
             for name, frame in tables.items():
-                for fmt in formats:
-                    member = tmp / _member(tmp, f"{name}.{fmt}")
-                    if isinstance(frame, pd.DataFrame):
-                        _write(member, table_bytes(frame, fmt))
-                    else:
-                        _write_with(member, lambda path: write_table(path, frame, fmt))
+                members = {fmt: tmp / _member(tmp, f"{name}.{fmt}") for fmt in formats}
+                if isinstance(frame, pd.DataFrame):
+                    written = {fmt: _write(member, table_bytes(frame, fmt)) for fmt, member in members.items()}
+                else:
+                    written = _write_tables(members, frame)
+                digests.update({members[fmt].relative_to(tmp).as_posix(): d for fmt, d in written.items()})
         for name, doc in (json_files or {}).items():
-            _write(tmp / _member(tmp, f"{name}.json"), json.dumps(doc, indent=2, default=str).encode())
-        files = {p.relative_to(tmp).as_posix(): sha256_file(p) for p in sorted(tmp.rglob("*")) if p.is_file()}
+            member = tmp / _member(tmp, f"{name}.json")
+            digests[member.relative_to(tmp).as_posix()] = _write(member, json.dumps(doc, indent=2, default=str).encode())
+        # Every file in the folder is listed; one whose bytes were not hashed on the way out is read back.
+        present = {p.relative_to(tmp).as_posix(): p for p in sorted(tmp.rglob("*")) if p.is_file()}
+        files = {rel: digests.get(rel) or sha256_file(p) for rel, p in present.items()}
         full_manifest: dict[str, Any] = {"version": version, "files": files, "software": library_versions(),
                                          **(manifest or {})}
         if zip_info is not None:
