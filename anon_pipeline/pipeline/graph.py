@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+import pandera.pandas as pa
 
 from anon_pipeline.attacks import render_markdown
 from anon_pipeline.dp.aggregates import write_dp_aggregates
@@ -38,7 +39,7 @@ from anon_pipeline.pipeline.partitions import check_partition, partition_source
 from anon_pipeline.pipeline.plans import check_rows, chosen_plan
 from anon_pipeline.pipeline.publish import release, write_key_tables, write_plan, write_reports
 from anon_pipeline.pipeline.guids import GuidPrefixes
-from anon_pipeline.pipeline.qi_table import GUID, qi_schema
+from anon_pipeline.pipeline.qi_table import GUID, guid_column, qi_schema
 from anon_pipeline.pipeline.raw_checked import passed_before, record_passed
 from anon_pipeline.pipeline.source import SourceFile, resolve_source
 from anon_pipeline.pipeline.staged import StagedTable, is_staged
@@ -549,7 +550,19 @@ def _raw_schema(run: Run, raw: dict) -> list[CheckOutcome]:
 
 def _release_schema(run: Run, folder: Path) -> list[CheckOutcome]:
     schema = anonymised_schema(run.policy)
-    return _batchwise(iter_release_batches(folder, run.rows_per_batch), lambda b: check_schema("release", b, schema))
+    judged, prefixes = Batchwise(lambda b: check_schema("release", b, schema)), GuidPrefixes()
+    for batch in iter_release_batches(folder, run.rows_per_batch):
+        judged.add(batch)
+        if judged.broken:
+            return [judged.outcome()]
+        prefixes.add(batch[GUID] if GUID in batch.columns else pd.Series(dtype="str"))
+    if not prefixes.distinct():
+        # A file's batches are not GUID buckets, so two may share a GUID: compare them all at once.
+        guids = pd.concat([b[[GUID]] for b in iter_release_batches(folder, run.rows_per_batch)], ignore_index=True)
+        whole = check_schema("release", guids, pa.DataFrameSchema({GUID: guid_column()}))
+        if not whole.passed:
+            return [whole]
+    return [judged.outcome()]
 
 
 def stage_graph(policy: Policy) -> Graph:

@@ -126,3 +126,21 @@ def test_the_qi_pass_judges_the_qi_schema_as_it_writes_unless_guids_may_repeat(t
     assert result.released and result.checks["qi_table_schema"]
     # Each row once, as the qi pass wrote it; when two batches may share a GUID, the check reads the table again.
     assert sum(judged) == (400 if prefixes_distinct else 800)
+
+
+def test_the_release_schema_finds_a_guid_repeated_in_another_batch(tmp_path):
+    from anon_pipeline.pipeline.graph import Run, _release_schema
+
+    source = tmp_path / "export.csv"
+    generate("insurance_customers", 300, 4).to_csv(source, index=False)
+    policy_file = variant(tmp_path, privacy__k=2)
+    result = ap.run_policy(policy_file, source=source, workdir=tmp_path / "w")
+    run = Run(load_policy(policy_file), batch_rows=100)
+    assert [o.passed for o in _release_schema(run, result.release_dir)] == [True]
+    table = pd.read_parquet(result.release_dir / "anonymised.parquet")
+    table.loc[250, "guid"] = table.loc[10, "guid"]  # batches of 100 rows: the first and the third
+    folder = tmp_path / "copy"
+    folder.mkdir()
+    table.to_parquet(folder / "anonymised.parquet", index=False)
+    outcome, = _release_schema(run, folder)
+    assert not outcome.passed and {p["rule"]: p["n_rows"] for p in outcome.metadata["problems"]} == {"unique": 2}
