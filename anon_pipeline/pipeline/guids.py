@@ -133,5 +133,6 @@ class GuidPrefixes:
         if not self.usable:
             return False
         keys = np.concatenate(self._keys) if self._keys else np.empty(0, dtype=np.uint64)
+        self._keys = [keys]
         keys.sort()
         return not bool((keys[1:] == keys[:-1]).any())
