@@ -12,7 +12,7 @@ hint names a policy setting that accepts this very file, phrased ``set <field>: 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import numpy as np
@@ -236,14 +236,23 @@ class RawValidation:
     added, summed per (column, rule). Rules that span rows hold across batches: ``unique`` (values hashed,
     ``UniqueTracker``: 8 bytes per distinct value), no repeated rows (rows hashed, when
     ``source.duplicate_rows: error``) and at least one data row. With ``whole_file`` (one batch that is the
-    whole file) repeated rows are compared directly, and only when no ``unique`` column rules them out."""
+    whole file) repeated rows are compared directly, and only when no ``unique`` column rules them out.
 
-    def __init__(self, policy: Policy, file: str | Path, whole_file: bool = False) -> None:
+    ``reread`` (the same batches again, from the file) lets the batches skip hashing rows where a ``unique``
+    column may rule repeated rows out: two equal rows hold equal values in it, so a column declared unique that
+    ends up with no missing and no repeated value proves there are none. Only when none does are the rows
+    hashed, in a second pass at the end (the file is then broken anyway, and the count stays exact)."""
+
+    def __init__(self, policy: Policy, file: str | Path, whole_file: bool = False,
+                 reread: Callable[[], Iterable[pd.DataFrame]] | None = None) -> None:
         self.policy, self.file, self.whole_file = policy, file, whole_file
         self.rows = 0
         self.unique = {name: UniqueTracker() for name, spec in policy.columns.items()
                        if spec.unique and spec.role is not Role.drop}
+        #: Per ``unique`` column, whether every value added so far was present (not missing, nor made missing).
+        self._complete = dict.fromkeys(self.unique, True)
         self._rows = None if whole_file or policy.source.duplicate_rows != "error" else UniqueTracker()
+        self._reread = reread if self._rows is not None and self.unique else None
         self._repeated_rows = 0
         self._schema = raw_schema(policy, unique=False)
         self._problems: dict[tuple[str, str], dict] = {}
@@ -262,7 +271,8 @@ class RawValidation:
                               for name, spec in self.policy.columns.items()}, index=frame.index)
         for name, tracker in self.unique.items():
             tracker.add(typed[name])
-        if self._rows is not None:
+            self._complete[name] = self._complete[name] and not typed[name].isna().any()
+        if self._rows is not None and self._reread is None:
             self._rows.add_hashes(hash_rows(frame))
         elif self.whole_file and self.policy.source.duplicate_rows == "error" and not any(
                 tracker.duplicates == 0 and typed[name].notna().all() for name, tracker in self.unique.items()):
@@ -303,10 +313,21 @@ class RawValidation:
         for name, tracker in self.unique.items():
             if tracker.duplicates:
                 problems.append(_problem(name, "unique", tracker.duplicates, _UNIQUE_HINT))
-        repeated = self._rows.repeats if self._rows is not None else self._repeated_rows
+        repeated = self._repeated() if self._rows is not None else self._repeated_rows
         if repeated:
             problems.append(_problem("*", _REPEATED_ROWS[0], repeated, _REPEATED_ROWS[1]))
         return problems
+
+    def _repeated(self) -> int:
+        """Rows equal to an earlier row, by their hashes (hashed now, from ``reread``, if ``add`` skipped them)."""
+        assert self._rows is not None
+        if self._reread is not None:
+            if any(self._complete[name] and not tracker.duplicates for name, tracker in self.unique.items()):
+                return 0
+            for frame in self._reread():
+                self._rows.add_hashes(hash_rows(frame))
+            self._reread = None
+        return self._rows.repeats
 
     def finish(self) -> None:
         """Raise the problems of every batch added, if any."""

@@ -159,7 +159,7 @@ def typed_batches(src: SourceFile, policy: Policy, rows_per_batch: int) -> Itera
     """The source in validated, typed batches. Once a batch breaks a rule no more batches are handed on, but
     every batch is still validated, so the error raised at the end counts the rows of the whole file (and the
     rules that span batches, ``unique`` and repeated rows, are checked by hashes)."""
-    validation = RawValidation(policy, src.path)
+    validation = RawValidation(policy, src.path, reread=lambda: read_batches(src, policy, rows_per_batch))
     for batch in read_batches(src, policy, rows_per_batch):
         typed = validation.add(batch)
         if not validation.broken:
