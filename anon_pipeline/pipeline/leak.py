@@ -60,14 +60,14 @@ def matching_cells(values: pd.Series, candidates: HashSet, tokens: bool = False)
     """The distinct cells of ``values`` whose normalised value (or, with ``tokens``, one of whose tokens) is a
     candidate: all that ``IdentifierIndex`` can use of an input column, so a pass over the input in batches keeps
     only these (a few cells, not every identifier value)."""
-    distinct = _as_strings(values, distinct=True)
-    hit = candidates.contains(hash_strings(normalise(distinct)))
-    if tokens and len(distinct):
-        split = pc.split_pattern_regex(pc.utf8_lower(distinct), pattern=TOKEN_SPLIT)
+    cells = _as_strings(values, distinct="unless_key")
+    hit = candidates.contains(hash_strings(normalise(cells)))
+    if tokens and len(cells):
+        split = pc.split_pattern_regex(pc.utf8_lower(cells), pattern=TOKEN_SPLIT)
         token_hit = candidates.contains(hash_strings(pc.list_flatten(split)))
         parents = pc.list_parent_indices(split).to_numpy(zero_copy_only=False)
         hit[parents[token_hit]] = True
-    return pd.Series(distinct.filter(pa.array(hit)).to_pylist(), dtype="str")
+    return pd.Series(pc.unique(cells.filter(pa.array(hit))).to_pylist(), dtype="str")
 
 
 @dataclass

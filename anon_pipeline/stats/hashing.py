@@ -121,20 +121,34 @@ def _hash_chunk(words: np.ndarray, start: np.ndarray, length: np.ndarray) -> np.
     return out
 
 
+#: Members up to which a ``HashSet`` keeps its low-bits table (at most 4 MB of booleans).
+_FILTERED = 1 << 16
+
+
 class HashSet:
     """A growing set of 64-bit hashes, 8 bytes per distinct member: ``add`` as often as needed, ``contains``
     looks up many at once. Members are kept in sorted runs whose sizes at least double from the newest to the
     oldest (runs of similar size are merged), so adding n hashes in any batches costs n log n and a look-up
-    searches at most log n runs."""
+    searches at most log n runs. A small set (up to ``_FILTERED`` members) also keeps a table of the low bits of its
+    members, which rules most absent hashes out with one look-up each, before the binary searches."""
 
     def __init__(self) -> None:
         self._runs: list[np.ndarray] = []
+        #: Members added (an upper bound: a hash added twice counts twice) and the low-bits table, if built.
+        self._size = 0
+        self._filter: np.ndarray | None = None
 
     def add(self, hashes: np.ndarray) -> None:
         run = np.sort(np.asarray(hashes, dtype=_U))
         if not len(run):
             return
-        self._runs.append(distinct_sorted(run))
+        run = distinct_sorted(run)
+        self._runs.append(run)
+        self._size += len(run)
+        if self._filter is not None and 16 * self._size <= len(self._filter):
+            self._filter[run & _U(len(self._filter) - 1)] = True
+        else:
+            self._filter = None  # rebuilt, twice the size, when next needed: amortised linear
         while len(self._runs) > 1 and len(self._runs[-2]) <= 2 * len(self._runs[-1]):
             newer = self._runs.pop()
             merged = np.concatenate([self._runs.pop(), newer])
@@ -144,6 +158,26 @@ class HashSet:
     def contains(self, hashes: np.ndarray) -> np.ndarray:
         """A boolean mask: which of ``hashes`` are members."""
         hashes = np.asarray(hashes, dtype=_U)
+        found = np.zeros(len(hashes), dtype=bool)
+        if not self._runs:
+            return found
+        table = self._low_bits()
+        if table is not None:
+            maybe = np.flatnonzero(table[hashes & _U(len(table) - 1)])
+            found[maybe] = self._search(hashes[maybe])
+            return found
+        return self._search(hashes)
+
+    def _low_bits(self) -> np.ndarray | None:
+        """Per pattern of the low bits, whether a member ends in it (16 to 64 patterns per member, so at most 1 in
+        16 absent hashes gets past it); None for a set too large to make it pay."""
+        if self._filter is None and self._size <= _FILTERED:
+            self._filter = np.zeros(1 << (self._size * 32 - 1).bit_length(), dtype=bool)
+            for run in self._runs:
+                self._filter[run & _U(len(self._filter) - 1)] = True
+        return self._filter
+
+    def _search(self, hashes: np.ndarray) -> np.ndarray:
         found = np.zeros(len(hashes), dtype=bool)
         for run in self._runs:
             at = np.minimum(np.searchsorted(run, hashes), len(run) - 1)
