@@ -18,12 +18,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pandera.pandas as pa
+import pyarrow
 import pyarrow.compute as pc
 from pandera.errors import SchemaErrors
 
 from anon_pipeline.errors import RawSchemaError
 from anon_pipeline.policy.model import ColumnSpec, Policy, Role
-from anon_pipeline.stats.hashing import UniqueTracker, arrow_column, hash_rows, mostly_distinct
+from anon_pipeline.stats.hashing import (UniqueTracker, arrow_column, hash_rows, is_text, mostly_distinct,
+                                         string_bytes)
 
 _DTYPES = {"str": "str", "int": "Int64", "float": "Float64", "date": "datetime64[ns]",
            "datetime": "datetime64[ns]", "bool": "boolean"}
@@ -61,7 +63,7 @@ def _coerce(name: str, spec: ColumnSpec, values: pd.Series, problems: list[dict]
         as_str = values.astype("str").where(present)
         if spec.pattern is None and not _released(spec):
             return as_str  # nothing checks its form and none of it is released: lost digits harm nothing
-        looks_scientific = pd.Series(text_rule(as_str, lambda v: v.str.match(_SCIENTIFIC)), index=values.index)
+        looks_scientific = _looks_scientific(as_str)
         if spec.pattern is not None and looks_scientific.any():  # a pattern that accepts such values wants them
             looks_scientific[looks_scientific] = ~as_str[looks_scientific].str.fullmatch(spec.pattern).astype(bool)
         if looks_scientific.any():
@@ -71,7 +73,7 @@ def _coerce(name: str, spec: ColumnSpec, values: pd.Series, problems: list[dict]
             as_str = as_str.where(~looks_scientific)
         return as_str
     if spec.dtype in ("int", "float"):
-        numbers = pd.to_numeric(values, errors="coerce")
+        numbers = per_value(values, lambda v: pd.to_numeric(v, errors="coerce"))
         bad = numbers.isna() & present
         if spec.dtype == "int":
             # Beyond int64 a number cannot be stored (pandas would raise): its own rule, and then missing.
@@ -85,7 +87,7 @@ def _coerce(name: str, spec: ColumnSpec, values: pd.Series, problems: list[dict]
         return numbers.where(~bad).astype(_DTYPES[spec.dtype])
     if spec.dtype in ("date", "datetime"):
         fmt = spec.date_format or ("%Y-%m-%d" if spec.dtype == "date" else "ISO8601")
-        parsed = pd.to_datetime(values, format=fmt, errors="coerce")
+        parsed = per_value(values, lambda v: pd.to_datetime(v, format=fmt, errors="coerce"))
         bad = parsed.isna() & present
         if bad.any():
             hint = None
@@ -139,6 +141,44 @@ def text_rule(values: pd.Series, rule: Callable[[pd.Series], pd.Series]) -> np.n
     per_value = np.append(per_value, False)  # the code of a missing cell
     codes = encoded.indices.fill_null(len(encoded.dictionary)).to_numpy(zero_copy_only=False)
     return per_value[codes]
+
+
+def per_value(values: pd.Series, parse: Callable[[pd.Series], pd.Series]) -> pd.Series:
+    """``parse`` (vectorised, value by value, missing to missing) of a text column, computed once per distinct
+    value and spread back to the rows (index kept): a date or number column of a CSV repeats its values."""
+    arr = arrow_column(values)
+    if not is_text(arr.type) or mostly_distinct(arr.drop_null()):
+        return parse(values)
+    encoded = pc.dictionary_encode(arr)
+    distinct = encoded.dictionary
+    if arr.null_count:  # parsed with the values, as the type pandas infers depends on whether one is missing
+        distinct = pyarrow.concat_arrays([distinct, pyarrow.nulls(1, distinct.type)])
+    parsed = parse(pd.Series(distinct, dtype=values.dtype))
+    codes = encoded.indices.fill_null(len(encoded.dictionary)).to_numpy(zero_copy_only=False)
+    return parsed.take(codes).set_axis(values.index)
+
+
+def _looks_scientific(values: pd.Series) -> pd.Series:
+    """Text cells that hold a number in scientific notation (``_SCIENTIFIC``). The regex runs only on cells that
+    could match: at least 3 bytes starting with a sign or a digit (ASCII, or a byte of a non-ASCII character, which
+    may be another script's digit), in a column that holds an "e" or "E" somewhere."""
+    arr = arrow_column(values)
+    if not is_text(arr.type):
+        return pd.Series(text_rule(values, lambda v: v.str.match(_SCIENTIFIC)), index=values.index)
+    found = np.zeros(len(values), dtype=bool)
+    offsets, data = string_bytes(arr)
+    if not (np.any(data == ord("e")) or np.any(data == ord("E"))):
+        return pd.Series(found, index=values.index)
+    start, length = offsets[:-1], np.diff(offsets)
+    first = np.zeros(len(arr), dtype=np.uint8)
+    long_enough = length >= 3
+    first[long_enough] = data[start[long_enough]]
+    maybe = long_enough & (np.isin(first, list(b"+-0123456789")) | (first >= 0x80))
+    if arr.null_count:
+        maybe &= arr.is_valid().to_numpy(zero_copy_only=False)
+    if maybe.any():
+        found[maybe] = text_rule(values[maybe], lambda v: v.str.match(_SCIENTIFIC))
+    return pd.Series(found, index=values.index)
 
 
 def raw_schema(policy: Policy, unique: bool = True) -> pa.DataFrameSchema:

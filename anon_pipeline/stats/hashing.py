@@ -49,20 +49,29 @@ def hash_strings(values: pa.Array | pa.ChunkedArray) -> np.ndarray:
     if not is_text(values.type):
         raise TypeError(f"hash_strings takes Arrow strings, not {values.type}")
     n = len(values)
+    offsets, raw = string_bytes(values)
+    # The bytes, padded so that every string's last word can be read as a whole 8 bytes (then masked).
+    data = np.zeros(len(raw) + 8, dtype=np.uint8)
+    data[:len(raw)] = raw
+    words = np.ndarray(shape=(len(data) - 7,), dtype="<u8", buffer=data, strides=(1,))
+    out = np.empty(n, dtype=_U)
+    for first in range(0, n, _CHUNK):
+        bounds = offsets[first:min(n, first + _CHUNK) + 1]
+        out[first:first + len(bounds) - 1] = _hash_chunk(words, bounds[:-1], np.diff(bounds))
+    return out
+
+
+def string_bytes(values: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    """(n + 1 offsets, from 0, as int64; the UTF-8 bytes) of a string or large_string array, read in place from
+    its Arrow buffers: string ``i`` is ``data[offsets[i]:offsets[i + 1]]`` (a null's bytes are unspecified)."""
+    n = len(values)
     offset_type = np.int64 if pa.types.is_large_string(values.type) else np.int32
     offsets = np.frombuffer(values.buffers()[1], dtype=offset_type, count=n + 1,
                             offset=values.offset * np.dtype(offset_type).itemsize).astype(np.int64)
     lo, hi = int(offsets[0]), int(offsets[-1])
-    # The bytes, padded so that every string's last word can be read as a whole 8 bytes (then masked).
-    data = np.zeros(hi - lo + 8, dtype=np.uint8)
-    if values.buffers()[2] is not None:
-        data[:hi - lo] = np.frombuffer(values.buffers()[2], dtype=np.uint8)[lo:hi]
-    words = np.ndarray(shape=(len(data) - 7,), dtype="<u8", buffer=data, strides=(1,))
-    out = np.empty(n, dtype=_U)
-    for first in range(0, n, _CHUNK):
-        bounds = offsets[first:min(n, first + _CHUNK) + 1] - lo
-        out[first:first + len(bounds) - 1] = _hash_chunk(words, bounds[:-1], np.diff(bounds))
-    return out
+    data = values.buffers()[2]
+    return offsets - lo, (np.frombuffer(data, dtype=np.uint8)[lo:hi] if data is not None
+                          else np.zeros(0, dtype=np.uint8))
 
 
 #: Strings still folding below which the rest of each is folded on its own (see ``_fold_words``).
