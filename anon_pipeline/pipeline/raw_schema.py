@@ -167,18 +167,26 @@ def _looks_scientific(values: pd.Series) -> pd.Series:
         return pd.Series(text_rule(values, lambda v: v.str.match(_SCIENTIFIC)), index=values.index)
     found = np.zeros(len(values), dtype=bool)
     offsets, data = string_bytes(arr)
-    if not (np.any(data == ord("e")) or np.any(data == ord("E"))):
+    if not len(data):
         return pd.Series(found, index=values.index)
-    start, length = offsets[:-1], np.diff(offsets)
-    first = np.zeros(len(arr), dtype=np.uint8)
-    long_enough = length >= 3
-    first[long_enough] = data[start[long_enough]]
-    maybe = long_enough & (np.isin(first, list(b"+-0123456789")) | (first >= 0x80))
+    # Cheapest test first: most text columns fail on the first byte; numbers without an "e" on the next one.
+    maybe = _SCIENTIFIC_FIRST[np.take(data, offsets[:-1], mode="clip")]
     if arr.null_count:
         maybe &= arr.is_valid().to_numpy(zero_copy_only=False)
+    text = data.tobytes() if maybe.any() else b""
+    if not (b"e" in text or b"E" in text):
+        return pd.Series(found, index=values.index)
+    maybe &= np.diff(offsets) >= 3  # (also rules out an empty cell, whose "first byte" above is another's)
     if maybe.any():
         found[maybe] = text_rule(values[maybe], lambda v: v.str.match(_SCIENTIFIC))
     return pd.Series(found, index=values.index)
+
+
+#: The first bytes a cell in scientific notation can start with: a sign, an ASCII digit or (another script's
+#: digit) the first byte of a non-ASCII character.
+_SCIENTIFIC_FIRST = np.zeros(256, dtype=bool)
+_SCIENTIFIC_FIRST[list(b"+-0123456789")] = True
+_SCIENTIFIC_FIRST[0x80:] = True
 
 
 def raw_schema(policy: Policy, unique: bool = True) -> pa.DataFrameSchema:

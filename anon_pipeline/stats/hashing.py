@@ -63,15 +63,16 @@ def hash_strings(values: pa.Array | pa.ChunkedArray) -> np.ndarray:
 
 def string_bytes(values: pa.Array) -> tuple[np.ndarray, np.ndarray]:
     """(n + 1 offsets, from 0, as int64; the UTF-8 bytes) of a string or large_string array, read in place from
-    its Arrow buffers: string ``i`` is ``data[offsets[i]:offsets[i + 1]]`` (a null's bytes are unspecified)."""
+    its Arrow buffers: string ``i`` is ``data[offsets[i]:offsets[i + 1]]`` (a null's bytes are unspecified). Both
+    read-only, and copied only where they must be (fresh arrays of a batch's size cost more than the reading)."""
     n = len(values)
     offset_type = np.int64 if pa.types.is_large_string(values.type) else np.int32
     offsets = np.frombuffer(values.buffers()[1], dtype=offset_type, count=n + 1,
-                            offset=values.offset * np.dtype(offset_type).itemsize).astype(np.int64)
+                            offset=values.offset * np.dtype(offset_type).itemsize).astype(np.int64, copy=False)
     lo, hi = int(offsets[0]), int(offsets[-1])
     data = values.buffers()[2]
-    return offsets - lo, (np.frombuffer(data, dtype=np.uint8)[lo:hi] if data is not None
-                          else np.zeros(0, dtype=np.uint8))
+    return offsets - lo if lo else offsets, (np.frombuffer(data, dtype=np.uint8)[lo:hi] if data is not None
+                                             else np.zeros(0, dtype=np.uint8))
 
 
 #: Strings still folding below which the rest of each is folded on its own (see ``_fold_words``).
