@@ -146,7 +146,10 @@ def text_rule(values: pd.Series, rule: Callable[[pd.Series], pd.Series]) -> np.n
 def per_value(values: pd.Series, parse: Callable[[pd.Series], pd.Series]) -> pd.Series:
     """``parse`` (vectorised, value by value, missing to missing) of a text column, computed once per distinct
     value and spread back to the rows (index kept): a date or number column of a CSV repeats its values."""
-    arr = arrow_column(values)
+    try:
+        arr = arrow_column(values)
+    except (pyarrow.ArrowInvalid, pyarrow.ArrowTypeError):  # Python objects of mixed types
+        return parse(values)
     if not is_text(arr.type) or mostly_distinct(arr.drop_null()):
         return parse(values)
     encoded = pc.dictionary_encode(arr)

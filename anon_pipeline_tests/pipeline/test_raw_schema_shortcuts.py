@@ -60,7 +60,10 @@ def test_scientific_cells_are_found_as_the_regex_finds_them(values, skip):
 @given(st.lists(st.one_of(st.none(), st.sampled_from(["1", "2", "-3", "1.5", "x", "", "2020-02-30", "2021-01-31",
                                                          "9007199254740993", "1e3"])), max_size=80))
 def test_values_parsed_once_per_distinct_value_as_every_cell_would_be(values):
-    column = pd.Series(values, dtype="str", index=range(5, 5 + len(values)))
-    for parse in (lambda v: pd.to_numeric(v, errors="coerce"),
-                  lambda v: pd.to_datetime(v, format="%Y-%m-%d", errors="coerce")):
-        pd.testing.assert_series_equal(per_value(column, parse), parse(column))
+    for dtype in ("str", object):
+        column = pd.Series(values, dtype=dtype, index=range(5, 5 + len(values)))
+        for parse in (lambda v: pd.to_numeric(v, errors="coerce"),
+                      lambda v: pd.to_datetime(v, format="%Y-%m-%d", errors="coerce")):
+            pd.testing.assert_series_equal(per_value(column, parse), parse(column))
+    mixed = pd.Series([1, "2", 3.5, None] * 20, dtype=object)  # no Arrow type holds it: parsed cell by cell
+    pd.testing.assert_series_equal(per_value(mixed, pd.to_numeric), pd.to_numeric(mixed))
