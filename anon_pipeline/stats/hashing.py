@@ -144,7 +144,7 @@ class HashSet:
 
     def __init__(self) -> None:
         self._runs: list[np.ndarray] = []
-        #: Members added (an upper bound: a hash added twice counts twice) and the low-bits table, if built.
+        #: Members of the runs (an upper bound: two runs may hold one hash) and the low-bits table, if built.
         self._size = 0
         self._filter: np.ndarray | None = None
 
@@ -164,6 +164,7 @@ class HashSet:
             merged = np.concatenate([self._runs.pop(), newer])
             merged.sort(kind="stable")  # timsort: two sorted runs merge in linear time
             self._runs.append(distinct_sorted(merged))
+        self._size = sum(len(r) for r in self._runs)
 
     def contains(self, hashes: np.ndarray) -> np.ndarray:
         """A boolean mask: which of ``hashes`` are members."""
