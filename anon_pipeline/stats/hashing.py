@@ -131,7 +131,7 @@ def _hash_chunk(words: np.ndarray, start: np.ndarray, length: np.ndarray) -> np.
     return out
 
 
-#: Members up to which a ``HashSet`` keeps its low-bits table (at most 4 MB of booleans).
+#: Members up to which a ``HashSet`` keeps its low-bits table (at most 2 MB of booleans).
 _FILTERED = 1 << 16
 
 
@@ -155,7 +155,7 @@ class HashSet:
         run = distinct_sorted(run)
         self._runs.append(run)
         self._size += len(run)
-        if self._filter is not None and 16 * self._size <= len(self._filter):
+        if self._filter is not None and 8 * self._size <= len(self._filter):
             self._filter[run & _U(len(self._filter) - 1)] = True
         else:
             self._filter = None  # rebuilt, twice the size, when next needed: amortised linear
@@ -180,10 +180,10 @@ class HashSet:
         return self._search(hashes)
 
     def _low_bits(self) -> np.ndarray | None:
-        """Per pattern of the low bits, whether a member ends in it (16 to 64 patterns per member, so at most 1 in
-        16 absent hashes gets past it); None for a set too large to make it pay."""
+        """Per pattern of the low bits, whether a member ends in it (8 to 32 patterns per member, so at most 1 in 8
+        absent hashes gets past it); None for a set too large to make it pay."""
         if self._filter is None and self._size <= _FILTERED:
-            self._filter = np.zeros(1 << (self._size * 32 - 1).bit_length(), dtype=bool)
+            self._filter = np.zeros(1 << (self._size * 16 - 1).bit_length(), dtype=bool)
             for run in self._runs:
                 self._filter[run & _U(len(self._filter) - 1)] = True
         return self._filter
