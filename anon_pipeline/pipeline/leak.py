@@ -47,27 +47,29 @@ def _as_strings(values: pd.Series, distinct: bool | str = False) -> pa.Array:
     return arr if is_text(arr.type) else pc.cast(arr, pa.string())
 
 
-def candidate_hashes(columns: Iterable[pd.Series]) -> HashSet:
-    """Hashes of every normalised string a released cell could match an identifier value by (whole cells and
-    tokens): only input values among these can count in the leak check."""
-    found = HashSet()
+def candidate_values(columns: Iterable[pd.Series]) -> pa.Array:
+    """Every normalised string a released cell could match an identifier value by (whole cells and tokens),
+    distinct: only input values among these can count in the leak check."""
+    found = []
     for col in columns:
-        found.add(_candidates(col)[1])
-    return found
+        whole, tokens = _texts_of(pc.unique(arrow_column(col).drop_null()), col.dtype)
+        found += [whole] if tokens is None else [whole, pc.list_flatten(tokens)]
+    return pc.unique(pa.chunked_array([pc.cast(f, pa.large_string()) for f in found], type=pa.large_string()))
 
 
-def matching_cells(values: pd.Series, candidates: HashSet, tokens: bool = False) -> pd.Series:
-    """The distinct cells of ``values`` whose normalised value (or, with ``tokens``, one of whose tokens) is a
-    candidate: all that ``IdentifierIndex`` can use of an input column, so a pass over the input in batches keeps
-    only these (a few cells, not every identifier value)."""
-    distinct = _as_strings(values, distinct=True)
-    hit = candidates.contains(hash_strings(normalise(distinct)))
-    if tokens and len(distinct):
-        split = pc.split_pattern_regex(pc.utf8_lower(distinct), pattern=TOKEN_SPLIT)
-        token_hit = candidates.contains(hash_strings(pc.list_flatten(split)))
+def matching_cells(values: pd.Series, candidates: pa.Array, tokens: bool = False) -> pd.Series:
+    """The distinct cells of ``values`` whose normalised value (or, with ``tokens``, one of whose tokens) is one
+    of the ``candidates`` (``candidate_values``): all that ``IdentifierIndex`` can use of an input column, so a pass
+    over the input in batches keeps only these (a few cells, not every identifier value). Compared as strings
+    (Arrow's ``is_in``), not hashed: a look-up in a few candidates costs less than hashing each cell."""
+    cells = _as_strings(values, distinct="unless_key")
+    hit = pc.is_in(normalise(cells), value_set=candidates).to_numpy(zero_copy_only=False, writable=True)
+    if tokens and len(cells):
+        split = pc.split_pattern_regex(pc.utf8_lower(cells), pattern=TOKEN_SPLIT)
+        token_hit = pc.is_in(pc.list_flatten(split), value_set=candidates).to_numpy(zero_copy_only=False)
         parents = pc.list_parent_indices(split).to_numpy(zero_copy_only=False)
         hit[parents[token_hit]] = True
-    return pd.Series(distinct.filter(pa.array(hit)).to_pylist(), dtype="str")
+    return pd.Series(pc.unique(cells.filter(pa.array(hit))).to_pylist(), dtype="str")
 
 
 @dataclass
@@ -92,20 +94,27 @@ def _counted_candidates(counts: pd.Series) -> tuple[np.ndarray, np.ndarray, np.n
     return _candidates_of(arrow_column(pd.Series(present.index)), present.to_numpy(dtype=np.int64), counts.index.dtype)
 
 
-def _candidates_of(distinct: pa.Array, counts: np.ndarray, dtype) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    # Distinct values made text after counting (cheaper); two that print the same count as two cells.
+def _texts_of(distinct: pa.Array, dtype) -> tuple[pa.Array, pa.ListArray | None]:
+    """(each distinct cell normalised, the tokens of each, None for a column of numbers, dates or booleans): the
+    strings an identifier value is compared with. Distinct values are made text after counting (cheaper); two
+    that print the same count as two cells."""
     if not is_text(distinct.type):
         distinct = pc.cast(distinct, pa.string())
-    whole = np.arange(len(distinct), dtype=np.int64)
-    norm = hash_strings(normalise(distinct))
     # Numbers, dates and booleans have no inner tokens: comparing whole cells is enough.
     kind = dtype.categories.dtype if isinstance(dtype, pd.CategoricalDtype) else dtype
     if not (pd.api.types.is_string_dtype(kind) or pd.api.types.is_object_dtype(kind)):
-        return whole, norm, counts
-    tokens = pc.split_pattern_regex(pc.utf8_lower(distinct), pattern=TOKEN_SPLIT)
+        return normalise(distinct), None
+    return normalise(distinct), pc.split_pattern_regex(pc.utf8_lower(distinct), pattern=TOKEN_SPLIT)
+
+
+def _candidates_of(distinct: pa.Array, counts: np.ndarray, dtype) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    whole, tokens = _texts_of(distinct, dtype)
+    cells, hashes = np.arange(len(whole), dtype=np.int64), hash_strings(whole)
+    if tokens is None:
+        return cells, hashes, counts
     parent = pc.list_parent_indices(tokens).to_numpy(zero_copy_only=False).astype(np.int64)
     flat = hash_strings(pc.list_flatten(tokens))
-    return np.concatenate([whole, parent]), np.concatenate([norm, flat]), counts
+    return np.concatenate([cells, parent]), np.concatenate([hashes, flat]), counts
 
 
 def _own_values(values: pd.Series) -> np.ndarray:

@@ -12,18 +12,20 @@ hint names a policy setting that accepts this very file, phrased ``set <field>: 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pandera.pandas as pa
+import pyarrow
 import pyarrow.compute as pc
 from pandera.errors import SchemaErrors
 
 from anon_pipeline.errors import RawSchemaError
 from anon_pipeline.policy.model import ColumnSpec, Policy, Role
-from anon_pipeline.stats.hashing import UniqueTracker, arrow_column, hash_rows, mostly_distinct
+from anon_pipeline.stats.hashing import (UniqueTracker, arrow_column, hash_rows, is_text, mostly_distinct,
+                                         string_bytes)
 
 _DTYPES = {"str": "str", "int": "Int64", "float": "Float64", "date": "datetime64[ns]",
            "datetime": "datetime64[ns]", "bool": "boolean"}
@@ -61,7 +63,7 @@ def _coerce(name: str, spec: ColumnSpec, values: pd.Series, problems: list[dict]
         as_str = values.astype("str").where(present)
         if spec.pattern is None and not _released(spec):
             return as_str  # nothing checks its form and none of it is released: lost digits harm nothing
-        looks_scientific = pd.Series(text_rule(as_str, lambda v: v.str.match(_SCIENTIFIC)), index=values.index)
+        looks_scientific = _looks_scientific(as_str)
         if spec.pattern is not None and looks_scientific.any():  # a pattern that accepts such values wants them
             looks_scientific[looks_scientific] = ~as_str[looks_scientific].str.fullmatch(spec.pattern).astype(bool)
         if looks_scientific.any():
@@ -71,7 +73,7 @@ def _coerce(name: str, spec: ColumnSpec, values: pd.Series, problems: list[dict]
             as_str = as_str.where(~looks_scientific)
         return as_str
     if spec.dtype in ("int", "float"):
-        numbers = pd.to_numeric(values, errors="coerce")
+        numbers = per_value(values, lambda v: pd.to_numeric(v, errors="coerce"))
         bad = numbers.isna() & present
         if spec.dtype == "int":
             # Beyond int64 a number cannot be stored (pandas would raise): its own rule, and then missing.
@@ -85,7 +87,7 @@ def _coerce(name: str, spec: ColumnSpec, values: pd.Series, problems: list[dict]
         return numbers.where(~bad).astype(_DTYPES[spec.dtype])
     if spec.dtype in ("date", "datetime"):
         fmt = spec.date_format or ("%Y-%m-%d" if spec.dtype == "date" else "ISO8601")
-        parsed = pd.to_datetime(values, format=fmt, errors="coerce")
+        parsed = per_value(values, lambda v: pd.to_datetime(v, format=fmt, errors="coerce"))
         bad = parsed.isna() & present
         if bad.any():
             hint = None
@@ -139,6 +141,55 @@ def text_rule(values: pd.Series, rule: Callable[[pd.Series], pd.Series]) -> np.n
     per_value = np.append(per_value, False)  # the code of a missing cell
     codes = encoded.indices.fill_null(len(encoded.dictionary)).to_numpy(zero_copy_only=False)
     return per_value[codes]
+
+
+def per_value(values: pd.Series, parse: Callable[[pd.Series], pd.Series]) -> pd.Series:
+    """``parse`` (vectorised, value by value, missing to missing) of a text column, computed once per distinct
+    value and spread back to the rows (index kept): a date or number column of a CSV repeats its values."""
+    try:
+        arr = arrow_column(values)
+    except (pyarrow.ArrowInvalid, pyarrow.ArrowTypeError):  # Python objects of mixed types
+        return parse(values)
+    if not is_text(arr.type) or mostly_distinct(arr.drop_null()):
+        return parse(values)
+    encoded = pc.dictionary_encode(arr)
+    distinct = encoded.dictionary
+    if arr.null_count:  # parsed with the values, as the type pandas infers depends on whether one is missing
+        distinct = pyarrow.concat_arrays([distinct, pyarrow.nulls(1, distinct.type)])
+    parsed = parse(pd.Series(distinct, dtype=values.dtype))
+    codes = encoded.indices.fill_null(len(encoded.dictionary)).to_numpy(zero_copy_only=False)
+    return parsed.take(codes).set_axis(values.index)
+
+
+def _looks_scientific(values: pd.Series) -> pd.Series:
+    """Text cells that hold a number in scientific notation (``_SCIENTIFIC``). The regex runs only on cells that
+    could match: at least 3 bytes starting with a sign or a digit (ASCII, or a byte of a non-ASCII character, which
+    may be another script's digit), in a column that holds an "e" or "E" somewhere."""
+    arr = arrow_column(values)
+    if not is_text(arr.type):
+        return pd.Series(text_rule(values, lambda v: v.str.match(_SCIENTIFIC)), index=values.index)
+    found = np.zeros(len(values), dtype=bool)
+    offsets, data = string_bytes(arr)
+    if not len(data):
+        return pd.Series(found, index=values.index)
+    # Cheapest test first: most text columns fail on the first byte; numbers without an "e" on the next one.
+    maybe = _SCIENTIFIC_FIRST[np.take(data, offsets[:-1], mode="clip")]
+    if arr.null_count:
+        maybe &= arr.is_valid().to_numpy(zero_copy_only=False)
+    text = data.tobytes() if maybe.any() else b""
+    if not (b"e" in text or b"E" in text):
+        return pd.Series(found, index=values.index)
+    maybe &= np.diff(offsets) >= 3  # (also rules out an empty cell, whose "first byte" above is another's)
+    if maybe.any():
+        found[maybe] = text_rule(values[maybe], lambda v: v.str.match(_SCIENTIFIC))
+    return pd.Series(found, index=values.index)
+
+
+#: The first bytes a cell in scientific notation can start with: a sign, an ASCII digit or (another script's
+#: digit) the first byte of a non-ASCII character.
+_SCIENTIFIC_FIRST = np.zeros(256, dtype=bool)
+_SCIENTIFIC_FIRST[list(b"+-0123456789")] = True
+_SCIENTIFIC_FIRST[0x80:] = True
 
 
 def raw_schema(policy: Policy, unique: bool = True) -> pa.DataFrameSchema:
@@ -236,15 +287,24 @@ class RawValidation:
     added, summed per (column, rule). Rules that span rows hold across batches: ``unique`` (values hashed,
     ``UniqueTracker``: 8 bytes per distinct value), no repeated rows (rows hashed, when
     ``source.duplicate_rows: error``) and at least one data row. With ``whole_file`` (one batch that is the
-    whole file) repeated rows are compared directly, and only when no ``unique`` column rules them out. ``trusted``:
+    whole file) repeated rows are compared directly, and only when no ``unique`` column rules them out.
+
+    ``reread`` (the same batches again, from the file) lets the batches skip hashing rows where a ``unique``
+    column may rule repeated rows out: two equal rows hold equal values in it, so a column declared unique that
+    ends up with no missing and no repeated value proves there are none. Only when none does are the rows
+    hashed, in a second pass at the end (the file is then broken anyway, and the count stays exact). ``trusted``:
     every rule is known to hold for this content (``pipeline.raw_checked``), so batches are only typed."""
 
-    def __init__(self, policy: Policy, file: str | Path, whole_file: bool = False, trusted: bool = False) -> None:
+    def __init__(self, policy: Policy, file: str | Path, whole_file: bool = False,
+                 reread: Callable[[], Iterable[pd.DataFrame]] | None = None, trusted: bool = False) -> None:
         self.policy, self.file, self.whole_file, self.trusted = policy, file, whole_file, trusted
         self.rows = 0
         self.unique = {name: UniqueTracker() for name, spec in policy.columns.items()
                        if spec.unique and spec.role is not Role.drop and not trusted}
+        #: Per ``unique`` column, whether every value added so far was present (not missing, nor made missing).
+        self._complete = dict.fromkeys(self.unique, True)
         self._rows = None if whole_file or trusted or policy.source.duplicate_rows != "error" else UniqueTracker()
+        self._reread = reread if self._rows is not None and self.unique else None
         self._repeated_rows = 0
         self._schema = raw_schema(policy, unique=False)
         self._problems: dict[tuple[str, str], dict] = {}
@@ -266,7 +326,8 @@ class RawValidation:
             return typed
         for name, tracker in self.unique.items():
             tracker.add(typed[name])
-        if self._rows is not None:
+            self._complete[name] = self._complete[name] and not typed[name].isna().any()
+        if self._rows is not None and self._reread is None:
             self._rows.add_hashes(hash_rows(frame))
         elif self.whole_file and self.policy.source.duplicate_rows == "error" and not any(
                 tracker.duplicates == 0 and typed[name].notna().all() for name, tracker in self.unique.items()):
@@ -307,10 +368,21 @@ class RawValidation:
         for name, tracker in self.unique.items():
             if tracker.duplicates:
                 problems.append(_problem(name, "unique", tracker.duplicates, _UNIQUE_HINT))
-        repeated = self._rows.repeats if self._rows is not None else self._repeated_rows
+        repeated = self._repeated() if self._rows is not None else self._repeated_rows
         if repeated:
             problems.append(_problem("*", _REPEATED_ROWS[0], repeated, _REPEATED_ROWS[1]))
         return problems
+
+    def _repeated(self) -> int:
+        """Rows equal to an earlier row, by their hashes (hashed now, from ``reread``, if ``add`` skipped them)."""
+        assert self._rows is not None
+        if self._reread is not None:
+            if any(self._complete[name] and not tracker.duplicates for name, tracker in self.unique.items()):
+                return 0
+            for frame in self._reread():
+                self._rows.add_hashes(hash_rows(frame))
+            self._reread = None
+        return self._rows.repeats
 
     def finish(self) -> None:
         """Raise the problems of every batch added, if any."""

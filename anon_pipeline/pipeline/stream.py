@@ -161,7 +161,8 @@ def typed_batches(src: SourceFile, policy: Policy, rows_per_batch: int, trusted:
     every batch is still validated, so the error raised at the end counts the rows of the whole file (and the
     rules that span batches, ``unique`` and repeated rows, are checked by hashes). ``trusted``: the rules are
     known to hold for this content (``pipeline.raw_checked``), the batches are only typed."""
-    validation = RawValidation(policy, src.path, trusted=trusted)
+    validation = RawValidation(policy, src.path, reread=lambda: read_batches(src, policy, rows_per_batch),
+                               trusted=trusted)
     for batch in read_batches(src, policy, rows_per_batch):
         typed = validation.add(batch)
         if not validation.broken:
@@ -404,13 +405,13 @@ def leak_view(src: SourceFile, qi: StagedTable, policy: Policy, rows_per_batch: 
     over those columns of the source) and the kept columns' own values (from the qi table, typed), keeping only
     those that equal a released cell or one of its tokens. ``check_no_identifier_leak`` gives the same answer on
     this view as on the whole input, at the memory of the few matches."""
-    from anon_pipeline.pipeline.leak import candidate_hashes, matching_cells
+    from anon_pipeline.pipeline.leak import candidate_values, matching_cells
 
     # The released columns' distinct values are all the candidates need (``released``: the rows, or per column
     # the value counts, indexed by the values).
     columns = ({c: released[c] for c in released.columns} if isinstance(released, pd.DataFrame) else
                {c: pd.Series(counts.index[counts.index.notna()]) for c, counts in released.items()})
-    candidates = candidate_hashes(values for c, values in columns.items() if c != GUID)
+    candidates = candidate_values(values for c, values in columns.items() if c != GUID)
     identifiers = [c for c in policy.identifiers if c in policy.columns]
     own = [c for c in policy.kept_columns if policy.columns[c].role is not Role.identifier]
     kept: dict[str, list[pd.Series]] = {c: [] for c in [*identifiers, *own]}

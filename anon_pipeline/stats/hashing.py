@@ -49,20 +49,30 @@ def hash_strings(values: pa.Array | pa.ChunkedArray) -> np.ndarray:
     if not is_text(values.type):
         raise TypeError(f"hash_strings takes Arrow strings, not {values.type}")
     n = len(values)
-    offset_type = np.int64 if pa.types.is_large_string(values.type) else np.int32
-    offsets = np.frombuffer(values.buffers()[1], dtype=offset_type, count=n + 1,
-                            offset=values.offset * np.dtype(offset_type).itemsize).astype(np.int64)
-    lo, hi = int(offsets[0]), int(offsets[-1])
+    offsets, raw = string_bytes(values)
     # The bytes, padded so that every string's last word can be read as a whole 8 bytes (then masked).
-    data = np.zeros(hi - lo + 8, dtype=np.uint8)
-    if values.buffers()[2] is not None:
-        data[:hi - lo] = np.frombuffer(values.buffers()[2], dtype=np.uint8)[lo:hi]
+    data = np.zeros(len(raw) + 8, dtype=np.uint8)
+    data[:len(raw)] = raw
     words = np.ndarray(shape=(len(data) - 7,), dtype="<u8", buffer=data, strides=(1,))
     out = np.empty(n, dtype=_U)
     for first in range(0, n, _CHUNK):
-        bounds = offsets[first:min(n, first + _CHUNK) + 1] - lo
+        bounds = offsets[first:min(n, first + _CHUNK) + 1]
         out[first:first + len(bounds) - 1] = _hash_chunk(words, bounds[:-1], np.diff(bounds))
     return out
+
+
+def string_bytes(values: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    """(n + 1 offsets, from 0, as int64; the UTF-8 bytes) of a string or large_string array, read in place from
+    its Arrow buffers: string ``i`` is ``data[offsets[i]:offsets[i + 1]]`` (a null's bytes are unspecified). Both
+    read-only, and copied only where they must be (fresh arrays of a batch's size cost more than the reading)."""
+    n = len(values)
+    offset_type = np.int64 if pa.types.is_large_string(values.type) else np.int32
+    offsets = np.frombuffer(values.buffers()[1], dtype=offset_type, count=n + 1,
+                            offset=values.offset * np.dtype(offset_type).itemsize).astype(np.int64, copy=False)
+    lo, hi = int(offsets[0]), int(offsets[-1])
+    data = values.buffers()[2]
+    return offsets - lo if lo else offsets, (np.frombuffer(data, dtype=np.uint8)[lo:hi] if data is not None
+                                             else np.zeros(0, dtype=np.uint8))
 
 
 #: Strings still folding below which the rest of each is folded on its own (see ``_fold_words``).
@@ -121,29 +131,64 @@ def _hash_chunk(words: np.ndarray, start: np.ndarray, length: np.ndarray) -> np.
     return out
 
 
+#: Members up to which a ``HashSet`` keeps its low-bits table (at most 2 MB of booleans).
+_FILTERED = 1 << 16
+
+
 class HashSet:
     """A growing set of 64-bit hashes, 8 bytes per distinct member: ``add`` as often as needed, ``contains``
     looks up many at once. Members are kept in sorted runs whose sizes at least double from the newest to the
     oldest (runs of similar size are merged), so adding n hashes in any batches costs n log n and a look-up
-    searches at most log n runs."""
+    searches at most log n runs. A small set (up to ``_FILTERED`` members) also keeps a table of the low bits of its
+    members, which rules most absent hashes out with one look-up each, before the binary searches."""
 
     def __init__(self) -> None:
         self._runs: list[np.ndarray] = []
+        #: Members of the runs (an upper bound: two runs may hold one hash) and the low-bits table, if built.
+        self._size = 0
+        self._filter: np.ndarray | None = None
 
     def add(self, hashes: np.ndarray) -> None:
         run = np.sort(np.asarray(hashes, dtype=_U))
         if not len(run):
             return
-        self._runs.append(distinct_sorted(run))
+        run = distinct_sorted(run)
+        self._runs.append(run)
+        self._size += len(run)
+        if self._filter is not None and 8 * self._size <= len(self._filter):
+            self._filter[run & _U(len(self._filter) - 1)] = True
+        else:
+            self._filter = None  # rebuilt, twice the size, when next needed: amortised linear
         while len(self._runs) > 1 and len(self._runs[-2]) <= 2 * len(self._runs[-1]):
             newer = self._runs.pop()
             merged = np.concatenate([self._runs.pop(), newer])
             merged.sort(kind="stable")  # timsort: two sorted runs merge in linear time
             self._runs.append(distinct_sorted(merged))
+        self._size = sum(len(r) for r in self._runs)
 
     def contains(self, hashes: np.ndarray) -> np.ndarray:
         """A boolean mask: which of ``hashes`` are members."""
         hashes = np.asarray(hashes, dtype=_U)
+        found = np.zeros(len(hashes), dtype=bool)
+        if not self._runs:
+            return found
+        table = self._low_bits()
+        if table is not None:
+            maybe = np.flatnonzero(table[hashes & _U(len(table) - 1)])
+            found[maybe] = self._search(hashes[maybe])
+            return found
+        return self._search(hashes)
+
+    def _low_bits(self) -> np.ndarray | None:
+        """Per pattern of the low bits, whether a member ends in it (8 to 32 patterns per member, so at most 1 in 8
+        absent hashes gets past it); None for a set too large to make it pay."""
+        if self._filter is None and self._size <= _FILTERED:
+            self._filter = np.zeros(1 << (self._size * 16 - 1).bit_length(), dtype=bool)
+            for run in self._runs:
+                self._filter[run & _U(len(self._filter) - 1)] = True
+        return self._filter
+
+    def _search(self, hashes: np.ndarray) -> np.ndarray:
         found = np.zeros(len(hashes), dtype=bool)
         for run in self._runs:
             at = np.minimum(np.searchsorted(run, hashes), len(run) - 1)

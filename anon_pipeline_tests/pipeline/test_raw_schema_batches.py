@@ -16,9 +16,13 @@ def _problems(error: RawSchemaError) -> set[tuple]:
     return {(p["column"], p["rule"], p["n_rows"], p["hint"]) for p in error.problems}
 
 
-def _batched(frame: pd.DataFrame, policy, size: int) -> tuple[pd.DataFrame | None, set[tuple] | None]:
-    validation = RawValidation(policy, "in.csv")
-    parts = [validation.add(frame.iloc[start:start + size]) for start in range(0, max(len(frame), 1), size)]
+def _batched(frame: pd.DataFrame, policy, size: int, reread: bool = False
+             ) -> tuple[pd.DataFrame | None, set[tuple] | None]:
+    def batches():
+        return (frame.iloc[start:start + size] for start in range(0, max(len(frame), 1), size))
+
+    validation = RawValidation(policy, "in.csv", reread=batches if reread else None)
+    parts = [validation.add(batch) for batch in batches()]
     try:
         validation.finish()
     except RawSchemaError as exc:
@@ -63,6 +67,42 @@ def test_every_rule_counts_the_whole_files_rows(policy, frame):
     assert rules[("weight", "dtype float")] == 2
     for size in (1, 7, 25):
         assert _batched(broken, policy, size) == (None, whole)
+        assert _batched(broken, policy, size, reread=True) == (None, whole)
+
+
+def test_repeated_rows_counted_exactly_when_the_unique_column_does_not_rule_them_out(policy, frame):
+    """With ``reread``, rows are hashed only once no ``unique`` column can rule repeated rows out: then in a second
+    pass, and the counts are those of the whole file."""
+    passes = []
+
+    def validate(table: pd.DataFrame, size: int) -> dict[tuple[str, str], int]:
+        def batches():
+            passes.append(size)
+            return (table.iloc[start:start + size] for start in range(0, len(table), size))
+
+        validation = RawValidation(policy, "in.csv", reread=batches)
+        for batch in batches():
+            validation.add(batch)
+        return {(p["column"], p["rule"]): p["n_rows"] for p in validation.problems()}
+
+    repeated = pd.concat([frame, frame.iloc[[3, 40, 41, 3]]], ignore_index=True)   # four repeated rows
+    assert validate(frame, 7) == {} and passes == [7]   # unique column unique: one pass, no row hashed
+    for size in (1, 7, 64):
+        passes.clear()
+        problems = validate(repeated, size)
+        assert problems[("*", "no duplicated rows")] == 4 and passes == [size, size]
+        assert problems[("national_insurance_number", "unique")] == 7
+    # The unique column unique but missing in some rows: equal rows are possible, so they are compared.
+    blank = pd.concat([frame, frame.iloc[[5, 5]]], ignore_index=True)
+    blank.loc[[5, 60, 61], "national_insurance_number"] = None
+    _, whole = _whole(blank, policy)
+    assert ("*", "no duplicated rows", 2) in {p[:3] for p in whole}
+    assert _batched(blank, policy, 7, reread=True) == (None, whole)
+    # Different rows with a repeated unique value: one pass more, and no repeated row.
+    twin = frame.copy()
+    twin.loc[9, "national_insurance_number"] = twin.loc[8, "national_insurance_number"]
+    passes.clear()
+    assert validate(twin, 7) == {("national_insurance_number", "unique"): 2} and passes == [7, 7]
 
 
 def test_missing_columns_and_no_rows(policy, frame):

@@ -5,6 +5,7 @@ import pandas as pd
 import pyarrow as pa
 from hypothesis import given, strategies as st
 
+from anon_pipeline.stats import hashing
 from anon_pipeline.stats.hashing import HashSet, UniqueTracker, hash_rows, hash_strings
 
 
@@ -51,6 +52,23 @@ def test_hash_set_membership_over_many_additions():
     assert members.contains(added).all() and not members.contains(others).any()
     assert len(members) == 5000
     assert not HashSet().contains(added).any()
+
+
+def test_hash_set_membership_is_the_same_below_and_above_its_low_bits_table(monkeypatch):
+    # A small set rules hashes out by their low bits first: same answers while it grows past the table's limit
+    # (hashes sharing their low bits with a member, and a member queried before and after each addition).
+    monkeypatch.setattr(hashing, "_FILTERED", 300)
+    rng = np.random.default_rng(4)
+    members, added = HashSet(), []
+    for size in (1, 5, 40, 100, 200, 400):
+        batch = rng.integers(0, 2**64, size, dtype=np.uint64)
+        members.add(batch)
+        added.append(batch)
+        known = np.concatenate(added)
+        near = known ^ (np.uint64(1) << np.uint64(40))  # same low bits, not members
+        queried = np.concatenate([known, near, rng.integers(0, 2**64, 5000, dtype=np.uint64)])
+        found = members.contains(queried)
+        assert found[:len(known)].all() and not found[len(known):].any()
 
 
 def test_unique_tracker_and_row_hashes_count_as_pandas_does_in_any_batches():
