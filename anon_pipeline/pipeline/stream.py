@@ -399,12 +399,13 @@ def plan_key_tables(policy: Policy, plan: dict[str, Any]) -> dict[str, pd.DataFr
 
 # ---- the leak check's view of the input ----------------------------------------------------------------------------
 
-def leak_view(src: SourceFile, qi: StagedTable, policy: Policy, rows_per_batch: int,
+def leak_view(src: SourceFile, own_values: dict[str, pd.Series], policy: Policy, rows_per_batch: int,
               released: pd.DataFrame | dict[str, pd.Series]) -> pd.DataFrame:
     """The input cells the identifier-leak check can match against ``released``: the identifier values (one pass
-    over those columns of the source) and the kept columns' own values (from the qi table, typed), keeping only
-    those that equal a released cell or one of its tokens. ``check_no_identifier_leak`` gives the same answer on
-    this view as on the whole input, at the memory of the few matches."""
+    over those columns of the source) and the kept columns' own values (``own_values``: each kept column's
+    distinct values in the qi table, typed; the check reads only which values a column holds), keeping only those
+    that equal a released cell or one of its tokens. ``check_no_identifier_leak`` gives the same answer on this
+    view as on the whole input, at the memory of the few matches."""
     from anon_pipeline.pipeline.leak import candidate_values, matching_cells
 
     # The released columns' distinct values are all the candidates need (``released``: the rows, or per column
@@ -419,8 +420,7 @@ def leak_view(src: SourceFile, qi: StagedTable, policy: Policy, rows_per_batch: 
         for batch in read_batches(src, policy, rows_per_batch, columns=identifiers):
             for c in identifiers:
                 kept[c].append(matching_cells(batch[c], candidates))
-    for bucket in qi.buckets(columns=own, sort_by=None):
-        for c in own:
-            kept[c].append(matching_cells(bucket[c], candidates, tokens=True))
+    for c in own:
+        kept[c].append(matching_cells(own_values[c], candidates, tokens=True))
     return pd.concat({c: pd.concat(parts, ignore_index=True) if parts else pd.Series(dtype="str")
                       for c, parts in kept.items()}, axis=1)
