@@ -17,6 +17,7 @@ from anon_pipeline.defs.resources import AnonSettings, DaskCluster
 from anon_pipeline.defs.results import check_result, to_metadata
 from anon_pipeline.errors import BlockingCheckFailed
 from anon_pipeline.pipeline.graph import Check, Markdown, Run, Stage, stage_graph
+from anon_pipeline.pipeline.memory import release_freed_memory
 from anon_pipeline.policy.model import Policy
 
 
@@ -70,6 +71,7 @@ def _asset(policy: Policy, stage: Stage, partitions: dg.PartitionsDefinition | N
                   engine=cluster.engine, scheduler=cluster.scheduler_address)
         try:
             produced = stage.fn(run, **inputs)
+            release_freed_memory()
         except BlockingCheckFailed as exc:
             raise dg.Failure(description=str(exc)) from None
         for name, out in produced.items():
@@ -108,6 +110,7 @@ def _asset_check(policy: Policy, check: Check, partitions: dg.PartitionsDefiniti
         run = Run(policy, workdir=anon.workdir, partition=_partition(context.op_execution_context))
         value = inputs.pop(check.on)
         outcomes = check.fn(run, value, **inputs)
+        release_freed_memory()
         run.record(value, outcomes)  # the release asset, in this process, need not measure them again
         for outcome in outcomes:
             yield check_result(outcome, context, asset_key=checked, check_name=outcome.name)

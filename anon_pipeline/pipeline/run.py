@@ -21,6 +21,7 @@ from pydantic import ValidationError
 
 from anon_pipeline.errors import BlockingCheckFailed, PolicyError, raises_typed
 from anon_pipeline.pipeline.checks import CheckOutcome
+from anon_pipeline.pipeline.memory import release_freed_memory
 from anon_pipeline.pipeline.graph import Check, Run, blocked, stage_graph
 from anon_pipeline.pipeline.staged import StagedTable
 from anon_pipeline.workdir import make_dir
@@ -147,6 +148,7 @@ def walk(run: Run) -> tuple[dict[str, Any], list[CheckOutcome]]:
             continue
         try:
             produced = stage.fn(run, **{name: values[name] for name in stage.inputs})
+            release_freed_memory()
         except BlockingCheckFailed:
             # Only the release stage raises it: its own re-run of the checks failed, so nothing was written.
             stopped.update(o.name for o in stage.outputs)
@@ -160,6 +162,7 @@ def walk(run: Run) -> tuple[dict[str, Any], list[CheckOutcome]]:
                     deferred.setdefault(check.proven_by, []).append(check)
                     continue
                 found = check.fn(run, values[name], **{e: values[e] for e in check.extra})
+                release_freed_memory()
                 outcomes.extend(found)
                 run.record(values[name], found)
                 if blocked(found):
