@@ -23,8 +23,9 @@ must agree. Needs the ``bench`` extra (duckdb, polars).
 1e7 rows: ``--sizes 1e5 1e6 1e7`` (0.35 GiB of parquet input, made by the streaming generator in about 11 s of CPU
 with 0.26 GiB peak RSS, the same as at 1e6 rows; printed per size and in the JSON line as ``inputs``; kept across
 runs with ``--data-dir``). run_policy and Dagster run the streaming engine (batches of ``source.batch_rows``,
-250,000 by default); the reports and privacy checks still read the anonymised and qi tables whole (as categoricals),
-so their memory grows with the rows: give 1e7 a ``--timeout`` of several minutes.
+250,000 by default); the reports and checks read counts of the staged tables (taken by the passes that write them),
+whose memory grows with the distinct rows (about the rows on the raw side): give 1e7 a ``--timeout`` of several
+minutes.
 
 Targets (issue 9): at 1e6 rows run_policy <= 2x the pandas script's wall time and <= 1.5 GiB; at 1e7 <= 120 s
 and <= 2 GiB; time growth exponent <= 1.1; Dagster <= 1.3x run_policy at 1e6.
