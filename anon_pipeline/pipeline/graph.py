@@ -29,6 +29,7 @@ from anon_pipeline.dp.aggregates import write_dp_aggregates
 from anon_pipeline.dp.ledger import charge_plan
 from anon_pipeline.errors import InputDataError
 from anon_pipeline.pipeline.anonymise import Anonymised, anonymised_schema, plan_summary
+from anon_pipeline.pipeline.as_written import AsWritten, Batchwise, judged
 from anon_pipeline.pipeline.checks import (CheckOutcome, check_anonymised_schema, check_no_identifier_leak,
                                            check_privacy_targets, check_schema, k_quasi_identifier_outputs,
                                            measured_columns,
@@ -43,7 +44,7 @@ from anon_pipeline.pipeline.qi_table import GUID, guid_column, qi_schema
 from anon_pipeline.pipeline.raw_checked import passed_before, record_passed
 from anon_pipeline.pipeline.source import SourceFile, resolve_source
 from anon_pipeline.pipeline.staged import StagedTable, is_staged
-from anon_pipeline.pipeline.table_counts import CountsAsWritten, staged_counts
+from anon_pipeline.pipeline.table_counts import staged_counts
 from anon_pipeline.pipeline.stream import (apply_streaming, engine_blockers, fit_streaming, leak_view,
                                            plan_key_tables, run_in_memory, stage_frame, stream_qi_table,
                                            typed_batches)
@@ -141,7 +142,9 @@ class Run:
         measured = measured_columns(self.policy)
         return [self.policy.output_name(c) for c in measured] if names == "output" else measured
 
-    def keep_counts(self, table: StagedTable, counts: TableCounts) -> None:
+    def keep_counts(self, table: StagedTable, counts: TableCounts | None) -> None:
+        if counts is None:
+            return
         # Few distinct rows stay in memory for the next stage; many (the raw side: about one per row) are read back
         # from their sealed copy when asked for again, rather than held through the release.
         small = counts.joint is not None and len(counts.joint.frame) <= _KEPT_DISTINCT_ROWS
@@ -262,15 +265,15 @@ def _qi_table(run: Run, raw: dict) -> dict[str, Any]:
     # The counts and the schema of the qi table, judged as its pass writes it (not for a table the hold-out
     # replaces below).
     schema = qi_schema(policy)
-    written = _AsWritten(run, "input", {"qi_table_schema": lambda batch: check_schema("qi_table", batch, schema)},
-                         across_batches=True) if not evaluated else None
+    checks = {"qi_table_schema": lambda batch: check_schema("qi_table", batch, schema)}
+    written = AsWritten(run.measured("input"), checks, across_batches=True) if not evaluated else None
     src = SourceFile(**raw)
     # Dagster ran the raw_schema check as a step of its own: on the content it passed, the rules hold.
     trusted = passed_before(run.staging_dir, src, run.policy)
     table, contract = _engine(run).qi_table(src, policy, run.staging_dir, run.rows_per_batch, watch=written,
                                             trusted=trusted)
     if written is not None:
-        written.finish(table)
+        run.keep_counts(table, written.finish(table))
     out: dict[str, Out] = {}
     input_rows = table.rows
     if evaluated:
@@ -312,10 +315,10 @@ def _anonymise(run: Run, qi_table: dict, control: dict | None = None) -> dict[st
     else:
         folder = run.dirs.key_tables / plan_id
     if not blockers:
-        written = _AsWritten(run, "output", {
+        written = AsWritten(run.measured("output"), {
             "anonymised_schema": lambda batch: check_anonymised_schema(batch, run.policy)})
         anonymised, before_group_steps = _engine(run).apply(qi, run.policy, result, run.staging_dir, watch=written)
-        written.finish(anonymised)
+        run.keep_counts(anonymised, written.finish(anonymised))
     run.fitted = result
     # Rows in minus rows out (a replayed plan's own rows_in counts the rows it was fitted on, not these).
     suppressed = max(0, qi.rows - anonymised.rows)
@@ -356,44 +359,6 @@ class _Streaming:
     def apply(self, qi: StagedTable, policy: Policy, fitted: Anonymised, staging: Path, watch=None
               ) -> tuple[StagedTable, StagedTable | None]:
         return apply_streaming(qi, policy, fitted, staging, watch=watch)
-
-
-class _AsWritten:
-    """What the pass that writes a table judges of it on the way, so that no stage or check reads the table again
-    for it: its counts (sealed beside it, ``CountsAsWritten``) and batchwise checks (recorded in its descriptor,
-    read by ``_judged``). A pass that never shows it a batch (the Dask engine's) leaves both to be measured later,
-    from the table. ``across_batches``: the batches are not whole GUID buckets (the qi pass's source batches), so
-    a check's GUID uniqueness holds table-wide only if no two batches share a GUID (``GuidPrefixes``), else the
-    check is left to read the table."""
-
-    def __init__(self, run: Run, names: str, checks: dict[str, Callable[[pd.DataFrame], CheckOutcome]] | None = None,
-                 across_batches: bool = False) -> None:
-        self.run = run
-        self.counts = CountsAsWritten(run.measured(names))
-        self.checks = {name: Batchwise(check) for name, check in (checks or {}).items()}
-        self.prefixes = GuidPrefixes() if across_batches and self.checks else None
-
-    def __call__(self, batch: pd.DataFrame) -> None:
-        self.counts.add(batch)
-        for check in self.checks.values():
-            check.add(batch)
-        if self.prefixes is not None and GUID in batch.columns:
-            self.prefixes.add(batch[GUID])
-
-    def finish(self, table: StagedTable) -> None:
-        # The GUIDs' prefixes are let go before the counts are merged: the two peaks do not add up.
-        distinct = self.prefixes is None or self.prefixes.distinct()
-        self.prefixes = None
-        counts = self.counts.seal(table)
-        if counts is None:
-            return  # shown no batch, or not the whole table
-        self.run.keep_counts(table, counts)
-        if not distinct:
-            return
-        for name, check in self.checks.items():
-            outcome = check.outcome()
-            table.checked[name] = {"passed": outcome.passed, "description": outcome.description,
-                                   "metadata": outcome.metadata}
 
 
 def _attacks(run: Run, fitted: Anonymised, qi: StagedTable, control: dict | None) -> dict[str, Out]:
@@ -467,57 +432,12 @@ def _release(run: Run, raw: dict, qi_table: dict, contract: dict | None, anonymi
 
 # ---- checks ----------------------------------------------------------------------------------------------------
 
-class Batchwise:
-    """A schema check judged batch by batch: the first broken batch's outcome, else one passing outcome counting
-    every row (a staged table's buckets hold equal GUIDs together, so uniqueness holds table-wide)."""
-
-    def __init__(self, check: Callable[[pd.DataFrame], CheckOutcome]) -> None:
-        self.check = check
-        self.rows = 0
-        self._last: CheckOutcome | None = None
-
-    @property
-    def broken(self) -> bool:
-        return self._last is not None and not self._last.passed
-
-    def add(self, batch: pd.DataFrame) -> None:
-        if self.broken:
-            return  # the first broken batch says what is wrong
-        self._last = self.check(batch)
-        self.rows += len(batch)
-
-    def outcome(self) -> CheckOutcome:
-        last = self._last
-        assert last is not None, "a staged table yields at least one (maybe empty) batch"
-        if not last.passed:
-            return last
-        return CheckOutcome(last.name, True, True, last.description, {**last.metadata, "rows": self.rows})
-
-
-def _batchwise(batches: Iterable[pd.DataFrame], check: Callable[[pd.DataFrame], CheckOutcome]) -> list[CheckOutcome]:
-    judged = Batchwise(check)
-    for batch in batches:
-        judged.add(batch)
-        if judged.broken:
-            break
-    return [judged.outcome()]
-
-
-def _judged(table: StagedTable, name: str, check: Callable[[pd.DataFrame], CheckOutcome]) -> list[CheckOutcome]:
-    """Check ``name`` as the pass that wrote the table judged it on every row (``_AsWritten``), else judged now,
-    bucket by bucket."""
-    found = table.checked.get(name)
-    if found is not None:
-        return [CheckOutcome(name, found["passed"], True, found["description"], found["metadata"])]
-    return _batchwise(table.buckets(), check)
-
-
 def _anonymised_schema(run: Run, anonymised: dict) -> list[CheckOutcome]:
-    return _judged(_staged(anonymised), "anonymised_schema", lambda b: check_anonymised_schema(b, run.policy))
+    return judged(_staged(anonymised), "anonymised_schema", lambda b: check_anonymised_schema(b, run.policy))
 
 
 def _qi_table_schema(run: Run, qi_table: dict) -> list[CheckOutcome]:
-    return _judged(_staged(qi_table), "qi_table_schema", lambda b: check_schema("qi_table", b, qi_schema(run.policy)))
+    return judged(_staged(qi_table), "qi_table_schema", lambda b: check_schema("qi_table", b, qi_schema(run.policy)))
 
 
 def _leak(run: Run, anonymised: dict, raw: dict, qi_table: dict) -> CheckOutcome:
@@ -556,11 +476,11 @@ def _raw_schema(run: Run, raw: dict) -> list[CheckOutcome]:
 
 def _release_schema(run: Run, folder: Path) -> list[CheckOutcome]:
     schema = anonymised_schema(run.policy)
-    judged, prefixes = Batchwise(lambda b: check_schema("release", b, schema)), GuidPrefixes()
+    release_check, prefixes = Batchwise(lambda b: check_schema("release", b, schema)), GuidPrefixes()
     for batch in iter_release_batches(folder, run.rows_per_batch):
-        judged.add(batch)
-        if judged.broken:
-            return [judged.outcome()]
+        release_check.add(batch)
+        if release_check.broken:
+            return [release_check.outcome()]
         prefixes.add(batch[GUID] if GUID in batch.columns else pd.Series(dtype="str"))
     if not prefixes.distinct():
         # A file's batches are not GUID buckets, so two may share a GUID: compare them all at once.
@@ -568,7 +488,7 @@ def _release_schema(run: Run, folder: Path) -> list[CheckOutcome]:
         whole = check_schema("release", guids, pa.DataFrameSchema({GUID: guid_column()}))
         if not whole.passed:
             return [whole]
-    return [judged.outcome()]
+    return [release_check.outcome()]
 
 
 def stage_graph(policy: Policy) -> Graph:
