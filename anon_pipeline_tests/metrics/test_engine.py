@@ -118,3 +118,19 @@ def test_dense_rank_paths_agree_with_numpy_unique(span):
     ids, uniques = dense_rank(key, span)
     expected_uniques, expected_ids = np.unique(key, return_inverse=True)
     assert uniques.tolist() == expected_uniques.tolist() and ids.tolist() == expected_ids.tolist()
+
+
+@pytest.mark.parametrize("distinct", [True, False])
+def test_wide_keys_rank_as_np_unique_whether_mostly_distinct_or_repeated(distinct):
+    from anon_pipeline.metrics.encoding import _rank
+
+    rng = np.random.default_rng(5)
+    n = 200_000
+    key = rng.integers(0, 10**12, n if distinct else 500, dtype=np.int64)
+    key = key if distinct else rng.choice(key, n)
+    ids, uniques = _rank(key, 10**12, True)
+    expected_uniques, expected_ids = np.unique(key, return_inverse=True)
+    assert np.array_equal(uniques, expected_uniques) and np.array_equal(ids, expected_ids)
+    assert ids.dtype == np.int32
+    count_ids, count = _rank(key, 10**12, False, ordered=False)
+    assert count == len(expected_uniques) and len(np.unique(count_ids)) == count
