@@ -77,10 +77,12 @@ class StagedTable:
             self.write_part(frame, 0, part)
             return
         order = np.argsort(lead, kind="stable")
-        buckets = bucket_of(lead, self.n_buckets)
-        cuts = np.flatnonzero(np.diff(buckets[order])) + 1
-        for rows in np.split(order, cuts):
-            self.write_part(frame.iloc[rows], int(buckets[rows[0]]), part)
+        buckets = bucket_of(lead, self.n_buckets)[order]
+        # One gather of the whole batch, then a slice (no copy) per bucket.
+        frame = frame.take(order)
+        cuts = [0, *(np.flatnonzero(np.diff(buckets)) + 1).tolist(), len(frame)]
+        for start, end in zip(cuts[:-1], cuts[1:]):
+            self.write_part(frame.iloc[start:end], int(buckets[start]), part)
 
     def write_extra(self, name: str, frame: pd.DataFrame) -> None:
         """A small companion table (aggregates gathered in the same pass, or counted later by whichever process
