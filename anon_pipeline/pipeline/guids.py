@@ -101,6 +101,10 @@ def _prefix_keys(chars: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray((nibbles[:, 0::2] << 4) | nibbles[:, 1::2]).view(">u8").ravel().astype(np.uint64)
 
 
+def _repeats(keys: np.ndarray) -> bool:
+    """Whether a key occurs twice (sorts ``keys`` in place)."""
+    keys.sort()
+    return bool((keys[1:] == keys[:-1]).any())
 
 
 def shares_prefix(values: pd.Series) -> bool | None:
@@ -109,8 +113,7 @@ def shares_prefix(values: pd.Series) -> bool | None:
     chars = _guid_chars(values)
     if chars is None:
         return None
-    keys = np.sort(_prefix_keys(chars))
-    return bool((keys[1:] == keys[:-1]).any())
+    return _repeats(_prefix_keys(chars))
 
 
 class GuidPrefixes:
@@ -134,5 +137,4 @@ class GuidPrefixes:
             return False
         keys = np.concatenate(self._keys) if self._keys else np.empty(0, dtype=np.uint64)
         self._keys = [keys]
-        keys.sort()
-        return not bool((keys[1:] == keys[:-1]).any())
+        return not _repeats(keys)
