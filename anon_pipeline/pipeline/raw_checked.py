@@ -1,11 +1,11 @@
-"""A signed record that the raw_schema check passed on one file's content under one policy's rules.
+"""A sealed record that the raw_schema check passed on one file's content under one policy's rules.
 
 Dagster runs the ``raw_schema`` check as its own step before the qi pass, and the qi pass then judged the same file
 again with every rule: the largest validation of a run, paid twice. The check leaves this record in the staging
 folder, named by the file's SHA-256 and a digest of the policy and sealed with the secrets key (authenticated
-encryption, like everything in staging). A qi pass that finds a valid record for the file it is about to read, unchanged since (its
-SHA-256 is read again), only types the batches: every rule is known to hold for that content. ``run_policy`` never
-needs one: its qi pass proves the check itself (``Check.proven_by``).
+encryption, like everything in staging). A qi pass that finds a valid record for the file it is about to read,
+unchanged since (its SHA-256 is read again), only types the batches: every rule is known to hold for that content.
+``run_policy`` never needs one: its qi pass proves the check itself (``Check.proven_by``).
 """
 
 from __future__ import annotations
