@@ -13,6 +13,8 @@ import numpy as np
 import pandas as pd
 import pyarrow
 
+from anon_pipeline.stats.hashing import arrow_column, is_text, string_bytes
+
 GUID_PATTERN = r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$"
 
 
@@ -51,19 +53,15 @@ def _guid_chars(values: pd.Series) -> np.ndarray | None:
     if len(values) == 0:
         return np.empty((0, 36), dtype=np.uint8)
     try:
-        array = pyarrow.array(values.array)
+        array = arrow_column(values)
     except (pyarrow.ArrowException, TypeError):
         return None
-    if isinstance(array, pyarrow.ChunkedArray):
-        array = array.combine_chunks()
-    if array.type not in (pyarrow.string(), pyarrow.large_string()) or array.null_count:
+    if not is_text(array.type) or array.null_count:
         return None
-    width = np.int64 if array.type == pyarrow.large_string() else np.int32
-    offsets = np.frombuffer(array.buffers()[1], dtype=width)[array.offset:array.offset + len(array) + 1]
+    offsets, data = string_bytes(array)
     if not (np.diff(offsets) == 36).all():
         return None
-    data = np.frombuffer(array.buffers()[2], dtype=np.uint8)
-    return data[offsets[0]:offsets[-1]].reshape(len(array), 36)
+    return data.reshape(len(array), 36)
 
 
 _HEX = np.zeros(256, dtype=bool)

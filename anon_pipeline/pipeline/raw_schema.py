@@ -132,15 +132,9 @@ def _matches(pattern: str) -> Callable[[pd.Series], pd.Series]:
 
 def text_rule(values: pd.Series, rule: Callable[[pd.Series], pd.Series]) -> np.ndarray:
     """``rule`` (a vectorised test of text values) per row, False where missing, computed once per distinct
-    value: a postcode or phone column repeats each value many times, and regexes are the costly part."""
-    arr = arrow_column(values)
-    if mostly_distinct(arr.drop_null()):
-        return rule(values).fillna(False).astype(bool).to_numpy()
-    encoded = pc.dictionary_encode(arr)
-    per_value = rule(pd.Series(encoded.dictionary, dtype=values.dtype)).fillna(False).astype(bool).to_numpy()
-    per_value = np.append(per_value, False)  # the code of a missing cell
-    codes = encoded.indices.fill_null(len(encoded.dictionary)).to_numpy(zero_copy_only=False)
-    return per_value[codes]
+    value (``per_value``): a postcode or phone column repeats each value many times, and regexes are the costly
+    part."""
+    return per_value(values, rule).fillna(False).astype(bool).to_numpy()
 
 
 def per_value(values: pd.Series, parse: Callable[[pd.Series], pd.Series]) -> pd.Series:

@@ -129,15 +129,17 @@ class Aggregates:
         self.counts.add(frame)
         for key, columns in self.inputs.items():
             try:
-                here = Moments.of_frame(frame, columns)
+                self._merge_moments(key, Moments.of_frame(frame, columns))
             except TypeError:
                 continue
-            self.moments[key] = self.moments[key].merge(here) if key in self.moments else here
 
     def merge(self, other: "Aggregates") -> None:
         self.counts.merge(other.counts.counts)
         for key, here in other.moments.items():
-            self.moments[key] = self.moments[key].merge(here) if key in self.moments else here
+            self._merge_moments(key, here)
+
+    def _merge_moments(self, key: str, here: Moments) -> None:
+        self.moments[key] = self.moments[key].merge(here) if key in self.moments else here
 
     def write(self, qi: StagedTable, policy: Policy) -> None:
         write_counts(qi, policy, self.counts)

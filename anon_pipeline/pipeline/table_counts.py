@@ -1,8 +1,10 @@
 """The counts the reports and privacy checks read of a staged table, counted once per table and kept beside it.
 
-``metrics.counted`` counts a table's distinct rows over the measured columns, and each column's values, in one
-pass over its buckets. The first stage or check that needs them (in any process: Dagster may run each asset in
-its own) counts them and seals them into the staged folder as companion tables; the others read those back.
+``metrics.counted`` counts a table's distinct rows over the measured columns, and each column's values. The
+streaming engine's passes count the tables they write on the way (``CountsAsWritten``); a table written otherwise
+is counted in one pass over its buckets by the first stage or check that needs it (in any process: Dagster may run
+each asset in its own). Either seals the counts into the staged folder as companion tables; the others read those
+back.
 """
 
 from __future__ import annotations

@@ -14,12 +14,13 @@ from collections.abc import Iterable, Iterator, Mapping
 from typing import Protocol
 
 import numpy as np
-import numpy.typing as npt
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
+
+from anon_pipeline.stats.hashing import is_text, string_bytes
 
 #: OWASP CSV injection: a cell starting with one of these is run as a formula by spreadsheet programs.
 FORMULA_START = r"^[=+\-@\t\r]"
@@ -149,16 +150,13 @@ def _may_start_formula(cells: pa.Array) -> bool:
     """False only when no cell of ``cells`` starts with a formula character. Every such character is ASCII, so
     it is a cell's first byte in UTF-8: one lookup per cell in Arrow's offsets and data buffers, about 7x
     faster than the regex. A missing cell's bytes can only raise a false alarm, which the regex then settles."""
-    if not (pa.types.is_string(cells.type) or pa.types.is_large_string(cells.type)):
+    if not is_text(cells.type):
         return True  # string_view and the like: the regex decides
-    offsets_buffer, data_buffer = cells.buffers()[1:3]
-    if data_buffer is None or len(cells) == 0:
+    offsets, data = string_bytes(cells)
+    if not len(data):
         return False
-    offsets: npt.NDArray[np.signedinteger] = np.frombuffer(
-        offsets_buffer, dtype=np.int64 if pa.types.is_large_string(cells.type) else np.int32)
-    offsets = offsets[cells.offset:cells.offset + len(cells) + 1]
     starts = offsets[:-1][offsets[1:] > offsets[:-1]]
-    return bool(_FORMULA_BYTE[np.frombuffer(data_buffer, dtype=np.uint8)[starts]].any())
+    return bool(_FORMULA_BYTE[data[starts]].any())
 
 
 def _float_text(column: pa.ChunkedArray) -> pa.ChunkedArray:
