@@ -40,6 +40,9 @@ def test_calibration_formulas():
 
 def test_opendp_privacy_maps_agree_with_the_formulas():
     """An independent check: OpenDP's proof-backed privacy map of the mechanism built at our scale."""
+    # Built here with OpenDP directly: enable what our mechanisms enable when first used (another test may not
+    # have run first in this worker).
+    dp.enable_features("contrib")
     sigma = gaussian_sigma(0.02, 3)
     meas = dp.m.make_gaussian(dp.vector_domain(dp.atom_domain(T=int)), dp.l2_distance(T=int), scale=sigma)
     assert meas.map(3) == pytest.approx(0.02)
