@@ -106,8 +106,10 @@ def _asset_check(policy: Policy, check: Check, partitions: dg.PartitionsDefiniti
         specs=specs,
         ins={name: dg.AssetIn(key(name)) for name in (check.on, *check.extra)},
         name=f"{policy.name}__{check.name}")
-    def _check(context: dg.AssetCheckExecutionContext, anon: AnonSettings, **inputs):
-        run = Run(policy, workdir=anon.workdir, partition=_partition(context.op_execution_context))
+    def _check(context: dg.AssetCheckExecutionContext, anon: AnonSettings, cluster: DaskCluster, **inputs):
+        # The raw_schema check runs the qi pass (``graph._raw_schema``): on the run's engine.
+        run = Run(policy, workdir=anon.workdir, partition=_partition(context.op_execution_context),
+                  engine=cluster.engine, scheduler=cluster.scheduler_address)
         value = inputs.pop(check.on)
         outcomes = check.fn(run, value, **inputs)
         release_freed_memory()

@@ -103,10 +103,9 @@ class Passes:
         self.run = run
 
     # ``watch`` (what the streaming engine's passes show each written batch) is not called: the tasks write the
-    # parts on the workers, and whatever needs the tables' counts or checks reads them afterwards. ``trusted``
-    # is not used: each task judges its own rows in full.
-    def qi_table(self, src: SourceFile, policy: Policy, staging: Path, rows_per_batch: int, watch: Any = None,
-                 trusted: bool = False) -> tuple[StagedTable, StagedTable | None]:
+    # parts on the workers, and whatever needs the tables' counts or checks reads them afterwards.
+    def qi_table(self, src: SourceFile, policy: Policy, staging: Path, rows_per_batch: int, watch: Any = None
+                 ) -> tuple[StagedTable, StagedTable | None]:
         with run_client(self.run) as client:
             qi, contract, self.run.partitioning = qi_pass(client, src, policy, staging, rows_per_batch)
             return qi, contract

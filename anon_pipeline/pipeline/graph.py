@@ -41,13 +41,12 @@ from anon_pipeline.pipeline.plans import check_rows, chosen_plan
 from anon_pipeline.pipeline.publish import release, write_key_tables, write_plan, write_reports
 from anon_pipeline.pipeline.guids import GuidPrefixes
 from anon_pipeline.pipeline.qi_table import GUID, guid_column, qi_schema
-from anon_pipeline.pipeline.raw_checked import passed_before, record_passed
+from anon_pipeline.pipeline.qi_ahead import adopt, leave
 from anon_pipeline.pipeline.source import SourceFile, resolve_source
 from anon_pipeline.pipeline.staged import StagedTable, is_staged
 from anon_pipeline.pipeline.table_counts import staged_counts
 from anon_pipeline.pipeline.stream import (apply_streaming, engine_blockers, fit_streaming, leak_view,
-                                           plan_key_tables, run_in_memory, stage_frame, stream_qi_table,
-                                           typed_batches)
+                                           plan_key_tables, run_in_memory, stage_frame, stream_qi_table)
 from anon_pipeline.pipeline.union import UNION_CHECK, check_union_k, union_anonymity, union_markdown
 from anon_pipeline.workdir import PolicyDirs
 from anon_pipeline.metrics.counted import TableCounts
@@ -257,6 +256,16 @@ def _table_meta(table: StagedTable) -> dict[str, Any]:
 
 
 def _qi_table(run: Run, raw: dict) -> dict[str, Any]:
+    # In Dagster the raw_schema check ran this pass already (``_raw_schema``): its outputs are adopted.
+    ahead = adopt(run.staging_dir, SourceFile(**raw), run.policy)
+    if ahead is not None:
+        return {name: Out(value, metadata) for name, (value, metadata) in ahead.items()}
+    return _qi_pass(run, raw)
+
+
+def _qi_pass(run: Run, raw: dict) -> dict[str, Any]:
+    """The qi pass: the source validated and typed batch by batch (every rule on every row: it proves the
+    raw_schema check), the GUIDs drawn, the qi table written in buckets, counted and judged on the way."""
     policy = run.policy
     evaluated = policy.evaluation is not None
     if evaluated and not policy.release.contract:
@@ -267,11 +276,8 @@ def _qi_table(run: Run, raw: dict) -> dict[str, Any]:
     schema = qi_schema(policy)
     checks = {"qi_table_schema": lambda batch: check_schema("qi_table", batch, schema)}
     written = AsWritten(run.measured("input"), checks, across_batches=True) if not evaluated else None
-    src = SourceFile(**raw)
-    # Dagster ran the raw_schema check as a step of its own: on the content it passed, the rules hold.
-    trusted = passed_before(run.staging_dir, src, run.policy)
-    table, contract = _engine(run).qi_table(src, policy, run.staging_dir, run.rows_per_batch, watch=written,
-                                            trusted=trusted)
+    table, contract = _engine(run).qi_table(SourceFile(**raw), policy, run.staging_dir, run.rows_per_batch,
+                                            watch=written)
     if written is not None:
         run.keep_counts(table, written.finish(table))
     out: dict[str, Out] = {}
@@ -349,9 +355,9 @@ def _engine(run: Run):
 class _Streaming:
     """The streaming engine's passes, looked up when called (a test may replace one in this module)."""
 
-    def qi_table(self, src: SourceFile, policy: Policy, staging: Path, rows_per_batch: int, watch=None,
-                 trusted: bool = False) -> tuple[StagedTable, StagedTable | None]:
-        return stream_qi_table(src, policy, staging, rows_per_batch, watch=watch, trusted=trusted)
+    def qi_table(self, src: SourceFile, policy: Policy, staging: Path, rows_per_batch: int, watch=None
+                 ) -> tuple[StagedTable, StagedTable | None]:
+        return stream_qi_table(src, policy, staging, rows_per_batch, watch=watch)
 
     def fit(self, *args) -> Anonymised:
         return fit_streaming(*args)
@@ -461,17 +467,20 @@ def staging_check_names(policy: Policy) -> list[str]:
 
 
 def _raw_schema(run: Run, raw: dict) -> list[CheckOutcome]:
-    src = SourceFile(**raw)
+    # Only Dagster runs this check as a step of its own (``run_policy``'s qi pass proves it). It runs the qi pass,
+    # which judges every rule on every row, and leaves the pass's outputs for the qi_table asset to adopt
+    # (``pipeline.qi_ahead``): the file is read once, not once here and again there.
     try:
-        rows = sum(len(b) for b in typed_batches(src, run.policy, run.rows_per_batch))
+        produced = _qi_pass(run, raw)
     except InputDataError as exc:
         problems = getattr(exc, "problems", None) or [{"column": exc.column, "rule": exc.rule,
                                                        "n_rows": exc.n_rows, "hint": exc.hint}]
         return [CheckOutcome("raw_schema", False, True, f"{len(problems)} rule(s) of the policy broken in "
                              f"{raw.get('path')}", {"problems": problems}, error=exc)]
-    record_passed(run.staging_dir, src, run.policy)  # the qi pass that follows only types this content
+    leave(run.staging_dir, SourceFile(**raw), run.policy,
+          {name: (out.value, out.metadata) for name, out in produced.items()})
     return [CheckOutcome("raw_schema", True, True, "conforms to the policy",
-                         {"rows": rows, "columns": len(run.policy.columns)})]
+                         {"rows": produced["qi_table"].metadata["input_rows"], "columns": len(run.policy.columns)})]
 
 
 def _release_schema(run: Run, folder: Path) -> list[CheckOutcome]:

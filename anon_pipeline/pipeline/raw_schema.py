@@ -286,18 +286,17 @@ class RawValidation:
     ``reread`` (the same batches again, from the file) lets the batches skip hashing rows where a ``unique``
     column may rule repeated rows out: two equal rows hold equal values in it, so a column declared unique that
     ends up with no missing and no repeated value proves there are none. Only when none does are the rows
-    hashed, in a second pass at the end (the file is then broken anyway, and the count stays exact). ``trusted``:
-    every rule is known to hold for this content (``pipeline.raw_checked``), so batches are only typed."""
+    hashed, in a second pass at the end (the file is then broken anyway, and the count stays exact)."""
 
     def __init__(self, policy: Policy, file: str | Path, whole_file: bool = False,
-                 reread: Callable[[], Iterable[pd.DataFrame]] | None = None, trusted: bool = False) -> None:
-        self.policy, self.file, self.whole_file, self.trusted = policy, file, whole_file, trusted
+                 reread: Callable[[], Iterable[pd.DataFrame]] | None = None) -> None:
+        self.policy, self.file, self.whole_file = policy, file, whole_file
         self.rows = 0
         self.unique = {name: UniqueTracker() for name, spec in policy.columns.items()
-                       if spec.unique and spec.role is not Role.drop and not trusted}
+                       if spec.unique and spec.role is not Role.drop}
         #: Per ``unique`` column, whether every value added so far was present (not missing, nor made missing).
         self._complete = dict.fromkeys(self.unique, True)
-        self._rows = None if whole_file or trusted or policy.source.duplicate_rows != "error" else UniqueTracker()
+        self._rows = None if whole_file or policy.source.duplicate_rows != "error" else UniqueTracker()
         self._reread = reread if self._rows is not None and self.unique else None
         self._repeated_rows = 0
         self._schema = raw_schema(policy, unique=False)
@@ -315,9 +314,6 @@ class RawValidation:
         problems: list[dict] = []
         typed = pd.DataFrame({name: _coerce(name, spec, frame[name], problems)
                               for name, spec in self.policy.columns.items()}, index=frame.index)
-        if self.trusted:  # the raw_schema check passed on this content (``raw_checked``): typing is all that is left
-            self._count(problems)
-            return typed
         for name, tracker in self.unique.items():
             tracker.add(typed[name])
             self._complete[name] = self._complete[name] and not typed[name].isna().any()

@@ -157,14 +157,11 @@ def read_moments(qi: StagedTable, key: str) -> Moments | None:
     return None if found is None else Moments.from_frame(found)
 
 
-def typed_batches(src: SourceFile, policy: Policy, rows_per_batch: int, trusted: bool = False
-                  ) -> Iterator[pd.DataFrame]:
+def typed_batches(src: SourceFile, policy: Policy, rows_per_batch: int) -> Iterator[pd.DataFrame]:
     """The source in validated, typed batches. Once a batch breaks a rule no more batches are handed on, but
     every batch is still validated, so the error raised at the end counts the rows of the whole file (and the
-    rules that span batches, ``unique`` and repeated rows, are checked by hashes). ``trusted``: the rules are
-    known to hold for this content (``pipeline.raw_checked``), the batches are only typed."""
-    validation = RawValidation(policy, src.path, reread=lambda: read_batches(src, policy, rows_per_batch),
-                               trusted=trusted)
+    rules that span batches, ``unique`` and repeated rows, are checked by hashes)."""
+    validation = RawValidation(policy, src.path, reread=lambda: read_batches(src, policy, rows_per_batch))
     for batch in read_batches(src, policy, rows_per_batch):
         typed = validation.add(batch)
         if not validation.broken:
@@ -173,17 +170,16 @@ def typed_batches(src: SourceFile, policy: Policy, rows_per_batch: int, trusted:
 
 
 def stream_qi_table(src: SourceFile, policy: Policy, staging: Path, rows_per_batch: int,
-                    watch: Callable[[pd.DataFrame], None] | None = None, trusted: bool = False
+                    watch: Callable[[pd.DataFrame], None] | None = None
                     ) -> tuple[StagedTable, StagedTable | None]:
     """The qi pass: (the qi table in GUID buckets, with its value counts; the contract, in source order, or
-    None when the policy keeps none). ``watch`` sees each batch of the qi table as it is written; ``trusted``:
-    as ``typed_batches``."""
+    None when the policy keeps none). ``watch`` sees each batch of the qi table as it is written."""
     qi = StagedTable.create(staging, "qi_table", n_buckets(src, rows_per_batch))
     contract = StagedTable.create(staging, "contract", 1) if policy.release.contract else None
     aggregates = Aggregates(policy)
     first_row = 0
     try:
-        for part, typed in enumerate(typed_batches(src, policy, rows_per_batch, trusted)):
+        for part, typed in enumerate(typed_batches(src, policy, rows_per_batch)):
             table, lead, links = qi_batch(typed, policy, first_row)
             aggregates.add(table)
             if watch is not None:
