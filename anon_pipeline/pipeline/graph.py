@@ -51,6 +51,7 @@ from anon_pipeline.pipeline.union import UNION_CHECK, check_union_k, union_anony
 from anon_pipeline.workdir import PolicyDirs
 from anon_pipeline.metrics.counted import TableCounts
 from anon_pipeline.policy.model import Policy
+from anon_pipeline.prefetch import prefetched
 from anon_pipeline.release import iter_release_batches
 from anon_pipeline.reports import anonymity_markdown, anonymity_report, utility_markdown, utility_report
 from anon_pipeline.reports.plots import distributions_markdown
@@ -486,7 +487,7 @@ def _raw_schema(run: Run, raw: dict) -> list[CheckOutcome]:
 def _release_schema(run: Run, folder: Path) -> list[CheckOutcome]:
     schema = anonymised_schema(run.policy)
     release_check, prefixes = Batchwise(lambda b: check_schema("release", b, schema)), GuidPrefixes()
-    for batch in iter_release_batches(folder, run.rows_per_batch):
+    for batch in prefetched(iter_release_batches(folder, run.rows_per_batch)):
         release_check.add(batch)
         if release_check.broken:
             return [release_check.outcome()]

@@ -34,6 +34,7 @@ import pandas as pd
 from anon_pipeline.metrics.counted import ValueCounts
 from anon_pipeline.pipeline.anonymise import Anonymised, anonymise, replay
 from anon_pipeline.pipeline.batches import count_rows, read_batches
+from anon_pipeline.prefetch import prefetched
 from anon_pipeline.pipeline.qi_table import GUID, qi_batch
 from anon_pipeline.pipeline.raw_schema import RawValidation
 from anon_pipeline.pipeline.source import SourceFile
@@ -179,7 +180,7 @@ def stream_qi_table(src: SourceFile, policy: Policy, staging: Path, rows_per_bat
     aggregates = Aggregates(policy)
     first_row = 0
     try:
-        for part, typed in enumerate(typed_batches(src, policy, rows_per_batch)):
+        for part, typed in enumerate(prefetched(typed_batches(src, policy, rows_per_batch))):
             table, lead, links = qi_batch(typed, policy, first_row)
             aggregates.add(table)
             if watch is not None:
@@ -353,8 +354,7 @@ def apply_streaming(qi: StagedTable, policy: Policy, fitted: Anonymised, staging
     anonymised = StagedTable.create(staging, "anonymised", qi.n_buckets)
     before_group_steps = StagedTable.create(staging, "before_group_steps", qi.n_buckets) if policy.groups else None
     try:
-        for i, bucket in enumerate(qi.buckets()):
-            result = replay(bucket, policy, fitted.plan)
+        for i, result in enumerate(prefetched(replay(bucket, policy, fitted.plan) for bucket in qi.buckets())):
             anonymised.write_part(result.table, i, 0)
             if watch is not None:
                 watch(result.table)
@@ -415,7 +415,7 @@ def leak_view(src: SourceFile, own_values: dict[str, pd.Series], policy: Policy,
     own = [c for c in policy.kept_columns if policy.columns[c].role is not Role.identifier]
     kept: dict[str, list[pd.Series]] = {c: [] for c in [*identifiers, *own]}
     if identifiers:
-        for batch in read_batches(src, policy, rows_per_batch, columns=identifiers):
+        for batch in prefetched(read_batches(src, policy, rows_per_batch, columns=identifiers)):
             for c in identifiers:
                 kept[c].append(matching_cells(batch[c], candidates))
     for c in own:

@@ -20,6 +20,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 
+from anon_pipeline.prefetch import prefetched
 from anon_pipeline.stats.hashing import is_text, string_bytes
 
 #: OWASP CSV injection: a cell starting with one of these is run as a formula by spreadsheet programs.
@@ -55,8 +56,8 @@ def write_formats(table: "pd.DataFrame | TableBatches", sinks: Mapping[str, Sink
         return
     writer, csv_sink, started = None, sinks.get("csv"), False
     try:
-        for batch in table.buckets():
-            arrow = _arrow(batch)
+        # The next batch is read and converted while this one is written (``prefetched``).
+        for batch, arrow in prefetched((batch, _arrow(batch)) for batch in table.buckets()):
             if not started:
                 started = True
                 if "parquet" in sinks:
