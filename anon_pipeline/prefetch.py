@@ -9,7 +9,7 @@ moves the work. One more batch is in memory at a time.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TypeVar
 
@@ -39,3 +39,35 @@ def prefetched(items: Iterable[T]) -> Iterator[T]:
             close = getattr(iterator, "close", None)
             if close is not None:
                 close()
+
+
+class Behind:
+    """Calls run one at a time, in the order given, in a background thread, while the caller goes on (e.g. a
+    parquet writer's batch while the same batch is written as CSV). ``wait`` raises the first error of a call;
+    use it as a context manager, which waits for the last call."""
+
+    def __init__(self) -> None:
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="anon-pipeline-behind")
+        self._pending: Future | None = None
+
+    def submit(self, fn: Callable[..., object], *args: object) -> None:
+        """Run ``fn(*args)`` once the call before it has ended (its error is raised here, before)."""
+        self.wait()
+        self._pending = self._pool.submit(fn, *args)
+
+    def wait(self) -> None:
+        pending, self._pending = self._pending, None
+        if pending is not None:
+            pending.result()
+
+    def __enter__(self) -> "Behind":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        try:
+            if exc[0] is None:
+                self.wait()
+            elif self._pending is not None:
+                self._pending.exception()  # the caller's error wins; the call still ends before the pool does
+        finally:
+            self._pool.shutdown()

@@ -67,3 +67,23 @@ def test_an_error_in_the_callers_loop_closes_the_source_too():
             if item == 1:
                 raise RuntimeError("the caller's own error")
     assert closed.is_set()
+
+
+def test_calls_behind_run_in_order_in_another_thread_and_their_error_is_raised():
+    from anon_pipeline.prefetch import Behind
+
+    done: list[tuple[int, str]] = []
+    with Behind() as behind:
+        for i in range(5):
+            behind.submit(lambda i=i: done.append((i, threading.current_thread().name)))
+    assert [i for i, _ in done] == [0, 1, 2, 3, 4]
+    assert all(name != threading.current_thread().name for _, name in done)
+
+    def broken():
+        raise OSError("disk full")
+
+    with pytest.raises(OSError, match="disk full"):
+        with Behind() as behind:
+            behind.submit(broken)
+            behind.submit(done.append, (5, ""))  # raises the error of the call before, and is not run
+    assert len(done) == 5

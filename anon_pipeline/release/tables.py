@@ -20,7 +20,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 
-from anon_pipeline.prefetch import prefetched
+from anon_pipeline.prefetch import Behind, prefetched
 from anon_pipeline.stats.hashing import is_text, string_bytes
 
 #: OWASP CSV injection: a cell starting with one of these is run as a formula by spreadsheet programs.
@@ -55,22 +55,26 @@ def write_formats(table: "pd.DataFrame | TableBatches", sinks: Mapping[str, Sink
             sink.write(table_bytes(table, fmt))
         return
     writer, csv_sink, started = None, sinks.get("csv"), False
+    # The next batch is read, converted and its CSV cells made while this one is written (``prefetched``), and
+    # its parquet is written while its CSV is (``Behind``).
+    cells = (lambda arrow: _csv_cells(arrow)) if csv_sink is not None else (lambda arrow: None)
     try:
-        # The next batch is read and converted while this one is written (``prefetched``).
-        for batch, arrow in prefetched((batch, _arrow(batch)) for batch in table.buckets()):
-            if not started:
-                started = True
-                if "parquet" in sinks:
-                    writer = pq.ParquetWriter(sinks["parquet"], pa.Schema.from_pandas(batch, preserve_index=False))
+        with Behind() as parquet:
+            for batch, arrow, csv_cells in prefetched((b, a, cells(a)) for b in table.buckets() for a in [_arrow(b)]):
+                if not started:
+                    started = True
+                    if "parquet" in sinks:
+                        writer = pq.ParquetWriter(sinks["parquet"], pa.Schema.from_pandas(batch, preserve_index=False))
+                    if csv_sink is not None:
+                        csv_sink.write(_csv_header(batch.columns))
+                if writer is not None:
+                    # The file has the first batch's types; a batch inferred otherwise (a column all missing) is
+                    # cast.
+                    same = arrow.schema.equals(writer.schema, check_metadata=False)
+                    parquet.submit(writer.write_table, arrow if same else pa.Table.from_pandas(
+                        batch, schema=writer.schema, preserve_index=False))
                 if csv_sink is not None:
-                    csv_sink.write(_csv_header(batch.columns))
-            if writer is not None:
-                # The file has the first batch's types; a batch inferred otherwise (a column all missing) is cast.
-                same = arrow.schema.equals(writer.schema, check_metadata=False)
-                writer.write_table(arrow if same else pa.Table.from_pandas(batch, schema=writer.schema,
-                                                                           preserve_index=False))
-            if csv_sink is not None:
-                csv_sink.write(_csv_rows(_csv_cells(arrow)))
+                    csv_sink.write(_csv_rows(csv_cells))
     finally:
         if writer is not None:
             writer.close()
