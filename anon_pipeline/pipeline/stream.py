@@ -34,7 +34,7 @@ import pandas as pd
 from anon_pipeline.metrics.counted import ValueCounts
 from anon_pipeline.pipeline.anonymise import Anonymised, anonymise, replay
 from anon_pipeline.pipeline.batches import count_rows, read_batches
-from anon_pipeline.prefetch import prefetched
+from anon_pipeline.prefetch import Behind, prefetched
 from anon_pipeline.pipeline.qi_table import GUID, qi_batch
 from anon_pipeline.pipeline.raw_schema import RawValidation
 from anon_pipeline.pipeline.source import SourceFile
@@ -178,17 +178,21 @@ def stream_qi_table(src: SourceFile, policy: Policy, staging: Path, rows_per_bat
     qi = StagedTable.create(staging, "qi_table", n_buckets(src, rows_per_batch))
     contract = StagedTable.create(staging, "contract", 1) if policy.release.contract else None
     aggregates = Aggregates(policy)
-    first_row = 0
+
+    def write(table: pd.DataFrame, lead: np.ndarray, links: pd.DataFrame, part: int) -> None:
+        qi.write_buckets(table, lead, part)
+        if contract is not None:
+            contract.write_part(links, 0, part)
+
     try:
-        for part, typed in enumerate(prefetched(typed_batches(src, policy, rows_per_batch))):
-            table, lead, links = qi_batch(typed, policy, first_row)
-            aggregates.add(table)
-            if watch is not None:
-                watch(table)
-            qi.write_buckets(table, lead, part)
-            if contract is not None:
-                contract.write_part(links, 0, part)
-            first_row += len(typed)
+        # Three threads: the next batch is read, validated and given its GUIDs (``prefetched``) while this one is
+        # counted and judged, and the one before is written (``Behind``).
+        with Behind() as writes:
+            for part, (table, lead, links) in enumerate(prefetched(_qi_batches(src, policy, rows_per_batch))):
+                aggregates.add(table)
+                if watch is not None:
+                    watch(table)
+                writes.submit(write, table, lead, links, part)
     except BaseException:
         qi.remove()
         if contract is not None:
@@ -196,6 +200,15 @@ def stream_qi_table(src: SourceFile, policy: Policy, staging: Path, rows_per_bat
         raise
     aggregates.write(qi, policy)
     return qi, contract
+
+
+def _qi_batches(src: SourceFile, policy: Policy, rows_per_batch: int
+                ) -> Iterator[tuple[pd.DataFrame, np.ndarray, pd.DataFrame]]:
+    """The qi pass's batches: (the qi rows, their GUIDs' leading 32 bits, the contract's links)."""
+    first_row = 0
+    for typed in typed_batches(src, policy, rows_per_batch):
+        yield qi_batch(typed, policy, first_row)
+        first_row += len(typed)
 
 
 def write_counts(qi: StagedTable, policy: Policy, counts: ValueCounts) -> None:
