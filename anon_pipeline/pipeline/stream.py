@@ -34,7 +34,6 @@ import pandas as pd
 from anon_pipeline.metrics.counted import ValueCounts
 from anon_pipeline.pipeline.anonymise import Anonymised, anonymise, replay
 from anon_pipeline.pipeline.batches import count_rows, read_batches
-from anon_pipeline.prefetch import Behind, prefetched
 from anon_pipeline.pipeline.qi_table import GUID, qi_batch
 from anon_pipeline.pipeline.raw_schema import RawValidation
 from anon_pipeline.pipeline.source import SourceFile
@@ -42,6 +41,7 @@ from anon_pipeline.pipeline.staged import StagedTable
 from anon_pipeline.pipeline.steps import context
 from anon_pipeline.policy.load import BoundStep, bind_steps
 from anon_pipeline.policy.model import Policy, Role
+from anon_pipeline.prefetch import Behind, prefetched
 from anon_pipeline.stats.moments import Moments
 from anon_pipeline.transforms.distinct import apply_op
 from anon_pipeline.transforms.registry import FitNeeds

@@ -55,12 +55,17 @@ def write_formats(table: "pd.DataFrame | TableBatches", sinks: Mapping[str, Sink
             sink.write(table_bytes(table, fmt))
         return
     writer, csv_sink, started = None, sinks.get("csv"), False
-    # The next batch is read, converted and its CSV cells made while this one is written (``prefetched``), and
-    # its parquet is written while its CSV is (``Behind``).
-    cells = (lambda arrow: _csv_cells(arrow)) if csv_sink is not None else (lambda arrow: None)
+
+    def converted() -> Iterator[tuple[pd.DataFrame, pa.Table, pa.Table | None]]:
+        for batch in table.buckets():
+            arrow = _arrow(batch)
+            yield batch, arrow, _csv_cells(arrow) if csv_sink is not None else None
+
     try:
+        # The next batch is read, converted and its CSV cells made while this one is written (``prefetched``), and
+        # its parquet is written while its CSV is (``Behind``).
         with Behind() as parquet:
-            for batch, arrow, csv_cells in prefetched((b, a, cells(a)) for b in table.buckets() for a in [_arrow(b)]):
+            for batch, arrow, csv_cells in prefetched(converted()):
                 if not started:
                     started = True
                     if "parquet" in sinks:
