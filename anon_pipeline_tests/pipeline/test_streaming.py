@@ -190,3 +190,37 @@ def test_the_k5_policy_streams_its_generalisation(insurance_csv, tmp_path):
     assert _profile(again) == _profile(fitted)
     # A replayed plan adds the union check (releases sharing codes are joinable); every other check agrees.
     assert {k: v for k, v in again.checks.items() if k != "union_k_anonymity"} == fitted.checks
+
+
+def test_a_write_that_fails_in_the_background_fails_the_pass_and_leaves_no_table(sample_csv, tmp_path, monkeypatch):
+    """The qi pass writes its buckets in a background thread (``prefetch.Behind``): a write error there is the
+    pass's error, raised in the caller, and the half-written tables are removed."""
+    from anon_pipeline.pipeline.staged import StagedTable
+    from anon_pipeline.pipeline.stream import stream_qi_table
+
+    policy = load_policy(INSURANCE)
+    src = resolve_source(policy, sample_csv)
+    real, calls = StagedTable.write_buckets, []
+
+    def failing(self, *args, **kwargs):
+        calls.append(1)
+        if len(calls) == 3:
+            raise OSError("No space left on device")
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(StagedTable, "write_buckets", failing)
+    staging = tmp_path / "staging"
+    with pytest.raises(OSError, match="No space left"):
+        stream_qi_table(src, policy, staging, 50)
+    assert not [p for p in staging.iterdir() if p.name.startswith(("qi_table-", "contract-"))]
+
+
+def test_a_rule_broken_in_a_later_batch_is_raised_through_the_read_ahead(sample_csv, tmp_path):
+    """Batches are read and validated ahead in a background thread: the error is still the whole file's."""
+    frame = pd.read_csv(sample_csv, dtype="str")
+    frame.loc[[450, 451, 452], "gender"] = "unknown"
+    broken = tmp_path / "broken.csv"
+    frame.to_csv(broken, index=False)
+    with pytest.raises(InputDataError) as raised:
+        run_policy(INSURANCE, source=broken, workdir=tmp_path, batch_rows=100)
+    assert raised.value.n_rows == 3 and raised.value.column == "gender"
