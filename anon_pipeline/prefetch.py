@@ -1,10 +1,12 @@
-"""Making the next batch in a background thread while the caller works on the current one.
+"""Passes on two cores: the next batch made in a background thread while the caller works on the current one, and
+the last one written behind.
 
 A pass has two halves per batch: making it (reading and decrypting, parsing, validating, replaying the plan) and
 taking it (counting, judging, encrypting and writing). Much of either runs in Arrow, numpy or pandas code that lets go
 of Python's lock, so on a machine with two cores the halves overlap: :func:`prefetched` runs the making half one
-batch ahead in a single background thread. Order, values and errors are those of the plain loop; the thread only
-moves the work. One more batch is in memory at a time.
+batch ahead in a single background thread, and :class:`Behind` runs calls (a write) one at a time in another while
+the caller goes on. Order, values and errors are those of the plain loop; the threads only move the work. Each holds
+one more batch in memory at a time.
 """
 
 from __future__ import annotations
