@@ -1,14 +1,13 @@
 """Grouping a lattice node: one group-by over integer codes, rolled up from the smallest finer node seen.
 
 A node's table has one row per (equivalence class, sensitive value) -- or per class without a sensitive
-column -- holding a representative row's level-0 codes and a row count (the summed weights when the input
+column -- holding the base-table row that represents it and a row count (the summed weights when the input
 rows are distinct rows with counts). Because hierarchies are trees, any coarser node can be grouped from that
 table instead of from the data, which gets cheaper as the search climbs the lattice.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -63,11 +62,14 @@ def _group(key: np.ndarray, space: int, weights: np.ndarray) -> tuple[np.ndarray
     if space <= 8 * n + _DENSE_SLACK:
         present = np.zeros(space, dtype=bool)
         present[key] = True
-        rank = np.cumsum(present) - 1
+        # the rank of every present key in key order (a cumsum over the whole key space costs more)
+        occupied = np.flatnonzero(present)
+        rank = np.empty(space, dtype=np.intp)
+        rank[occupied] = np.arange(len(occupied))
         inverse = rank[key]
-        n_groups = int(rank[-1]) + 1 if space else 0
+        n_groups = len(occupied)
     else:
-        inverse, uniques = pd.factorize(key)
+        inverse, uniques = pd.factorize(key, size_hint=n)
         n_groups = len(uniques)
     rep = np.empty(n_groups, dtype=np.int64)
     rep[inverse] = np.arange(n)
@@ -78,7 +80,7 @@ def _group(key: np.ndarray, space: int, weights: np.ndarray) -> tuple[np.ndarray
 class Grouper:
     """Groups nodes of one problem, caching small tables to roll coarser nodes up from.
 
-    A cached table is (per-column level-0 codes of a representative row, row counts, sensitive codes).
+    A cached table is (the base-table row representing each of its rows, row counts, sensitive codes).
     """
 
     def __init__(self, hierarchies: list[EncodedHierarchy], codes: np.ndarray, sensitive: np.ndarray | None,
@@ -90,7 +92,6 @@ class Grouper:
         self.cache_rows = cache_rows
         self.groupings = 0
         self._cards = [[h.cardinality(lv) for lv in range(h.height + 1)] for h in hierarchies]
-        self._maps = [[m.astype(np.int32) for m in h.level_codes] for h in hierarchies]
         base_levels = tuple(0 for _ in hierarchies)
         cols = [codes[:, j] for j in range(codes.shape[1])]
         cards = [h.domain_size for h in hierarchies]
@@ -99,14 +100,15 @@ class Grouper:
             cards.append(n_sensitive)
         key, space = _joint_key(cols, cards)
         _, rep, sums = _group(key, space, np.ones(len(key)) if weights is None else weights.astype(np.float64))
+        maps = [[m.astype(np.int32) for m in h.level_codes] for h in hierarchies]
         base_cols = [np.ascontiguousarray(codes[rep, j], dtype=np.int32) for j in range(codes.shape[1])]
-        # the base table's codes at every level, so grouping from it needs no gather
-        self._base_levels = [[m[c] for m in maps] for c, maps in zip(base_cols, self._maps)]
-        base = (base_cols, sums, None if sensitive is None else sensitive[rep])
+        # the base table's codes at every level: any node's codes are a gather from these, whatever its source
+        self._base_levels = [[m[c] for m in col_maps] for c, col_maps in zip(base_cols, maps)]
         self._base_key = base_levels
-        # A table's codes are a list, or a thunk that makes it (materialised when the table first serves as a source).
-        self._cache: dict[tuple[int, ...], tuple[list[np.ndarray] | Callable[[], list[np.ndarray]], np.ndarray,
-                                                 np.ndarray | None]] = {base_levels: base}
+        # A cached table is (the base rows its rows stand for, None for the base itself; counts; sensitive codes):
+        # one index array instead of per-column codes, so caching a table costs one gather.
+        self._cache: dict[tuple[int, ...], tuple[np.ndarray | None, np.ndarray, np.ndarray | None]] = {
+            base_levels: (None, sums, None if sensitive is None else sensitive[rep])}
         self._cached_rows = len(rep)
         self._index()
 
@@ -120,23 +122,17 @@ class Grouper:
         self._key_levels = np.vstack([self._key_levels, np.asarray(levels, dtype=np.int64)[None, :]])
         self._key_rows = np.append(self._key_rows, rows)
 
-    def _source(self, levels: tuple[int, ...]) -> tuple[tuple[int, ...], tuple]:
+    def _source(self, levels: tuple[int, ...]) -> tuple[np.ndarray | None, np.ndarray, np.ndarray | None]:
+        """The cached table finer than ``levels`` with the fewest rows."""
         finer = np.all(self._key_levels <= np.asarray(levels), axis=1)
         rows = np.where(finer, self._key_rows, np.iinfo(np.int64).max)
-        key = self._keys[int(np.argmin(rows))]
-        reps, counts, sens = self._cache[key]
-        if callable(reps):
-            # materialised on first use: most grouped nodes never serve as a source
-            reps = reps()
-            self._cache[key] = (reps, counts, sens)
-        return key, (reps, counts, sens)
+        return self._cache[self._keys[int(np.argmin(rows))]]
 
     def group(self, levels: tuple[int, ...]) -> NodeGroups:
-        source_key, (reps, counts, sens) = self._source(levels)
-        if source_key == self._base_key:
-            node_cols = [by_level[lv] for by_level, lv in zip(self._base_levels, levels)]
-        else:
-            node_cols = [maps[lv][c] for maps, c, lv in zip(self._maps, reps, levels)]
+        base_rows, counts, sens = self._source(levels)
+        node_cols = [by_level[lv] for by_level, lv in zip(self._base_levels, levels)]
+        if base_rows is not None:
+            node_cols = [c[base_rows] for c in node_cols]
         cards = [cards[lv] for cards, lv in zip(self._cards, levels)]
         class_key, class_space = _joint_key(node_cols, cards)
         if sens is None:
@@ -153,11 +149,11 @@ class Grouper:
             new_sens = sens[rep]
         self.groupings += 1
         table = ClassTable(cls=cls, counts=sums, sizes=sizes, sens=new_sens)
-        self._remember(levels, reps, rep, sums, new_sens)
+        self._remember(levels, rep if base_rows is None else base_rows[rep], sums, new_sens)
         return NodeGroups(levels=tuple(levels), table=table, source_codes=node_cols, rep=rep)
 
-    def _remember(self, levels, reps, rep, sums, sens) -> None:
-        rows = len(rep)
+    def _remember(self, levels, base_rows, sums, sens) -> None:
+        rows = len(base_rows)
         if levels in self._cache or rows > self.cache_rows:
             return
         if self._cached_rows + rows > self.cache_rows or len(self._cache) >= self.cache_entries:
@@ -167,7 +163,7 @@ class Grouper:
             for lv in others[len(others) // 2:]:
                 self._cached_rows -= len(self._cache.pop(lv)[1])
             self._index()
-        self._cache[levels] = (lambda: [c[rep] for c in reps], sums, sens)
+        self._cache[levels] = (base_rows, sums, sens)
         self._cached_rows += rows
         self._append_index(levels, rows)
 
