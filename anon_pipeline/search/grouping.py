@@ -32,9 +32,14 @@ class NodeGroups:
     @property
     def node_codes(self) -> np.ndarray:
         """(table rows, columns) codes at the node's levels."""
+        return self.codes_of(np.ones(len(self.rep), dtype=bool))
+
+    def codes_of(self, rows: np.ndarray) -> np.ndarray:
+        """(selected table rows, columns) codes at the node's levels; ``rows`` a mask or indices of table rows."""
         if not self.source_codes:
-            return np.zeros((len(self.rep), 0), dtype=np.int64)
-        return np.stack([c[self.rep] for c in self.source_codes], axis=1)
+            return np.zeros((len(self.rep[rows]), 0), dtype=np.int64)
+        picked = self.rep[rows]
+        return np.stack([c[picked] for c in self.source_codes], axis=1)
 
 
 def _joint_key(columns: list[np.ndarray], cards: list[int]) -> tuple[np.ndarray, int]:
@@ -69,7 +74,10 @@ def _group(key: np.ndarray, space: int, weights: np.ndarray) -> tuple[np.ndarray
         inverse = rank[key]
         n_groups = len(occupied)
     else:
-        inverse, uniques = pd.factorize(key, size_hint=n)
+        # factorize numbers groups by first occurrence, so any one-to-one narrowing of the keys gives the same
+        # groups; 32-bit keys hash faster
+        narrow = key.astype(np.uint32) if space <= 1 << 32 else key
+        inverse, uniques = pd.factorize(narrow, size_hint=n)
         n_groups = len(uniques)
     rep = np.empty(n_groups, dtype=np.int64)
     rep[inverse] = np.arange(n)
@@ -100,7 +108,9 @@ class Grouper:
             cards.append(n_sensitive)
         key, space = _joint_key(cols, cards)
         _, rep, sums = _group(key, space, np.ones(len(key)) if weights is None else weights.astype(np.float64))
-        maps = [[m.astype(np.int32) for m in h.level_codes] for h in hierarchies]
+        # the narrowest type that holds each level's codes: the random gathers from them read less memory
+        maps = [[m.astype(np.int16 if h.cardinality(lv) <= np.iinfo(np.int16).max + 1 else np.int32)
+                 for lv, m in enumerate(h.level_codes)] for h in hierarchies]
         base_cols = [np.ascontiguousarray(codes[rep, j], dtype=np.int32) for j in range(codes.shape[1])]
         # the base table's codes at every level: any node's codes are a gather from these, whatever its source
         self._base_levels = [[m[c] for m in col_maps] for c, col_maps in zip(base_cols, maps)]
@@ -131,9 +141,11 @@ class Grouper:
     def group(self, levels: tuple[int, ...]) -> NodeGroups:
         base_rows, counts, sens = self._source(levels)
         node_cols = [by_level[lv] for by_level, lv in zip(self._base_levels, levels)]
-        if base_rows is not None:
-            node_cols = [c[base_rows] for c in node_cols]
         cards = [cards[lv] for cards, lv in zip(self._cards, levels)]
+        if base_rows is not None:
+            # a column generalised to a single value has code 0 in every row: no gather needed
+            node_cols = [c[base_rows] if card > 1 else np.zeros(len(base_rows), dtype=c.dtype)
+                         for c, card in zip(node_cols, cards)]
         class_key, class_space = _joint_key(node_cols, cards)
         if sens is None:
             _, rep, sums = _group(class_key, class_space, counts)

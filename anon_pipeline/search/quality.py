@@ -154,8 +154,9 @@ class NonUniformEntropyNonMonotonic(NonUniformEntropy):
             return total
         w = groups.table.counts[row_outlier].astype(np.float64)
         suppressed = float(w.sum())
+        codes = groups.codes_of(row_outlier)
         for j in range(len(levels)):
-            c = np.bincount(groups.node_codes[row_outlier, j], weights=w)
+            c = np.bincount(codes[:, j], weights=w)
             c = c[c > 0]
             total += float(-np.sum(c * (np.log(c / suppressed) / math.log(2))))
         return total
@@ -207,8 +208,9 @@ class Loss(Quality):
         row_outlier = class_outlier[groups.table.cls]
         if row_outlier.any():
             w = groups.table.counts[row_outlier].astype(np.float64)
+            codes = groups.codes_of(row_outlier)
             for j, h in enumerate(self.hierarchies):
-                share = h.shares[levels[j]][groups.node_codes[row_outlier, j]]
+                share = h.shares[levels[j]][codes[:, j]]
                 raw[j] += float(np.dot(w, 1.0 - share))
         return float(self._aggregate(raw[None, :])[0])
 
