@@ -1,8 +1,8 @@
 """Checks judged batch by batch, and what the pass that writes a staged table judges of it on the way.
 
 A schema check of a staged table reads it bucket by bucket (``batchwise``). The streaming engine's passes already
-hold every batch they write: ``AsWritten`` takes the table's counts there (sealed beside it,
-``table_counts.CountsAsWritten``) and judges its batchwise checks (recorded in its descriptor), so no stage or check
+hold every batch they write: ``AsWritten`` takes the table's counts there (``table_counts.CountsAsWritten``;
+sealed beside it unless every later stage runs in this process, ``Run.took_counts``) and judges its batchwise checks (recorded in its descriptor), so no stage or check
 reads the table again for them; ``judged`` gives a check's recorded outcome, else judges the table's buckets.
 """
 
@@ -88,12 +88,12 @@ class AsWritten:
             self.prefixes.add(batch[GUID])
 
     def finish(self, table: StagedTable) -> TableCounts | None:
-        """Seal the counts beside ``table`` and record the checks in its descriptor; the counts, or None when the
-        pass showed no batch or not the whole table (then nothing is recorded)."""
+        """Record the checks in ``table``'s descriptor and return its counts (for ``Run.took_counts``), or None
+        when the pass showed no batch or not the whole table (then nothing is recorded)."""
         # The GUIDs' prefixes are let go before the counts are merged: the two peaks do not add up.
         distinct = self.prefixes is None or self.prefixes.distinct()
         self.prefixes = None
-        counts = self.counts.seal(table)
+        counts = self.counts.result(table)
         if counts is None or not distinct:
             return counts
         for name, check in self.checks.items():

@@ -44,7 +44,7 @@ from anon_pipeline.pipeline.qi_table import GUID, guid_column, qi_schema
 from anon_pipeline.pipeline.qi_ahead import adopt, leave
 from anon_pipeline.pipeline.source import SourceFile, resolve_source
 from anon_pipeline.pipeline.staged import StagedTable, is_staged
-from anon_pipeline.pipeline.table_counts import staged_counts
+from anon_pipeline.pipeline.table_counts import seal_counts, staged_counts
 from anon_pipeline.pipeline.stream import (apply_streaming, engine_blockers, fit_streaming, leak_view,
                                            plan_key_tables, run_in_memory, stage_frame, stream_qi_table)
 from anon_pipeline.pipeline.union import UNION_CHECK, check_union_k, union_anonymity, union_markdown
@@ -97,6 +97,9 @@ class Run:
     workers: int | None = None
     #: How the Dask engine split the source into qi tasks (the qi table's metadata): ``qi_tasks``, ``qi_split``.
     partitioning: dict[str, Any] = field(default_factory=dict)
+    #: Every stage runs in this process, one after the other (``run_policy``'s walk), so what one keeps in memory
+    #: the next finds; Dagster may run each asset in a process of its own.
+    one_process: bool = False
 
     @property
     def dirs(self) -> PolicyDirs:
@@ -142,13 +145,22 @@ class Run:
         measured = measured_columns(self.policy)
         return [self.policy.output_name(c) for c in measured] if names == "output" else measured
 
-    def keep_counts(self, table: StagedTable, counts: TableCounts | None) -> None:
+    def keep_counts(self, table: StagedTable, counts: TableCounts | None) -> bool:
+        """Keep ``counts`` of ``table`` for the next stage of this process; whether they were kept whole."""
         if counts is None:
-            return
+            return False
         # Few distinct rows stay in memory for the next stage; many (the raw side: about one per row) are read back
         # from their sealed copy when asked for again, rather than held through the release.
         small = counts.joint is not None and len(counts.joint.frame) <= _KEPT_DISTINCT_ROWS
         _COUNTS.put(table.folder, counts if small else replace(counts, joint=None))
+        return small
+
+    def took_counts(self, table: StagedTable, counts: TableCounts | None) -> None:
+        """Counts the pass that wrote ``table`` took on the way: kept, and sealed beside it unless every later
+        stage reads them from this process's memory (``one_process``: sealing about 1e6 distinct raw rows costs
+        0.3 s that nobody would read back)."""
+        if counts is not None and not (self.keep_counts(table, counts) and self.one_process):
+            seal_counts(table, counts)
 
     def record(self, value: Any, outcomes: list[CheckOutcome]) -> None:
         """Outcomes of checks measured on ``value``, for ``outcomes_of``."""
@@ -280,7 +292,7 @@ def _qi_pass(run: Run, raw: dict) -> dict[str, Any]:
     table, contract = _engine(run).qi_table(SourceFile(**raw), policy, run.staging_dir, run.rows_per_batch,
                                             watch=written)
     if written is not None:
-        run.keep_counts(table, written.finish(table))
+        run.took_counts(table, written.finish(table))
     out: dict[str, Out] = {}
     input_rows = table.rows
     if evaluated:
@@ -325,7 +337,7 @@ def _anonymise(run: Run, qi_table: dict, control: dict | None = None) -> dict[st
         written = AsWritten(run.measured("output"), {
             "anonymised_schema": lambda batch: check_anonymised_schema(batch, run.policy)})
         anonymised, before_group_steps = _engine(run).apply(qi, run.policy, result, run.staging_dir, watch=written)
-        run.keep_counts(anonymised, written.finish(anonymised))
+        run.took_counts(anonymised, written.finish(anonymised))
     run.fitted = result
     # Rows in minus rows out (a replayed plan's own rows_in counts the rows it was fitted on, not these).
     suppressed = max(0, qi.rows - anonymised.rows)

@@ -76,7 +76,7 @@ def run_policy(policy_path: str | Path | Policy, source: str | Path | None = Non
     if plan is not None:
         policy = with_plan(policy, plan)
     run = Run(policy, workdir=workdir, source=source, partition=partition, batch_rows=batch_rows, engine=engine,
-              scheduler=scheduler)
+              scheduler=scheduler, one_process=True)
     if engine != "streaming":
         from anon_pipeline.pipeline.dask_engine import check_engine
 

@@ -34,7 +34,7 @@ def staged_counts(table: StagedTable, measured: Sequence[str], joint: bool = Tru
     if found is not None:
         return found
     counts = count_batches(table.buckets(columns, sort_by=None), joint_columns, columns)
-    _write(table, counts, columns)
+    seal_counts(table, counts)
     return counts
 
 
@@ -59,13 +59,19 @@ class CountsAsWritten:
             self._counter = TableCounter(joint, columns)
         self._counter.add(batch)
 
-    def seal(self, table: StagedTable) -> TableCounts | None:
-        """Seal the counts beside ``table`` and return them, when they count all of it (same rows and columns)."""
+    def result(self, table: StagedTable) -> TableCounts | None:
+        """The counts of ``table``, when they count all of it (same rows and columns); ``seal_counts`` keeps them
+        beside it."""
         if self._counter is None or self._counter.rows != table.rows or \
                 self._counter.columns != _counted(table.columns, self.measured)[0]:
             return None
-        counts = self._counter.result()
-        _write(table, counts, self._counter.columns)
+        return self._counter.result()
+
+    def seal(self, table: StagedTable) -> TableCounts | None:
+        """Seal the counts beside ``table`` and return them, when they count all of it."""
+        counts = self.result(table)
+        if counts is not None:
+            seal_counts(table, counts)
         return counts
 
 
@@ -90,8 +96,9 @@ def _read(table: StagedTable, joint: list[str], columns: list[str], with_joint: 
     return TableCounts(CountedRows(frame, weights), per_column, table.rows)
 
 
-def _write(table: StagedTable, counts: TableCounts, columns: list[str]) -> None:
-    for i, c in enumerate(columns):
+def seal_counts(table: StagedTable, counts: TableCounts) -> None:
+    """Keep ``counts`` (of all of ``table``) beside it, where ``staged_counts`` reads them in any process."""
+    for i, c in enumerate(counts.columns):
         values = counts.columns[c]
         table.write_extra(f"{_COLUMN}{i}", pd.DataFrame({"value": values.index, "count": values.to_numpy()}))
     # The joint table last: a reader that finds it finds every column's counts too.

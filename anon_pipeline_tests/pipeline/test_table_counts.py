@@ -3,14 +3,18 @@ stage (another Dagster process included); a companion cut short is counted again
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
 
-from anon_pipeline.pipeline import table_counts
+from anon_pipeline.pipeline import graph, table_counts
+from anon_pipeline.pipeline.graph import Run
 from anon_pipeline.pipeline.qi_table import GUID
 from anon_pipeline.pipeline.staged import StagedTable
 from anon_pipeline.pipeline.table_counts import staged_counts
+from anon_pipeline.policy import load_policy
 
 
 def _staged(tmp_path) -> tuple[StagedTable, pd.DataFrame]:
@@ -100,3 +104,20 @@ def test_counts_of_part_of_a_table_are_not_sealed(tmp_path):
     written.add(frame.iloc[:10])  # shown ten rows of a thousand
     assert written.seal(table) is None
     assert not table.has_extra("table-counts-joint")
+
+
+@pytest.mark.parametrize("one_process", [True, False])
+def test_a_pass_seals_its_counts_unless_the_next_stages_read_them_from_memory(tmp_path, monkeypatch, one_process):
+    policy = load_policy(Path(__file__).parents[2] / "policies" / "insurance_customers.yaml")
+    table, frame = _staged(tmp_path)
+    counts = table_counts.count_batches([frame.drop(columns=GUID)], ["band", "code"], ["band", "code", "weight"])
+    monkeypatch.setattr(graph, "_COUNTS", graph._Recent(4))
+    Run(policy, one_process=one_process).took_counts(table, counts)
+    # ``run_policy`` walks every stage in one process: nobody would read a sealed copy. Dagster may not.
+    assert table.has_extra("table-counts-joint") is not one_process
+    assert Run(policy).counts(table, "output") is counts  # kept for the next stage either way
+
+    monkeypatch.setattr(graph, "_KEPT_DISTINCT_ROWS", 2)  # too many distinct rows to hold through the release
+    again, _ = _staged(tmp_path / "again")
+    Run(policy, one_process=True).took_counts(again, counts)
+    assert again.has_extra("table-counts-joint")
