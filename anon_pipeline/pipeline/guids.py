@@ -64,21 +64,55 @@ def _guid_chars(values: pd.Series) -> np.ndarray | None:
     return data.reshape(len(array), 36)
 
 
-_HEX = np.zeros(256, dtype=bool)
-_HEX[[ord(c) for c in "0123456789abcdef"]] = True
-_NIBBLE = np.zeros(256, dtype=np.uint8)
-_NIBBLE[[ord(c) for c in "0123456789abcdef"]] = np.arange(16, dtype=np.uint8)
+#: The runs of hex digits in the 36-character form, as (start, bytes) words of 8 or 4 bytes.
+_HEX_WORDS = ((0, 8), (9, 4), (14, 4), (19, 4), (24, 8), (32, 4))
 _DASHES = [8, 13, 18, 23]
-_HEX_AT = [i for i in range(36) if i not in _DASHES]
+
+
+def _word(chars: np.ndarray, start: int, width: int) -> np.ndarray:
+    """Bytes ``start:start + width`` (8 or 4) of each row as one big-endian number, first character highest."""
+    return np.ascontiguousarray(chars[:, start:start + width]).view(f">u{width}").ravel().astype(np.uint64)
+
+
+def _bytes_of(value: int, width: int) -> np.uint64:
+    """``value`` in each of ``width`` bytes."""
+    return np.uint64(int.from_bytes(bytes([value]) * width, "big"))
+
+
+def _hex_word(word: np.ndarray, width: int) -> np.ndarray:
+    """Whether every byte of each word is a lower-case hex digit, eight bytes per operation (SWAR): adding
+    0x80 - c to an ASCII byte sets its high bit exactly when the byte is at least c, and no carry crosses bytes."""
+    high = _bytes_of(0x80, width)
+
+    def at_least(c: int) -> np.ndarray:
+        return word + _bytes_of(0x80 - c, width)
+
+    digit = at_least(ord("0")) & ~at_least(ord("9") + 1)
+    letter = at_least(ord("a")) & ~at_least(ord("f") + 1)
+    return ((word & high) == 0) & (((digit | letter) & high) == high)
+
+
+def _nibbles(word: np.ndarray, width: int) -> np.ndarray:
+    """Each byte (a lower-case hex digit) as its value 0-15: the low four bits, plus 9 for a letter."""
+    return (word & _bytes_of(0x0F, width)) + np.uint64(9) * ((word >> np.uint64(6)) & _bytes_of(1, width))
+
+
+def _packed(nibbles: np.ndarray, width: int) -> np.ndarray:
+    """``width`` nibble bytes (8 or 4), first highest, as one number of 4 * ``width`` bits."""
+    x = (nibbles | (nibbles >> np.uint64(4))) & np.uint64(0x00FF00FF00FF00FF)
+    x = (x | (x >> np.uint64(8))) & np.uint64(0x0000FFFF0000FFFF)
+    return x if width == 4 else (x | (x >> np.uint64(16))) & np.uint64(0xFFFFFFFF)
 
 
 def is_guid(values: pd.Series) -> pd.Series:
     """Whether each value is a version-4 UUID in lower-case hex (``GUID_PATTERN``), judged on the bytes of the
-    strings in numpy: the regex, once per row, cost a second per million rows."""
+    strings in numpy, eight at a time: the regex, once per row, cost a second per million rows."""
     chars = _guid_chars(values)
     if chars is None:
         return values.str.fullmatch(GUID_PATTERN).fillna(False).astype(bool)
-    ok = _HEX[chars[:, _HEX_AT]].all(axis=1) & (chars[:, _DASHES] == ord("-")).all(axis=1)
+    ok = (chars[:, _DASHES] == ord("-")).all(axis=1)
+    for start, width in _HEX_WORDS:
+        ok &= _hex_word(_word(chars, start, width), width)
     ok &= (chars[:, 14] == ord("4")) & np.isin(chars[:, 19], [ord(c) for c in "89ab"])
     return pd.Series(ok, index=values.index)
 
@@ -93,10 +127,12 @@ def guid_order(values: pd.Series) -> np.ndarray:
 
 
 def _prefix_keys(chars: np.ndarray) -> np.ndarray:
-    """The first 16 hex digits of each GUID as a number. Lower-case hex keeps its order in ASCII, so the numbers
-    sort as the strings do."""
-    nibbles = _NIBBLE[chars[:, _HEX_AT[:16]]]
-    return np.ascontiguousarray((nibbles[:, 0::2] << 4) | nibbles[:, 1::2]).view(">u8").ravel().astype(np.uint64)
+    """The first 16 hex digits of each GUID as a number (characters 0-7, 9-12 and 14-17). Lower-case hex keeps
+    its order in ASCII, so the numbers sort as the strings do."""
+    keys = _packed(_nibbles(_word(chars, 0, 8), 8), 8) << np.uint64(32)
+    keys |= _packed(_nibbles(_word(chars, 9, 4), 4), 4) << np.uint64(16)
+    keys |= _packed(_nibbles(_word(chars, 14, 4), 4), 4)
+    return keys
 
 
 def _repeats(keys: np.ndarray) -> bool:

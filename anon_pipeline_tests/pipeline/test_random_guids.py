@@ -104,3 +104,22 @@ def test_guid_schema_counts_repeats_among_well_formed_guids():
     guids[7] = twin
     problems = validate_table(pd.DataFrame({"guid": guids}), schema)
     assert {p["rule"]: p["n_rows"] for p in problems} == {"unique": 3}
+
+
+def test_guid_form_and_order_on_bytes_agree_with_the_regex_for_every_byte_at_every_position():
+    import re
+
+    import numpy as np
+
+    from anon_pipeline.pipeline.guids import guid_order, is_guid
+
+    base = next(iter(random_guids(1))).encode()
+    # Every one of the 256 byte values at every one of the 36 places of one GUID (latin-1: one byte a character).
+    rows = [base[:at] + bytes([b]) + base[at + 1:] for at in range(36) for b in range(256)]
+    values = pd.Series([r.decode("latin-1") for r in rows], dtype="str")
+    expected = np.array([re.fullmatch(GUID_PATTERN[1:-1], v) is not None for v in values])
+    assert (is_guid(values).to_numpy() == expected).all()
+    assert expected.sum() == 36 + 30 * 15 + 3  # the GUID (once per place), another digit at a free place, 89ab at 19
+    good = values[expected].drop_duplicates()
+    # Ordered by the first 64 bits (16 hex digits, the first 18 characters), ties kept in their order.
+    assert list(good.iloc[guid_order(good)]) == sorted(good, key=lambda v: v[:18])
