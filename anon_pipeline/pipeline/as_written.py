@@ -1,9 +1,10 @@
 """Checks judged batch by batch, and what the pass that writes a staged table judges of it on the way.
 
 A schema check of a staged table reads it bucket by bucket (``batchwise``). The streaming engine's passes already
-hold every batch they write: ``AsWritten`` takes the table's counts there (``table_counts.CountsAsWritten``;
-sealed beside it unless every later stage runs in this process, ``Run.took_counts``) and judges its batchwise checks (recorded in its descriptor), so no stage or check
-reads the table again for them; ``judged`` gives a check's recorded outcome, else judges the table's buckets.
+hold every batch they write: ``AsWritten`` takes the table's counts there (``table_counts.CountsAsWritten``, sealed
+beside the table unless every later stage runs in this process: ``Run.took_counts``) and judges its batchwise checks
+(recorded in its descriptor), so no stage or check reads the table again for them; ``judged`` gives a check's
+recorded outcome, else judges the table's buckets.
 """
 
 from __future__ import annotations

@@ -157,8 +157,8 @@ class Run:
 
     def took_counts(self, table: StagedTable, counts: TableCounts | None) -> None:
         """Counts the pass that wrote ``table`` took on the way: kept, and sealed beside it unless every later
-        stage reads them from this process's memory (``one_process``: sealing about 1e6 distinct raw rows costs
-        0.3 s that nobody would read back)."""
+        stage reads them from this process's memory (``one_process``): a sealed copy nobody reads is a write of up to
+        a million distinct raw rows."""
         if counts is not None and not (self.keep_counts(table, counts) and self.one_process):
             seal_counts(table, counts)
 

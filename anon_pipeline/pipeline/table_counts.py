@@ -67,13 +67,6 @@ class CountsAsWritten:
             return None
         return self._counter.result()
 
-    def seal(self, table: StagedTable) -> TableCounts | None:
-        """Seal the counts beside ``table`` and return them, when they count all of it."""
-        counts = self.result(table)
-        if counts is not None:
-            seal_counts(table, counts)
-        return counts
-
 
 def _read(table: StagedTable, joint: list[str], columns: list[str], with_joint: bool) -> TableCounts | None:
     try:

@@ -83,8 +83,9 @@ def test_counts_taken_as_the_table_is_written_are_those_of_the_table(tmp_path, m
     for part, rows in enumerate(np.array_split(np.arange(n), 3)):
         table.write_part(frame.iloc[rows], part % 2, part)
         written.add(frame.iloc[rows])
-    sealed = written.seal(table)
+    sealed = written.result(table)
     assert sealed is not None
+    table_counts.seal_counts(table, sealed)
 
     def no_second_count(*args, **kwargs):
         raise AssertionError("counted twice")
@@ -96,13 +97,13 @@ def test_counts_taken_as_the_table_is_written_are_those_of_the_table(tmp_path, m
     assert read.columns["code"].to_dict() == frame["code"].value_counts().to_dict()
 
 
-def test_counts_of_part_of_a_table_are_not_sealed(tmp_path):
+def test_counts_of_part_of_a_table_are_not_given_as_the_tables(tmp_path):
     from anon_pipeline.pipeline.table_counts import CountsAsWritten
 
     table, frame = _staged(tmp_path)
     written = CountsAsWritten(["band"])
     written.add(frame.iloc[:10])  # shown ten rows of a thousand
-    assert written.seal(table) is None
+    assert written.result(table) is None
     assert not table.has_extra("table-counts-joint")
 
 
