@@ -200,14 +200,7 @@ def prepare(df: pd.DataFrame | CountedRows, quasi_identifiers: Sequence[str], se
     n_rows = n_total - n_suppressed if opts.suppressed == "exclude" else n_total
     n_listed = len(df) - int(mask.sum()) if opts.suppressed == "exclude" else len(df)
 
-    if weights is not None and set(qis) == set(df.columns) and not opts.show_smallest \
-            and not (opts.suppressed == "class" and mask.any()):
-        # Counts over exactly these columns are distinct rows: each is a class of its own (the raw side of a report
-        # over every quasi-identifier, about a row per input row, skips a sort of as many keys). Only the smallest
-        # classes shown would differ, among equal sizes: listed in the rows' order, not the values'.
-        ids, n_classes = np.arange(n_listed, dtype=np.int32 if n_listed < 2**31 else np.int64), n_listed
-    else:
-        ids, n_classes = joint_ids(qi_cols, n_listed)
+    ids, n_classes = joint_ids(qi_cols, n_listed)
     sizes = np.bincount(ids, weights=weights, minlength=n_classes).astype(np.int64) if n_rows \
         else np.zeros(0, dtype=np.int64)
     return PreparedTable(qis, sas, qi_cols, {c.name: c for c in sa_cols}, ids, n_classes, sizes, n_total, n_rows,

@@ -59,12 +59,8 @@ def test_every_measure_on_counts_equals_the_measure_on_rows(seed, n, n_cuts, sup
     counted = _counted(frame, cuts)
     assert counted.n_rows == n and len(counted.frame) <= n
     params = dict(k=3, suppressed=suppressed, suppression_marker="*", show_smallest=3)
-    # The last: every counted column a quasi-identifier (each distinct row a class of its own).
-    for qis, sas in ((["age", "zip", "level"], ["disease", "income"]), (["age"], ["disease"]), ([], ["zip"]),
-                     (list(frame.columns)[::-1], [])):
+    for qis, sas in ((["age", "zip", "level"], ["disease", "income"]), (["age"], ["disease"]), ([], ["zip"])):
         _same(measure(frame, qis, sas, **params), measure(counted, qis, sas, **params))
-        _same(measure(frame, qis, sas, **{**params, "show_smallest": 0}),
-              measure(counted, qis, sas, **{**params, "show_smallest": 0}))
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3])
