@@ -88,7 +88,9 @@ def _expanded(table: pa.Table) -> pa.Table:
 
 def _table_buffer(frame: pd.DataFrame) -> memoryview:
     # The IPC stream's own buffer, viewed, not copied: a batch is tens of MB, and every copy is a pass over it.
-    table = _compact(pa.Table.from_pandas(frame, preserve_index=False))
+    # One thread: the columns are Arrow's already, and a pool per part (pyarrow's default for a large frame) cost
+    # more than the conversion.
+    table = _compact(pa.Table.from_pandas(frame, preserve_index=False, nthreads=1))
     sink = pa.BufferOutputStream()
     with pa.ipc.new_stream(sink, table.schema) as writer:
         writer.write_table(table)
