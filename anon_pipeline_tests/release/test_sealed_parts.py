@@ -30,7 +30,10 @@ def test_repeated_text_is_stored_as_a_dictionary_and_read_back_as_text(tmp_path,
     n = 100_000
     values = np.array([f"band {i:05d}" for i in range(distinct)], dtype=object)[rng.integers(0, distinct, n)]
     values[rng.random(n) < 0.01] = None
-    frame = pd.DataFrame({"band": pd.array(values, dtype="str"),
+    # Two Arrow chunks, as a concatenation of batches gives.
+    band = pd.concat([pd.Series(values[:n // 3], dtype="str"), pd.Series(values[n // 3:], dtype="str")],
+                     ignore_index=True)
+    frame = pd.DataFrame({"band": band,
                           "unique": pd.array([f"{i:036d}" for i in range(n)], dtype="str"),
                           "kept": pd.Categorical(rng.choice(["x", "y"], n)),
                           "empty": pd.array([None] * n, dtype="str")})
