@@ -183,8 +183,8 @@ def joint_ids(columns: Sequence[EncodedColumn], n_rows: int, ordered: bool = Tru
     """One dense class id per row (int32 below 2**31 rows) for the joint values of ``columns``: (ids, classes).
 
     Codes are combined in mixed radix, widest column first so the span stays small, and re-densified whenever
-    the next product would leave the range a presence mask handles (or overflow int64). Ids follow the order of
-    the combined values unless ``ordered=False`` (for callers that only count: cheaper on wide spans).
+    the next product would leave the range a presence mask handles; with ``ordered=False`` (for callers that only
+    count) only before it would overflow int64, the ids then need not follow the order of the combined values.
     """
     if not columns:
         return np.zeros(n_rows, dtype=_id_dtype(n_rows)), (1 if n_rows else 0)
@@ -192,9 +192,12 @@ def joint_ids(columns: Sequence[EncodedColumn], n_rows: int, ordered: bool = Tru
     key = by_width[0].codes.astype(np.int64)
     span = max(by_width[0].cardinality, 1)
     limit = max(_SPAN_PER_ROW * n_rows, _MIN_SPAN)
+    # Unordered ids come from a hash table, whatever the span: columns are packed into one key until the next
+    # would overflow int64 (ten raw columns of a million distinct rows: two hash passes instead of five).
+    widest = limit if ordered else 2**62
     for col in by_width[1:]:
         card = max(col.cardinality, 1)
-        if span * card > limit:
+        if span * card > widest:
             ids, n_unique = dense_count(key, span, ordered)
             if n_unique == n_rows:
                 # Every row is a class of its own already; further columns only append lower digits.

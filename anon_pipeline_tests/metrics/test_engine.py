@@ -45,12 +45,32 @@ def test_joint_ids_match_pandas_groupby(seed, wide):
     assert k_anonymity(df, cols).K == int(df.groupby(cols, dropna=False, observed=True).size().min())
 
 
-def test_joint_ids_when_the_span_outgrows_int64():
+@pytest.mark.parametrize("ordered", [True, False])
+def test_joint_ids_when_the_span_outgrows_int64(ordered):
     # Twelve columns of 60 values: the mixed-radix product (60^12 ~ 2e21) must be re-densified on the way.
     rng = np.random.default_rng(3)
     df = pd.DataFrame({f"c{i}": rng.integers(0, 60, 2000) for i in range(12)})
-    ids = encode_codes(df, list(df.columns))
+    df.iloc[:200] = df.iloc[200:400].to_numpy()  # some rows repeated, so not every row is a class of its own
+    ids, _ = joint_ids([encode_column(df[c]) for c in df.columns], len(df), ordered=ordered)
     assert _same_partition(ids, df.groupby(list(df.columns)).ngroup().to_numpy())
+
+
+@pytest.mark.parametrize("ordered", [True, False])
+def test_joint_ids_of_wide_columns_in_either_order_match_pandas_groupby(ordered):
+    # Columns as wide as a raw table's (dates, postcodes, weights), a few repeated rows among many distinct ones:
+    # unordered ids pack columns up to int64 and hash once; ordered ones re-densify on the way.
+    rng = np.random.default_rng(5)
+    n = 20_000
+    df = pd.DataFrame({name: rng.integers(0, card, n) for name, card in
+                       [("date", 18_000), ("postcode", 4_000), ("weight", 700), ("sex", 2), ("visits", 51)]})
+    df.iloc[: n // 10] = df.iloc[n // 10: n // 5].to_numpy()  # a tenth of the rows repeat another's
+    columns = [encode_column(df[c]) for c in df.columns]
+    ids, classes = joint_ids(columns, n, ordered=ordered)
+    widest_first = sorted(df.columns, key=lambda c: -df[c].nunique())  # the order joint_ids combines them in
+    reference = df.groupby(widest_first).ngroup().to_numpy()
+    assert _same_partition(ids, reference) and classes == len(np.unique(reference))
+    if ordered:
+        assert (ids == reference).all()  # the order of the combined values, as the group-by's
 
 
 def test_encode_column_orders_and_missing():
