@@ -200,7 +200,9 @@ def prepare(df: pd.DataFrame | CountedRows, quasi_identifiers: Sequence[str], se
     n_rows = n_total - n_suppressed if opts.suppressed == "exclude" else n_total
     n_listed = len(df) - int(mask.sum()) if opts.suppressed == "exclude" else len(df)
 
-    ids, n_classes = joint_ids(qi_cols, n_listed)
+    # Class ids in the order of the values only where the smallest classes are listed: every other figure is a
+    # sum, minimum or maximum over classes, and unordered ids skip sorting a key per distinct row.
+    ids, n_classes = joint_ids(qi_cols, n_listed, ordered=bool(opts.show_smallest))
     sizes = np.bincount(ids, weights=weights, minlength=n_classes).astype(np.int64) if n_rows \
         else np.zeros(0, dtype=np.int64)
     return PreparedTable(qis, sas, qi_cols, {c.name: c for c in sa_cols}, ids, n_classes, sizes, n_total, n_rows,

@@ -154,3 +154,28 @@ def test_wide_keys_rank_as_np_unique_whether_mostly_distinct_or_repeated(distinc
     assert ids.dtype == np.int32
     count_ids, count = _rank(key, 10**12, False, ordered=False)
     assert count == len(expected_uniques) and len(np.unique(count_ids)) == count
+
+
+def test_measures_on_wide_quasi_identifiers_do_not_depend_on_the_order_of_class_ids():
+    # Wide enough that unordered class ids come from a hash table (most rows in a few hundred classes, the rest
+    # spread over thousands of dates and postcodes): every figure but the listed smallest classes must equal those
+    # computed on ids in value order, and the group-by's.
+    rng = np.random.default_rng(8)
+    n = 20_000
+    common = rng.random(n) < 0.9
+
+    def skewed(few: int, many: int) -> np.ndarray:
+        return np.where(common, rng.integers(0, few, n), rng.integers(0, many, n))
+
+    df = pd.DataFrame({"date": skewed(40, 3_000), "postcode": skewed(8, 400),
+                       "sex": pd.Series(rng.choice(["f", "m"], n), dtype="str"),
+                       "drinks": rng.integers(0, 30, n), "smokes": pd.Series(rng.choice(["no", "yes"], n), dtype="str")})
+    qis, sas = ["date", "postcode", "sex"], ["drinks", "smokes"]
+    listed = measure(df, qis, sas, k=2, show_smallest=3)
+    assert listed.pop("smallest_classes")
+    unlisted = measure(df, qis, sas, k=2)
+    assert unlisted == listed
+    groups = df.groupby(qis)
+    assert unlisted["k_anonymity"] == groups.size().min() and unlisted["n_classes"] == groups.ngroups
+    assert unlisted["per_attribute"]["drinks"]["l_diversity"] == groups["drinks"].nunique().min()
+    assert unlisted["sample_uniques"] == int((groups.size() == 1).sum())
