@@ -130,6 +130,10 @@ def test_diversity_per_class_against_groupby():
     top = by_class.apply(lambda v: v.value_counts().iloc[0]).sort_index().to_numpy()
     r1, tail = dv.recursive_c(ct, 2)
     assert r1.tolist() == top.tolist() and (tail == np.bincount(ids) - top).all()
+    top_two = by_class.apply(lambda v: v.value_counts().iloc[:2].sum()).sort_index().to_numpy()
+    assert (dv.recursive_c(ct, 3)[1] == np.bincount(ids) - top_two).all()
+    rarest = by_class.apply(lambda v: v.value_counts().iloc[-1]).sort_index().to_numpy()
+    assert dv.recursive_c(ct, 2, "ascending")[0].tolist() == rarest.tolist()
 
 
 @pytest.mark.parametrize("span", [1000, 300_000, 1 << 40])  # presence mask, mask by key ranges, sort
