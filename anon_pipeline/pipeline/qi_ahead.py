@@ -11,7 +11,7 @@ content under the same rules (the file's SHA-256 is read again) adopts those out
 A record is adopted once: the asset claims it by renaming it, so a second run of the asset runs the pass. A record
 no asset adopted (a run that stopped after the check) is replaced, tables and all, by the next check on the same
 content, and removed by any check once it is an hour old; until then its tables stay sealed in staging like any
-other staged table.
+other staged table. A record that lost one of its tables is not adopted, and the rest of its tables are removed.
 """
 
 from __future__ import annotations
@@ -78,7 +78,10 @@ def adopt(staging: Path, src: SourceFile, policy: Policy) -> Outputs | None:
     if body is None or body.get("key") != key:
         return None
     outputs = {name: (value, metadata) for name, (value, metadata) in body["outputs"].items()}
-    if not all(Path(StagedTable.of(v).folder).is_dir() for v, _ in outputs.values() if is_staged(v)):
+    tables = [StagedTable.of(v) for v, _ in outputs.values() if is_staged(v)]
+    if not all(Path(t.folder).is_dir() for t in tables):
+        for table in tables:  # what is left of a record that lost a table is of no use to anyone
+            table.remove()
         return None
     check_unchanged(src)
     return outputs

@@ -70,6 +70,22 @@ def test_outputs_are_adopted_for_that_content_those_rules_and_that_key_only_and_
         adopt(staging, src, policy)
 
 
+def test_a_record_that_lost_a_table_is_not_adopted_and_its_other_tables_go(tmp_path):
+    path = _source(tmp_path)
+    policy = load_policy(variant(tmp_path, privacy__k=2))
+    src = resolve_source(policy, path, tmp_path / "w")
+    staging = tmp_path / "staging"
+    outputs = _outputs(staging)
+    contract = StagedTable.create(staging, "contract", 1)
+    contract.write_part(pd.DataFrame({"row": [0, 1]}), 0, 0)
+    outputs["contract"] = (contract.as_dict(), {})
+    leave(staging, src, policy, outputs)
+    StagedTable.of(outputs["qi_table"][0]).remove()
+    assert adopt(staging, src, policy) is None
+    assert not Path(contract.folder).exists()
+    assert not list((staging / "qi-ahead").iterdir())
+
+
 def test_a_record_nobody_adopted_is_replaced_with_its_tables(tmp_path):
     path = _source(tmp_path)
     policy = load_policy(variant(tmp_path, privacy__k=2))
@@ -135,3 +151,15 @@ def test_a_failed_raw_check_leaves_nothing_to_adopt(tmp_path):
     assert not check.passed
     staging = tmp_path / "w" / "insurance_customers" / "staging"
     assert not list(staging.glob("qi-ahead/*")) and not list(staging.glob("qi_table-*"))
+
+
+def test_run_policy_has_no_check_ahead_of_its_qi_pass_so_adopts_nothing(tmp_path, monkeypatch):
+    from anon_pipeline import run_policy
+    from anon_pipeline.pipeline import graph
+
+    def no_adoption(*args, **kwargs):
+        raise AssertionError("run_policy looked for a record of a check it never runs")
+
+    monkeypatch.setattr(graph, "adopt", no_adoption)
+    result = run_policy(variant(tmp_path, privacy__k=2), source=_source(tmp_path), workdir=tmp_path / "w")
+    assert result.released
