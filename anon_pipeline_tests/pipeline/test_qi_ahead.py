@@ -15,9 +15,9 @@ from anon_pipeline.defs.build import build_definitions
 from anon_pipeline.errors import InputDataError
 from anon_pipeline.pipeline import raw_schema
 from anon_pipeline.pipeline.qi_ahead import adopt, leave
-from anon_pipeline.pipeline.source import resolve_source
+from anon_pipeline.pipeline.source import SourceFile, resolve_source
 from anon_pipeline.pipeline.staged import StagedTable
-from anon_pipeline.policy import load_policy
+from anon_pipeline.policy import Policy, load_policy
 from anon_pipeline.sample import generate
 from anon_pipeline_tests.pipeline.policies import variant
 
@@ -28,6 +28,13 @@ def _source(tmp_path: Path, rows: int = 200) -> Path:
     return path
 
 
+def _setup(tmp_path: Path) -> tuple[Path, Policy, SourceFile, Path]:
+    """(the source file, a policy, its resolved source, a staging folder)."""
+    path = _source(tmp_path)
+    policy = load_policy(variant(tmp_path, privacy__k=2))
+    return path, policy, resolve_source(policy, path, tmp_path / "w"), tmp_path / "staging"
+
+
 def _outputs(staging: Path) -> dict:
     table = StagedTable.create(staging, "qi_table", 1)
     table.write_part(pd.DataFrame({"a": [1, 2]}), 0, 0)
@@ -35,10 +42,7 @@ def _outputs(staging: Path) -> dict:
 
 
 def test_outputs_are_adopted_for_that_content_those_rules_and_that_key_only_and_once(tmp_path, monkeypatch):
-    path = _source(tmp_path)
-    policy = load_policy(variant(tmp_path, privacy__k=2))
-    src = resolve_source(policy, path, tmp_path / "w")
-    staging = tmp_path / "staging"
+    path, policy, src, staging = _setup(tmp_path)
     assert adopt(staging, src, policy) is None
     outputs = _outputs(staging)
     leave(staging, src, policy, outputs)
@@ -71,10 +75,7 @@ def test_outputs_are_adopted_for_that_content_those_rules_and_that_key_only_and_
 
 
 def test_a_record_that_lost_a_table_is_not_adopted_and_its_other_tables_go(tmp_path):
-    path = _source(tmp_path)
-    policy = load_policy(variant(tmp_path, privacy__k=2))
-    src = resolve_source(policy, path, tmp_path / "w")
-    staging = tmp_path / "staging"
+    _, policy, src, staging = _setup(tmp_path)
     outputs = _outputs(staging)
     contract = StagedTable.create(staging, "contract", 1)
     contract.write_part(pd.DataFrame({"row": [0, 1]}), 0, 0)
@@ -87,10 +88,7 @@ def test_a_record_that_lost_a_table_is_not_adopted_and_its_other_tables_go(tmp_p
 
 
 def test_a_record_nobody_adopted_is_replaced_with_its_tables(tmp_path):
-    path = _source(tmp_path)
-    policy = load_policy(variant(tmp_path, privacy__k=2))
-    src = resolve_source(policy, path, tmp_path / "w")
-    staging = tmp_path / "staging"
+    _, policy, src, staging = _setup(tmp_path)
     first = _outputs(staging)
     leave(staging, src, policy, first)
     second = _outputs(staging)
