@@ -416,10 +416,15 @@ def main(argv: list[str] | None = None) -> int:
                       f"{f.get('peak_rss_mib', float('nan')):>9.0f} {f.get('x_pandas_time', float('nan')):>9.2f} "
                       f"{f.get('x_pandas_memory', float('nan')):>6.2f}  {f.get('K', f.get('error'))}")
             if "stages" in results[rows].get("run_policy", {}):
-                stages = results[rows]["run_policy"]["stages"]
+                figures = results[rows]["run_policy"]
+                stages = figures["stages"]
+                # What no stage accounts for: the interpreter's start, the imports, loading the policy, the exit.
+                figures["outside_stages_s"] = round(figures["wall_s"] - sum(v["wall_s"] for v in stages.values()), 2)
                 print("  run_policy stages (wall / cpu s): " + ", ".join(
                     f"{k} {v['wall_s']:.2f} / {v['cpu_s']:.2f}" for k, v in
                     sorted(stages.items(), key=lambda kv: -kv[1]["cpu_s"])))
+                print(f"  run_policy outside its stages (start, imports, policy, exit): "
+                      f"{figures['outside_stages_s']:.2f} s")
             ks = {f["K"] for f in results[rows].values() if "K" in f}
             if len(ks) > 1:
                 print(f"  WARNING: the engines disagree on K: {ks}")
