@@ -36,9 +36,9 @@ class NodeGroups:
 
     def codes_of(self, rows: np.ndarray) -> np.ndarray:
         """(selected table rows, columns) codes at the node's levels; ``rows`` a mask or indices of table rows."""
-        if not self.source_codes:
-            return np.zeros((len(self.rep[rows]), 0), dtype=np.int64)
         picked = self.rep[rows]
+        if not self.source_codes:
+            return np.zeros((len(picked), 0), dtype=np.int64)
         return np.stack([c[picked] for c in self.source_codes], axis=1)
 
 

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pandas as pd
 import pyarrow as pa
-import pyarrow.compute  # noqa: F401  (pa.compute)
+import pyarrow.compute as pc
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -53,9 +53,9 @@ def _compact(table: pa.Table) -> pa.Table:
     fields, columns = [], []
     for f, column in zip(table.schema, table.columns):
         if (pa.types.is_large_string(f.type) or pa.types.is_string(f.type)) and len(column) and \
-                2 * pa.compute.count_distinct(column.slice(0, _SAMPLE_ROWS)).as_py() <= min(len(column), _SAMPLE_ROWS):
+                2 * pc.count_distinct(column.slice(0, _SAMPLE_ROWS)).as_py() <= min(len(column), _SAMPLE_ROWS):
             encoded = _narrow(column.dictionary_encode())
-            if 2 * sum(len(c.dictionary) for c in encoded.chunks) <= len(column):
+            if 2 * _dictionary_size(encoded) <= len(column):
                 f = pa.field(f.name, encoded.type, f.nullable, {**(f.metadata or {}), _DICTIONARY: b"1"})
                 column = encoded
         fields.append(f)
@@ -63,9 +63,14 @@ def _compact(table: pa.Table) -> pa.Table:
     return pa.Table.from_arrays(columns, schema=pa.schema(fields, metadata=table.schema.metadata))
 
 
+def _dictionary_size(encoded: pa.ChunkedArray) -> int:
+    """Values in the dictionary of an encoded column (its chunks share one)."""
+    return max((len(c.dictionary) for c in encoded.chunks), default=0)
+
+
 def _narrow(encoded: pa.ChunkedArray) -> pa.ChunkedArray:
-    """The narrowest index type for the largest dictionary (a byte per row for up to 127 values)."""
-    size = max((len(c.dictionary) for c in encoded.chunks), default=0)
+    """The narrowest index type for the dictionary (a byte per row for up to 127 values)."""
+    size = _dictionary_size(encoded)
     index = pa.int8() if size < 2**7 else pa.int16() if size < 2**15 else pa.int32()
     if index == pa.int32():
         return encoded
