@@ -1,8 +1,12 @@
-"""The asset graph of one policy: each stage of the core's stage graph becomes a (multi-)asset and each check an
-asset check. Nothing else lives here: no anonymisation logic, no second copy of the stage order.
+"""The asset graph of one policy: each stage of the core's stage graph becomes a (multi-)asset, and each check an
+asset check computed in the step of the stage that makes the output it checks. Nothing else lives here: no
+anonymisation logic, no second copy of the stage order.
 
-Every key is prefixed with the policy name. A failing blocking check (ERROR severity) skips every asset
-downstream of the asset it checked, so ``release`` never runs after one.
+Checks share their stage's step because a Dagster step has a fixed cost (its events, input loads and output
+records): six check steps of their own cost about 0.2-0.3 s per run whatever the table's size. The price is that a
+check cannot be run without its asset. Every key is prefixed with the policy name. A failing blocking check (ERROR
+severity) fails its step once the outputs are stored, and Dagster skips every asset downstream, so ``release``
+never runs after one.
 """
 
 import warnings
@@ -59,72 +63,61 @@ def _partition(context) -> str | None:
     return context.partition_key if context.has_partition_key else None
 
 
-def _asset(policy: Policy, stage: Stage, partitions: dg.PartitionsDefinition | None):
+def _asset(policy: Policy, stage: Stage, checks: list[Check], partitions: dg.PartitionsDefinition | None):
+    """The stage as one op: its outputs, then the checks of those outputs in the same step, in the order
+    ``run.walk`` runs them. A failing blocking check fails the step after its outputs are stored, so Dagster
+    skips everything downstream."""
     key = lambda name: dg.AssetKey([policy.name, name])  # noqa: E731
     outs = {o.name: dg.AssetOut(key=key(o.name), group_name=policy.name, description=o.description)
             for o in stage.outputs}
-    ins = {name: dg.AssetIn(key(name)) for name in stage.inputs}
+    extra = [e for e in dict.fromkeys(e for c in checks for e in c.extra) if e not in stage.inputs]
+    ins = {name: dg.AssetIn(key(name)) for name in (*stage.inputs, *extra)}
+    with warnings.catch_warnings():
+        # Partitioned checks are a Dagster preview (1.13); they are what shows a check's result per partition.
+        warnings.simplefilter("ignore", dg.PreviewWarning)
+        specs = [dg.AssetCheckSpec(s.name, asset=key(c.on), blocking=s.blocking, description=s.description,
+                                   additional_deps=[key(name) for name in c.extra], partitions_def=partitions)
+                 for c in checks for s in c.specs]
 
     def compute(context: dg.AssetExecutionContext, anon: AnonSettings, cluster: DaskCluster, source: str | None,
                 inputs: dict):
         run = Run(policy, workdir=anon.workdir, source=source, partition=_partition(context), ui=True,
                   engine=cluster.engine, scheduler=cluster.scheduler_address)
         try:
-            produced = stage.fn(run, **inputs)
+            produced = stage.fn(run, **{name: inputs[name] for name in stage.inputs})
             release_freed_memory()
         except BlockingCheckFailed as exc:
             raise dg.Failure(description=str(exc)) from None
         for name, out in produced.items():
             yield dg.Output(out.value, name, metadata=_metadata(out.metadata))
+        values = {**inputs, **{name: out.value for name, out in produced.items()}}
+        for check in checks:
+            outcomes = check.fn(run, values[check.on], **{name: values[name] for name in check.extra})
+            release_freed_memory()
+            run.record(values[check.on], outcomes)  # the release asset, in this process, need not measure again
+            for outcome in outcomes:
+                yield check_result(outcome, context, asset_key=key(check.on), check_name=outcome.name)
 
     name = f"{policy.name}__{stage.name}"
     if stage.takes_source:
-        @dg.multi_asset(outs=outs, ins=ins, name=name, partitions_def=partitions)
+        @dg.multi_asset(outs=outs, ins=ins, name=name, partitions_def=partitions, check_specs=specs)
         def _with_source(context: dg.AssetExecutionContext, config: RawConfig, anon: AnonSettings,
                          cluster: DaskCluster, **inputs):
             yield from compute(context, anon, cluster, config.source, inputs)
         return _with_source
 
-    @dg.multi_asset(outs=outs, ins=ins, name=name, partitions_def=partitions)
+    @dg.multi_asset(outs=outs, ins=ins, name=name, partitions_def=partitions, check_specs=specs)
     def _stage(context: dg.AssetExecutionContext, anon: AnonSettings, cluster: DaskCluster, **inputs):
         yield from compute(context, anon, cluster, None, inputs)
     return _stage
-
-
-def _asset_check(policy: Policy, check: Check, partitions: dg.PartitionsDefinition | None):
-    key = lambda name: dg.AssetKey([policy.name, name])  # noqa: E731
-    checked = key(check.on)
-
-    with warnings.catch_warnings():
-        # Partitioned checks are a Dagster preview (1.13); they are what shows a check's result per partition.
-        warnings.simplefilter("ignore", dg.PreviewWarning)
-        specs = [dg.AssetCheckSpec(s.name, asset=checked, blocking=s.blocking, description=s.description,
-                                   additional_deps=[key(name) for name in check.extra], partitions_def=partitions)
-                 for s in check.specs]
-
-    @dg.multi_asset_check(
-        specs=specs,
-        ins={name: dg.AssetIn(key(name)) for name in (check.on, *check.extra)},
-        name=f"{policy.name}__{check.name}")
-    def _check(context: dg.AssetCheckExecutionContext, anon: AnonSettings, cluster: DaskCluster, **inputs):
-        # The raw_schema check runs the qi pass (``graph._raw_schema``): on the run's engine.
-        run = Run(policy, workdir=anon.workdir, partition=_partition(context.op_execution_context),
-                  engine=cluster.engine, scheduler=cluster.scheduler_address)
-        value = inputs.pop(check.on)
-        outcomes = check.fn(run, value, **inputs)
-        release_freed_memory()
-        run.record(value, outcomes)  # the release asset, in this process, need not measure them again
-        for outcome in outcomes:
-            yield check_result(outcome, context, asset_key=checked, check_name=outcome.name)
-    return _check
 
 
 def policy_definitions(policy: Policy) -> dict[str, list]:
     """Assets, checks, the job, and the optional schedule and inbox sensor of one policy."""
     graph = stage_graph(policy)
     partitions = partitions_definition(policy)
-    assets = [_asset(policy, stage, partitions) for stage in graph.stages]
-    checks = [_asset_check(policy, check, partitions) for check in graph.checks]
+    assets = [_asset(policy, stage, [c for o in stage.outputs for c in graph.checks_on(o.name)], partitions)
+              for stage in graph.stages]
     source_ops = [a.op.name for a, s in zip(assets, graph.stages) if s.takes_source]
     # The default run config shows the launchpad where to point a run at another file.
     job = dg.define_asset_job(f"{policy.name}_job", selection=dg.AssetSelection.key_prefixes([policy.name]),
@@ -132,7 +125,7 @@ def policy_definitions(policy: Policy) -> dict[str, list]:
                               config={"ops": {op: {"config": {"source": None}} for op in source_ops}})
     schedules = [_schedule(policy, job, partitions)] if policy.schedule else []
     sensors = [inbox_sensor(policy, job)] if policy.source.inbox else []
-    return {"assets": assets, "asset_checks": checks, "jobs": [job], "schedules": schedules, "sensors": sensors}
+    return {"assets": assets, "jobs": [job], "schedules": schedules, "sensors": sensors}
 
 
 def _schedule(policy: Policy, job, partitions: dg.PartitionsDefinition | None):

@@ -21,6 +21,7 @@ from pydantic import ValidationError
 
 from anon_pipeline.errors import BlockingCheckFailed, PolicyError, raises_typed
 from anon_pipeline.pipeline.checks import CheckOutcome
+from anon_pipeline.pipeline.fast_exit import skip_exit_collections
 from anon_pipeline.pipeline.memory import release_freed_memory
 from anon_pipeline.pipeline.graph import Check, Run, blocked, stage_graph
 from anon_pipeline.pipeline.staged import StagedTable
@@ -72,6 +73,7 @@ def run_policy(policy_path: str | Path | Policy, source: str | Path | None = Non
     and leaves any earlier release untouched. Every failure leaves as an ``AnonPipelineError``: an ``OSError``
     from the machine as ``RunEnvironmentError``, anything unexpected as ``InternalError`` (type and place only;
     the original is in its ``original`` attribute)."""
+    skip_exit_collections()
     policy = policy_path if isinstance(policy_path, Policy) else load_policy(policy_path)
     if plan is not None:
         policy = with_plan(policy, plan)

@@ -112,7 +112,7 @@ def test_privacy_targets_are_declared_as_checks_with_their_blocking(tmp_path):
     policy = variant(tmp_path, privacy__l=[{"variant": "entropy", "l": 1.5, "blocking": True}],
                      privacy__risk={"prosecutor_max": 0.5})
     defs = build_definitions([policy], workdir=str(tmp_path / "w"))
-    specs = {spec.name: spec.blocking for a in defs.asset_checks for spec in a.check_specs}
+    specs = {spec.name: spec.blocking for a in defs.assets for spec in a.check_specs}
     assert specs["k_anonymity"] is True
     assert specs["entropy_l_diversity_drinks_per_week"] is True
     assert specs["entropy_l_diversity_cigarettes_per_week"] is True
