@@ -15,7 +15,7 @@ from anon_pipeline.defs.io_manager import PolicyStagingIOManager
 from anon_pipeline.defs.policy_assets import policy_definitions
 from anon_pipeline.defs.resources import AnonSettings, DaskCluster
 from anon_pipeline.errors import AnonPipelineError, PolicyError, typed_error
-from anon_pipeline.pipeline.fast_exit import skip_exit_collections
+from anon_pipeline.pipeline.collector import freeze_built_heap, skip_exit_collections
 from anon_pipeline.workdir import default_workdir
 from anon_pipeline.policy import load_policy
 
@@ -66,7 +66,6 @@ def shared_resources(workdir: str) -> dict[str, Any]:
 def build_definitions(files: list[Path] | None = None, workdir: str | None = None) -> dg.Definitions:
     """Every policy's definitions. A policy file that does not load does not hide the others: it is logged
     as an error and becomes a ``policy_errors/<file stem>`` asset naming the file and the problem."""
-    skip_exit_collections()  # a Dagster process that runs our steps exits 0.5 s sooner at 1e6 rows
     workdir = workdir or str(default_workdir())
     parts: dict[str, list] = {"assets": [], "jobs": [], "schedules": [], "sensors": []}
     names: dict[str, Path] = {}
@@ -88,9 +87,13 @@ def build_definitions(files: list[Path] | None = None, workdir: str | None = Non
         names[policy.name] = file
         for kind, defs in built.items():
             parts[kind].extend(defs)
-    return dg.Definitions(
+    definitions = dg.Definitions(
         assets=parts["assets"], jobs=parts["jobs"],
         schedules=parts["schedules"], sensors=parts["sensors"],
         resources=dict(shared_resources(workdir)),
         executor=dg.in_process_executor,
     )
+    # The process that loads these definitions may run every step: keep the collector off its long-lived heap.
+    freeze_built_heap()
+    skip_exit_collections()
+    return definitions

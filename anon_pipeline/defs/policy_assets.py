@@ -33,6 +33,11 @@ class RawConfig(dg.Config):
         "empty: the policy's own source. The policy file is not changed.")
 
 
+#: Executors that run every step of a run in the run's process (``execute_in_process`` and ``dg.materialize`` use
+#: the second): the steps after the qi pass find its counts in memory, so nothing is sealed for other processes.
+_IN_PROCESS = {dg.in_process_executor.name, "execute_in_process_executor"}
+
+
 def _metadata(values: dict[str, Any]) -> dict[str, Any]:
     plain = {k: v for k, v in values.items() if not isinstance(v, Markdown)}
     return {**to_metadata(plain), **{k: dg.MetadataValue.md(v) for k, v in values.items() if isinstance(v, Markdown)}}
@@ -82,7 +87,8 @@ def _asset(policy: Policy, stage: Stage, checks: list[Check], partitions: dg.Par
     def compute(context: dg.AssetExecutionContext, anon: AnonSettings, cluster: DaskCluster, source: str | None,
                 inputs: dict):
         run = Run(policy, workdir=anon.workdir, source=source, partition=_partition(context), ui=True,
-                  engine=cluster.engine, scheduler=cluster.scheduler_address)
+                  engine=cluster.engine, scheduler=cluster.scheduler_address,
+                  one_process=context.job_def.executor_def.name in _IN_PROCESS)
         try:
             produced = stage.fn(run, **{name: inputs[name] for name in stage.inputs})
             release_freed_memory()

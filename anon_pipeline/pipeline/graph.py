@@ -97,8 +97,9 @@ class Run:
     workers: int | None = None
     #: How the Dask engine split the source into qi tasks (the qi table's metadata): ``qi_tasks``, ``qi_split``.
     partitioning: dict[str, Any] = field(default_factory=dict)
-    #: Every stage runs in this process, one after the other (``run_policy``'s walk), so what one keeps in memory
-    #: the next finds; Dagster may run each asset in a process of its own.
+    #: Every later stage of this run runs in this process (``run_policy``'s walk, Dagster's in-process executor),
+    #: so what one keeps in memory the next finds; under another executor Dagster may run each step in a process
+    #: of its own.
     one_process: bool = False
 
     @property
@@ -270,8 +271,8 @@ def _table_meta(table: StagedTable) -> dict[str, Any]:
 
 def _qi_table(run: Run, raw: dict) -> dict[str, Any]:
     # In Dagster the raw_schema check ran this pass already (``_raw_schema``): its outputs are adopted.
-    # (``run_policy`` has no such check: its qi pass proves it.)
-    ahead = None if run.one_process else adopt(run.staging_dir, SourceFile(**raw), run.policy)
+    # (``run_policy`` has no such check: its qi pass proves it, and there is no record to find.)
+    ahead = adopt(run.staging_dir, SourceFile(**raw), run.policy)
     if ahead is not None:
         return {name: Out(value, metadata) for name, (value, metadata) in ahead.items()}
     return _qi_pass(run, raw)

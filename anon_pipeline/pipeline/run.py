@@ -21,7 +21,7 @@ from pydantic import ValidationError
 
 from anon_pipeline.errors import BlockingCheckFailed, PolicyError, raises_typed
 from anon_pipeline.pipeline.checks import CheckOutcome
-from anon_pipeline.pipeline.fast_exit import skip_exit_collections
+from anon_pipeline.pipeline.collector import skip_exit_collections
 from anon_pipeline.pipeline.memory import release_freed_memory
 from anon_pipeline.pipeline.graph import Check, Run, blocked, stage_graph
 from anon_pipeline.pipeline.staged import StagedTable

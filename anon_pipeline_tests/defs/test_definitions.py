@@ -8,6 +8,7 @@ import dagster as dg
 import yaml
 
 from anon_pipeline.defs.build import build_definitions
+from anon_pipeline.pipeline.staged import StagedTable
 from anon_pipeline_tests.pipeline.policies import ROOT, variant
 
 ASSETS = ["raw", "qi_table", "contract", "anonymised", "key_tables", "anonymity_report", "utility_report", "release"]
@@ -142,3 +143,12 @@ def test_inbox_sensor_requests_one_run_per_new_or_changed_file(tmp_path):
         os.utime(inbox / "march.csv", ns=(1, 10**18))
         fourth = sensor.evaluate_tick(dg.build_sensor_context(instance=instance, cursor=third.cursor))
         assert len(fourth.run_requests) == 1
+
+
+def test_in_process_steps_read_the_qi_pass_counts_from_memory_and_seal_none(tmp_path):
+    # Every step of an in-process run finds the counts in this process (``Run.took_counts`` seals them when
+    # another executor may run the next steps elsewhere: ``test_table_counts``).
+    result = _materialise(variant(tmp_path), tmp_path / "w")
+    qi = StagedTable.of(result.output_for_node("insurance_customers__qi_table", "qi_table"))
+    anonymised = StagedTable.of(result.output_for_node("insurance_customers__anonymise", "anonymised"))
+    assert result.success and not qi.has_extra("table-counts-joint") and not anonymised.has_extra("table-counts-joint")

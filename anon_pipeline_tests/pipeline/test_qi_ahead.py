@@ -149,15 +149,3 @@ def test_a_failed_raw_check_leaves_nothing_to_adopt(tmp_path):
     assert not check.passed
     staging = tmp_path / "w" / "insurance_customers" / "staging"
     assert not list(staging.glob("qi-ahead/*")) and not list(staging.glob("qi_table-*"))
-
-
-def test_run_policy_has_no_check_ahead_of_its_qi_pass_so_adopts_nothing(tmp_path, monkeypatch):
-    from anon_pipeline import run_policy
-    from anon_pipeline.pipeline import graph
-
-    def no_adoption(*args, **kwargs):
-        raise AssertionError("run_policy looked for a record of a check it never runs")
-
-    monkeypatch.setattr(graph, "adopt", no_adoption)
-    result = run_policy(variant(tmp_path, privacy__k=2), source=_source(tmp_path), workdir=tmp_path / "w")
-    assert result.released

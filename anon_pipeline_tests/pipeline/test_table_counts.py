@@ -114,7 +114,8 @@ def test_a_pass_seals_its_counts_unless_the_next_stages_read_them_from_memory(tm
     counts = table_counts.count_batches([frame.drop(columns=GUID)], ["band", "code"], ["band", "code", "weight"])
     monkeypatch.setattr(graph, "_COUNTS", graph._Recent(4))
     Run(policy, one_process=one_process).took_counts(table, counts)
-    # ``run_policy`` walks every stage in one process: nobody would read a sealed copy. Dagster may not.
+    # ``run_policy`` and Dagster's in-process executor run every stage in one process: nobody would read a sealed
+    # copy. Under another executor each step may run in a process of its own.
     assert table.has_extra("table-counts-joint") is not one_process
     assert Run(policy).counts(table, "output") is counts  # kept for the next stage either way
 
