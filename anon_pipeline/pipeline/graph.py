@@ -1,6 +1,6 @@
 """The stage graph of a policy run: the one list of stages and checks that ``run_policy`` and Dagster both walk.
 
-    raw -> qi_table + contract -> anonymised + key_tables + before_group_steps -> anonymity_report, utility_report
+    raw -> qi_table (+ contract) -> anonymised + key_tables (+ before_group_steps) -> anonymity_report, utility_report
         -> release
 
 A stage is a plain function of the :class:`Run` and its inputs' values that returns its outputs' values (with
@@ -306,7 +306,8 @@ def _qi_pass(run: Run, raw: dict) -> dict[str, Any]:
         if not run.policy.release.contract:
             contract.remove()
             contract = None
-    out["contract"] = Out(contract.as_dict() if contract is not None else None)
+    if contract is not None:
+        out["contract"] = Out(contract.as_dict(), {"rows": contract.rows})
     out["qi_table"] = Out(table.as_dict(), {**_table_meta(table), "input_rows": input_rows, **run.partitioning})
     return out
 
@@ -423,8 +424,8 @@ def _report_stage(name: str, build, markdown, plots=None, joint: bool = True) ->
     return _report
 
 
-def _release(run: Run, raw: dict, qi_table: dict, contract: dict | None, anonymised: dict, anonymity_report: dict,
-             utility_report: dict, key_tables: dict, attack_report: dict | None = None,
+def _release(run: Run, raw: dict, qi_table: dict, anonymised: dict, anonymity_report: dict, utility_report: dict,
+             key_tables: dict, contract: dict | None = None, attack_report: dict | None = None,
              dp_aggregates: str | None = None) -> dict[str, Out]:
     # ``dp_aggregates`` is an input only so that a run refused by the privacy budget publishes nothing, in
     # Dagster too (a failed upstream asset skips this one).
@@ -524,6 +525,9 @@ def stage_graph(policy: Policy) -> Graph:
                                                        "(synthesis, lattice search): what synthesised groups are "
                                                        "measured against."),) \
         if policy.groups else ()
+    # Only a policy that releases the contract has one to stage (the hold-out makes one of its own and drops it).
+    contract = (Output("contract", "Source row <-> GUID, made with the qi table (release.contract: true); encrypted "
+                                   "at rest like all staging."),) if policy.release.contract else ()
     held_out = (Output("control", "Rows held out before anything is fitted, for the attack evaluation: never "
                                   "released, encrypted at rest like all staging."),) if evaluated else ()
     attacked = (Output("attack_report", "Singling-out, linkability and inference risks of the release against the "
@@ -536,8 +540,7 @@ def stage_graph(policy: Policy) -> Graph:
         Stage("qi_table", (
             Output("qi_table", "Identifiers dropped, a fresh random GUID per row, rows in a random order, "
                                "pandera-validated."),
-            Output("contract", "Source row <-> GUID, made with the qi table (empty unless release.contract); "
-                               "encrypted at rest like all staging."), *held_out), ("raw",), _qi_table),
+            *contract, *held_out), ("raw",), _qi_table),
         Stage("anonymise", (
             Output("anonymised", f"Staging table, every op chain applied, checked before release: {outputs}."),
             Output("key_tables", "Key tables (code -> value), kept apart from the release."),
@@ -557,7 +560,8 @@ def stage_graph(policy: Policy) -> Graph:
             _report_stage("utility_report", utility_report, utility_markdown, distributions_markdown, joint=False)),
         Stage("release", (Output("release", "The versioned, read-only release; written only when every blocking "
                                             "check passed."),),
-              ("raw", "qi_table", "contract", "anonymised", "anonymity_report", "utility_report", "key_tables",
+              ("raw", "qi_table", "anonymised", "anonymity_report", "utility_report", "key_tables",
+               *(("contract",) if contract else ()),
                *(("attack_report",) if evaluated else ()),
                *(("dp_aggregates",) if policy.dp is not None and policy.dp.aggregates else ())), _release),
     )

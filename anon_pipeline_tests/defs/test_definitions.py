@@ -11,7 +11,7 @@ from anon_pipeline.defs.build import build_definitions
 from anon_pipeline.pipeline.staged import StagedTable
 from anon_pipeline_tests.pipeline.policies import ROOT, variant
 
-ASSETS = ["raw", "qi_table", "contract", "anonymised", "key_tables", "anonymity_report", "utility_report", "release"]
+ASSETS = ["raw", "qi_table", "anonymised", "key_tables", "anonymity_report", "utility_report", "release"]
 CHECKS = {("anonymised", "k_anonymity"), ("anonymised", "no_identifier_leak"), ("anonymised", "anonymised_schema"),
           ("raw", "raw_schema"), ("qi_table", "qi_table_schema"), ("release", "release_schema"),
           # the bundled policy narrows k to (gender, age band): K over every released QI is checked, as a warning
@@ -29,6 +29,7 @@ def test_workspace_module_loads_every_bundled_policy(monkeypatch, tmp_path):
     assert {f"insurance_customers/{a}" for a in ASSETS} <= keys
     # only a policy with group steps stages the table between its column steps and its group steps
     assert "insurance_customers_k5/before_group_steps" in keys and "insurance_customers/before_group_steps" not in keys
+    assert "insurance_customers/contract" not in keys  # only a policy that releases its contract stages one
     job = defs.resolve_job_def("insurance_customers_job")
     assert job is not None
     check_keys = {(c.asset_key.path[-1], c.name) for c in defs.resolve_asset_graph().asset_check_keys
@@ -152,3 +153,12 @@ def test_in_process_steps_read_the_qi_pass_counts_from_memory_and_seal_none(tmp_
     qi = StagedTable.of(result.output_for_node("insurance_customers__qi_table", "qi_table"))
     anonymised = StagedTable.of(result.output_for_node("insurance_customers__anonymise", "anonymised"))
     assert result.success and not qi.has_extra("table-counts-joint") and not anonymised.has_extra("table-counts-joint")
+
+
+def test_a_policy_that_releases_its_contract_stages_it_as_an_asset_and_releases_it(tmp_path):
+    result = _materialise(variant(tmp_path, release__contract=True), tmp_path / "w")
+    contract = StagedTable.of(result.output_for_node("insurance_customers__qi_table", "contract"))
+    release = Path(result.output_for_node("insurance_customers__release", "release"))
+    assert result.success and contract.rows == 1000
+    written = tmp_path / "w" / "insurance_customers" / "key_tables" / "contracts" / f"{release.name}.parquet.enc"
+    assert written.is_file()

@@ -16,7 +16,7 @@ from anon_pipeline_tests.pipeline.policies import BUNDLED, variant
 def test_every_asset_and_check_has_a_description_in_output_names(tmp_path):
     defs = build_definitions([BUNDLED], workdir=str(tmp_path))
     specs = [s for s in defs.resolve_all_asset_specs() if s.key.path[0] == "insurance_customers"]
-    assert len(specs) == 8 and all(s.description for s in specs), [s.key for s in specs if not s.description]
+    assert len(specs) == 7 and all(s.description for s in specs), [s.key for s in specs if not s.description]
     graph = defs.resolve_asset_graph()
     checks = {key.name: graph.get_check_spec(key).description for key in graph.asset_check_keys}
     assert {"raw_schema", "qi_table_schema", "anonymised_schema", "k_anonymity", "no_identifier_leak",
