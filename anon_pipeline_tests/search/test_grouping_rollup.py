@@ -57,3 +57,20 @@ def test_every_node_equals_a_group_by_of_the_data(seed, with_sensitive, cache_ro
         assert grouped(groups, with_sensitive) == reference(df, hierarchies, codes, levels, sensitive, weights)
         assert np.array_equal(np.bincount(groups.table.cls, weights=groups.table.counts), groups.table.sizes)
     assert len(grouper._cache) > 1 or cache_rows == 1  # roll-ups were exercised
+
+
+def test_a_node_is_grouped_from_a_cached_table_only_when_it_has_under_half_the_base_tables_rows():
+    df = table(0, n=200)
+    hierarchies = [EncodedHierarchy.build(c, h) for c, h in HIER.items()]
+    codes = np.stack([h.encode(df[c]) for h, c in zip(hierarchies, HIER)], axis=1)
+    grouper = Grouper(hierarchies, codes, None)
+    base_rows = len(grouper._cache[grouper._base_key][1])
+    nodes = [tuple(int(v) for v in lv) for lv in
+             np.indices([h.height + 1 for h in hierarchies]).reshape(len(hierarchies), -1).T]
+    for levels in nodes:
+        grouper.group(levels)
+    for levels in nodes:
+        rows = len(grouper._source(levels)[1])
+        finer = [len(t[1]) for lv, t in grouper._cache.items() if all(a <= b for a, b in zip(lv, levels))]
+        # the smallest finer table when it halves the base; the base itself otherwise (no gather)
+        assert rows == (min(finer) if 2 * min(finer) < base_rows else base_rows)
