@@ -77,6 +77,9 @@ class RowCounter:
         self._codes: list[list[np.ndarray]] = [[] for _ in self.columns]
         self._counts: list[np.ndarray] = []
         self._dtypes: dict[str, object] = {}
+        #: The last batch counted had about one distinct row per row (raw quasi-identifiers): the next ones are
+        #: kept as they are and counted once, at the end, instead of being hashed twice for nothing.
+        self._mostly_distinct = False
 
     def add(self, batch: pd.DataFrame) -> None:
         """Count one batch."""
@@ -93,7 +96,11 @@ class RowCounter:
             codes.append(local.astype(code_dtype(len(uniques) + 1)))
             cards.append(len(uniques) + 1)
             self._uniques[j].append(_plain(uniques))
-        rows, counts = _distinct(codes, cards, None)
+        if self._mostly_distinct:
+            rows, counts = codes, np.ones(len(batch), dtype=np.int64)
+        else:
+            rows, counts = _distinct(codes, cards, None)
+            self._mostly_distinct = 2 * len(counts) > len(batch)
         for j, column in enumerate(rows):
             self._codes[j].append(column)
         self._counts.append(counts)

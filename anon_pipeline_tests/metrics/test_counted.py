@@ -96,3 +96,21 @@ def test_value_counts_keep_missing_values_and_types():
 def test_an_empty_table_counts_to_nothing():
     counted = RowCounter(["a"]).result()
     assert counted.n_rows == 0 and list(counted.frame.columns) == ["a"]
+
+
+def test_batches_after_a_mostly_distinct_one_are_counted_once_at_the_end_with_the_same_counts():
+    rng = np.random.default_rng(3)
+    distinct = pd.DataFrame({"a": pd.Series([f"a{i}" for i in range(100)], dtype="str"),
+                             "b": pd.Series(rng.choice(["x", "y", None], 100), dtype="str")})
+    repeats = distinct.iloc[rng.integers(0, 100, 300)]  # every row of these batches seen before, some many times
+    counter = RowCounter(["a", "b"])
+    for batch in (distinct, repeats.iloc[:150], repeats.iloc[150:]):
+        counter.add(batch)
+    assert counter._mostly_distinct  # the later batches took the path this test is about
+    counted = counter.result()
+    got = {(a, None if pd.isna(b) else b): int(w)
+           for a, b, w in zip(counted.frame["a"], counted.frame["b"], counted.weights)}
+    rows = pd.concat([distinct, repeats])
+    expected = {(a, None if pd.isna(b) else b): int(n)
+                for (a, b), n in rows.value_counts(["a", "b"], dropna=False).items()}
+    assert got == expected and counted.n_rows == 400
