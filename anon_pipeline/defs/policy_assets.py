@@ -70,7 +70,7 @@ def _partition(context) -> str | None:
 
 def _asset(policy: Policy, stage: Stage, checks: list[Check], partitions: dg.PartitionsDefinition | None):
     """The stage as one op: its outputs, then the checks of those outputs in the same step, in the order
-    ``run.walk`` runs them. A failing blocking check fails the step after its outputs are stored, so Dagster
+    ``pipeline.run.walk`` runs them. A failing blocking check fails the step after its outputs are stored, so Dagster
     skips everything downstream."""
     key = lambda name: dg.AssetKey([policy.name, name])  # noqa: E731
     outs = {o.name: dg.AssetOut(key=key(o.name), group_name=policy.name, description=o.description)
@@ -119,7 +119,8 @@ def _asset(policy: Policy, stage: Stage, checks: list[Check], partitions: dg.Par
 
 
 def policy_definitions(policy: Policy) -> dict[str, list]:
-    """Assets, checks, the job, and the optional schedule and inbox sensor of one policy."""
+    """Assets (each with the checks of its outputs), the job, and the optional schedule and inbox sensor of one
+    policy."""
     graph = stage_graph(policy)
     partitions = partitions_definition(policy)
     assets = [_asset(policy, stage, [c for o in stage.outputs for c in graph.checks_on(o.name)], partitions)
