@@ -17,20 +17,17 @@ staging clean-up).
 from __future__ import annotations
 
 import atexit
+import functools
 import gc
 
-_done: set[str] = set()
 
-
+@functools.cache  # once per process
 def freeze_built_heap() -> None:
-    """Freeze what is alive now, the modules and definitions a long-lived process built (once per process)."""
-    if "built" not in _done:
-        _done.add("built")
-        gc.freeze()
+    """Freeze what is alive now, the modules and definitions a long-lived process built."""
+    gc.freeze()
 
 
+@functools.cache  # once per process
 def skip_exit_collections() -> None:
-    """Freeze the heap at interpreter exit, after every exit handler registered later (once per process)."""
-    if "exit" not in _done:
-        _done.add("exit")
-        atexit.register(gc.freeze)
+    """Freeze the heap at interpreter exit, after every exit handler registered later."""
+    atexit.register(gc.freeze)

@@ -137,7 +137,7 @@ class Grouper:
         table's at half (its codes are read as they are; any other's are first gathered, column by column)."""
         finer = np.all(self._key_levels <= np.asarray(levels), axis=1)
         cost = np.where(finer, self._key_rows * 2, np.iinfo(np.int64).max)
-        cost[self._keys.index(self._base_key)] //= 2
+        cost[0] //= 2  # the base: the cache's first entry, never evicted
         return self._cache[self._keys[int(np.argmin(cost))]]
 
     def group(self, levels: tuple[int, ...]) -> NodeGroups:
