@@ -8,6 +8,7 @@ the interval edges, missing from a grouping) are left out, so the coverage check
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Annotated, Any, Literal, NamedTuple
@@ -273,6 +274,18 @@ class HierarchySpec(StrictModel):
     def arg(self) -> Any:
         """What the kind's builder gets: the built-in field's value, or a plugin kind's validated spec."""
         return self.plugin.arg if self.plugin is not None else getattr(self, self.kind)
+
+
+def check_hierarchy_file(path: str | Path, base_dir: Path) -> None:
+    """A hierarchy's CSV file exists (relative to ``base_dir``, the policy's folder): checked when the policy
+    loads, so a wrong name fails before any data is read. Raises ``ValueError`` naming the file looked for."""
+    where = Path(os.path.normpath(Path(base_dir) / path))  # an absolute path replaces base_dir
+    if not where.is_file():
+        siblings = sorted(p.name for p in where.parent.glob("*.csv")) if where.parent.is_dir() else []
+        near = closest(where.name, siblings)
+        hint = f" (did you mean '{near}'?)" if near else ("" if where.parent.is_dir() else
+                                                            f"; the folder {where.parent} does not exist")
+        raise ValueError(f"hierarchy file {where} not found{hint}")
 
 
 def build_hierarchy(spec: Any, values: pd.Series, base_dir: str | Path = ".") -> pd.DataFrame:

@@ -12,11 +12,13 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from anon_pipeline.criteria import registered_privacy_models
+from anon_pipeline.criteria.base import PerAttributeSpec
 from anon_pipeline.policy.dp_spec import check_aggregates
 from anon_pipeline.errors import PolicyError
 from anon_pipeline.policy.model import Policy, Role, Step
 from anon_pipeline.policy.reader import YamlRefused, read_policy_yaml
-from anon_pipeline.strict_model import UNKNOWN_KEY, safe_name
+from anon_pipeline.strict_model import UNKNOWN_KEY, closest, safe_name
 from anon_pipeline.transforms.registry import ColumnOp, OpParams, TableOp, get_op
 
 #: The qi table's and the release's row id column (a random GUID per row): no policy column may take its name.
@@ -46,8 +48,10 @@ def _policy_error(policy_file: Path | None, exc: ValidationError, *, prefix: str
     loc = tuple(first["loc"])
     if first["type"] == UNKNOWN_KEY:
         loc += (first["ctx"]["key"],)
+    # A validator's own ValueError, without pydantic's "Value error, " in front of it.
+    message = str(first["ctx"]["error"]) if first["type"] == "value_error" else first["msg"]
     more = f" ({len(errors)} error(s) in all)" if len(errors) > 1 else ""
-    return _error_at(policy_file, f"{first['msg']}{more}", loc, prefix=prefix, column=column)
+    return _error_at(policy_file, f"{message}{more}", loc, prefix=prefix, column=column)
 
 
 def _error_at(policy_file: Path | None, message: str, loc: tuple[Any, ...], *, prefix: str = "",
@@ -58,8 +62,57 @@ def _error_at(policy_file: Path | None, message: str, loc: tuple[Any, ...], *, p
     return PolicyError(policy_file, message, column=column, field=field or None)
 
 
-def _bind(policy_file: Path | None, step: Step, *, column: str | None, field: str,
+def _declared(policy: Policy, name: str, field: str, *, roles: tuple[Role, ...] = (), what: str = "a column",
+              column: str | None = None) -> str:
+    """``name`` as a column of the policy (its input name, or its ``output:`` name) of one of ``roles`` (any, when
+    empty); else a ``PolicyError`` at ``field`` naming the closest column that would do."""
+    outputs = {policy.output_name(c): c for c in policy.columns}
+    found = name if name in policy.columns else outputs.get(name)
+    if found is not None and (not roles or policy.columns[found].role in roles):
+        return found
+    fitting = [c for c, spec in policy.columns.items() if not roles or spec.role in roles]
+    listed = f"; columns that would do: {', '.join(fitting)}" if fitting else ""
+    if found is None:
+        near = closest(name, [*policy.columns, *outputs])
+        message = f"'{name}' is not a column of the policy" + (f" (did you mean '{near}'?)" if near else listed)
+    else:
+        message = f"'{name}' is a column of role {policy.columns[found].role.value}, not {what}{listed}"
+    raise PolicyError(policy.path, message, column=column, field=field)
+
+
+def check_references(policy: Policy) -> None:
+    """Every column named outside ``columns:`` is declared there, with a role that fits where it is named: a
+    group's columns, ``privacy.quasi_identifiers``, and the attribute of a per-attribute target (l, t, a
+    plugin's), which must be released and not a quasi-identifier, since it is measured within the classes the
+    quasi-identifiers form."""
+    for gi, group in enumerate(policy.groups):
+        for ci, col in enumerate(group.columns):
+            # Sensitive columns may join a group so a search can measure l or t on them.
+            _declared(policy, col, f"groups[{gi}].columns[{ci}]", roles=(Role.quasi_identifier, Role.sensitive),
+                      what="a quasi-identifier or sensitive column (what a group may hold)")
+    for i, col in enumerate(policy.privacy.quasi_identifiers or ()):
+        _declared(policy, col, f"privacy.quasi_identifiers[{i}]", roles=(Role.quasi_identifier,),
+                  what="a quasi_identifier")
+    sensitive = policy.columns_with(Role.sensitive)
+    for model in registered_privacy_models().values():
+        for i, spec in enumerate(model.specs(policy.privacy)):
+            if not isinstance(spec, PerAttributeSpec):
+                continue
+            field = f"privacy.{model.key}" + (f"[{i}]" if model.many else "")
+            if spec.attribute is None:
+                if not sensitive:
+                    raise PolicyError(policy.path, "the target names no attribute and the policy has no column of "
+                                      "role sensitive: give attribute: <column>, or give the column role: "
+                                      "sensitive", field=field)
+                continue
+            _declared(policy, spec.attribute, f"{field}.attribute", roles=(Role.sensitive, Role.insensitive),
+                      what="a released column other than a quasi-identifier (role sensitive)")
+
+
+def _bind(policy: Policy, step: Step, *, column: str | None, field: str, columns: list[str],
           table: bool) -> BoundStep:
+    """The step's op with its params validated and checked against where it stands (``Op.check_at_load``)."""
+    policy_file = policy.path
     try:
         op_cls = get_op(step.op)
     except KeyError as exc:
@@ -73,7 +126,12 @@ def _bind(policy_file: Path | None, step: Step, *, column: str | None, field: st
         params: OpParams = op_cls.Params.model_validate(step.params)
     except ValidationError as exc:
         raise _policy_error(policy_file, exc, prefix=f"{field}.params", column=column) from None
-    return BoundStep(step.op, op_cls(params))
+    op = op_cls(params)
+    try:
+        op.check_at_load(list(columns), policy.base_dir)
+    except ValueError as exc:
+        raise PolicyError(policy_file, str(exc), column=column, field=f"{field}.params") from None
+    return BoundStep(step.op, op)
 
 
 def _check_names(policy: Policy, columns: dict[str, list[BoundStep]]) -> None:
@@ -107,7 +165,7 @@ def bind_steps(policy: Policy) -> tuple[dict[str, list[BoundStep]], dict[str, li
     pf = policy.path
     columns: dict[str, list[BoundStep]] = {}
     for name, spec in policy.columns.items():
-        bound = [_bind(pf, s, column=name, field=f"columns.{name}.steps[{i}]", table=False)
+        bound = [_bind(policy, s, column=name, field=f"columns.{name}.steps[{i}]", columns=[name], table=False)
                  for i, s in enumerate(spec.steps)]
         if spec.role is Role.identifier:
             for i, b in enumerate(bound):
@@ -120,12 +178,8 @@ def bind_steps(policy: Policy) -> tuple[dict[str, list[BoundStep]], dict[str, li
         columns[name] = bound
     groups: dict[str, list[BoundStep]] = {}
     for gi, group in enumerate(policy.groups):
-        for col in group.columns:
-            # Sensitive columns may join a group so a search can measure l or t on them.
-            if policy.columns[col].role not in (Role.quasi_identifier, Role.sensitive):
-                raise PolicyError(pf, f"group '{group.name}' may only hold quasi-identifiers and sensitive columns",
-                                  column=col, field=f"groups[{gi}].columns")
-        groups[group.name] = [_bind(pf, s, column=None, field=f"groups[{gi}].steps[{i}]", table=True)
+        groups[group.name] = [_bind(policy, s, column=None, field=f"groups[{gi}].steps[{i}]", columns=group.columns,
+                                    table=True)
                               for i, s in enumerate(group.steps)]
     return columns, groups
 
@@ -139,6 +193,7 @@ def parse_policy(data: Any, policy_file: Path | None = None) -> Policy:
     except ValidationError as exc:
         raise _policy_error(policy_file, exc) from None
     policy._path = Path(policy_file).resolve() if policy_file is not None else None
+    check_references(policy)
     columns, _ = bind_steps(policy)
     _check_names(policy, columns)
     check_aggregates(policy, policy_file)

@@ -19,6 +19,7 @@ that class fails, so ``suppress: remove`` is the safe choice when the release is
 from __future__ import annotations
 
 import time
+from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
@@ -26,7 +27,7 @@ import pandas as pd
 from pydantic import Field, field_validator, model_validator
 
 from anon_pipeline.errors import TransformError
-from anon_pipeline.hierarchies.builders import TOP, HierarchySpec, build_hierarchy
+from anon_pipeline.hierarchies.builders import TOP, HierarchySpec, build_hierarchy, check_hierarchy_file
 from anon_pipeline.hierarchies.registry import registered_hierarchy_kinds
 from anon_pipeline.criteria import PrivacyTargets
 from anon_pipeline.search.criteria import Criteria
@@ -113,6 +114,34 @@ class Generalise(TableOp):
     @_ClassOrInstance
     def batch_safe(self) -> bool:
         return self.row_local and not self.draws_by_position
+
+    def check_at_load(self, columns: list[str], base_dir: Path) -> None:
+        """The columns the params name are the group's; with strategy optimal, every column of the group but
+        those the targets measure (``sensitive``, an attribute) has a hierarchy (a column without one would be released as it is, unsearched) and each
+        hierarchy file exists."""
+        p = self.params
+        named = {"hierarchies": list(p.hierarchies), "columns": list(p.columns or ()),
+                 "sensitive": [p.sensitive] if p.sensitive else []}
+        for key, names in named.items():
+            outside = [c for c in names if c not in columns]
+            if outside:
+                raise ValueError(f"{key} names {outside}, not a column of the group ({', '.join(columns)})")
+        if p.strategy != "optimal":
+            return
+        # What the targets measure within the classes (l, t or a plugin's attribute) needs no hierarchy.
+        measured = {check.attribute for _, check in p.criteria().checks(p.sensitive)}
+        bare = [c for c in columns if c not in p.hierarchies and c not in measured]
+        if bare:
+            raise ValueError(f"group column(s) {bare} have no hierarchy: strategy 'optimal' generalises only the "
+                             "columns under hierarchies:, so these would be released as they are. Give each a "
+                             "hierarchy (an ARX CSV, or e.g. {mask: 1} or {intervals: ...}), name the sensitive "
+                             "one as sensitive:, or move them out of the group")
+        for column, spec in p.hierarchies.items():
+            if spec.kind == "arx":
+                try:
+                    check_hierarchy_file(spec.arg, base_dir)
+                except ValueError as exc:
+                    raise ValueError(f"hierarchies.{column}: {exc}") from None
 
     def _hierarchy(self, column: str, values: pd.Series, ctx: FitContext) -> pd.DataFrame:
         try:

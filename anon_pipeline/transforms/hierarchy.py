@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -9,6 +10,7 @@ from pydantic import Field, model_validator
 
 from anon_pipeline.errors import TransformError
 from anon_pipeline.hierarchies import load_arx_csv
+from anon_pipeline.hierarchies.builders import check_hierarchy_file
 from anon_pipeline.transforms.registry import ColumnOp, FitContext, FitNeeds, OpParams, register_op
 from anon_pipeline.transforms.unmatched import fill_unmatched
 
@@ -35,6 +37,10 @@ class Hierarchy(ColumnOp):
     value_wise = True
     fit_needs = FitNeeds.NOTHING
     params: HierarchyParams
+
+    def check_at_load(self, columns: list[str], base_dir: Path) -> None:
+        if self.params.path is not None:
+            check_hierarchy_file(self.params.path, base_dir)
 
     def _table(self, ctx: FitContext) -> pd.DataFrame:
         p = self.params

@@ -26,7 +26,7 @@ from pydantic import ConfigDict
 # PluginLoadWarning is re-exported: plugins and tests know it from here.
 from anon_pipeline.plugins import BrokenPlugin, PluginLoadWarning, load_plugins  # noqa: F401
 from anon_pipeline.stats.moments import Moments
-from anon_pipeline.strict_model import StrictModel
+from anon_pipeline.strict_model import StrictModel, closest
 
 ENTRY_POINT_GROUP = "anon_pipeline.transforms"
 #: The module registering the built-in ops (the ``builtin`` entry point of ``ENTRY_POINT_GROUP``).
@@ -88,25 +88,15 @@ class FitContext:
         return np.random.default_rng([self.seed, salt])
 
 
-class ColumnOp:
-    """A transform of one column: ``Series -> Series``."""
+class Op:
+    """What every op has: its name, its ``Params``, what its fit needs and whether apply is row-local, and the
+    load-time check. Subclass ``ColumnOp`` or ``TableOp``, not this."""
 
     name: ClassVar[str]
     Params: ClassVar[type[OpParams]] = OpParams
-    #: Ops that may process a direct identifier (pseudonyms, masking) set this.
-    allowed_on_identifiers: ClassVar[bool] = False
-    #: Ops whose output is a one-to-one code of the input (encode, pseudonym) set this: reports must then not list
-    #: the raw distribution beside the coded one (the pair is a code book).
-    pseudonymising: ClassVar[bool] = False
-    #: Ops whose output for a row depends only on that row's value (and the plan) set this: the pipeline then
-    #: applies them once per distinct value and maps the results back (``transforms/distinct.py``).
-    value_wise: ClassVar[bool] = False
     #: Ops that draw from the seed row by row (noise, synthesis) set this: the pipeline then hands them rows in
     #: value order, so the same input and seed give the same output whatever order the rows came in.
     draws_by_position: ClassVar[bool] = False
-    #: Ops that draw each row's output from the plan seed and the row's GUID (``FitContext.row_ids``) set this:
-    #: row-local, but two rows of one value get different outputs, so no later step is fitted on distinct values.
-    draws_by_row: ClassVar[bool] = False
     #: What fit must see (see ``FitNeeds``); plugins that do not say get every row.
     fit_needs: ClassVar[FitNeeds] = FitNeeds.ROWS
     #: Apply gives each row the same output whatever other rows share its batch (value-wise ops always do).
@@ -117,14 +107,39 @@ class ColumnOp:
     def __init__(self, params: OpParams) -> None:
         self.params = params
 
-    @classmethod
-    def batch_safe(cls) -> bool:
-        """Whether the streaming engine may apply this op batch by batch with one plan."""
-        return (cls.value_wise or cls.row_local) and not cls.draws_by_position
+    def check_at_load(self, columns: list[str], base_dir: Path) -> None:
+        """What the params alone cannot tell, checked when the policy loads, before any data is read: ``columns``
+        are the op's column (a column op) or its group's columns (a table op), ``base_dir`` the policy's folder
+        (where relative paths start). Raise ``ValueError`` with the reason. The default checks nothing."""
 
     def moment_columns(self, columns: list[str]) -> list[str]:
         """The input columns whose moments a ``FitNeeds.MOMENTS`` fit reads."""
         return list(columns)
+
+    def key_tables(self, plan: dict[str, Any], ctx: FitContext) -> dict[str, pd.DataFrame]:
+        """Tables an authorised user needs to decode the output (code -> value); empty for most ops."""
+        return {}
+
+
+class ColumnOp(Op):
+    """A transform of one column: ``Series -> Series``."""
+
+    #: Ops that may process a direct identifier (pseudonyms, masking) set this.
+    allowed_on_identifiers: ClassVar[bool] = False
+    #: Ops whose output is a one-to-one code of the input (encode, pseudonym) set this: reports must then not list
+    #: the raw distribution beside the coded one (the pair is a code book).
+    pseudonymising: ClassVar[bool] = False
+    #: Ops whose output for a row depends only on that row's value (a look-up, a regex, a band) set this: the
+    #: pipeline then applies them once per distinct value and maps the results back (``transforms/distinct.py``).
+    value_wise: ClassVar[bool] = False
+    #: Ops that draw each row's output from the plan seed and the row's GUID (``FitContext.row_ids``) set this:
+    #: row-local, but two rows of one value get different outputs, so no later step is fitted on distinct values.
+    draws_by_row: ClassVar[bool] = False
+
+    @classmethod
+    def batch_safe(cls) -> bool:
+        """Whether the streaming engine may apply this op batch by batch with one plan."""
+        return (cls.value_wise or cls.row_local) and not cls.draws_by_position
 
     def fit(self, values: pd.Series, ctx: FitContext) -> dict[str, Any]:
         """Learn what apply needs. The default plan is empty: most ops are fully described by params."""
@@ -133,48 +148,28 @@ class ColumnOp:
     def apply(self, values: pd.Series, plan: dict[str, Any], ctx: FitContext) -> pd.Series:
         raise NotImplementedError
 
-    def key_tables(self, plan: dict[str, Any], ctx: FitContext) -> dict[str, pd.DataFrame]:
-        """Tables an authorised user needs to decode the output (code -> value); empty for most ops."""
-        return {}
 
-
-class TableOp:
+class TableOp(Op):
     """A transform of a group of columns at once (synthesis, lattice generalisation): ``DataFrame -> DataFrame``.
 
     ``apply`` receives the group's columns and returns a frame with the same index and columns, or with
     fewer rows when the op suppresses rows (the op must say so in its plan under ``suppressed_rows``).
     """
 
-    name: ClassVar[str]
-    Params: ClassVar[type[OpParams]] = OpParams
-    #: As for ``ColumnOp``.
-    draws_by_position: ClassVar[bool] = False
-    fit_needs: ClassVar[FitNeeds] = FitNeeds.ROWS
-    row_local: ClassVar[bool] = False
     #: Ops that draw their output rows from the rows of the batch they get (synthesis), for which any random sample
     #: of the table (a GUID bucket) is as good a source as the whole table, set this: the streaming engine applies
     #: them bucket by bucket with the frozen plan, each bucket drawing from its own rows with a seed of its own.
     draws_per_batch: ClassVar[bool] = False
-    whole_table_reason: str | None = None
-
-    def __init__(self, params: OpParams) -> None:
-        self.params = params
 
     @classmethod
     def batch_safe(cls) -> bool:
         return cls.draws_per_batch or (cls.row_local and not cls.draws_by_position)
-
-    def moment_columns(self, columns: list[str]) -> list[str]:
-        return list(columns)
 
     def fit(self, frame: pd.DataFrame, ctx: FitContext) -> dict[str, Any]:
         return {}
 
     def apply(self, frame: pd.DataFrame, plan: dict[str, Any], ctx: FitContext) -> pd.DataFrame:
         raise NotImplementedError
-
-    def key_tables(self, plan: dict[str, Any], ctx: FitContext) -> dict[str, pd.DataFrame]:
-        return {}
 
 
 OpClass = TypeVar("OpClass", bound=type)
@@ -220,7 +215,9 @@ def get_op(name: str) -> type[ColumnOp] | type[TableOp]:
         if owner:
             raise KeyError(f"op '{name}' is unavailable: {owner[0].describe()}") from None
         maybe = "".join(f"; it may come from {b.describe()}" for b in _BROKEN_PLUGINS.values())
-        raise KeyError(f"unknown op '{name}'{maybe}; registered ops: {known}") from None
+        near = closest(name, list(_REGISTRY))
+        meant = f" (did you mean '{near}'?)" if near else ""
+        raise KeyError(f"unknown op '{name}'{meant}{maybe}; registered ops: {known}") from None
 
 
 def registered_ops() -> dict[str, type[ColumnOp] | type[TableOp]]:

@@ -146,7 +146,7 @@ def test_synthesis_per_bucket_draws_the_whole_table_distribution(flights_csv, tm
     """Ten buckets, each drawing from its own 400 rows, against one draw from all 4,000 rows (and the raw table).
     Both are samples of the same law (a bucket's kernel mixture is the table's, in expectation, with the table's
     bandwidths), so the two-sample KS statistic of each continuous column stays below the 0.1% critical value
-    1.95 * sqrt(2 / 4000) = 0.044, and discrete shares within 0.03 (4 standard errors of a share near 1/2)."""
+    1.95 * sqrt(2 / 4000) = 0.044 (against the raw rows 0.050, see below), and discrete shares within 0.03 (4 standard errors of a share near 1/2)."""
     policy, qi = _staged(SYNTH, flights_csv, tmp_path)
     fitted = fit_streaming(qi, policy)
     streamed = apply_streaming(qi, policy, fitted, tmp_path)[0].frame()
@@ -156,10 +156,14 @@ def test_synthesis_per_bucket_draws_the_whole_table_distribution(flights_csv, tm
     assert not streamed[CONTINUOUS].equals(whole[CONTINUOUS])   # drawn per bucket, not from the whole table
     raw = generate("flights", ROWS, 20230501)
     critical = 1.95 * np.sqrt(2 / ROWS)
+    # Against the raw rows the law is not quite the same: the kernels widen it by their bandwidth, so that
+    # comparison takes the 0.01 % critical value (sqrt(ln(2 / 1e-4) / 2) = 2.23); it failed about once in a few
+    # hundred runs at 0.1 %, the buckets falling where the GUIDs (CSPRNG) put the rows.
+    critical_raw = 2.23 * np.sqrt(2 / ROWS)
     kde = fitted.plan["groups"]["quasi_identifiers"][0]["plan"]["kde"]
     for j, column in enumerate(CONTINUOUS):
         assert stats.ks_2samp(streamed[column], whole[column]).statistic < critical
-        assert stats.ks_2samp(streamed[column], raw[column]).statistic < critical
+        assert stats.ks_2samp(streamed[column], raw[column]).statistic < critical_raw
         # Reflected into the table's range (frozen in the plan), not each bucket's own.
         assert (kde["low"][j], kde["high"][j]) == (raw[column].min(), raw[column].max())
         assert streamed[column].between(kde["low"][j], kde["high"][j]).all()
