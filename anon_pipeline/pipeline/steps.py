@@ -10,6 +10,7 @@ import pandas as pd
 from anon_pipeline.policy.load import BoundStep
 from anon_pipeline.policy.model import Policy
 from anon_pipeline.transforms.distinct import apply_op
+from anon_pipeline.transforms.op_errors import op_errors
 from anon_pipeline.transforms.registry import FitContext
 
 Data = TypeVar("Data", pd.Series, pd.DataFrame)
@@ -33,7 +34,11 @@ def run_steps(data: Data, steps: list[BoundStep], policy: Policy, name: str,
     keys: dict[str, pd.DataFrame] = {}
     for i, bound in enumerate(steps):
         ctx = replace(context(policy, name, i, suppress), row_ids=row_ids)
-        plan = plans[i]["plan"] if plans is not None else bound.op.fit(data, ctx)
+        if plans is not None:
+            plan = plans[i]["plan"]
+        else:
+            with op_errors(bound.op, name, "fit"):
+                plan = bound.op.fit(data, ctx)
         data = apply_op(bound.op, data, plan, ctx)
         out_plans.append({"op": bound.op_name, "plan": plan})
         keys.update(bound.op.key_tables(plan, ctx))

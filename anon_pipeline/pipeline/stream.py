@@ -44,6 +44,7 @@ from anon_pipeline.policy.model import Policy, Role
 from anon_pipeline.prefetch import Behind, prefetched
 from anon_pipeline.stats.moments import Moments
 from anon_pipeline.transforms.distinct import apply_op
+from anon_pipeline.transforms.op_errors import op_errors
 from anon_pipeline.transforms.registry import FitNeeds
 
 #: Bytes per CSV row assumed when a CSV's row count must be guessed before reading it (for the bucket count).
@@ -260,7 +261,8 @@ def fit_chain(values: pd.Series | pd.DataFrame, weights: np.ndarray, steps: list
     for i, bound in enumerate(steps):
         ctx = context(policy, name, i)
         data, fit_ctx = _fit_input(bound, values, weights, ctx, moments if i == 0 else None)
-        plan = bound.op.fit(data, fit_ctx)
+        with op_errors(bound.op, name, "fit"):
+            plan = bound.op.fit(data, fit_ctx)
         plans.append({"op": bound.op_name, "plan": plan})
         keys.update(bound.op.key_tables(plan, ctx))
         # The next input, only where a later fit reads it (after a random step none may: engine_blockers).

@@ -12,12 +12,20 @@ from typing import Any
 import pandas as pd
 
 from anon_pipeline.errors import TransformError
+from anon_pipeline.transforms.op_errors import op_errors
 from anon_pipeline.transforms.registry import ColumnOp, FitContext, TableOp
 
 
 def apply_op(op: ColumnOp | TableOp, data: pd.Series | pd.DataFrame, plan: dict[str, Any],
              ctx: FitContext) -> pd.Series | pd.DataFrame:
-    """``op.apply``, computed once per distinct value when the op is value-wise."""
+    """``op.apply``, computed once per distinct value when the op is value-wise; a plugin op's unexpected error
+    names the op and the column (``op_errors``)."""
+    with op_errors(op, ctx.column, "apply"):
+        return _applied(op, data, plan, ctx)
+
+
+def _applied(op: ColumnOp | TableOp, data: pd.Series | pd.DataFrame, plan: dict[str, Any],
+             ctx: FitContext) -> pd.Series | pd.DataFrame:
     if not (isinstance(op, ColumnOp) and op.value_wise):
         return op.apply(data, plan, ctx)
     # Missing values are kept as a distinct value of their own: ops give them a label.

@@ -26,7 +26,7 @@ from cryptography.fernet import Fernet
 from anon_pipeline import run_policy
 from anon_pipeline.defs.build import build_definitions
 from anon_pipeline.errors import (AnonPipelineError, InputDataError, InternalError, PolicyError,
-                                  RunEnvironmentError)
+                                  RunEnvironmentError, TransformError)
 from anon_pipeline.pipeline import source as source_module
 from anon_pipeline.pipeline.source import duplicated_names
 from anon_pipeline.sample import generate
@@ -390,6 +390,54 @@ def _broken_plugin(site: Path) -> Path:
     (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: broken-ops\nVersion: 0.1\n")
     (dist / "entry_points.txt").write_text("[anon_pipeline.transforms]\nbroken = broken_ops\n")
     return site
+
+
+def _naive_plugin(site: Path) -> Path:
+    """A distribution whose op assumes numbers (``pd.to_numeric``, whose error quotes the cell) and whose fit
+    fails on a column named ``bad_fit``."""
+    package = site / "naive_ops"
+    package.mkdir(parents=True)
+    (package / "__init__.py").write_text(textwrap.dedent("""
+        import pandas as pd
+        from anon_pipeline import ColumnOp, register_op
+
+        @register_op("naive_floor")
+        class NaiveFloor(ColumnOp):
+            def fit(self, values, ctx):
+                if ctx.column == "blood_group":
+                    raise KeyError(values.iloc[0])
+                return {}
+
+            def apply(self, values, plan, ctx):
+                return pd.to_numeric(values).clip(lower=1)
+    """))
+    dist = site / "naive_ops-0.1.dist-info"
+    dist.mkdir()
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: naive-ops\nVersion: 0.1\n")
+    (dist / "entry_points.txt").write_text("[anon_pipeline.transforms]\nnaive = naive_ops\n")
+    return site
+
+
+@pytest.mark.parametrize("column, phase, raised", [("postcode", "apply", "ValueError"),
+                                                   ("blood_group", "fit", "KeyError")])
+def test_a_plugin_op_failing_unexpectedly_is_named_with_its_column(case, monkeypatch, column, phase, raised):
+    """A plugin op that lets a library error out (pandas quotes the cell) is the op's failure on that column, not
+    an internal error of this package: exit 2, the op, its module and the column named, no value shown."""
+    site = _naive_plugin(case.tmp / "site")
+    frame = case.table()
+    frame.loc[1, column] = PLANTED
+    case.write_csv(frame)
+    role = {"postcode": "quasi_identifier", "blood_group": "insensitive"}[column]
+    policy = case.policy(**{f"columns__{column}": {"role": role, "steps": [{"op": "naive_floor"}]}})
+    monkeypatch.syspath_prepend(str(site))
+    monkeypatch.setattr(registry, "_PLUGINS_LOADED", False)
+    monkeypatch.setattr(registry, "_BROKEN_PLUGINS", {})
+    err = run_typed(case, policy, TransformError)
+    assert (err.column, err.op) == (column, "naive_floor")
+    assert f"{phase} raised {raised} in the op from naive_ops" in str(err)
+    assert type(err.original).__name__ == raised
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(p for p in [str(site), os.environ.get("PYTHONPATH")] if p))
+    assert_clean(case.run_cli(policy), 2, f"column '{column}', op 'naive_floor'", f"{phase} raised {raised}")
 
 
 def test_broken_plugin_only_fails_policies_using_its_ops(case, monkeypatch):

@@ -11,7 +11,7 @@ import pytest
 
 from anon_pipeline.errors import TransformError
 from anon_pipeline.testing import OpCheckFailed, check_op
-from anon_pipeline.transforms import ColumnOp, OpParams, registered_ops
+from anon_pipeline.transforms import ColumnOp, OpParams, registered_ops, registry
 from anon_pipeline_tests.pipeline.policies import ROOT
 
 N = 40
@@ -102,6 +102,31 @@ def test_example_plugin(monkeypatch):
         assert report.raised_probes   # a text value is refused with a TransformError, not pandas' message
     finally:
         sys.modules.pop("anon_pipeline_topcode", None)
+
+
+def _readme_block(first_line: str) -> str:
+    """The README's python code block that starts with ``first_line``."""
+    text = (ROOT / "README.md").read_text()
+    start = text.index("```python\n" + first_line + "\n") + len("```python\n")
+    return text[start:text.index("```", start)]
+
+
+def test_the_readme_op_passes_the_readme_test(tmp_path, monkeypatch):
+    """A newcomer copies the op and its test from the README: the test passes, and the op refuses text with a
+    TransformError that names no value."""
+    package = tmp_path / "my_ops"
+    package.mkdir()
+    (package / "__init__.py").write_text(_readme_block("# my_ops/__init__.py"))
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setattr(registry, "_REGISTRY", dict(registry._REGISTRY))  # the README's top_code stays here
+    namespace: dict = {}
+    try:
+        exec(compile(_readme_block("# tests/test_top_code.py"), "test_top_code.py", "exec"), namespace)
+        namespace["test_top_code_keeps_the_op_contract"]()
+        report = check_op(namespace["TopCode"], {"ceiling": 40}, _ages, row_local=True)
+        assert report.raised_probes and "error_values" in report.passed
+    finally:
+        sys.modules.pop("my_ops", None)
 
 
 # ---- check_op catches what it should ------------------------------------------------------------------------
