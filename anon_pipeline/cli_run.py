@@ -37,7 +37,8 @@ def _run(args: argparse.Namespace) -> int:
                         plan=args.plan, batch_rows=args.batch_rows, engine=args.engine,
                         scheduler=args.scheduler)
     a = result.anonymity
-    print(f"policy {result.policy}: K = {a['K']} (k = {a['k_percent']:.2f} %) over {', '.join(a['quasi_identifiers'])}")
+    print(f"policy {result.policy}: K = {a['K']} over {', '.join(a['quasi_identifiers'])} "
+          f"(the smallest class holds {a['k_percent']:.2f} % of the rows)")
     wide = a["all_quasi_identifiers"]
     if wide and wide["quasi_identifiers"] != a["quasi_identifiers"]:
         print(f"  over every released quasi-identifier: K = {wide['K']}, "
@@ -46,8 +47,7 @@ def _run(args: argparse.Namespace) -> int:
     if union:
         print(f"  over the union of {len(union['releases'])} release(s) sharing plan {union['plan_id']}: "
               f"K = {union['K']}, {union['rows']} rows")
-    for name, passed in result.checks.items():
-        print(f"  check {name}: {'passed' if passed else 'FAILED'}")
+    _print_checks([(o.name, o.passed, o.blocking, o.description) for o in result.check_details])
     if not result.released:
         for name, why in result.failed_checks.items():
             print(f"error: blocking check '{name}' failed: {why}; nothing released", file=sys.stderr)
@@ -65,16 +65,24 @@ def _read_json(path: Path) -> dict:
         return {}
 
 
+def _print_checks(checks: list[tuple[str, bool, bool, str]]) -> None:
+    """A line per check (name, passed, blocking, description): a failed check that does not block says so, as
+    the release went ahead without it."""
+    width = max((len(name) for name, *_ in checks), default=0)
+    for name, passed, blocking, description in checks:
+        verdict = "passed" if passed else "FAILED" if blocking else "FAILED (warning: not blocking)"
+        print(f"  check {name:<{width}}  {verdict}  {description}".rstrip())
+
+
 def _print_summary(manifest: dict, anonymity: dict) -> None:
     """Each check of the latest release with its result, and K over the k set and over every released
     quasi-identifier (when the anonymity report has it): read from the release, so it is what was published."""
     checks = manifest.get("checks", {})
-    width = max((len(name) for name in checks), default=0)
     part = f", partition {manifest['partition']}" if manifest.get("partition") else ""
-    print(f"latest release of {manifest.get('policy', '?')}{part}, {manifest.get('created_utc', '?')}:")
-    for name, check in checks.items():
-        result = "passed" if check.get("passed") else "FAILED"
-        print(f"  check {name:<{width}}  {result}  {check.get('description', '')}")
+    print(f"latest release of {manifest.get('policy', '?')}{part}, {manifest.get('created_utc', '?')} "
+          "(the checks its manifest records):")
+    _print_checks([(name, bool(c.get("passed")), bool(c.get("blocking")), c.get("description", ""))
+                   for name, c in checks.items()])
     measured = anonymity.get("anonymised", {})
     if "k_anonymity" in measured:
         target = anonymity.get("k_target")

@@ -64,12 +64,28 @@ def test_summary_adds_k_over_every_released_quasi_identifier_when_the_report_has
     from anon_pipeline.cli_run import _print_summary
 
     manifest = {"policy": "p", "created_utc": "2026-01-01T00:00:00+00:00",
-                "checks": {"k_anonymity": {"passed": True, "description": "K = 12 >= k = 5 over sex"},
-                           "all_quasi_identifiers": {"passed": False, "description": "K = 1 < k = 5"}}}
+                "checks": {"k_anonymity": {"passed": True, "blocking": True,
+                                           "description": "K = 12 >= k = 5 over sex"},
+                           "all_quasi_identifiers": {"passed": False, "blocking": False,
+                                                     "description": "K = 1 < k = 5"}}}
     report = {"k_target": 5, "anonymised": {"k_anonymity": 12, "quasi_identifiers": ["sex"]},
               "all_quasi_identifiers": {"K": 1, "quasi_identifiers": ["sex", "age_band"]}}
     _print_summary(manifest, report)
     out = capsys.readouterr().out
-    assert "all_quasi_identifiers  FAILED  K = 1 < k = 5" in out
+    assert "all_quasi_identifiers  FAILED (warning: not blocking)  K = 1 < k = 5" in out
     assert "K:          12 over sex (target k = 5)" in out
     assert "K (all):    1 over every released quasi-identifier: sex, age_band" in out
+
+
+def test_run_lists_every_check_and_says_which_failures_did_not_block(tmp_path, capsys):
+    """The bundled policy's k target covers two of its quasi-identifiers; K over all of them misses k, which is
+    reported, not blocking: the run says so on that check's line, with the figures, and releases."""
+    assert main(["run", str(BUNDLED), "--workdir", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    lines = {line.split()[1]: line for line in out.splitlines() if line.startswith("  check ")}
+    assert set(lines) == {"raw_schema", "qi_table_schema", "anonymised_schema", "k_anonymity",
+                          "all_quasi_identifiers", "no_identifier_leak", "release_schema"}
+    assert "FAILED (warning: not blocking)" in lines["all_quasi_identifiers"]
+    assert "over every released quasi-identifier" in lines["all_quasi_identifiers"]
+    assert " passed " in lines["k_anonymity"] and "K = " in lines["k_anonymity"]
+    assert "(the smallest class holds " in out.splitlines()[0]

@@ -72,7 +72,7 @@ class KAnonymity(PrivacyModel):
         kan = k_from_sizes(tab.sizes, tab.quasi_identifiers, tab.n_rows)
         return TargetResult(self.check_name, kan.K >= k, self.blocking, kan.K, k,
                             {"comparison": ">=", "k_percent": kan.k_percent, "rows_below_k": kan.rows_below(k),
-                             **meta, **_risk_figures(tab.sizes)})
+                             "n_suppressed": tab.n_suppressed, **meta, **_risk_figures(tab.sizes)})
 
     def measure(self, ev: Evaluation) -> TargetResult:
         return self._result(ev.table, classes_below_k=int((ev.table.sizes < self.spec.k).sum()), **ev.base)

@@ -99,6 +99,11 @@ def check_privacy_targets(anonymised: pd.DataFrame | CountedRows, policy: Policy
                     f"{', '.join(k_quasi_identifier_outputs(policy))}")
             if policy.privacy.k is None:
                 text = f"K = {r.measured} (no k target set)"
+            if r.measured == 0 and r.metadata.get("n_suppressed"):
+                text = (f"K = 0: all {r.metadata['n_suppressed']} rows have every quasi-identifier at "
+                        f"'{policy.privacy.suppression_marker}' (generalised to the top of each hierarchy, or "
+                        "suppressed), which counts as suppressed, so no class is left; a generalise step asked for "
+                        "more than the table can give (its plan shows the levels chosen and the rows suppressed)")
         elif r.name == ALL_QIS_CHECK:
             text = (f"K = {r.measured} {'>=' if r.passed else '<'} k = {r.target} over every released "
                     f"quasi-identifier ({', '.join(r.metadata['quasi_identifiers'])}); "

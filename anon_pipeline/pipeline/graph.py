@@ -81,6 +81,8 @@ class Run:
     partition: str | None = None
     #: The fit of this run (plan, key tables), for callers that want more than the stage outputs.
     fitted: Anonymised | None = None
+    #: The id of the stored plan ``anonymise`` replayed (``plan: {reuse: ...}``), None when it fitted one.
+    replayed_plan: str | None = None
     #: Rows per batch of the streaming engine (default: the policy's ``source.batch_rows``).
     batch_rows: int | None = None
     #: Where this run stages its tables (encrypted parts); default: the policy's staging folder.
@@ -342,6 +344,7 @@ def _anonymise(run: Run, qi_table: dict, control: dict | None = None) -> dict[st
         anonymised, before_group_steps = _engine(run).apply(qi, run.policy, result, run.staging_dir, watch=written)
         run.took_counts(anonymised, written.finish(anonymised))
     run.fitted = result
+    run.replayed_plan = plan_id if chosen is not None else None
     # Rows in minus rows out (a replayed plan's own rows_in counts the rows it was fitted on, not these).
     suppressed = max(0, qi.rows - anonymised.rows)
     engine = run.engine if not blockers else "in memory: " + "; ".join(blockers)
@@ -516,6 +519,16 @@ def _release_schema(run: Run, folder: Path) -> list[CheckOutcome]:
     return [release_check.outcome()]
 
 
+def _said_if_replayed(outcomes: list[CheckOutcome], plan_id: str | None) -> list[CheckOutcome]:
+    """A failed target of a run that replayed a stored plan says so: the plan's bands, levels and suppressed
+    classes were fitted on other data, and a fresh fit may meet the target where the replay does not."""
+    if plan_id is None:
+        return outcomes
+    note = (f"; this run replayed plan {plan_id} (plan: reuse), fitted on other data: --plan refit (or plan: "
+            "refit in the policy) fits one to this data, with new codes")
+    return [o if o.passed else replace(o, description=o.description + note) for o in outcomes]
+
+
 def stage_graph(policy: Policy) -> Graph:
     """Every stage and check of ``policy``, with descriptions in the release's column names."""
     outputs = ", ".join(policy.output_name(c) for c in policy.kept_columns)
@@ -581,7 +594,8 @@ def stage_graph(policy: Policy) -> Graph:
         Check("privacy_targets", "anonymised", tuple(
             CheckSpec(name, blocking, privacy_check_description(name, policy))
             for name, blocking in planned_privacy_checks(policy)),
-            lambda run, anonymised: check_privacy_targets(run.counts(anonymised, "output").joint, run.policy)),
+            lambda run, anonymised: _said_if_replayed(
+                check_privacy_targets(run.counts(anonymised, "output").joint, run.policy), run.replayed_plan)),
         Check("no_identifier_leak", "anonymised", (CheckSpec(
             "no_identifier_leak", True, "No value of a direct-identifier column of the input ("
             + ", ".join(policy.identifiers) + ") occurs in any released column."),),

@@ -76,3 +76,17 @@ def test_notebook_policy_warns_on_the_shared_file_and_the_sound_one_releases_k5(
     assert len(qis) == 8
     assert released.groupby(qis, dropna=False).size().min() >= 5
     assert len(released) >= 0.95 * 1000   # at most the 5 % suppression limit was removed
+
+
+def test_a_table_of_stars_only_is_explained_not_just_k_zero():
+    """Every row at '*' in every quasi-identifier counts as suppressed: K is 0 with no class below k, which the
+    check's text explains instead of leaving "K = 0, rows_below_k = 0" to puzzle over."""
+    stars = TABLE.assign(a="*", b="*", c="*")
+    outcome = next(o for o in check_privacy_targets(stars, small_policy()) if o.name == "k_anonymity")
+    assert not outcome.passed and outcome.metadata["K"] == 0 and outcome.metadata["rows_below_k"] == 0
+    assert outcome.metadata["n_suppressed"] == len(TABLE)
+    assert f"all {len(TABLE)} rows have every quasi-identifier at '*'" in outcome.description
+    partly = TABLE.assign(a=["*"] * 3 + ["y"] * 3, b=["*"] * 3 + ["q"] * 3, c=["*"] * 3 + ["4"] * 3)
+    outcome = next(o for o in check_privacy_targets(partly, small_policy()) if o.name == "k_anonymity")
+    assert outcome.metadata["K"] == 3 and outcome.metadata["n_suppressed"] == 3
+    assert outcome.description.startswith("K = 3 >= k = 2")

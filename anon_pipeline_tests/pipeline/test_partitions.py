@@ -88,6 +88,21 @@ def test_reuse_latest_gives_every_month_the_same_codes_and_reports_k_over_the_un
     assert results["2024-01"].anonymity["report"]["union"]["rows"] == len(results["2024-01"].anonymised)
 
 
+@pytest.mark.parametrize("plan", [{"reuse": "latest"}, "refit"])
+def test_a_replayed_plan_that_misses_k_says_it_was_replayed(tmp_path, plan):
+    """A month too small for k: the failure says the plan was replayed, and how to fit one, only when it was."""
+    files = monthly_files(tmp_path)
+    generate("insurance_customers", 6, 200).to_csv(files["2024-02"], index=False)
+    policy = monthly_policy(tmp_path, plan)
+    work = tmp_path / "w"
+    first = ap.run_policy(policy, workdir=work, partition="2024-01")
+    second = ap.run_policy(policy, workdir=work, partition="2024-02")
+    assert first.released and not second.released
+    why = second.failed_checks["k_anonymity"]
+    replayed = f"this run replayed plan {first.plan_id} (plan: reuse)"
+    assert (replayed in why and "--plan refit" in why) if plan != "refit" else "replayed" not in why
+
+
 def test_refit_draws_new_codes_every_month(tmp_path):
     files = monthly_files(tmp_path)
     policy = monthly_policy(tmp_path, "refit")
