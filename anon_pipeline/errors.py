@@ -49,6 +49,8 @@ class InputDataError(AnonPipelineError):
         self.rule = rule
         self.n_rows = n_rows
         self.hint = hint
+        #: The message without the file, column, rule and count that head it.
+        self.detail = message
         parts = [f"input {self.file}" if self.file else "input"]
         if column is not None:
             parts.append(f"column '{column}'")
@@ -64,7 +66,8 @@ class InputDataError(AnonPipelineError):
 
 def problem_text(problem: dict) -> str:
     """One broken rule in words: column, rule, row count and the hint (never a data value)."""
-    return (f"column '{problem['column']}', rule '{problem['rule']}': {problem['n_rows']} row(s)"
+    first = f", the first at data row {problem['first_row']}" if problem.get("first_row") else ""
+    return (f"column '{problem['column']}', rule '{problem['rule']}': {problem['n_rows']} row(s){first}"
             + (f" (hint: {problem['hint']})" if problem.get("hint") else ""))
 
 

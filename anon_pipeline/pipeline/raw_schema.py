@@ -34,8 +34,17 @@ _SCIENTIFIC = r"^[+-]?\d(\.\d+)?[eE][+-]?\d+$"
 _LISTED_EXTRA = 20
 
 
-def _problem(column: str, rule: str, n_rows: int, hint: str | None = None) -> dict:
-    return {"column": column, "rule": rule, "n_rows": int(n_rows), "hint": hint}
+def _problem(column: str, rule: str, n_rows: int, hint: str | None = None, first: int | None = None) -> dict:
+    """A broken rule: its column, how many rows break it, a hint and, for a rule of single cells, ``first_row``:
+    where in the batch the first breaking row is (0-based; ``RawValidation`` makes it the file's data row, from
+    1). A row number is no data value: it is how the engineer finds the cell."""
+    return {"column": column, "rule": rule, "n_rows": int(n_rows), "hint": hint,
+            "first_row": None if first is None else int(first)}
+
+
+def _first(mask: pd.Series) -> int:
+    """Position of the first True of ``mask``."""
+    return int(np.argmax(mask.to_numpy(dtype=bool)))
 
 
 def _released(spec: ColumnSpec) -> bool:
@@ -68,7 +77,7 @@ def _coerce(name: str, spec: ColumnSpec, values: pd.Series, problems: list[dict]
             looks_scientific[looks_scientific] = ~as_str[looks_scientific].str.fullmatch(spec.pattern).astype(bool)
         if looks_scientific.any():
             problems.append(_problem(name, "text column holds numbers in scientific notation",
-                                     looks_scientific.sum(), _scientific_hint(spec)))
+                                     looks_scientific.sum(), _scientific_hint(spec), _first(looks_scientific)))
             # Counted once, here: blanked so the pattern check does not report the same cells again.
             as_str = as_str.where(~looks_scientific)
         return as_str
@@ -79,11 +88,11 @@ def _coerce(name: str, spec: ColumnSpec, values: pd.Series, problems: list[dict]
             # Beyond int64 a number cannot be stored (pandas would raise): its own rule, and then missing.
             out_of_range = numbers.notna() & ((numbers >= 2**63) | (numbers < -(2**63)))
             if out_of_range.any():
-                problems.append(_problem(name, "out of int64 range", out_of_range.sum()))
+                problems.append(_problem(name, "out of int64 range", out_of_range.sum(), first=_first(out_of_range)))
             bad |= numbers.notna() & ~out_of_range & (numbers % 1 != 0)
             numbers = numbers.where(~out_of_range)
         if bad.any():
-            problems.append(_problem(name, f"dtype {spec.dtype}", bad.sum()))
+            problems.append(_problem(name, f"dtype {spec.dtype}", bad.sum(), first=_first(bad)))
         return numbers.where(~bad).astype(_DTYPES[spec.dtype])
     if spec.dtype in ("date", "datetime"):
         fmt = spec.date_format or ("%Y-%m-%d" if spec.dtype == "date" else "ISO8601")
@@ -95,7 +104,7 @@ def _coerce(name: str, spec: ColumnSpec, values: pd.Series, problems: list[dict]
                 dayfirst = pd.to_datetime(values[bad], format="%d/%m/%Y", errors="coerce")
                 if dayfirst.notna().all():
                     hint = "the dates look day-first (DD/MM/YYYY): set date_format: '%d/%m/%Y' for this column"
-            problems.append(_problem(name, f"dtype {spec.dtype} (format {fmt})", bad.sum(), hint))
+            problems.append(_problem(name, f"dtype {spec.dtype} (format {fmt})", bad.sum(), hint, _first(bad)))
         return parsed.astype("datetime64[ns]")
     # bool
     mapping = {"true": True, "false": False, "1": True, "0": False, "yes": True, "no": False}
@@ -103,7 +112,7 @@ def _coerce(name: str, spec: ColumnSpec, values: pd.Series, problems: list[dict]
     mapped = lowered.map(mapping)
     bad = mapped.isna() & present
     if bad.any():
-        problems.append(_problem(name, "dtype bool", bad.sum()))
+        problems.append(_problem(name, "dtype bool", bad.sum(), first=_first(bad)))
     return mapped.astype("boolean")
 
 
@@ -207,12 +216,20 @@ _UNRELEASED_PATTERN_HINT = ("the column is not released: remove pattern for this
                             "this column (checked for presence only)")
 
 
-def summarise_schema_errors(exc: SchemaErrors, policy: Policy | None = None) -> list[dict]:
-    """(column, rule, row count) per failed check; pandera's failure-case values are dropped here."""
+def summarise_schema_errors(exc: SchemaErrors, policy: Policy | None = None,
+                            rows: pd.Index | None = None) -> list[dict]:
+    """(column, rule, row count) per failed check, and with ``rows`` (the validated frame's index) where the first
+    failing row is; pandera's failure-case values are dropped here."""
     cases = exc.failure_cases
     counts: Counter = Counter()
+    first: dict[tuple[str, str], int] = {}
     for column, check, index in zip(cases["column"], cases["check"], cases["index"]):
-        counts[(str(column), str(check))] += 1 if index is not None else 0
+        key = (str(column), str(check))
+        counts[key] += 1 if index is not None else 0
+        if rows is not None and index is not None:
+            at = rows.get_indexer([index])[0]
+            if at >= 0:
+                first[key] = min(first.get(key, at), at)
     problems = []
     for (column, check), n in counts.items():
         rule = "not null" if check == "not_nullable" else check
@@ -224,7 +241,7 @@ def summarise_schema_errors(exc: SchemaErrors, policy: Policy | None = None) -> 
             rule = "unique"
             if spec is not None:
                 hint = _UNIQUE_HINT
-        problems.append(_problem(column, rule, n, hint))
+        problems.append(_problem(column, rule, n, hint, None if rule == "unique" else first.get((column, check))))
     return problems
 
 
@@ -327,9 +344,11 @@ class RawValidation:
             self._schema.validate(typed, lazy=True)
         except SchemaErrors as exc:
             coerced_away = {p["column"] for p in problems}
-            problems.extend(p for p in summarise_schema_errors(exc, self.policy)
+            problems.extend(p for p in summarise_schema_errors(exc, self.policy, typed.index)
                             if not (p["rule"] == "not null" and p["column"] in coerced_away))
-        self._count(problems)
+        before = self.rows - len(frame)
+        self._count([{**p, "first_row": before + p["first_row"] + 1} if p.get("first_row") is not None else p
+                     for p in problems])
         return typed
 
     @property
@@ -340,7 +359,7 @@ class RawValidation:
     def _count(self, problems: list[dict]) -> None:
         for p in problems:
             key = (p["column"], p["rule"])
-            if key in self._problems:
+            if key in self._problems:  # the first row stays the earlier batch's
                 self._problems[key]["n_rows"] += p["n_rows"]
             else:
                 self._problems[key] = dict(p)

@@ -186,13 +186,15 @@ def bind_steps(policy: Policy) -> tuple[dict[str, list[BoundStep]], dict[str, li
 
 def parse_policy(data: Any, policy_file: Path | None = None) -> Policy:
     """Validate already-parsed YAML. Raises ``PolicyError`` naming file, column and field."""
+    # Every error names the file by its absolute path, however it was given.
+    policy_file = Path(policy_file).resolve() if policy_file is not None else None
     if not isinstance(data, dict):
         raise PolicyError(policy_file, "the file must hold a mapping (name, seed, columns, ...)")
     try:
         policy = Policy.model_validate(data)
     except ValidationError as exc:
         raise _policy_error(policy_file, exc) from None
-    policy._path = Path(policy_file).resolve() if policy_file is not None else None
+    policy._path = policy_file
     check_references(policy)
     columns, _ = bind_steps(policy)
     _check_names(policy, columns)
@@ -202,7 +204,7 @@ def parse_policy(data: Any, policy_file: Path | None = None) -> Policy:
 
 def load_policy(path: str | Path) -> Policy:
     """Read and validate a policy YAML file."""
-    path = Path(path)
+    path = Path(path).resolve()
     if not path.is_file():
         raise PolicyError(path, "file not found")
     try:

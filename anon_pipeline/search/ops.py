@@ -18,6 +18,7 @@ that class fails, so ``suppress: remove`` is the safe choice when the release is
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 from typing import Any, Literal
@@ -26,7 +27,7 @@ import numpy as np
 import pandas as pd
 from pydantic import Field, field_validator, model_validator
 
-from anon_pipeline.errors import TransformError
+from anon_pipeline.errors import InputDataError, TransformError
 from anon_pipeline.hierarchies.builders import TOP, HierarchySpec, build_hierarchy, check_hierarchy_file
 from anon_pipeline.hierarchies.registry import registered_hierarchy_kinds
 from anon_pipeline.criteria import PrivacyTargets
@@ -175,6 +176,13 @@ class Generalise(TableOp):
             result = search_problem(problem, p.quality)
         except ValueError as exc:
             raise TransformError(ctx.column, self.name, str(exc)) from None
+        except InputDataError as exc:
+            if exc.rule != "hierarchy coverage" or exc.column not in p.hierarchies:
+                raise
+            raise TransformError(exc.column, self.name, f"{exc.detail}: hierarchies.{exc.column} "
+                                 f"({_described(p.hierarchies[exc.column], ctx.base_dir)}) must give every value "
+                                 "of the column a row (widen the intervals, or add the values to the file)",
+                                 n_rows=exc.n_rows) from None
         maps = {c: dict(zip(h.labels[0].tolist(), h.generalise(np.arange(h.domain_size), result.levels[c]).tolist()))
                 for c, h in zip(problem.columns, problem.hierarchies)}
         # The failing classes as tuples of generalised values (sorted, so the plan does not depend on row order)
@@ -259,6 +267,14 @@ class Generalise(TableOp):
         criteria = p.criteria().bind(out, p.sensitive, ctx.base_dir)
         table = class_table(row_class, n_classes, criteria.codes, criteria.n_values)
         return criteria.failing(table)[row_class]
+
+
+def _described(spec: HierarchySpec, base_dir: Path) -> str:
+    """A hierarchy as the policy gives it, short: the file it reads, or its spec (the policy's words, not data)."""
+    if spec.kind == "arx":
+        return str(Path(base_dir) / spec.arg)
+    text = json.dumps(spec.model_dump(mode="json"))
+    return text if len(text) <= 80 else text[:77] + "..."
 
 
 def _listed(out: pd.DataFrame, qis: list[str], classes: list) -> np.ndarray:

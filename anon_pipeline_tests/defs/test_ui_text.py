@@ -45,7 +45,7 @@ def test_a_failing_raw_schema_check_shows_its_rules_and_hints_first(tmp_path):
                       if e.event_type_value == "ASSET_CHECK_EVALUATION")
     assert evaluation.check_name == "raw_schema" and not evaluation.passed
     assert "column 'birthdate', rule 'dtype date" in evaluation.description
-    assert "120 row(s) (hint: the dates look day-first (DD/MM/YYYY): set date_format: '%d/%m/%Y'" \
+    assert "120 row(s), the first at data row 1 (hint: the dates look day-first (DD/MM/YYYY): set date_format: '%d/%m/%Y'" \
         in evaluation.description
     first_error = next(entry for entry in logs if entry.level >= logging.ERROR)
     assert "raw_schema" in first_error.user_message and "column 'birthdate'" in first_error.user_message

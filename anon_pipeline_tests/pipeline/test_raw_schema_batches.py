@@ -111,3 +111,27 @@ def test_missing_columns_and_no_rows(policy, frame):
         assert _batched(table, policy, 7) == (None, whole)
     assert ("surname", "column declared by the policy is missing from the input", 60, None) in \
         _batched(frame.drop(columns=["surname"]), policy, 7)[1]
+
+
+def test_a_cell_rule_names_the_first_data_row_that_breaks_it_whatever_the_batches(policy, frame):
+    """Row numbers (from 1, the header excluded) let the engineer find the cell; they are no data value. A rule
+    that spans rows (unique) names none."""
+    broken = frame.copy()
+    broken.loc[[17, 44], "weight"] = "heavy"                  # not a number: typed here
+    broken.loc[[9, 10, 50], "postcode"] = "not a postcode"   # a pattern: checked by pandera
+    broken.loc[[20, 30], "national_insurance_number"] = broken.loc[1, "national_insurance_number"]
+
+    def firsts(error: RawSchemaError) -> dict[str, int | None]:
+        return {p["column"]: p["first_row"] for p in error.problems}   # one rule per column here
+
+    with pytest.raises(RawSchemaError) as whole:
+        validate_raw(broken, policy, "in.csv")
+    assert firsts(whole.value) == {"weight": 18, "postcode": 10, "national_insurance_number": None}
+    assert "'weight', rule 'dtype float': 2 row(s), the first at data row 18" in str(whole.value)
+    for size in (1, 7, 25):
+        validation = RawValidation(policy, "in.csv")
+        for start in range(0, len(broken), size):
+            validation.add(broken.iloc[start:start + size])
+        with pytest.raises(RawSchemaError) as batched:
+            validation.finish()
+        assert firsts(batched.value) == firsts(whole.value)

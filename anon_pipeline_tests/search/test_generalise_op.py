@@ -79,3 +79,24 @@ def test_mondrian_strategy(tmp_path):
     out = g.apply(df, g.fit(df, ctx), ctx)
     assert out.groupby("age").size().min() >= 10
     assert (out["zip"] == df["zip"]).all()
+
+
+@pytest.mark.parametrize("covering, named", [
+    ({"age": {"intervals": [[0, 20, 40, 60]]}}, '{"intervals": [[0.0, 20.0, 40.0, 60.0]]}'),
+    ({"zip": "zip_short.csv"}, "zip_short.csv")])
+def test_values_a_hierarchy_does_not_cover_name_the_column_and_the_hierarchy(tmp_path, covering, named):
+    from anon_pipeline.errors import TransformError
+
+    (tmp_path / "zip_short.csv").write_text("13053;1305*;130**;*\n13068;1306*;130**;*\n", encoding="utf-8")
+    generalise, ctx = op(tmp_path)
+    hierarchies = {**generalise.params.hierarchies, **covering}
+    generalise = Generalise(GeneraliseParams(**{**generalise.params.model_dump(), "hierarchies": hierarchies}))
+    data = frame(3)
+    (column,) = covering
+    uncovered = data["age"] >= 60 if column == "age" else data["zip"].str.startswith("148")
+    with pytest.raises(TransformError) as info:
+        generalise.fit(data, ctx)
+    err = info.value
+    assert (err.column, err.op, err.n_rows) == (column, "generalise", int(uncovered.sum()))
+    assert f"hierarchies.{column} (" in str(err) and named in str(err)
+    assert f"{data.loc[uncovered, column].nunique()} distinct value(s) have no entry" in str(err)
