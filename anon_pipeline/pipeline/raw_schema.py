@@ -223,13 +223,15 @@ def summarise_schema_errors(exc: SchemaErrors, policy: Policy | None = None,
     cases = exc.failure_cases
     counts: Counter = Counter()
     first: dict[tuple[str, str], int] = {}
-    for column, check, index in zip(cases["column"], cases["check"], cases["index"]):
+    at = np.full(len(cases), -1)
+    if rows is not None:
+        located = cases["index"].notna().to_numpy()
+        at[located] = rows.get_indexer(cases["index"][located])
+    for column, check, index, position in zip(cases["column"], cases["check"], cases["index"], at):
         key = (str(column), str(check))
         counts[key] += 1 if index is not None else 0
-        if rows is not None and index is not None:
-            at = rows.get_indexer([index])[0]
-            if at >= 0:
-                first[key] = min(first.get(key, at), at)
+        if position >= 0:
+            first[key] = min(first.get(key, position), position)
     problems = []
     for (column, check), n in counts.items():
         rule = "not null" if check == "not_nullable" else check

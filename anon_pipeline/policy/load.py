@@ -62,22 +62,21 @@ def _error_at(policy_file: Path | None, message: str, loc: tuple[Any, ...], *, p
     return PolicyError(policy_file, message, column=column, field=field or None)
 
 
-def _declared(policy: Policy, name: str, field: str, *, roles: tuple[Role, ...] = (), what: str = "a column",
-              column: str | None = None) -> str:
-    """``name`` as a column of the policy (its input name, or its ``output:`` name) of one of ``roles`` (any, when
-    empty); else a ``PolicyError`` at ``field`` naming the closest column that would do."""
+def _declared(policy: Policy, name: str, field: str, *, roles: tuple[Role, ...], what: str) -> None:
+    """``name`` is a column of the policy (its input name, or its ``output:`` name) of one of ``roles`` (``what``
+    they are, in words); else a ``PolicyError`` at ``field`` naming the closest column, or those that would do."""
     outputs = {policy.output_name(c): c for c in policy.columns}
     found = name if name in policy.columns else outputs.get(name)
-    if found is not None and (not roles or policy.columns[found].role in roles):
-        return found
-    fitting = [c for c, spec in policy.columns.items() if not roles or spec.role in roles]
+    if found is not None and policy.columns[found].role in roles:
+        return
+    fitting = [c for c, spec in policy.columns.items() if spec.role in roles]
     listed = f"; columns that would do: {', '.join(fitting)}" if fitting else ""
     if found is None:
         near = closest(name, [*policy.columns, *outputs])
         message = f"'{name}' is not a column of the policy" + (f" (did you mean '{near}'?)" if near else listed)
     else:
         message = f"'{name}' is a column of role {policy.columns[found].role.value}, not {what}{listed}"
-    raise PolicyError(policy.path, message, column=column, field=field)
+    raise PolicyError(policy.path, message, field=field)
 
 
 def check_references(policy: Policy) -> None:

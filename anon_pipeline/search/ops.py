@@ -118,8 +118,8 @@ class Generalise(TableOp):
 
     def check_at_load(self, columns: list[str], base_dir: Path) -> None:
         """The columns the params name are the group's; with strategy optimal, every column of the group but
-        those the targets measure (``sensitive``, an attribute) has a hierarchy (a column without one would be released as it is, unsearched) and each
-        hierarchy file exists."""
+        those the targets measure (``sensitive``, an attribute) has a hierarchy (a column without one would be
+        released as it is, unsearched), and each hierarchy file exists."""
         p = self.params
         named = {"hierarchies": list(p.hierarchies), "columns": list(p.columns or ()),
                  "sensitive": [p.sensitive] if p.sensitive else []}
