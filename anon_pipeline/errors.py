@@ -67,8 +67,11 @@ class InputDataError(AnonPipelineError):
 def problem_text(problem: dict) -> str:
     """One broken rule in words: column, rule, row count and the hint (never a data value)."""
     first = f", the first at data row {problem['first_row']}" if problem.get("first_row") else ""
-    return (f"column '{problem['column']}', rule '{problem['rule']}': {problem['n_rows']} row(s){first}"
-            + (f" (hint: {problem['hint']})" if problem.get("hint") else ""))
+    # A rule of the file's columns holds for all its rows: the count is the file's, not of rows that break it.
+    rows = f"all {problem['n_rows']} row(s) of the file" if problem.get("whole_file") else \
+        f"{problem['n_rows']} row(s){first}"
+    return f"column '{problem['column']}', rule '{problem['rule']}': {rows}" \
+        + (f" (hint: {problem['hint']})" if problem.get("hint") else "")
 
 
 class RawSchemaError(InputDataError):
@@ -78,8 +81,9 @@ class RawSchemaError(InputDataError):
         self.problems = list(problems)
         lines = [problem_text(p) for p in self.problems]
         first = self.problems[0] if self.problems else {}
-        super().__init__(file, f"{len(self.problems)} rule(s) of the raw schema broken:\n  " + "\n  ".join(lines),
-                         column=first.get("column"), rule=first.get("rule"), n_rows=first.get("n_rows"))
+        super().__init__(file, f"{len(self.problems)} rule(s) of the raw schema broken:\n  " + "\n  ".join(lines))
+        # The first problem's, for callers that read one (the heading leaves them to the lines that follow it).
+        self.column, self.rule, self.n_rows = first.get("column"), first.get("rule"), first.get("n_rows")
 
 
 class TransformError(AnonPipelineError):

@@ -272,11 +272,11 @@ def validate_raw(frame: pd.DataFrame, policy: Policy, file: str | Path) -> pd.Da
 
 
 def _structure_problems(frame: pd.DataFrame, policy: Policy) -> list[dict]:
-    """Columns missing or not declared (``n_rows``: the rows of ``frame``)."""
+    """Columns missing or not declared (``n_rows``: the rows of ``frame``; ``whole_file``: a rule of the file)."""
     declared, present = list(policy.columns), list(frame.columns)
     declared_set, present_set = set(declared), set(present)
     if not present_set & declared_set:
-        return [_header_problem(present, declared, policy.source.delimiter, len(frame))]
+        return [{**_header_problem(present, declared, policy.source.delimiter, len(frame)), "whole_file": True}]
     problems = [_problem(c, "column declared by the policy is missing from the input", len(frame))
                 for c in declared if c not in present_set]
     extra = [c for c in present if c not in declared_set]
@@ -285,7 +285,7 @@ def _structure_problems(frame: pd.DataFrame, policy: Policy) -> list[dict]:
     if len(extra) > _LISTED_EXTRA:
         problems.append(_problem("*", f"{len(extra) - _LISTED_EXTRA} more columns not declared by the policy",
                                  len(frame)))
-    return problems
+    return [{**p, "whole_file": True} for p in problems]
 
 
 _UNIQUE_HINT = "remove unique for this column if repeated values are genuine"

@@ -111,6 +111,12 @@ def test_missing_columns_and_no_rows(policy, frame):
         assert _batched(table, policy, 7) == (None, whole)
     assert ("surname", "column declared by the policy is missing from the input", 60, None) in \
         _batched(frame.drop(columns=["surname"]), policy, 7)[1]
+    # A rule of the file's columns is told as such, not as 60 broken rows; the heading only counts the rules.
+    with pytest.raises(RawSchemaError) as info:
+        validate_raw(frame.drop(columns=["surname"]), policy, "in.csv")
+    assert str(info.value).startswith("input in.csv: 1 rule(s) of the raw schema broken:\n")
+    assert "missing from the input': all 60 row(s) of the file" in str(info.value)
+    assert (info.value.column, info.value.n_rows) == ("surname", 60)
 
 
 def test_a_cell_rule_names_the_first_data_row_that_breaks_it_whatever_the_batches(policy, frame):
