@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import itertools
 import secrets
+from dataclasses import dataclass
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -83,6 +84,11 @@ def _counts(code: np.ndarray, n_cells: int, epsilon: float) -> tuple[np.ndarray,
     return laplace_counts(np.bincount(code[code >= 0], minlength=n_cells), epsilon)
 
 
+def aggregate_spend(spec: AggregateSpec) -> Spend:
+    """What one aggregate spends, known from its spec before any data is read."""
+    return Spend(spec.epsilon, 0.0, None, f"laplace_{spec.kind}")
+
+
 def aggregate(table: pd.DataFrame, spec: AggregateSpec, keys: Mapping[str, list[Any]]) -> tuple[pd.DataFrame, Spend]:
     """One aggregate's noisy table (its keys, ``value`` and the Laplace ``scale``; a mean also gives its noisy
     ``sum`` and ``count`` with their scales) and its spend. ``keys``: the public keys of each ``by`` column."""
@@ -99,7 +105,7 @@ def aggregate(table: pd.DataFrame, spec: AggregateSpec, keys: Mapping[str, list[
         low, high = spec.bounds
         frame.insert(len(frame.columns) - 4, "value",
                      np.clip(frame["sum"] / np.maximum(frame["count"], 1.0), low, high))
-    return frame, Spend(spec.epsilon, 0.0, None, f"laplace_{spec.kind}")
+    return frame, aggregate_spend(spec)
 
 
 def dp_aggregates(table: pd.DataFrame, specs: Sequence[AggregateSpec], policy: Policy
@@ -113,15 +119,36 @@ def dp_aggregates(table: pd.DataFrame, specs: Sequence[AggregateSpec], policy: P
     return tables, spends
 
 
-def write_dp_aggregates(table: pd.DataFrame, policy: Policy, workdir: str | Path, release_id: str) -> Path | None:
-    """Compute the policy's DP aggregates on ``table``, charge the dataset's ledger for all of them at once, and
-    only then write them to ``<workdir>/<policy>/release_aggregates/<version>/`` (one table per aggregate, the
-    manifest recording each epsilon). Returns the folder, or None when the policy declares no aggregates.
+@dataclass(frozen=True)
+class DrawnAggregates:
+    """The noisy tables of a run's aggregates, charged to the ledger but not yet published, and what their
+    manifest says: a stage draws them, and the release publishes them only when the whole run publishes."""
+
+    tables: dict[str, pd.DataFrame]
+    #: The manifest's fields besides the provenance (dataset, draw id, epsilons, ...).
+    manifest: dict[str, Any]
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON: each table in pandas' ``split`` form (small: one row per public key or bin)."""
+        return {"tables": {name: t.to_dict(orient="split", index=False) for name, t in self.tables.items()},
+                "manifest": self.manifest}
+
+    @classmethod
+    def of(cls, doc: dict[str, Any]) -> "DrawnAggregates":
+        return cls({name: pd.DataFrame(t["data"], columns=t["columns"]) for name, t in doc["tables"].items()},
+                   doc["manifest"])
+
+
+def draw_dp_aggregates(table: pd.DataFrame, policy: Policy, workdir: str | Path, release_id: str
+                       ) -> DrawnAggregates | None:
+    """Compute the policy's DP aggregates on ``table`` and charge the dataset's ledger for all of them at once
+    (``BudgetExceeded``: nothing charged). None when the policy declares no aggregates.
 
     ``table`` is the validated input with the policy's input column names: the qi table (before anonymisation;
     DP protects by itself, so there is no need to aggregate the generalised table). ``workdir`` is the base
-    working folder (the ledger's home, as for ``charge_plan``). ``BudgetExceeded`` means nothing was written.
-    Every call draws fresh noise, so every call is charged: the ledger ids carry a random draw id.
+    working folder (the ledger's home, as for ``charge_plan``). Every call draws fresh noise, so every call is
+    charged: the ledger ids carry a random draw id. A draw that is never published stays charged: the accounting
+    errs on the side of the people in the data.
     """
     dp = policy.dp
     if dp is None or not dp.aggregates:
@@ -137,13 +164,27 @@ def write_dp_aggregates(table: pd.DataFrame, policy: Policy, workdir: str | Path
     described = {spec.name: {**spec.model_dump(exclude_none=True, exclude_defaults=True), "epsilon": spec.epsilon,
                              "delta": spends[spec.name].delta, "mechanism": spends[spec.name].mechanism}
                  for spec in specs}
-    manifest = build_manifest(
-        policy_hash=policy_hash(policy), seed=policy.seed, checks={}, policy_name=policy.name,
-        # Not the release id: a run's names it after the input's checksum, a figure of the exact input.
-        extra={"dataset_id": dataset_id, "draw_id": draw, "neighbouring": NEIGHBOURING,
-               "epsilon_total": sum(s.epsilon for s in spends.values()), "aggregates": described,
-               "noise": "OpenDP, from the operating system's CSPRNG (not seeded)"})
+    # Not the release id: a run's names it after the input's checksum, a figure of the exact input.
+    return DrawnAggregates(tables, {
+        "dataset_id": dataset_id, "draw_id": draw, "neighbouring": NEIGHBOURING,
+        "epsilon_total": sum(s.epsilon for s in spends.values()), "aggregates": described,
+        "noise": "OpenDP, from the operating system's CSPRNG (not seeded)"})
+
+
+def publish_dp_aggregates(drawn: DrawnAggregates, policy: Policy, workdir: str | Path) -> Path:
+    """Write drawn aggregates to ``<workdir>/<policy>/release_aggregates/<version>/`` (one table per aggregate, the
+    manifest recording each epsilon): a release of their own, atomic, signed and read-only like the table's."""
+    manifest = build_manifest(policy_hash=policy_hash(policy), seed=policy.seed, checks={}, policy_name=policy.name,
+                              extra=drawn.manifest)
     dirs = PolicyDirs.for_policy(workdir, policy.name)
-    return write_release(dirs.inside(dirs.root / RELEASE_DIR, f"folder {RELEASE_DIR}/"), tables,
+    return write_release(dirs.inside(dirs.root / RELEASE_DIR, f"folder {RELEASE_DIR}/"), drawn.tables,
                          formats=policy.release.formats, manifest=manifest, key=encryption_key(),
                          file_mode=int(policy.release.file_mode, 8), dir_mode=int(policy.release.dir_mode, 8))
+
+
+def write_dp_aggregates(table: pd.DataFrame, policy: Policy, workdir: str | Path, release_id: str) -> Path | None:
+    """Draw the policy's DP aggregates (``draw_dp_aggregates``: computed and charged; ``BudgetExceeded`` means
+    nothing was charged or written) and publish them at once (``publish_dp_aggregates``). None when the policy
+    declares no aggregates."""
+    drawn = draw_dp_aggregates(table, policy, workdir, release_id)
+    return publish_dp_aggregates(drawn, policy, workdir) if drawn is not None else None

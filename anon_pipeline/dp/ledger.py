@@ -95,11 +95,21 @@ class Ledger:
                 con.execute("ROLLBACK")
                 raise
 
+    def refuse_beyond_budget(self, spends: list[Spend], *, budget: DPBudget | None,
+                             policy_file: str | Path | None = None) -> None:
+        """Raise ``BudgetExceeded`` when ``spends`` together with what is spent would pass the budget (the
+        recorded one, else ``budget``), and record nothing: a run checks its whole cost with this before its
+        first charge, so that a run the budget refuses spends nothing. (The charges themselves check again.)"""
+        with closing(self._connect()) as con:
+            budget = self._settle_budget(con, budget, policy_file, record=False)
+            if budget is not None and spends:
+                self._refuse_if_over(con, budget, spends)
+
     def _settle_budget(self, con: sqlite3.Connection, declared: DPBudget | None,
-                       policy_file: str | Path | None) -> DPBudget | None:
+                       policy_file: str | Path | None, record: bool = True) -> DPBudget | None:
         recorded = _budget(con)
         if recorded is None:
-            if declared is not None:
+            if declared is not None and record:
                 con.execute("INSERT INTO budget VALUES (1, ?, ?)", (declared.epsilon, declared.delta))
             return declared
         if declared is not None and declared != recorded:

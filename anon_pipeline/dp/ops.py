@@ -10,13 +10,14 @@ from the plan alone, so replaying a plan spends nothing and gives the same rows.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 from pydantic import Field, model_validator
 
-from anon_pipeline.dp.accounting import cdp_rho
+from anon_pipeline.dp.accounting import Spend, cdp_rho
 from anon_pipeline.dp.mst import fit_mst, sample_mst
 from anon_pipeline.errors import TransformError
 from anon_pipeline.transforms.registry import FitContext, OpParams, TableOp, register_op
@@ -77,9 +78,7 @@ class DPMSTSynthesis(TableOp):
     def _encode(self, frame: pd.DataFrame, ctx: FitContext) -> np.ndarray:
         declared = self.params.columns
         if set(declared) != set(frame.columns):
-            raise TransformError(ctx.column, self.name, f"'columns' must declare the domain of exactly the group's "
-                                 f"columns; undeclared: {sorted(set(frame.columns) - set(declared))}, not in the "
-                                 f"group: {sorted(set(declared) - set(frame.columns))}")
+            raise TransformError(ctx.column, self.name, _undeclared(list(frame.columns), declared))
         codes = []
         for col in frame.columns:
             dom, values = declared[col], frame[col]
@@ -99,10 +98,20 @@ class DPMSTSynthesis(TableOp):
             codes.append(coded)
         return np.column_stack(codes)
 
+    def check_at_load(self, columns: list[str], base_dir: Path) -> None:
+        declared = self.params.columns
+        if set(declared) != set(columns):
+            raise ValueError(_undeclared(columns, declared))
+
+    def dp_spend(self) -> Spend:
+        return Spend(self.params.epsilon, self.params.delta, cdp_rho(self.params.epsilon, self.params.delta), "mst")
+
     def fit(self, frame: pd.DataFrame, ctx: FitContext) -> dict[str, Any]:
         p = self.params
         codes = self._encode(frame, ctx)
-        rho = cdp_rho(p.epsilon, p.delta)
+        spend = self.dp_spend()
+        rho = spend.rho
+        assert rho is not None  # MST is zCDP: its spend has a rho
         model = fit_mst(codes, [p.columns[c].size for c in frame.columns], rho, refine=p.refine)
         integer = {c: (p.columns[c].integer if p.columns[c].integer is not None
                        else pd.api.types.is_integer_dtype(frame[c].dtype)) for c in frame.columns}
@@ -110,7 +119,7 @@ class DPMSTSynthesis(TableOp):
         # No exact statistic of the input belongs here (not even its row count): only noisy ones.
         return {"seed": int(ctx.rng().integers(0, 2**63 - 1)), "policy_seed": ctx.seed, "output_rows": rows,
                 "row_count_changes": True, "columns": list(frame.columns), "integer": integer,
-                "dp": {"mechanism": "mst", "epsilon": p.epsilon, "delta": p.delta, "rho": rho,
+                "dp": {"mechanism": spend.mechanism, "epsilon": spend.epsilon, "delta": spend.delta, "rho": rho,
                        "neighbouring": "add or remove one row"},
                 "tree": [[frame.columns[a], frame.columns[b]] for a, b in model["edges"]], "model": model}
 
@@ -128,3 +137,8 @@ class DPMSTSynthesis(TableOp):
             x = edges[codes[:, j]] + rng.random(n) * np.diff(edges)[codes[:, j]]
             out[col] = (pd.Series(np.floor(x).astype(np.int64)) if plan["integer"][col] else pd.Series(x))
         return pd.DataFrame(out, index=pd.RangeIndex(n))
+
+
+def _undeclared(columns: list[str], declared: dict[str, ColumnDomain]) -> str:
+    return (f"'columns' must declare the domain of exactly the group's columns; undeclared: "
+            f"{sorted(set(columns) - set(declared))}, not in the group: {sorted(set(declared) - set(columns))}")

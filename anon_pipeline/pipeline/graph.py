@@ -25,8 +25,9 @@ import pandas as pd
 import pandera.pandas as pa
 
 from anon_pipeline.attacks import render_markdown
-from anon_pipeline.dp.aggregates import write_dp_aggregates
+from anon_pipeline.dp.aggregates import DrawnAggregates, draw_dp_aggregates, publish_dp_aggregates
 from anon_pipeline.dp.ledger import charge_plan
+from anon_pipeline.dp.run_cost import refuse_run_beyond_budget
 from anon_pipeline.errors import InputDataError
 from anon_pipeline.pipeline.anonymise import Anonymised, anonymised_schema, plan_summary
 from anon_pipeline.pipeline.as_written import AsWritten, Batchwise, judged
@@ -259,6 +260,9 @@ def _raw(run: Run) -> dict[str, Out]:
     key = check_partition(run.policy, run.partition)
     source = run.source if run.source is not None or key is None else partition_source(run.policy, key)
     src = resolve_source(run.policy, source, run.workdir)
+    # A run the privacy budget cannot pay for in full stops here, before it charges anything.
+    refuse_run_beyond_budget(run.policy, run.dirs.root.parent,
+                             fits_plan=not run.policy.reuses_plan or chosen_plan(run.policy, run.dirs) is None)
     return {"raw": Out(src.as_dict(), {"bytes": src.n_bytes, "format": src.format, "sha256": src.sha256,
                                        "generated_sample": src.generated})}
 
@@ -397,11 +401,13 @@ def _attacks(run: Run, fitted: Anonymised, qi: StagedTable, control: dict | None
 
 def _dp_aggregates(run: Run, raw: dict, qi_table: dict) -> dict[str, Out]:
     # Differential privacy protects by itself: the aggregates come from the validated input, before any
-    # generalisation, and form their own release; the ledger is charged before anything is written.
-    folder = write_dp_aggregates(_staged(qi_table).frame(), run.policy, run.dirs.root.parent, f"aggregates-{raw['sha256'][:16]}")
-    assert run.policy.dp is not None  # the stage exists only for a policy with dp.aggregates
-    return {"dp_aggregates": Out(str(folder), {"release_dir": str(folder),
-                                               "aggregates": [a.name for a in run.policy.dp.aggregates]})}
+    # generalisation, and form their own release, which ``release`` publishes with the table's (a failed run
+    # publishes nothing). They are charged here, when the noise is drawn.
+    drawn = draw_dp_aggregates(_staged(qi_table).frame(), run.policy, run.dirs.root.parent,
+                               f"aggregates-{raw['sha256'][:16]}")
+    assert drawn is not None  # the stage exists only for a policy with dp.aggregates
+    return {"dp_aggregates": Out(drawn.as_dict(), {"aggregates": list(drawn.tables),
+                                                   "epsilon": drawn.manifest["epsilon_total"]})}
 
 
 def _report_stage(name: str, build, markdown, plots=None, joint: bool = True) -> Callable[..., dict[str, Out]]:
@@ -429,9 +435,9 @@ def _report_stage(name: str, build, markdown, plots=None, joint: bool = True) ->
 
 def _release(run: Run, raw: dict, qi_table: dict, anonymised: dict, anonymity_report: dict, utility_report: dict,
              key_tables: dict, contract: dict | None = None, attack_report: dict | None = None,
-             dp_aggregates: str | None = None) -> dict[str, Out]:
-    # ``dp_aggregates`` is an input only so that a run refused by the privacy budget publishes nothing, in
-    # Dagster too (a failed upstream asset skips this one).
+             dp_aggregates: dict | None = None) -> dict[str, Out]:
+    # The aggregates drawn by ``dp_aggregates`` are published here, after the table's release: a run that fails
+    # anywhere publishes neither (their charge stands: the noise was drawn).
     # The staging checks run again here, so even a release materialised on its own never publishes a failing
     # table (``release`` raises BlockingCheckFailed and writes nothing).
     staged = _staged(anonymised)
@@ -450,7 +456,10 @@ def _release(run: Run, raw: dict, qi_table: dict, anonymised: dict, anonymity_re
                      dp_spent=dp_spent or None, engine={"engine": key_tables.get("engine", "streaming"),
                                                         "workers": key_tables.get("workers"),
                                                         "buckets": key_tables.get("buckets")})
+    aggregates = publish_dp_aggregates(DrawnAggregates.of(dp_aggregates), run.policy, run.dirs.root.parent) \
+        if dp_aggregates is not None else None
     return {"release": Out(str(folder), {"release_dir": str(folder), "rows": staged.rows,
+                                         **({"aggregates_dir": str(aggregates)} if aggregates is not None else {}),
                                          **{o.name: o.metadata.get("measured") for o in outcomes
                                             if "measured" in o.metadata}})}
 

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import weakref
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
@@ -235,6 +236,11 @@ class KdeSynthesis(BatchSynthesiser):
         min_count: int = Field(1, ge=1)
 
     params: Params
+
+    def check_at_load(self, columns: list[str], base_dir: Path) -> None:
+        missing = [c for c in self.params.discrete if c not in columns]
+        if missing:
+            raise ValueError(f"discrete names {missing}, not a column of the group ({', '.join(columns)})")
 
     def _continuous(self, frame: pd.DataFrame, ctx: FitContext) -> list[str]:
         missing = [c for c in self.params.discrete if c not in frame.columns]

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from enum import Enum
 from pathlib import Path
-from typing import Any, ClassVar, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -27,6 +27,9 @@ from pydantic import ConfigDict
 from anon_pipeline.plugins import BrokenPlugin, PluginLoadWarning, load_plugins  # noqa: F401
 from anon_pipeline.stats.moments import Moments
 from anon_pipeline.strict_model import StrictModel, closest
+
+if TYPE_CHECKING:
+    from anon_pipeline.dp.accounting import Spend
 
 ENTRY_POINT_GROUP = "anon_pipeline.transforms"
 #: The module registering the built-in ops (the ``builtin`` entry point of ``ENTRY_POINT_GROUP``).
@@ -111,6 +114,12 @@ class Op:
         """What the params alone cannot tell, checked when the policy loads, before any data is read: ``columns``
         are the op's column (a column op) or its group's columns (a table op), ``base_dir`` the policy's folder
         (where relative paths start). Raise ``ValueError`` with the reason. The default checks nothing."""
+
+    def dp_spend(self) -> "Spend | None":
+        """What a fit of this op spends of the dataset's privacy budget (a differentially private op), known from
+        its params before any data is read, so that a run whose whole cost passes the budget is refused before
+        anything is charged. Its fitted plan records the same under ``dp``. None: the op spends nothing."""
+        return None
 
     def moment_columns(self, columns: list[str]) -> list[str]:
         """The input columns whose moments a ``FitNeeds.MOMENTS`` fit reads."""

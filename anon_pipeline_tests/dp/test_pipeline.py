@@ -93,3 +93,72 @@ def test_dagster_refuses_an_over_budget_release(tmp_path):
     assert not materialised & {"anonymised", "key_tables", "release"}
     assert snapshot(work, skip="staging") == before
     assert len(Ledger.for_dataset(work, "people").entries()) == 1
+
+
+def _with_aggregates(path: Path, budget: float, **changes) -> Path:
+    policy = yaml.safe_load(path.read_text())
+    policy["dp"] = {"dataset_id": "people", "budget": {"epsilon": budget, "delta": 1e-9}, "aggregates": [
+        {"name": "by_sex", "kind": "count", "by": ["sex"], "epsilon": 0.25},
+        {"name": "age_mean", "kind": "mean", "column": "age", "bounds": [18, 80], "epsilon": 0.25}]}
+    policy.update(changes)
+    path.write_text(yaml.safe_dump(policy, sort_keys=False))
+    return path
+
+
+def test_a_run_whose_whole_cost_passes_the_budget_charges_and_publishes_nothing(tmp_path):
+    """Aggregates (0.5) and an MST step (1.0) against a budget of 1.2: each alone fits, together they do not. The
+    run is refused before either is charged, whichever stage would have charged first (run_policy walks the
+    aggregates first; Dagster may run anonymise first)."""
+    policy, work = _with_aggregates(dp_policy(tmp_path), 1.2), tmp_path / "w"
+    with pytest.raises(BudgetExceeded, match=r"requested epsilon=1\.5"):
+        ap.run_policy(policy, workdir=work)
+    assert Ledger.for_dataset(work, "people").entries() == []
+    root = work / "dp_people"
+    assert not (root / "release_aggregates").exists() and not (root / "release").exists()
+    defs = build_definitions([policy], workdir=str(work))
+    result = defs.resolve_job_def("dp_people_job").execute_in_process(
+        instance=dg.DagsterInstance.ephemeral(), raise_on_error=False)
+    assert not result.success and Ledger.for_dataset(work, "people").entries() == []
+    assert not (root / "release_aggregates").exists() and not (root / "release").exists()
+    # A replayed plan spends nothing more: with the plan of an earlier release, only the aggregates count.
+    assert ap.run_policy(_with_aggregates(policy, 2.0), workdir=work).released   # budget fixed at 2.0 now
+    assert sum(e.spend.epsilon for e in Ledger.for_dataset(work, "people").entries()) == pytest.approx(1.5)
+    replaying = _with_aggregates(policy, 2.0, plan={"reuse": "latest"})
+    assert ap.run_policy(replaying, workdir=work).released      # 0.5 more: about 2.0 composed, within
+    with pytest.raises(BudgetExceeded):
+        ap.run_policy(_with_aggregates(policy, 2.0), workdir=work)  # a refit would spend 1.5 more
+
+
+def test_aggregates_of_a_run_that_fails_later_are_charged_but_not_published(tmp_path):
+    """A blocking check fails after the aggregates were drawn: the run publishes nothing, aggregates included;
+    their charge stands, as their noise was drawn."""
+    policy, work = _with_aggregates(dp_policy(tmp_path), 5.0, privacy={"k": 10_000, "k_blocking": True}), \
+        tmp_path / "w"
+    result = ap.run_policy(policy, workdir=work)
+    assert not result.released
+    assert not (work / "dp_people" / "release_aggregates").exists()
+    assert {e.spend.mechanism for e in Ledger.for_dataset(work, "people").entries()} >= {"laplace_count",
+                                                                                         "laplace_mean"}
+
+
+@pytest.mark.parametrize("group, text", [
+    (["sex", "age", "smoker"], None),
+    (["sex", "age"], "not in the group: ['smoker']"),
+])
+def test_the_mst_domains_are_checked_against_the_group_at_load(tmp_path, group, text):
+    """A domain left out (or one too many) fails when the policy loads, before any budget is spent."""
+    from anon_pipeline.errors import PolicyError
+    from anon_pipeline.policy import load_policy
+
+    path = dp_policy(tmp_path)
+    policy = yaml.safe_load(path.read_text())
+    policy["groups"][0]["columns"] = group
+    if text is not None:
+        policy["columns"]["smoker"]["role"] = "drop"
+    path.write_text(yaml.safe_dump(policy, sort_keys=False))
+    if text is None:
+        assert load_policy(path).groups[0].columns == group
+        return
+    with pytest.raises(PolicyError, match=r"must declare the domain of exactly the group's columns") as info:
+        load_policy(path)
+    assert info.value.field == "groups[0].steps[0].params" and text in str(info.value)

@@ -164,3 +164,12 @@ def test_a_hierarchy_op_names_its_missing_file_at_load(tmp_path):
     with pytest.raises(PolicyError, match=r"hierarchy file .*/g\.csv not found") as info:
         load_policy(path)
     assert (info.value.column, info.value.field) == ("gender", "columns.gender.steps[0].params")
+
+
+def test_a_kde_group_names_only_its_own_columns_as_discrete(tmp_path):
+    def mutate(d):
+        d["groups"] = [{"name": "g", "columns": ["weight", "height"], "steps": [
+            {"op": "kde_synthesis", "discrete": ["gender"]}]}]
+    with pytest.raises(PolicyError, match=r"discrete names \['gender'\], not a column of the group") as info:
+        load_policy(write(tmp_path, mutate))
+    assert info.value.field == "groups[0].steps[0].params"
