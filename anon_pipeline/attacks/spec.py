@@ -4,7 +4,7 @@ control split, and the risk each may reach.
     evaluation:
       control_share: 0.2          # rows held out before anything is fitted (they are never released)
       n_attacks: 500
-      secrets: [avg_n_drinks_per_week]   # input names; default: every sensitive column
+      secrets: [avg_n_drinks_per_week]   # column names (input or output); default: every sensitive column
       targets: {singling_out_multivariate: 0.2, linkability: 0.05, inference: 0.05, linkage: 0.0}
       blocking: false             # a risk above its target warns; true: it blocks the release
 """

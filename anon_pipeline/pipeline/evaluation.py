@@ -45,7 +45,8 @@ def secrets(policy: Policy) -> list[str]:
     """Output names of the columns the inference attack tries to learn."""
     assert policy.evaluation is not None
     inputs = policy.evaluation.secrets or policy.columns_with(Role.sensitive)
-    return [policy.output_name(c) for c in inputs]
+    by_output = {policy.output_name(c): c for c in policy.columns}  # a secret may be named by either name
+    return [policy.output_name(c if c in policy.columns else by_output[c]) for c in inputs]
 
 
 def evaluate(fitted: Anonymised, qi_table: pd.DataFrame, control: pd.DataFrame, policy: Policy) -> dict[str, Any]:

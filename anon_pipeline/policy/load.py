@@ -81,9 +81,9 @@ def _declared(policy: Policy, name: str, field: str, *, roles: tuple[Role, ...],
 
 def check_references(policy: Policy) -> None:
     """Every column named outside ``columns:`` is declared there, with a role that fits where it is named: a
-    group's columns, ``privacy.quasi_identifiers``, and the attribute of a per-attribute target (l, t, a
-    plugin's), which must be released and not a quasi-identifier, since it is measured within the classes the
-    quasi-identifiers form."""
+    group's columns, ``privacy.quasi_identifiers``, the attribute of a per-attribute target (l, t, a plugin's) and
+    the secrets of the inference attack, which must be released and not quasi-identifiers, since they are measured
+    within, or learnt from, what the quasi-identifiers give away."""
     for gi, group in enumerate(policy.groups):
         for ci, col in enumerate(group.columns):
             # Sensitive columns may join a group so a search can measure l or t on them.
@@ -106,6 +106,10 @@ def check_references(policy: Policy) -> None:
                 continue
             _declared(policy, spec.attribute, f"{field}.attribute", roles=(Role.sensitive, Role.insensitive),
                       what="a released column other than a quasi-identifier (role sensitive)")
+    for i, secret in enumerate(policy.evaluation.secrets or () if policy.evaluation is not None else ()):
+        # The inference attack learns a released column from the quasi-identifiers (and the other secrets).
+        _declared(policy, secret, f"evaluation.secrets[{i}]", roles=(Role.sensitive, Role.insensitive),
+                  what="a released column other than a quasi-identifier (role sensitive or insensitive)")
 
 
 def _bind(policy: Policy, step: Step, *, column: str | None, field: str, columns: list[str],

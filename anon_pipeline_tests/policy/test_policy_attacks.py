@@ -7,6 +7,7 @@ key, the closest valid key), quickly: the time bound only guards against a hang,
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -277,3 +278,29 @@ def test_cli_exits_2_without_traceback(tmp_path, edits):
     assert "Traceback" not in proc.stderr
     assert str(path) in proc.stderr and "error: policy" in proc.stderr
     assert not (tmp_path / "out").exists() or not any((tmp_path / "out").rglob("release"))
+
+
+@pytest.mark.parametrize("secret, text", [
+    ("drinks", "'drinks' is not a column of the policy; columns that would do: avg_n_drinks_per_week"),
+    ("surname", "'surname' is a column of role identifier"),
+    ("gender", "'gender' is a column of role quasi_identifier"),
+])
+def test_a_secret_of_the_inference_attack_is_a_released_column_at_load(tmp_path, secret, text):
+    """A secret named wrongly used to fail after the whole run as an internal error (an output name) or be
+    reported as "not measured" (an identifier): now the policy does not load, and says which field."""
+    from anon_pipeline_tests.pipeline.policies import variant
+
+    path = variant(tmp_path, evaluation={"secrets": [secret]})
+    with pytest.raises(PolicyError, match=re.escape(text)) as info:
+        load_policy(path)
+    assert info.value.field == "evaluation.secrets[0]"
+
+
+def test_a_secret_may_be_named_by_its_output_name(tmp_path):
+    from anon_pipeline.pipeline.evaluation import secrets
+    from anon_pipeline_tests.pipeline.policies import variant
+
+    named = {"columns__avg_n_drinks_per_week__output": "drinks"}
+    for given in ("drinks", "avg_n_drinks_per_week"):
+        policy = load_policy(variant(tmp_path, evaluation={"secrets": [given]}, **named))
+        assert secrets(policy) == ["drinks"]
