@@ -85,13 +85,29 @@ def planned_attack_checks(policy: Policy) -> list[tuple[str, bool, str]]:
     return out
 
 
+def _attack_key(name: str) -> str:
+    """The report's key of a check's attack (``inference_risk_<secret>`` -> ``inference_<secret>``)."""
+    return ("inference_" + name.removeprefix("inference_risk_") if name.startswith("inference_risk_")
+            else name.removesuffix("_risk"))
+
+
 def _measured(report: dict[str, Any], name: str) -> tuple[float | None, list | None]:
     if name == "linkage_risk":
         return (report.get("linkage") or {}).get("linked_share"), None
-    key = ("inference_" + name.removeprefix("inference_risk_") if name.startswith("inference_risk_")
-           else name.removesuffix("_risk"))
-    attack = report["attacks"].get(key)
+    attack = report["attacks"].get(_attack_key(name))
     return (None, None) if attack is None else (attack["risk"], attack["ci"])
+
+
+def _caveats(report: dict[str, Any], name: str) -> str:
+    """What makes a check's figure weaker than it reads: the report's warnings on its attack (too few singling-out
+    predicates found, no better than the baseline) and fewer attacks than asked (the control split is smaller)."""
+    key = _attack_key(name)
+    said = [w.removeprefix(f"{key}: ") for w in report.get("warnings", ()) if w.startswith(f"{key}: ")]
+    settings = report["settings"]
+    if name != "linkage_risk" and settings["n_attacks"] < settings.get("n_attacks_requested", settings["n_attacks"]):
+        said.append(f"{settings['n_attacks']} attacks of the {settings['n_attacks_requested']} asked, as the "
+                    "smallest table (the control split) has that many rows")
+    return "".join(f"; caveat: {w}" for w in said)
 
 
 def check_attack_targets(report: dict[str, Any], policy: Policy) -> list[CheckOutcome]:
@@ -105,7 +121,7 @@ def check_attack_targets(report: dict[str, Any], policy: Policy) -> list[CheckOu
         passed = measured is not None and measured <= target
         text = (f"{name}: {measured:.3f} (95 % CI {ci[0]:.3f} to {ci[1]:.3f}) " if ci else
                 f"{name}: {measured} ") if measured is not None else f"{name}: not measured "
-        text += f"{'<=' if passed else '>'} target {target}"
+        text += f"{'<=' if passed else '>'} target {target}" + _caveats(report, name)
         outcomes.append(CheckOutcome(name, passed, blocking, text,
                                      {"measured": measured, "target": target, "comparison": "<=",
                                       **({"ci_low": ci[0], "ci_high": ci[1]} if ci else {}),

@@ -304,3 +304,26 @@ def test_a_secret_may_be_named_by_its_output_name(tmp_path):
     for given in ("drinks", "avg_n_drinks_per_week"):
         policy = load_policy(variant(tmp_path, evaluation={"secrets": [given]}, **named))
         assert secrets(policy) == ["drinks"]
+
+
+def test_an_attack_check_carries_the_caveats_of_its_figure(tmp_path):
+    """A singling-out risk of 0 from no predicate at all, and fewer attacks than asked, are said on the check's
+    own line, not only deep in the report."""
+    from anon_pipeline.pipeline.evaluation import check_attack_targets
+    from anon_pipeline_tests.pipeline.policies import variant
+
+    policy = load_policy(variant(tmp_path, evaluation={"n_attacks": 500, "targets": {
+        "singling_out_multivariate": 0.2, "linkability": 0.05}}))
+    report = {"settings": {"n_attacks_requested": 500, "n_attacks": 200, "rows": {"control": 200}},
+              "attacks": {"singling_out_multivariate": {"risk": 0.0, "ci": [0.0, 0.013]},
+                          "linkability": {"risk": 0.01, "ci": [0.0, 0.03]}},
+              "warnings": ["singling_out_multivariate: only 0 of 200 singling-out predicates found; the risk is "
+                           "underestimated"]}
+    outcomes = {o.name: o for o in check_attack_targets(report, policy)}
+    single, link = outcomes["singling_out_multivariate_risk"], outcomes["linkability_risk"]
+    assert single.passed and "caveat: only 0 of 200 singling-out predicates found" in single.description
+    assert "caveat: 200 attacks of the 500 asked" in single.description
+    assert "predicates" not in link.description and "caveat: 200 attacks of the 500 asked" in link.description
+    report["settings"]["n_attacks"] = 500
+    report["warnings"] = []
+    assert "caveat" not in check_attack_targets(report, policy)[0].description
