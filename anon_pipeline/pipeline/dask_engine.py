@@ -39,7 +39,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from anon_pipeline.errors import InputDataError, PolicyError
+from anon_pipeline.errors import AnonPipelineError, InputDataError, PolicyError, RunEnvironmentError
 from anon_pipeline.pipeline.anonymise import Anonymised, replay
 from anon_pipeline.pipeline.batches import (LineRange, RangeMisparsed, csv_ranges, frames_of, parquet_dataset,
                                             read_batches, read_csv_range)
@@ -76,7 +76,16 @@ def connect(address: str | None = None, n_workers: int | None = None) -> Iterato
 
     address = address or dask.config.get("scheduler-address", None)
     if address:
-        with Client(address) as client:
+        try:
+            client = Client(address)
+        except ValueError:   # no scheme Dask knows ("nonsense", "htp://...")
+            raise AnonPipelineError(f"scheduler '{address}' is not a Dask scheduler address (e.g. "
+                                    "tcp://host:8786)") from None
+        except (OSError, TimeoutError) as exc:
+            raise RunEnvironmentError(f"no Dask scheduler answered at {address} ({type(exc).__name__})",
+                                      advice="start the scheduler, or check the address and the network, then "
+                                      "run again") from None
+        with client:
             yield client
         return
     with LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True, dashboard_address=None) as cluster, \

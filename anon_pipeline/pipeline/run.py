@@ -79,6 +79,10 @@ def run_policy(policy_path: str | Path | Policy, source: str | Path | None = Non
         policy = with_plan(policy, plan)
     run = Run(policy, workdir=workdir, source=source, partition=partition, batch_rows=batch_rows, engine=engine,
               scheduler=scheduler, one_process=True)
+    if scheduler is not None and engine != "dask":
+        raise PolicyError(policy.path, f"a scheduler is for engine 'dask' only, and this run's engine is "
+                          f"'{engine}': add --engine dask (engine='dask'), or leave the scheduler out",
+                          field="scheduler")
     if engine != "streaming":
         from anon_pipeline.pipeline.dask_engine import check_engine
 

@@ -159,6 +159,30 @@ def test_a_policy_that_needs_the_whole_table_is_refused(tmp_path):
         run_policy(INSURANCE, workdir=tmp_path, engine="spark")
 
 
+def test_a_scheduler_address_that_is_wrong_or_idle_is_named(tmp_path):
+    """A typo in --scheduler, an address nothing listens on, and a scheduler given without --engine dask: each a
+    typed error naming the address or the argument (they used to be internal errors, or silently ignored)."""
+    from anon_pipeline.errors import AnonPipelineError, RunEnvironmentError
+    from anon_pipeline.pipeline.dask_engine import connect
+
+    with pytest.raises(AnonPipelineError, match="scheduler 'nonsense' is not a Dask scheduler address") as typo:
+        with connect("nonsense"):
+            pass
+    assert typo.value.exit_code == 2
+    with socket.socket() as free:           # a port nothing listens on
+        free.bind(("127.0.0.1", 0))
+        port = free.getsockname()[1]
+    import dask
+
+    with dask.config.set({"distributed.comm.timeouts.connect": "2s"}):
+        with pytest.raises(RunEnvironmentError, match=f"no Dask scheduler answered at tcp://127.0.0.1:{port}"):
+            with connect(f"tcp://127.0.0.1:{port}"):
+                pass
+    with pytest.raises(PolicyError, match="a scheduler is for engine 'dask' only") as alone:
+        run_policy(INSURANCE, workdir=tmp_path, scheduler=f"tcp://127.0.0.1:{port}")
+    assert alone.value.field == "scheduler"
+
+
 def test_the_command_line_runs_on_the_cluster(sample, tmp_path, scheduler, capsys):
     from anon_pipeline.cli import main
 
