@@ -11,7 +11,7 @@ from pathlib import Path
 import pandas as pd
 
 from anon_pipeline.release.tables import table_bytes
-from anon_pipeline.release.writer import MANIFEST, ReleaseError, verify_release
+from anon_pipeline.release.writer import MANIFEST, ReleaseError, verify_release, writable_entries
 from anon_pipeline.secrets import (KEY_ENV, KEY_FILE_ENV, SecretsError, atomic_write_bytes, decrypt_bytes,
                                    default_key_path, generate_key_file, resolve_key)
 
@@ -44,13 +44,17 @@ def add_subcommands(subparsers: argparse._SubParsersAction) -> None:
                                    "added or removed",
                                    description="Check the manifest's signature (manifest.sig, with the key from "
                                    f"--key-file, {KEY_ENV}, {KEY_FILE_ENV} or the default key file), then re-hash "
-                                   "every file and compare with manifest.json; also report files missing, unlisted "
-                                   "or writable. Exit 1 when anything is off (an unsigned release included), 2 when "
-                                   "the folder or the manifest cannot be read or no key is configured.")
+                                   "every file and compare with manifest.json; also report files missing or "
+                                   "unlisted, and note files that are writable. Exit 1 when anything is off (an "
+                                   "unsigned release included), 2 when the folder or the manifest cannot be read or "
+                                   "no key is configured.")
     verify.add_argument("release", type=Path, metavar="RELEASE",
                         help="a release folder, e.g. anon_output/<policy>/release/latest")
     verify.add_argument("--key-file", type=Path, default=None, metavar="FILE",
                         help="the secrets key file to check the signature with (default: as for every command)")
+    verify.add_argument("--read-only", action="store_true",
+                        help="also fail (exit 1) when a file or folder is writable, as a published release never "
+                        "is (a downloaded or unzipped copy always is, so by default that is only a note)")
     verify.set_defaults(handler=_verify)
 
 
@@ -102,13 +106,19 @@ def _verify(args: argparse.Namespace) -> int:
     if not (args.release / MANIFEST).is_file():
         return _fail("verify", FileNotFoundError(f"{args.release} has no {MANIFEST}; is it a release folder?"))
     try:
-        problems = verify_release(args.release, resolve_key(args.key_file, create=False).key)
+        problems = verify_release(args.release, resolve_key(args.key_file, create=False).key, read_only=False)
+        writable = writable_entries(args.release)
     except (SecretsError, ReleaseError, OSError) as exc:
         return _fail("verify", exc)
     for problem in problems:
         print(f"anon-pipeline verify: {problem}", file=sys.stderr)
     if problems:
         return 1
-    print(f"{args.release}: the manifest's signature is valid, and every file matches its SHA-256 in the manifest "
-          "and is read-only")
+    print(f"{args.release}: the manifest's signature is valid, and every file matches its SHA-256 in the manifest")
+    if writable:
+        listed = ", ".join(writable[:3]) + (f" and {len(writable) - 3} more" if len(writable) > 3 else "")
+        print(f"anon-pipeline verify: {'error' if args.read_only else 'note'}: {len(writable)} writable "
+              f"({listed}): a copy usually is; the published release is read-only", file=sys.stderr)
+        return 1 if args.read_only else 0
+    print(f"{args.release}: every file and folder is read-only")
     return 0

@@ -262,11 +262,11 @@ def iter_release_batches(folder: Path, rows: int, name: str = "anonymised") -> I
         yield frame.iloc[start:start + rows]
 
 
-def verify_release(folder: Path, key: bytes | None = None) -> list[str]:
+def verify_release(folder: Path, key: bytes | None = None, *, read_only: bool = True) -> list[str]:
     """Problems with a release folder; empty when sound. The manifest's signature is checked first (an unsigned
     or badly signed release reports only that: nothing it lists can be trusted), then every file: missing,
-    changed, unlisted, or writable. ``key`` defaults to the configured key; a malformed manifest raises
-    ``ReleaseError``."""
+    changed, unlisted, and (``read_only``, as a published release is) writable. ``key`` defaults to the
+    configured key; a malformed manifest raises ``ReleaseError``."""
     folder = Path(folder)
     manifest_bytes = (folder / MANIFEST).read_bytes()
     if not (folder / SIGNATURE).is_file():
@@ -283,10 +283,16 @@ def verify_release(folder: Path, key: bytes | None = None) -> list[str]:
     problems += [f"{name}: not in the manifest" for name in sorted(present - set(listed))]
     problems += [f"{name}: SHA-256 differs from the manifest" for name in sorted(set(listed) & present)
                  if sha256_file(folder / name) != listed[name]]
-    for p in [folder, *folder.rglob("*")]:
-        if stat.S_IMODE(p.stat().st_mode) & 0o222:
-            problems.append(f"{p.relative_to(folder).as_posix() or '.'}: writable")
+    if read_only:
+        problems += [f"{name}: writable" for name in writable_entries(folder)]
     return problems
+
+
+def writable_entries(folder: Path) -> list[str]:
+    """The folder itself (``.``) and what is in it that has a write bit: none in a published release, every one
+    in a copy that was downloaded or unzipped."""
+    return [p.relative_to(folder).as_posix() or "." for p in [folder, *folder.rglob("*")]
+            if stat.S_IMODE(p.stat().st_mode) & 0o222]
 
 
 def _listed_files(folder: Path, manifest_bytes: bytes) -> dict[str, str]:

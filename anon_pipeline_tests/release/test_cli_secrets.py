@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import os
 import stat
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -95,5 +96,24 @@ def test_verify_passes_a_sound_release_and_fails_a_changed_one(tmp_path, capsys)
     (folder / "t.csv").write_text("code,region\n0,Nowhere\n")
     capsys.readouterr()
     assert main(["verify", str(folder)]) == 1
-    assert "t.csv: SHA-256 differs from the manifest" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "t.csv: SHA-256 differs from the manifest" in err and "writable" not in err
     assert main(["verify", str(tmp_path)]) == 2
+
+
+def test_verify_notes_a_writable_copy_and_fails_it_only_when_asked(tmp_path, capsys):
+    """A recipient's copy (downloaded, unzipped) is writable but sound: a note and exit 0; --read-only, for the
+    published folder, makes it an error."""
+    published = write_release(tmp_path / "rel", {"t": TABLE}, formats=["csv"])
+    copy = tmp_path / "copy"
+    shutil.copytree(published, copy)
+    for p in [copy, *copy.rglob("*")]:
+        p.chmod(0o755 if p.is_dir() else 0o644)
+    capsys.readouterr()
+    assert main(["verify", str(copy)]) == 0
+    out, err = capsys.readouterr()
+    assert "signature is valid" in out and "note: 4 writable (., " in err and "and 1 more)" in err
+    assert main(["verify", "--read-only", str(copy)]) == 1
+    assert "error: 4 writable" in capsys.readouterr().err
+    assert main(["verify", "--read-only", str(published)]) == 0
+    assert "every file and folder is read-only" in capsys.readouterr().out
