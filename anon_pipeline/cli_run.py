@@ -31,6 +31,7 @@ def _positive(text: str) -> int:
 
 def _run(args: argparse.Namespace) -> int:
     from anon_pipeline.pipeline.run import run_policy
+    from anon_pipeline.policy import load_policy
 
     # Errors (typed, with their exit code) are reported by anon_pipeline.cli.main, the one error edge.
     result = run_policy(args.policy, source=args.source, workdir=args.workdir, partition=args.partition,
@@ -52,7 +53,8 @@ def _run(args: argparse.Namespace) -> int:
         for name, why in result.failed_checks.items():
             print(f"error: blocking check '{name}' failed: {why}; nothing released", file=sys.stderr)
         return EXIT_CHECK_FAILED
-    _print_where(result.workdir.parent, result.policy, partition=result.partition)
+    _print_where(result.workdir.parent, result.policy, partition=result.partition,
+                 dp=load_policy(args.policy).dp)
     if result.plan_id:
         print(f"plan:       {result.plan_id} ({'reused' if result.plan_reused else 'fitted by this run'})")
     return 0
@@ -99,13 +101,35 @@ def _dirs(workdir: Path | str | None, policy_name: str) -> PolicyDirs:
         PolicyDirs.for_policy(None, policy_name)
 
 
+def _print_budget(dirs: PolicyDirs, policy_name: str, dp) -> None:
+    """A DP policy's spending: what its dataset's ledger records against the budget, and its latest aggregates."""
+    from anon_pipeline.dp.aggregates import RELEASE_DIR
+    from anon_pipeline.dp.ledger import Ledger
+
+    dataset = dp.dataset_id or policy_name
+    ledger_file = dirs.root.parent / "ledger" / f"{dataset}.sqlite"
+    if ledger_file.is_file():
+        ledger = Ledger.for_dataset(dirs.root.parent, dataset)
+        budget, (epsilon, delta) = ledger.budget(), ledger.spent()
+        of = f" of the budget epsilon={budget.epsilon:g}, delta={budget.delta:g}" if budget is not None else ""
+        print(f"DP budget:  dataset '{dataset}' has spent epsilon={epsilon:.4g}, delta={delta:.3g}{of} "
+              f"({len(ledger.entries())} charge(s); ledger {ledger_file})")
+    else:
+        print(f"DP budget:  dataset '{dataset}' has spent nothing yet")
+    aggregates = dirs.root / RELEASE_DIR / "latest"
+    if dp.aggregates:
+        print(f"aggregates: {aggregates.resolve() if aggregates.exists() else '(none yet)'}")
+
+
 def _print_where(workdir: Path | str | None, policy_name: str, summary: bool = False,
-                 partition: str | None = None) -> None:
+                 partition: str | None = None, dp=None) -> None:
     dirs = _dirs(workdir, policy_name)
     latest = dirs.root / "release" / (partition or "") / "latest"
     manifest = _read_json(latest / "manifest.json") if latest.exists() else {}
     if summary and manifest:
         _print_summary(manifest, _read_json(latest / "anonymity_report.json"))
+    if dp is not None:
+        _print_budget(dirs, policy_name, dp)
     print(f"reports:    {dirs.root / 'reports'}")
     try:
         key = resolve_key(create=False)
@@ -131,7 +155,7 @@ def _where(args: argparse.Namespace) -> int:
     if partition is None and policy.partitions is not None:  # the newest release, whatever its partition
         partition = next((r.partition for r in reversed(releases(_dirs(args.workdir, policy.name)))), None)
     _print_where(args.workdir, policy.name, summary=True, partition=check_partition(policy, partition)
-                 if partition is not None else None)
+                 if partition is not None else None, dp=policy.dp)
     return 0
 
 

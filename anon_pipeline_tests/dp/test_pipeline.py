@@ -162,3 +162,20 @@ def test_the_mst_domains_are_checked_against_the_group_at_load(tmp_path, group, 
     with pytest.raises(PolicyError, match=r"must declare the domain of exactly the group's columns") as info:
         load_policy(path)
     assert info.value.field == "groups[0].steps[0].params" and text in str(info.value)
+
+
+def test_the_command_line_shows_what_the_dataset_has_spent(tmp_path, capsys):
+    """run and where say what the ledger records (epsilon composed over every charge, against the budget) and
+    where the latest aggregates are, so nobody has to open the SQLite file."""
+    policy, work = _with_aggregates(dp_policy(tmp_path), 5.0), tmp_path / "w"
+    assert main(["where", str(policy), "--workdir", str(work)]) == 0
+    assert "DP budget:  dataset 'people' has spent nothing yet" in capsys.readouterr().out
+    assert main(["run", str(policy), "--workdir", str(work)]) == 0
+    out = capsys.readouterr().out
+    spent, _ = Ledger.for_dataset(work, "people").spent()
+    assert f"dataset 'people' has spent epsilon={spent:.4g}, delta=1e-09 of the budget epsilon=5, delta=1e-09 " \
+           "(3 charge(s)" in out
+    aggregates = (work / "dp_people" / "release_aggregates" / "latest").resolve()
+    assert f"aggregates: {aggregates}" in out
+    assert main(["where", str(policy), "--workdir", str(work)]) == 0
+    assert f"aggregates: {aggregates}" in capsys.readouterr().out
