@@ -137,6 +137,10 @@ def _print_where(workdir: Path | str | None, policy_name: str, summary: bool = F
     except SecretsError:
         print("key:        none configured yet (the first run creates one and says where)")
     print(f"release:    {latest.resolve() if latest.exists() else '(none yet)'}")
+    zipped = manifest.get("encrypted_zip")
+    if zipped:
+        print(f"zip:        {latest.resolve() / zipped['file']} holds the tables (AES-256: 7-Zip's `7z x` or "
+              f"pyzipper open it, not unzip); its password is in {zipped['password_file']}")
     if manifest.get("plan_id"):
         print(f"plan id:    {manifest['plan_id']}")
         print(f"key tables: {dirs.root / manifest.get('key_tables', 'key_tables/' + manifest['plan_id'])} "

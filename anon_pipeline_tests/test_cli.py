@@ -89,3 +89,16 @@ def test_run_lists_every_check_and_says_which_failures_did_not_block(tmp_path, c
     assert "over every released quasi-identifier" in lines["all_quasi_identifiers"]
     assert " passed " in lines["k_anonymity"] and "K = " in lines["k_anonymity"]
     assert "(the smallest class holds " in out.splitlines()[0]
+
+
+def test_where_names_the_encrypted_zip_and_its_password_file(tmp_path, capsys):
+    from anon_pipeline_tests.pipeline.policies import variant
+
+    policy = variant(tmp_path, release={"formats": ["parquet"], "encrypted_zip": True})
+    result = run_policy(policy, workdir=tmp_path / "w")
+    capsys.readouterr()
+    assert main(["where", str(policy), "--workdir", str(tmp_path / "w")]) == 0
+    out = capsys.readouterr().out
+    password = json.loads((result.release_dir / "manifest.json").read_text())["encrypted_zip"]["password_file"]
+    assert f"zip:        {result.release_dir.resolve() / 'release.zip'} holds the tables" in out
+    assert f"its password is in {password}" in out and "7z x" in out
