@@ -103,6 +103,9 @@ class DPMSTSynthesis(TableOp):
         if set(declared) != set(columns):
             raise ValueError(_undeclared(columns, declared))
 
+    def draws_new_rows(self) -> bool:
+        return True
+
     def dp_spend(self) -> Spend:
         return Spend(self.params.epsilon, self.params.delta, cdp_rho(self.params.epsilon, self.params.delta), "mst")
 

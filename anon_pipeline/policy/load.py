@@ -184,7 +184,24 @@ def bind_steps(policy: Policy) -> tuple[dict[str, list[BoundStep]], dict[str, li
         groups[group.name] = [_bind(policy, s, column=None, field=f"groups[{gi}].steps[{i}]", columns=group.columns,
                                     table=True)
                               for i, s in enumerate(group.steps)]
+    _every_column_drawn_anew(policy, groups)
     return columns, groups
+
+
+def _every_column_drawn_anew(policy: Policy, groups: dict[str, list[BoundStep]]) -> None:
+    """A group whose op draws rows of its own (``Op.draws_new_rows``) leaves no real row to attach a column to: the
+    other kept columns must come out of such groups too (found here, before a run spends any privacy budget)."""
+    drawing = [g for g in policy.groups if any(b.op.draws_new_rows() for b in groups[g.name])]
+    if not drawing:
+        return
+    covered = {c for g in drawing for c in g.columns}
+    left = [c for c in policy.kept_columns if c not in covered]
+    if left:
+        steps = ", ".join(f"'{g.name}' ({', '.join(b.op_name for b in groups[g.name] if b.op.draws_new_rows())})"
+                          for g in drawing)
+        raise PolicyError(policy.path, f"group {steps} draws rows of its own, so every kept column must be "
+                          f"synthesised in such a group; not in one: {left} (add them to the group, or give them "
+                          "role: drop)", field="groups")
 
 
 def parse_policy(data: Any, policy_file: Path | None = None) -> Policy:

@@ -115,6 +115,12 @@ class Op:
         are the op's column (a column op) or its group's columns (a table op), ``base_dir`` the policy's folder
         (where relative paths start). Raise ``ValueError`` with the reason. The default checks nothing."""
 
+    def draws_new_rows(self) -> bool:
+        """Whether the op's output always has rows of its own, none standing for an input row (fully synthetic
+        with a new row count, as MST): then every kept column must come out of such a group, as no real row is
+        left to carry another column. Checked when the policy loads."""
+        return False
+
     def dp_spend(self) -> "Spend | None":
         """What a fit of this op spends of the dataset's privacy budget (a differentially private op), known from
         its params before any data is read, so that a run whose whole cost passes the budget is refused before

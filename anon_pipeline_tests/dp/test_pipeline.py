@@ -179,3 +179,20 @@ def test_the_command_line_shows_what_the_dataset_has_spent(tmp_path, capsys):
     assert f"aggregates: {aggregates}" in out
     assert main(["where", str(policy), "--workdir", str(work)]) == 0
     assert f"aggregates: {aggregates}" in capsys.readouterr().out
+
+
+def test_a_kept_column_left_out_of_the_mst_group_is_refused_at_load(tmp_path):
+    """MST draws rows of its own: a kept column outside its group has no row to sit in. Found at load, before
+    anything is charged (it used to fail after the MST fit had spent its epsilon)."""
+    from anon_pipeline.errors import PolicyError
+    from anon_pipeline.policy import load_policy
+
+    path = dp_policy(tmp_path)
+    policy = yaml.safe_load(path.read_text())
+    policy["columns"]["smoker"]["role"] = "insensitive"
+    policy["groups"][0]["columns"] = ["sex", "age"]
+    policy["groups"][0]["steps"][0]["columns"].pop("smoker")
+    path.write_text(yaml.safe_dump(policy, sort_keys=False))
+    with pytest.raises(PolicyError, match=r"group 'everything' \(dp_mst_synthesis\) draws rows of its own") as info:
+        load_policy(path)
+    assert info.value.field == "groups" and "not in one: ['smoker']" in str(info.value)
