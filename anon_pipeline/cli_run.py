@@ -39,7 +39,7 @@ def _run(args: argparse.Namespace) -> int:
                         scheduler=args.scheduler)
     a = result.anonymity
     print(f"policy {result.policy}: K = {a['K']} over {', '.join(a['quasi_identifiers'])} "
-          f"(the smallest class holds {a['k_percent']:.2f} % of the rows)")
+          f"(the smallest class holds {a['k_percent']:.3g} % of the rows)")
     wide = a["all_quasi_identifiers"]
     if wide and wide["quasi_identifiers"] != a["quasi_identifiers"]:
         print(f"  over every released quasi-identifier: K = {wide['K']}, "
@@ -174,7 +174,8 @@ def _plans(args: argparse.Namespace) -> int:
         return 0
     for plan_id, written in plans.items():
         mine = [r for r in used if r.plan_id == plan_id]
-        print(f"{plan_id}  fitted {written.isoformat(timespec='seconds')}  {len(mine)} release(s)")
+        none = " (its run published nothing: a check blocked it, or it failed)" if not mine else ""
+        print(f"{plan_id}  fitted {written.isoformat(timespec='seconds')}  {len(mine)} release(s){none}")
         for r in mine:
             print(f"    {r.partition + '/' if r.partition else ''}{r.version}  {r.created_utc}")
     latest = next((r.plan_id for r in reversed(used) if r.plan_id), None)
@@ -216,7 +217,9 @@ def add_subcommands(subparsers: argparse._SubParsersAction) -> None:
         "run", help="anonymise a table as a policy says and publish the release (no Dagster needed)",
         description="Read the policy's input file, check it, anonymise it, check the result and, when every "
         "blocking check passes, write a read-only release. Exit code 0: released; 1: a blocking check failed, "
-        "nothing released; 2: the policy or the input is wrong (the message says which column and rule).")
+        "nothing released; 2: the policy or the input is wrong (the message says which column and rule); 3: the "
+        "machine refused something (disk full, permission denied, a scheduler that does not answer) or an internal "
+        "error.")
     run.add_argument("policy", metavar="POLICY", help="the policy file (YAML), e.g. policies/insurance_customers.yaml")
     run.add_argument("--source", metavar="FILE",
                      help="a CSV or parquet file to read instead of the one the policy names (e.g. this month's "

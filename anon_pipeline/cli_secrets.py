@@ -72,15 +72,20 @@ def _keygen(args: argparse.Namespace) -> int:
     print(f"wrote key {info.key_id} to {path} (mode 0600); keep it outside the repository and back it up: "
           "key tables encrypted with it cannot be read without it")
     if path != default_key_path():
-        print(f"use it with: export {KEY_FILE_ENV}={path}")
+        print(f"use it with: export {KEY_FILE_ENV}={Path(path).resolve()}")   # absolute: it works from anywhere
     return 0
 
 
 def _decode(args: argparse.Namespace) -> int:
     try:
         key = resolve_key(args.key_file, create=False)
+        if args.file.is_dir():
+            raise SecretsError(f"{args.file} is a folder: give one encrypted file in it (*.enc)")
         if not args.file.is_file():
             raise SecretsError(f"encrypted file {args.file} does not exist")
+        if args.out is not None and args.out.suffix.lower() not in (".csv", ".parquet", ".json", ".txt", ""):
+            raise SecretsError(f"--out {args.out}: decode writes CSV or parquet (a table) or the file's own text; "
+                               "name the output .csv or .parquet")
         data, meta = decrypt_bytes(args.file.read_bytes(), key.key, source=f"file {args.file}")
         if meta.get("format") == "parquet":
             frame = pd.read_parquet(io.BytesIO(data))

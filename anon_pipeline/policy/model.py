@@ -296,6 +296,14 @@ class Policy(StrictModel):
 
     _path: Path | None = PrivateAttr(default=None)
 
+    @field_validator("source", mode="before")
+    @classmethod
+    def _source_given(cls, value: Any) -> Any:
+        if value is None:  # `source:` with nothing under it
+            raise ValueError("is empty: give path: <a CSV or parquet file, relative to the policy>, or leave "
+                             "source: out for the bundled sample")
+        return value
+
     @field_validator("name")
     @classmethod
     def _name_is_identifier(cls, value: str) -> str:

@@ -173,3 +173,11 @@ def test_a_kde_group_names_only_its_own_columns_as_discrete(tmp_path):
     with pytest.raises(PolicyError, match=r"discrete names \['gender'\], not a column of the group") as info:
         load_policy(write(tmp_path, mutate))
     assert info.value.field == "groups[0].steps[0].params"
+
+
+def test_an_empty_source_says_what_to_give(tmp_path):
+    path = tmp_path / "p.yaml"
+    path.write_text("name: t\nseed: 1\nsource:\ncolumns:\n  a: {role: quasi_identifier}\n")
+    with pytest.raises(PolicyError, match="is empty: give path: ") as info:
+        load_policy(path)
+    assert info.value.field == "source"

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import io
 import os
-import stat
 import shutil
+import stat
 import subprocess
 import sys
 from pathlib import Path
@@ -15,7 +15,7 @@ import pytest
 
 from anon_pipeline.cli import main
 from anon_pipeline.release import write_release
-from anon_pipeline.secrets import generate_key_file, read_key_file, write_encrypted_table
+from anon_pipeline.secrets import encryption_key, generate_key_file, read_key_file, write_encrypted_table
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 TABLE = pd.DataFrame({"code": [0, 1, 2], "region": ["North", "South", "London"]})
@@ -38,6 +38,12 @@ def test_keygen_writes_a_private_key_where_asked_and_refuses_to_overwrite(tmp_pa
     before = target.read_bytes()
     assert main(["keygen", "--key-file", str(target)]) == 2
     assert "already exists" in capsys.readouterr().err and target.read_bytes() == before
+
+
+def test_keygen_with_a_relative_path_suggests_an_absolute_one(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert main(["keygen", "--key-file", "keys/k.key"]) == 0
+    assert f"export ANON_PIPELINE_KEY_FILE={tmp_path.resolve() / 'keys' / 'k.key'}" in capsys.readouterr().out
 
 
 def test_keygen_default_location_is_the_user_config_folder(isolated_keys, capsys):
@@ -117,3 +123,15 @@ def test_verify_notes_a_writable_copy_and_fails_it_only_when_asked(tmp_path, cap
     assert "error: 4 writable" in capsys.readouterr().err
     assert main(["verify", "--read-only", str(published)]) == 0
     assert "every file and folder is read-only" in capsys.readouterr().out
+
+
+def test_decode_refuses_a_folder_and_an_output_it_would_not_write_as_named(tmp_path, capsys):
+    folder = write_release(tmp_path / "rel", {"t": TABLE}, formats=["csv"])
+    assert main(["decode", str(folder)]) == 2
+    assert "is a folder: give one encrypted file in it" in capsys.readouterr().err
+    encrypted = tmp_path / "t.parquet.enc"
+    write_encrypted_table(encrypted, TABLE, encryption_key())
+    assert main(["decode", str(encrypted), "--out", str(tmp_path / "t.xlsx")]) == 2
+    assert "decode writes CSV or parquet" in capsys.readouterr().err and not (tmp_path / "t.xlsx").exists()
+    assert main(["decode", str(encrypted), "--out", str(tmp_path / "t.parquet")]) == 0
+    pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "t.parquet"), TABLE)
