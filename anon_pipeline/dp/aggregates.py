@@ -18,8 +18,8 @@ from __future__ import annotations
 
 import itertools
 import secrets
-from dataclasses import dataclass
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 

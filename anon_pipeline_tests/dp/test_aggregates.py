@@ -202,3 +202,17 @@ def test_over_budget_release_is_refused_with_nothing_written(tmp_path):
 def test_no_aggregates_writes_nothing(tmp_path):
     assert write_dp_aggregates(data(), parse_policy(policy_doc([])), tmp_path, "run1") is None
     assert not (tmp_path / "ledger").exists()
+
+
+def test_drawn_aggregates_survive_staging_as_json(tmp_path):
+    """Drawn at their stage, published by the release: the tables pass between them as JSON (Dagster's IO
+    manager), and come back with the same values and dtypes, so the release writes what was drawn."""
+    from anon_pipeline.dp.aggregates import DrawnAggregates, draw_dp_aggregates
+
+    drawn = draw_dp_aggregates(data(), parse_policy(policy_doc()), tmp_path, "run1")
+    back = DrawnAggregates.of(json.loads(json.dumps(drawn.as_dict())))
+    assert back.manifest == json.loads(json.dumps(drawn.manifest)) and list(back.tables) == list(drawn.tables)
+    for name, table in drawn.tables.items():
+        pd.testing.assert_frame_equal(back.tables[name], table)
+    assert not (tmp_path / "ins" / RELEASE_DIR).exists()   # drawn and charged, not published
+    assert Ledger.for_dataset(tmp_path, "insurance").spent() == (2.0, 0.0)
