@@ -8,6 +8,7 @@ environment refused an operation or an internal error). No traceback unless ``--
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import traceback
 import warnings
@@ -61,6 +62,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         except KeyboardInterrupt:
             print(f"{command}: interrupted", file=sys.stderr)
             return EXIT_INTERRUPTED
+        except BrokenPipeError:
+            # The reader of stdout went away (``| head``): not an error of the run. Python's own advice: point
+            # stdout at /dev/null so the interpreter's flush at exit does not raise again.
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            return 0
         except Exception as exc:
             error = typed_error(exc)
             if debug:

@@ -49,12 +49,14 @@ def _run(args: argparse.Namespace) -> int:
         print(f"  over the union of {len(union['releases'])} release(s) sharing plan {union['plan_id']}: "
               f"K = {union['K']}, {union['rows']} rows")
     _print_checks([(o.name, o.passed, o.blocking, o.description) for o in result.check_details])
+    dp = load_policy(args.policy).dp
     if not result.released:
+        if dp is not None:  # what the run charged stands, released or not
+            _print_budget(result.workdir, result.policy, dp)
         for name, why in result.failed_checks.items():
             print(f"error: blocking check '{name}' failed: {why}; nothing released", file=sys.stderr)
         return EXIT_CHECK_FAILED
-    _print_where(result.workdir.parent, result.policy, partition=result.partition,
-                 dp=load_policy(args.policy).dp)
+    _print_where(result.workdir.parent, result.policy, partition=result.partition, dp=dp)
     if result.plan_id:
         print(f"plan:       {result.plan_id} ({'reused' if result.plan_reused else 'fitted by this run'})")
     return 0
@@ -101,22 +103,25 @@ def _dirs(workdir: Path | str | None, policy_name: str) -> PolicyDirs:
         PolicyDirs.for_policy(None, policy_name)
 
 
-def _print_budget(dirs: PolicyDirs, policy_name: str, dp) -> None:
+def _print_budget(policy_root: Path, policy_name: str, dp) -> None:
     """A DP policy's spending: what its dataset's ledger records against the budget, and its latest aggregates."""
     from anon_pipeline.dp.aggregates import RELEASE_DIR
     from anon_pipeline.dp.ledger import Ledger
 
     dataset = dp.dataset_id or policy_name
-    ledger_file = dirs.root.parent / "ledger" / f"{dataset}.sqlite"
-    if ledger_file.is_file():
-        ledger = Ledger.for_dataset(dirs.root.parent, dataset)
-        budget, (epsilon, delta) = ledger.budget(), ledger.spent()
-        of = f" of the budget epsilon={budget.epsilon:g}, delta={budget.delta:g}" if budget is not None else ""
+    ledger_file = policy_root.parent / "ledger" / f"{dataset}.sqlite"
+    ledger = Ledger.for_dataset(policy_root.parent, dataset) if ledger_file.is_file() else None
+    charges = ledger.entries() if ledger is not None else []
+    budget = (ledger.budget() if ledger is not None else None) or dp.budget
+    of = f" of the budget epsilon={budget.epsilon:g}, delta={budget.delta:g}" if budget is not None else ""
+    if charges:
+        assert ledger is not None
+        epsilon, delta = ledger.spent()
         print(f"DP budget:  dataset '{dataset}' has spent epsilon={epsilon:.4g}, delta={delta:.3g}{of} "
-              f"({len(ledger.entries())} charge(s); ledger {ledger_file})")
+              f"({len(charges)} charge(s); ledger {ledger_file})")
     else:
-        print(f"DP budget:  dataset '{dataset}' has spent nothing yet")
-    aggregates = dirs.root / RELEASE_DIR / "latest"
+        print(f"DP budget:  dataset '{dataset}' has spent nothing yet{of}")
+    aggregates = policy_root / RELEASE_DIR / "latest"
     if dp.aggregates:
         print(f"aggregates: {aggregates.resolve() if aggregates.exists() else '(none yet)'}")
 
@@ -129,7 +134,7 @@ def _print_where(workdir: Path | str | None, policy_name: str, summary: bool = F
     if summary and manifest:
         _print_summary(manifest, _read_json(latest / "anonymity_report.json"))
     if dp is not None:
-        _print_budget(dirs, policy_name, dp)
+        _print_budget(dirs.root, policy_name, dp)
     print(f"reports:    {dirs.root / 'reports'}")
     try:
         key = resolve_key(create=False)

@@ -218,4 +218,5 @@ class BudgetExceeded(AnonPipelineError):
         super().__init__(
             f"dataset '{dataset_id}': privacy budget exceeded, release refused and nothing written: budget "
             f"epsilon={budget_epsilon:g} (delta={budget_delta:g}), spent epsilon={spent_epsilon:.6g}, requested "
-            f"epsilon={requested_epsilon:g}; the total would be epsilon={after_epsilon:.6g}, delta={after_delta:.3g}")
+            f"epsilon={requested_epsilon:g}; the total would be epsilon={after_epsilon:.6g}, delta={after_delta:.3g} "
+            "(spends compose as zCDP at the budget's delta, so the total can be less than their sum)")

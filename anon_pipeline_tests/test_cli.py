@@ -102,3 +102,24 @@ def test_where_names_the_encrypted_zip_and_its_password_file(tmp_path, capsys):
     password = json.loads((result.release_dir / "manifest.json").read_text())["encrypted_zip"]["password_file"]
     assert f"zip:        {result.release_dir.resolve() / 'release.zip'} holds the tables" in out
     assert f"its password is in {password}" in out and "7z x" in out
+
+
+def test_a_reader_that_goes_away_is_not_an_error(tmp_path, monkeypatch):
+    """``anon-pipeline where ... | head -1``: the pipe closes under the summary. That is the reader's choice, not
+    a broken disk: exit 0 and no message (it used to be an environment error, exit 3)."""
+    sink = (tmp_path / "sink").open("w")
+
+    class ClosedPipe:
+        def write(self, text):
+            raise BrokenPipeError(32, "Broken pipe")
+
+        def flush(self):
+            pass
+
+        def fileno(self):
+            return sink.fileno()
+
+    run_policy(BUNDLED, workdir=tmp_path)
+    monkeypatch.setattr("sys.stdout", ClosedPipe())
+    assert main(["where", str(BUNDLED), "--workdir", str(tmp_path)]) == 0
+    sink.close()

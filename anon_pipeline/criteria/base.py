@@ -53,6 +53,9 @@ class TargetResult:
 
     def description(self) -> str:
         op = self.metadata.get("comparison", "")
+        if self.measured is None:  # no class to measure: an empty table, or every row suppressed
+            return f"{self.name}: nothing to measure (no equivalence class is left), so it misses target {op} " \
+                f"{self.target}"
         return f"{self.name}: measured {self.measured} {'meets' if self.passed else 'misses'} target {op} {self.target}"
 
 

@@ -143,5 +143,6 @@ class DPMSTSynthesis(TableOp):
 
 
 def _undeclared(columns: list[str], declared: dict[str, ColumnDomain]) -> str:
-    return (f"'columns' must declare the domain of exactly the group's columns; undeclared: "
-            f"{sorted(set(columns) - set(declared))}, not in the group: {sorted(set(declared) - set(columns))}")
+    wrong = {"undeclared": sorted(set(columns) - set(declared)), "not in the group": sorted(set(declared) - set(columns))}
+    return "'columns' must declare the domain of exactly the group's columns; " + ", ".join(
+        f"{what}: {names}" for what, names in wrong.items() if names)

@@ -19,7 +19,7 @@ from typing import Any
 import pandas as pd
 from pydantic import ValidationError
 
-from anon_pipeline.errors import BlockingCheckFailed, PolicyError, raises_typed
+from anon_pipeline.errors import AnonPipelineError, BlockingCheckFailed, PolicyError, raises_typed
 from anon_pipeline.pipeline.checks import CheckOutcome
 from anon_pipeline.pipeline.collector import skip_exit_collections
 from anon_pipeline.pipeline.memory import release_freed_memory
@@ -80,9 +80,8 @@ def run_policy(policy_path: str | Path | Policy, source: str | Path | None = Non
     run = Run(policy, workdir=workdir, source=source, partition=partition, batch_rows=batch_rows, engine=engine,
               scheduler=scheduler, one_process=True)
     if scheduler is not None and engine != "dask":
-        raise PolicyError(policy.path, f"a scheduler is for engine 'dask' only, and this run's engine is "
-                          f"'{engine}': add --engine dask (engine='dask'), or leave the scheduler out",
-                          field="scheduler")
+        raise AnonPipelineError(f"a scheduler (--scheduler, scheduler=) is for engine 'dask' only, and this run's "
+                                f"engine is '{engine}': add --engine dask (engine='dask'), or leave the scheduler out")
     if engine != "streaming":
         from anon_pipeline.pipeline.dask_engine import check_engine
 

@@ -105,7 +105,7 @@ def check_references(policy: Policy) -> None:
                                       "sensitive", field=field)
                 continue
             _declared(policy, spec.attribute, f"{field}.attribute", roles=(Role.sensitive, Role.insensitive),
-                      what="a released column other than a quasi-identifier (role sensitive)")
+                      what="a released column other than a quasi-identifier (role sensitive or insensitive)")
     for i, secret in enumerate(policy.evaluation.secrets or () if policy.evaluation is not None else ()):
         # The inference attack learns a released column from the quasi-identifiers (and the other secrets).
         _declared(policy, secret, f"evaluation.secrets[{i}]", roles=(Role.sensitive, Role.insensitive),

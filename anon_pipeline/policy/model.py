@@ -300,8 +300,8 @@ class Policy(StrictModel):
     @classmethod
     def _source_given(cls, value: Any) -> Any:
         if value is None:  # `source:` with nothing under it
-            raise ValueError("is empty: give path: <a CSV or parquet file, relative to the policy>, or leave "
-                             "source: out for the bundled sample")
+            raise ValueError("is empty: give path: <a CSV or parquet file, relative to the policy> (or sample: "
+                             "{generator: ..., rows: ...} for a generated table of a bundled generator's columns)")
         return value
 
     @field_validator("name")

@@ -196,3 +196,12 @@ def test_a_kept_column_left_out_of_the_mst_group_is_refused_at_load(tmp_path):
     with pytest.raises(PolicyError, match=r"group 'everything' \(dp_mst_synthesis\) draws rows of its own") as info:
         load_policy(path)
     assert info.value.field == "groups" and "not in one: ['smoker']" in str(info.value)
+
+
+def test_a_blocked_dp_run_says_what_it_charged(tmp_path, capsys):
+    """Nothing is released, but the aggregates' noise was drawn and charged: the run says so."""
+    policy = _with_aggregates(dp_policy(tmp_path), 5.0, privacy={"k": 10_000, "k_blocking": True})
+    assert main(["run", str(policy), "--workdir", str(tmp_path / "w")]) == 1
+    out = capsys.readouterr().out
+    spent, _ = Ledger.for_dataset(tmp_path / "w", "people").spent()
+    assert spent > 0 and f"DP budget:  dataset 'people' has spent epsilon={spent:.4g}" in out

@@ -90,3 +90,13 @@ def test_a_table_of_stars_only_is_explained_not_just_k_zero():
     outcome = next(o for o in check_privacy_targets(partly, small_policy()) if o.name == "k_anonymity")
     assert outcome.metadata["K"] == 3 and outcome.metadata["n_suppressed"] == 3
     assert outcome.description.startswith("K = 3 >= k = 2")
+
+
+def test_a_target_with_nothing_to_measure_says_so():
+    from anon_pipeline.criteria.base import TargetResult
+
+    empty = TargetResult("l_diversity_d", False, False, None, 2, {"comparison": ">="})
+    assert empty.description() == ("l_diversity_d: nothing to measure (no equivalence class is left), so it misses "
+                                   "target >= 2")
+    assert TargetResult("l_diversity_d", False, False, 1, 2, {"comparison": ">="}).description() == \
+        "l_diversity_d: measured 1 misses target >= 2"
