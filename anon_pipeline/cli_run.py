@@ -11,9 +11,13 @@ import argparse
 import json
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from anon_pipeline.workdir import PolicyDirs
 from anon_pipeline.secrets.keys import SecretsError, resolve_key
+
+if TYPE_CHECKING:
+    from anon_pipeline.policy.dp_spec import DPSpec
 
 EXIT_CHECK_FAILED = 1
 EXIT_BAD_INPUT = 2
@@ -103,7 +107,7 @@ def _dirs(workdir: Path | str | None, policy_name: str) -> PolicyDirs:
         PolicyDirs.for_policy(None, policy_name)
 
 
-def _print_budget(policy_root: Path, policy_name: str, dp) -> None:
+def _print_budget(policy_root: Path, policy_name: str, dp: DPSpec) -> None:
     """A DP policy's spending: what its dataset's ledger records against the budget, and its latest aggregates."""
     from anon_pipeline.dp.aggregates import RELEASE_DIR
     from anon_pipeline.dp.ledger import Ledger
@@ -127,7 +131,7 @@ def _print_budget(policy_root: Path, policy_name: str, dp) -> None:
 
 
 def _print_where(workdir: Path | str | None, policy_name: str, summary: bool = False,
-                 partition: str | None = None, dp=None) -> None:
+                 partition: str | None = None, dp: DPSpec | None = None) -> None:
     dirs = _dirs(workdir, policy_name)
     latest = dirs.root / "release" / (partition or "") / "latest"
     manifest = _read_json(latest / "manifest.json") if latest.exists() else {}
