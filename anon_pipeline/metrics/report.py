@@ -84,9 +84,10 @@ def report_markdown(report: dict[str, Any]) -> str:
     """The report as markdown: the side-by-side table, per-attribute and per-quasi-identifier detail, the
     smallest anonymised classes and the notes."""
     raw, anon = report["raw"], report["anonymised"]
-    lines = [f"Quasi-identifiers: {', '.join(report['quasi_identifiers']['anonymised'])}"]
+    # List items: two plain lines would render as one paragraph.
+    lines = [f"- Quasi-identifiers: {', '.join(report['quasi_identifiers']['anonymised'])}"]
     if report["sensitive_attributes"]["anonymised"]:
-        lines.append(f"Sensitive attributes: {', '.join(report['sensitive_attributes']['anonymised'])}")
+        lines.append(f"- Sensitive attributes: {', '.join(report['sensitive_attributes']['anonymised'])}")
     lines += ["", "| measure | raw | anonymised |", "|---|---|---|"]
     for label, key in _ROWS:
         if key in raw or key in anon:

@@ -38,6 +38,16 @@ class CheckOutcome:
 _SUMMARY = ("K", "k_target", "measured", "target", "rows_below_k", "leaked_cells", "columns", "problems")
 
 
+def outcomes_markdown(outcomes: list[CheckOutcome]) -> str:
+    """The checks a release passed, as a table whose failures that did not block come first: the release page
+    then says what a reader must know before using it (99 % of rows unique over every quasi-identifier, say)."""
+    def verdict(o: CheckOutcome) -> str:
+        return "passed" if o.passed else "**FAILED** (blocking)" if o.blocking else "**warning**: failed, not blocking"
+    ordered = sorted(outcomes, key=lambda o: o.passed)
+    rows = [f"| {o.name} | {verdict(o)} | {o.description.replace('|', '/')} |" for o in ordered]
+    return "\n".join(["| check | result | what was measured |", "|---|---|---|", *rows])
+
+
 def k_quasi_identifier_outputs(policy: Policy) -> list[str]:
     return [policy.output_name(c) for c in policy.k_quasi_identifiers]
 

@@ -15,6 +15,7 @@ stage downstream of the value it checked.
 from __future__ import annotations
 
 import json
+import re
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
@@ -33,7 +34,7 @@ from anon_pipeline.pipeline.anonymise import Anonymised, anonymised_schema, plan
 from anon_pipeline.pipeline.as_written import AsWritten, Batchwise, judged
 from anon_pipeline.pipeline.checks import (CheckOutcome, check_anonymised_schema, check_no_identifier_leak,
                                            check_privacy_targets, check_schema, k_quasi_identifier_outputs,
-                                           measured_columns,
+                                           measured_columns, outcomes_markdown,
                                            planned_privacy_checks, privacy_check_description)
 from anon_pipeline.pipeline.evaluation import (check_attack_targets, evaluate, hold_out_control,
                                                planned_attack_checks)
@@ -263,8 +264,10 @@ def _raw(run: Run) -> dict[str, Out]:
     # A run the privacy budget cannot pay for in full stops here, before it charges anything.
     refuse_run_beyond_budget(run.policy, run.dirs.root.parent,
                              fits_plan=not run.policy.reuses_plan or chosen_plan(run.policy, run.dirs) is None)
-    return {"raw": Out(src.as_dict(), {"bytes": src.n_bytes, "format": src.format, "sha256": src.sha256,
-                                       "generated_sample": src.generated})}
+    # The file's name shows which export a run read; a URL is shown without any user:password@ it may carry.
+    shown = re.sub(r"^([a-z][a-z0-9+.-]*://)[^/@]*@", r"\1", src.path)
+    return {"raw": Out(src.as_dict(), {"path": shown, "bytes": src.n_bytes, "format": src.format,
+                                       "sha256": src.sha256, "generated_sample": src.generated})}
 
 
 def _staged(value: Any) -> StagedTable:
@@ -458,8 +461,10 @@ def _release(run: Run, raw: dict, qi_table: dict, anonymised: dict, anonymity_re
                                                         "buckets": key_tables.get("buckets")})
     aggregates = publish_dp_aggregates(DrawnAggregates.of(dp_aggregates), run.policy, run.dirs.root.parent) \
         if dp_aggregates is not None else None
+    warnings = [o.name for o in outcomes if not o.passed]
     return {"release": Out(str(folder), {"release_dir": str(folder), "rows": staged.rows,
                                          **({"aggregates_dir": str(aggregates)} if aggregates is not None else {}),
+                                         "warnings": len(warnings), "checks": Markdown(outcomes_markdown(outcomes)),
                                          **{o.name: o.metadata.get("measured") for o in outcomes
                                             if "measured" in o.metadata}})}
 

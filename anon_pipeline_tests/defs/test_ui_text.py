@@ -95,3 +95,21 @@ def test_the_bundled_monthly_policy_shows_a_schedule_and_an_inbox_sensor(tmp_pat
     sensor = defs.resolve_sensor_def("insurance_customers_monthly_inbox_sensor")
     assert schedule.cron_schedule == "0 6 1 * *" and schedule.job_name == "insurance_customers_monthly_job"
     assert schedule.default_status.value == sensor.default_status.value == "STOPPED"
+
+
+def test_the_release_page_leads_with_its_warnings_and_raw_names_its_file(tmp_path):
+    """The bundled policy's k target covers two quasi-identifiers; K over all of them misses it, a warning. The
+    release asset says so in a table of its checks, failures first, and counts its warnings; raw names the file it
+    read (a run config's file, here)."""
+    source = tmp_path / "export.csv"
+    generate("insurance_customers", 1000, 7).to_csv(source, index=False)   # the bundled sample: K >= 10
+    result, _ = _events(tmp_path, BUNDLED, {"ops": {"insurance_customers__raw": {"config": {"source": str(source)}}}})
+    assert result.success
+    materialised = {e.asset_key.path[-1]: e.event_specific_data.materialization.metadata for e in result.all_events
+                    if e.event_type_value == "ASSET_MATERIALIZATION"}
+    assert materialised["raw"]["path"].value == str(source)
+    release = materialised["release"]
+    table = release["checks"].value.splitlines()
+    assert table[:2] == ["| check | result | what was measured |", "|---|---|---|"]
+    assert table[2].startswith("| all_quasi_identifiers | **warning**: failed, not blocking | K = 1 < k = 10")
+    assert all("| passed |" in row for row in table[3:]) and release["warnings"].value == 1
