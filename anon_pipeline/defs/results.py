@@ -24,10 +24,20 @@ def to_metadata(values: dict[str, Any]) -> dict[str, Any]:
         elif isinstance(value, (int, float)):
             out[key] = value  # numbers stay numbers so the UI plots them over runs
         elif isinstance(value, (dict, list)):
-            out[key] = dg.MetadataValue.json(value)
+            if value:  # an empty list says nothing the check's result does not, behind a "Show JSON" click
+                out[key] = dg.MetadataValue.json(_without_nones(value))
         else:
             out[key] = str(value)
     return out
+
+
+def _without_nones(value: Any) -> Any:
+    """JSON without the keys whose value is None (a problem with no hint shows no ``"hint": null``)."""
+    if isinstance(value, dict):
+        return {k: _without_nones(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [_without_nones(v) for v in value]
+    return value
 
 
 def check_description(outcome: CheckOutcome) -> str:

@@ -113,3 +113,12 @@ def test_the_release_page_leads_with_its_warnings_and_raw_names_its_file(tmp_pat
     assert table[:2] == ["| check | result | what was measured |", "|---|---|---|"]
     assert table[2].startswith("| all_quasi_identifiers | **warning**: failed, not blocking | K = 1 < k = 10")
     assert all("| passed |" in row for row in table[3:]) and release["warnings"].value == 1
+
+
+def test_metadata_leaves_out_empty_lists_and_null_fields():
+    """A passing schema check's empty ``problems`` and a problem's ``"hint": null`` are noise behind a click."""
+    from anon_pipeline.defs.results import to_metadata
+
+    shown = to_metadata({"problems": [], "columns": [], "n": 0, "rules": [{"rule": "dtype int", "hint": None}]})
+    assert set(shown) == {"n", "rules"} and shown["n"] == 0
+    assert shown["rules"].value == [{"rule": "dtype int"}]
