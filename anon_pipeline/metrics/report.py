@@ -19,7 +19,8 @@ SMALLEST_CLASSES_SHOWN = 5
 
 RECURSIVE_NOTE = ("recursive (c, l): l is the distinct l of the table and c the smallest whole c with "
                   "r1 < c (r_l + ... + r_m) in every class, counts ranked most frequent first (Machanavajjhala et "
-                  "al.); pycanon 1.0.1 ranks them rarest first, its figure is kept as recursive_c_l_diversity_pycanon")
+                  "al.); the row ranked rarest first is the figure pycanon 1.0.1 gives, kept for comparison "
+                  "(recursive_c_l_diversity_pycanon)")
 
 
 def anonymity_report(raw_df: pd.DataFrame, anon_df: pd.DataFrame, quasi_identifiers: Sequence[str],
@@ -65,12 +66,12 @@ def _fmt(value: Any) -> str:
 
 _ROWS = [
     ("rows measured", "n_rows"), ("rows suppressed", "n_suppressed"), ("K (k-anonymity)", "k_anonymity"),
-    ("k = K/N (%)", "k_percent"), ("equivalence classes", "n_classes"), ("category (document C)", "category"),
+    ("smallest class, % of rows (K/N)", "k_percent"), ("equivalence classes", "n_classes"), ("risk category (from K)", "category"),
     ("rows in classes below k", "rows_below_k"), ("classes below k", "classes_below_k"),
     ("l (distinct l-diversity)", "l_diversity"), ("entropy l-diversity (floor)", "entropy_l_diversity"),
     ("entropy l-diversity (exp of min entropy)", "entropy_l_diversity_exact"),
     ("recursive (c, l)-diversity", "recursive_c_l_diversity"),
-    ("recursive (c, l), pycanon's ranking", "recursive_c_l_diversity_pycanon"),
+    ("recursive (c, l), counts ranked rarest first", "recursive_c_l_diversity_pycanon"),
     ("t-closeness (max EMD)", "t_closeness"), ("delta-disclosure", "delta_disclosure"),
     ("basic beta-likeness", "basic_beta_likeness"), ("enhanced beta-likeness", "enhanced_beta_likeness"),
     ("(alpha, k)-anonymity", "alpha_k_anonymity"),
