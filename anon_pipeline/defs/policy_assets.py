@@ -97,12 +97,20 @@ def _asset(policy: Policy, stage: Stage, checks: list[Check], partitions: dg.Par
         for name, out in produced.items():
             yield dg.Output(out.value, name, metadata=_metadata(out.metadata))
         values = {**inputs, **{name: out.value for name, out in produced.items()}}
+        blocked: list[str] = []
         for check in checks:
             outcomes = check.fn(run, values[check.on], **{name: values[name] for name in check.extra})
             release_freed_memory()
             run.record(values[check.on], outcomes)  # the release asset, in this process, need not measure again
             for outcome in outcomes:
-                yield check_result(outcome, context, asset_key=key(check.on), check_name=outcome.name)
+                result = check_result(outcome, context, asset_key=key(check.on), check_name=outcome.name)
+                yield result
+                if outcome.blocking and not outcome.passed:
+                    blocked.append(f"{outcome.name}: {result.description}")
+        if blocked:
+            # The step fails in our words (the check and its broken rules), not with Dagster's own stack trace for
+            # a failed blocking check; Dagster still skips everything downstream.
+            raise dg.Failure(description="blocking check(s) failed, nothing downstream runs:\n" + "\n".join(blocked))
 
     name = f"{policy.name}__{stage.name}"
     if stage.takes_source:

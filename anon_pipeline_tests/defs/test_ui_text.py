@@ -49,6 +49,11 @@ def test_a_failing_raw_schema_check_shows_its_rules_and_hints_first(tmp_path):
         in evaluation.description
     first_error = next(entry for entry in logs if entry.level >= logging.ERROR)
     assert "raw_schema" in first_error.user_message and "column 'birthdate'" in first_error.user_message
+    # The step fails in the check's words, not with Dagster's stack trace for a failed blocking check.
+    failure = next(e for e in result.all_events if e.event_type_value == "STEP_FAILURE")
+    error = failure.step_failure_data.error
+    assert "blocking check(s) failed" in error.message and "column 'birthdate', rule 'dtype date" in error.message
+    assert "DagsterAssetCheckFailedError" not in error.message
     dates = set(table["birthdate"])
     assert not any(d in entry.user_message for entry in logs for d in dates)
 
