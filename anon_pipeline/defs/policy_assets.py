@@ -5,8 +5,8 @@ anonymisation logic, no second copy of the stage order.
 Checks share their stage's step because a Dagster step has a fixed cost (its events, input loads and output
 records): six check steps of their own cost about 0.2-0.3 s per run whatever the table's size. The price is that a
 check cannot be run without its asset. Every key is prefixed with the policy name. A failing blocking check (ERROR
-severity) fails its step once the outputs are stored, and Dagster skips every asset downstream, so ``release``
-never runs after one.
+severity) fails its step once the outputs are stored and every check is recorded, with a ``dg.Failure`` that gives
+its broken rules, and Dagster skips every asset downstream, so ``release`` never runs after one.
 """
 
 import warnings
