@@ -21,8 +21,11 @@ def to_metadata(values: dict[str, Any]) -> dict[str, Any]:
             continue
         if isinstance(value, bool):
             out[key] = dg.MetadataValue.bool(value)
-        elif isinstance(value, (int, float)):
-            out[key] = value  # numbers stay numbers so the UI plots them over runs
+        elif isinstance(value, float):
+            # Numbers stay numbers so the UI plots them over runs; six figures, as a 1/19 in full reads as noise.
+            out[key] = float(f"{value:.6g}")
+        elif isinstance(value, int):
+            out[key] = value
         elif isinstance(value, (dict, list)):
             if value:  # an empty list says nothing the check's result does not, behind a "Show JSON" click
                 out[key] = dg.MetadataValue.json(_without_nones(value))

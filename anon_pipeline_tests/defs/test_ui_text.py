@@ -121,9 +121,11 @@ def test_the_release_page_leads_with_its_warnings_and_raw_names_its_file(tmp_pat
 
 
 def test_metadata_leaves_out_empty_lists_and_null_fields():
-    """A passing schema check's empty ``problems`` and a problem's ``"hint": null`` are noise behind a click."""
+    """A passing schema check's empty ``problems`` and a problem's ``"hint": null`` are noise behind a click, and
+    a risk of 1/19 in seventeen figures reads as noise too."""
     from anon_pipeline.defs.results import to_metadata
 
-    shown = to_metadata({"problems": [], "columns": [], "n": 0, "rules": [{"rule": "dtype int", "hint": None}]})
-    assert set(shown) == {"n", "rules"} and shown["n"] == 0
+    shown = to_metadata({"problems": [], "columns": [], "n": 0, "rules": [{"rule": "dtype int", "hint": None}],
+                         "risk": 1 / 19})
+    assert set(shown) == {"n", "rules", "risk"} and shown["n"] == 0 and shown["risk"] == 0.0526316
     assert shown["rules"].value == [{"rule": "dtype int"}]
