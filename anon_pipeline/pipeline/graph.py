@@ -461,10 +461,10 @@ def _release(run: Run, raw: dict, qi_table: dict, anonymised: dict, anonymity_re
                                                         "buckets": key_tables.get("buckets")})
     aggregates = publish_dp_aggregates(DrawnAggregates.of(dp_aggregates), run.policy, run.dirs.root.parent) \
         if dp_aggregates is not None else None
-    warnings = [o.name for o in outcomes if not o.passed]
     return {"release": Out(str(folder), {"release_dir": str(folder), "rows": staged.rows,
                                          **({"aggregates_dir": str(aggregates)} if aggregates is not None else {}),
-                                         "warnings": len(warnings), "checks": Markdown(outcomes_markdown(outcomes)),
+                                         "warnings": sum(not o.passed for o in outcomes),
+                                         "checks": Markdown(outcomes_markdown(outcomes)),
                                          **{o.name: o.metadata.get("measured") for o in outcomes
                                             if "measured" in o.metadata}})}
 
