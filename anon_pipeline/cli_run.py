@@ -17,7 +17,7 @@ from anon_pipeline.workdir import PolicyDirs
 from anon_pipeline.secrets.keys import SecretsError, resolve_key
 
 if TYPE_CHECKING:
-    from anon_pipeline.policy.dp_spec import DPSpec
+    from anon_pipeline.policy.model import Policy
 
 EXIT_CHECK_FAILED = 1
 EXIT_BAD_INPUT = 2
@@ -37,8 +37,10 @@ def _run(args: argparse.Namespace) -> int:
     from anon_pipeline.pipeline.run import run_policy
     from anon_pipeline.policy import load_policy
 
-    # Errors (typed, with their exit code) are reported by anon_pipeline.cli.main, the one error edge.
-    result = run_policy(args.policy, source=args.source, workdir=args.workdir, partition=args.partition,
+    # Errors (typed, with their exit code) are reported by anon_pipeline.cli.main, the one error edge. The policy is
+    # loaded here, once, as the summary reads it too.
+    policy = load_policy(args.policy)
+    result = run_policy(policy, source=args.source, workdir=args.workdir, partition=args.partition,
                         plan=args.plan, batch_rows=args.batch_rows, engine=args.engine,
                         scheduler=args.scheduler)
     a = result.anonymity
@@ -53,14 +55,13 @@ def _run(args: argparse.Namespace) -> int:
         print(f"  over the union of {len(union['releases'])} release(s) sharing plan {union['plan_id']}: "
               f"K = {union['K']}, {union['rows']} rows")
     _print_checks([(o.name, o.passed, o.blocking, o.description) for o in result.check_details])
-    dp = load_policy(args.policy).dp
     if not result.released:
-        if dp is not None:  # what the run charged stands, released or not
-            _print_budget(result.workdir, result.policy, dp)
+        if policy.dp is not None:  # what the run charged stands, released or not
+            _print_budget(result.workdir, policy)
         for name, why in result.failed_checks.items():
             print(f"error: blocking check '{name}' failed: {why}; nothing released", file=sys.stderr)
         return EXIT_CHECK_FAILED
-    _print_where(result.workdir.parent, result.policy, partition=result.partition, dp=dp)
+    _print_where(result.workdir.parent, result.policy, partition=result.partition, policy=policy)
     if result.plan_id:
         print(f"plan:       {result.plan_id} ({'reused' if result.plan_reused else 'fitted by this run'})")
     return 0
@@ -107,14 +108,15 @@ def _dirs(workdir: Path | str | None, policy_name: str) -> PolicyDirs:
         PolicyDirs.for_policy(None, policy_name)
 
 
-def _print_budget(policy_root: Path, policy_name: str, dp: DPSpec) -> None:
+def _print_budget(policy_root: Path, policy: Policy) -> None:
     """A DP policy's spending: what its dataset's ledger records against the budget, and its latest aggregates."""
     from anon_pipeline.dp.aggregates import RELEASE_DIR
-    from anon_pipeline.dp.ledger import Ledger
+    from anon_pipeline.dp.ledger import Ledger, dataset_of, ledger_file
 
-    dataset = dp.dataset_id or policy_name
-    ledger_file = policy_root.parent / "ledger" / f"{dataset}.sqlite"
-    ledger = Ledger.for_dataset(policy_root.parent, dataset) if ledger_file.is_file() else None
+    dp = policy.dp
+    assert dp is not None  # called for a policy with a dp: section
+    dataset, where = dataset_of(policy), ledger_file(policy_root.parent, dataset_of(policy))
+    ledger = Ledger.for_dataset(policy_root.parent, dataset) if where.is_file() else None
     charges = ledger.entries() if ledger is not None else []
     budget = (ledger.budget() if ledger is not None else None) or dp.budget
     of = f" of the budget epsilon={budget.epsilon:g}, delta={budget.delta:g}" if budget is not None else ""
@@ -122,7 +124,7 @@ def _print_budget(policy_root: Path, policy_name: str, dp: DPSpec) -> None:
         assert ledger is not None
         epsilon, delta = ledger.spent()
         print(f"DP budget:  dataset '{dataset}' has spent epsilon={epsilon:.4g}, delta={delta:.3g}{of} "
-              f"({len(charges)} charge(s); ledger {ledger_file})")
+              f"({len(charges)} charge(s); ledger {where})")
     else:
         print(f"DP budget:  dataset '{dataset}' has spent nothing yet{of}")
     aggregates = policy_root / RELEASE_DIR / "latest"
@@ -131,14 +133,16 @@ def _print_budget(policy_root: Path, policy_name: str, dp: DPSpec) -> None:
 
 
 def _print_where(workdir: Path | str | None, policy_name: str, summary: bool = False,
-                 partition: str | None = None, dp: DPSpec | None = None) -> None:
+                 partition: str | None = None, policy: Policy | None = None) -> None:
+    """Where a policy's outputs are (with ``summary``, the latest release's checks and K first); with ``policy``,
+    a DP policy's spending too."""
     dirs = _dirs(workdir, policy_name)
     latest = dirs.root / "release" / (partition or "") / "latest"
     manifest = _read_json(latest / "manifest.json") if latest.exists() else {}
     if summary and manifest:
         _print_summary(manifest, _read_json(latest / "anonymity_report.json"))
-    if dp is not None:
-        _print_budget(dirs.root, policy_name, dp)
+    if policy is not None and policy.dp is not None:
+        _print_budget(dirs.root, policy)
     print(f"reports:    {dirs.root / 'reports'}")
     try:
         key = resolve_key(create=False)
@@ -168,7 +172,7 @@ def _where(args: argparse.Namespace) -> int:
     if partition is None and policy.partitions is not None:  # the newest release, whatever its partition
         partition = next((r.partition for r in reversed(releases(_dirs(args.workdir, policy.name)))), None)
     _print_where(args.workdir, policy.name, summary=True, partition=check_partition(policy, partition)
-                 if partition is not None else None, dp=policy.dp)
+                 if partition is not None else None, policy=policy)
     return 0
 
 

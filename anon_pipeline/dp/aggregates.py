@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 
 from anon_pipeline.dp.accounting import Spend
-from anon_pipeline.dp.ledger import Ledger
+from anon_pipeline.dp.ledger import Ledger, dataset_of
 from anon_pipeline.dp.mechanisms import laplace_counts, laplace_sums
 from anon_pipeline.policy.dp_spec import AggregateSpec, check_aggregates, group_keys
 from anon_pipeline.workdir import PolicyDirs
@@ -156,7 +156,7 @@ def draw_dp_aggregates(table: pd.DataFrame, policy: Policy, workdir: str | Path,
     specs = dp.aggregates
     check_aggregates(policy, policy.path)  # policies built in code skip the loader
     tables, spends = dp_aggregates(table, specs, policy)
-    dataset_id = dp.dataset_id or policy.name
+    dataset_id = dataset_of(policy)
     draw = secrets.token_hex(8)
     Ledger.for_dataset(workdir, dataset_id).charge(
         {f"{release_id}:{draw}:{name}": s for name, s in spends.items()}, policy=policy.name,

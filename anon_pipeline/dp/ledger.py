@@ -34,6 +34,16 @@ CREATE TABLE IF NOT EXISTS budget (id INTEGER PRIMARY KEY CHECK (id = 1), epsilo
 """
 
 
+def ledger_file(workdir: str | Path, dataset_id: str) -> Path:
+    """Where the ledger of ``dataset_id`` lives under the base working folder (opening a ``Ledger`` creates it)."""
+    return Path(workdir) / "ledger" / f"{dataset_id}.sqlite"
+
+
+def dataset_of(policy: "Policy") -> str:
+    """The dataset a policy's DP releases spend from: ``dp.dataset_id``, else the policy's name."""
+    return (policy.dp.dataset_id if policy.dp is not None else None) or policy.name
+
+
 @dataclass(frozen=True)
 class Entry:
     release_id: str
@@ -54,7 +64,7 @@ class Ledger:
 
     @classmethod
     def for_dataset(cls, workdir: str | Path, dataset_id: str) -> "Ledger":
-        return cls(Path(workdir) / "ledger" / f"{dataset_id}.sqlite", dataset_id)
+        return cls(ledger_file(workdir, dataset_id), dataset_id)
 
     def _connect(self) -> sqlite3.Connection:
         # Autocommit mode: transactions are opened explicitly (BEGIN IMMEDIATE), never implicitly.
@@ -160,8 +170,7 @@ def charge_plan(policy: "Policy", plan: dict[str, Any], plan_id: str, workdir: s
     spends = plan_spends(plan, plan_id)
     if spends:
         spec = policy.dp
-        dataset_id = (spec.dataset_id if spec else None) or policy.name
-        Ledger.for_dataset(workdir, dataset_id).charge(
+        Ledger.for_dataset(workdir, dataset_of(policy)).charge(
             spends, policy=policy.name, budget=spec.budget if spec else None, policy_file=policy.path)
     return spends
 

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 from anon_pipeline.dp.accounting import Spend
 from anon_pipeline.dp.aggregates import aggregate_spend
-from anon_pipeline.dp.ledger import Ledger
+from anon_pipeline.dp.ledger import Ledger, dataset_of
 from anon_pipeline.policy.load import bind_steps
 
 if TYPE_CHECKING:
@@ -36,6 +36,6 @@ def refuse_run_beyond_budget(policy: "Policy", workdir: str | Path, fits_plan: b
     spends = run_spends(policy, fits_plan)
     if spends:
         spec = policy.dp
-        Ledger.for_dataset(workdir, (spec.dataset_id if spec else None) or policy.name).refuse_beyond_budget(
+        Ledger.for_dataset(workdir, dataset_of(policy)).refuse_beyond_budget(
             spends, budget=spec.budget if spec else None, policy_file=policy.path)
     return spends
