@@ -9,6 +9,9 @@ runs in a fresh subprocess, so its peak resident memory (``wait4``'s ``ru_maxrss
 - ``dagster``: ``dagster asset materialize`` of every asset of the policy, the file passed as run config of the
   ``raw`` asset, on a Dagster instance (``DAGSTER_HOME``) made once per benchmark before any run is timed, as a
   data engineer's instance exists before a scheduled run (making one, its SQLite storages, takes about 0.4 s more);
+  compared with run_policy twice: the whole process (``dagster``'s start, its imports and loading the code location
+  included) and the run alone (the run's start to its end as Dagster records it and its UI shows it, against the
+  ``run_policy`` call, whose process start and imports are left out alike);
 - ``pandas``, ``duckdb``, ``polars``: the same transformation by hand, as a data engineer would write it: drop
   the identifiers, age bands from the birth date, bands of the numeric columns, countries and postcodes to
   regions through look-up tables, regroup, draw random codes for the categories, compute K over
@@ -32,7 +35,8 @@ whose memory grows with the distinct rows (about the rows on the raw side): give
 minutes.
 
 Targets (issue 9): at 1e6 rows run_policy <= 2x the pandas script's wall time and <= 1.5 GiB; at 1e7 <= 120 s
-and <= 2 GiB; time growth exponent <= 1.1; Dagster <= 1.3x run_policy at 1e6.
+and <= 2 GiB; time growth exponent <= 1.1; Dagster <= 1.3x run_policy at 1e6 (the run alone: a Dagster
+process also pays for importing Dagster and loading the code location, about 1 s whatever the table's size).
 """
 
 from __future__ import annotations
@@ -136,8 +140,10 @@ def engine_run_policy(source: str, out: str, lookups: dict[str, str]) -> dict:
             graph, stages=tuple(dataclasses.replace(s, fn=timed(s.name, s.fn)) for s in graph.stages),
             checks=tuple(dataclasses.replace(c, fn=timed(f"check {c.name}", c.fn)) for c in graph.checks))
     run_module.stage_graph = timed_graph
+    start = time.perf_counter()
     result = run_module.run_policy(POLICY, source=source, workdir=out)
     return {"K": int(result.anonymity["K"]), "released": result.released,
+            "run_s": round(time.perf_counter() - start, 2),
             "stages": {k: {"wall_s": round(w, 3), "cpu_s": round(c, 3)} for k, (w, c) in stages.items()}}
 
 
@@ -154,7 +160,17 @@ def engine_dagster(source: str, out: str, lookups: dict[str, str]) -> dict:
     if done.returncode != 0:
         raise RuntimeError(f"dagster asset materialize exited {done.returncode}: {done.stderr[-2000:]}")
     report = json.loads((Path(out) / "work" / name / "reports" / "anonymity_report.json").read_text())
-    return {"K": int(report["anonymised"]["k_anonymity"])}
+    return {"K": int(report["anonymised"]["k_anonymity"]), "run_s": recorded_run_seconds(home)}
+
+
+def recorded_run_seconds(home: Path) -> float:
+    """The latest run's duration as Dagster records it and its UI shows it (its start to its end), read from the
+    instance's SQLite run storage: importing Dagster here to ask it would add to this process's time."""
+    import sqlite3
+
+    with sqlite3.connect(home / "history" / "runs.db") as db:
+        start, end = db.execute("SELECT start_time, end_time FROM runs ORDER BY id DESC LIMIT 1").fetchone()
+    return round(end - start, 2)
 
 
 def dagster_home(folder: Path) -> Path:
@@ -315,7 +331,11 @@ def median_run(runs: list[dict]) -> dict:
     """The figures of the run of median wall time (of the lower middle one for an even count), with every run's
     wall time; a failed run counts as the slowest."""
     ranked = sorted(runs, key=lambda f: ("error" in f, f["wall_s"]))
-    return {**ranked[(len(ranked) - 1) // 2], "wall_s_runs": [f["wall_s"] for f in runs]}
+    figures = {**ranked[(len(ranked) - 1) // 2], "wall_s_runs": [f["wall_s"] for f in runs]}
+    if all("run_s" in f for f in runs):
+        figures["run_s_runs"] = [f["run_s"] for f in runs]
+        figures["run_s"] = sorted(figures["run_s_runs"])[(len(runs) - 1) // 2]
+    return figures
 
 
 def run_child(engine: str, source: Path, lookups: dict[str, str], folder: Path, timeout: float) -> dict:
@@ -425,6 +445,14 @@ def main(argv: list[str] | None = None) -> int:
                     sorted(stages.items(), key=lambda kv: -kv[1]["cpu_s"])))
                 print(f"  run_policy outside its stages (start, imports, policy, exit): "
                       f"{figures['outside_stages_s']:.2f} s")
+            dagster, direct = results[rows].get("dagster", {}), results[rows].get("run_policy", {})
+            if "run_s" in dagster and "run_s" in direct:
+                dagster["x_run_policy"] = {"process": round(dagster["wall_s"] / direct["wall_s"], 2),
+                                           "run": round(dagster["run_s"] / direct["run_s"], 2)}
+                print(f"  Dagster / run_policy: whole process {dagster['x_run_policy']['process']:.2f} "
+                      f"({dagster['wall_s']:.2f} / {direct['wall_s']:.2f} s); the run alone "
+                      f"{dagster['x_run_policy']['run']:.2f} ({dagster['run_s']:.2f} s as Dagster records it, start "
+                      f"to end / {direct['run_s']:.2f} s in run_policy)")
             ks = {f["K"] for f in results[rows].values() if "K" in f}
             if len(ks) > 1:
                 print(f"  WARNING: the engines disagree on K: {ks}")
