@@ -20,7 +20,7 @@ from anon_pipeline.defs.inbox_sensor import inbox_sensor
 from anon_pipeline.defs.resources import AnonSettings, DaskCluster
 from anon_pipeline.defs.results import check_result, to_metadata
 from anon_pipeline.errors import BlockingCheckFailed
-from anon_pipeline.pipeline.graph import Check, Markdown, Run, Stage, stage_graph
+from anon_pipeline.pipeline.graph import Check, Markdown, Run, Stage, run_stage, stage_graph
 from anon_pipeline.pipeline.memory import release_freed_memory
 from anon_pipeline.policy.model import Policy
 
@@ -90,7 +90,7 @@ def _asset(policy: Policy, stage: Stage, checks: list[Check], partitions: dg.Par
                   engine=cluster.engine, scheduler=cluster.scheduler_address,
                   one_process=context.job_def.executor_def.name in _IN_PROCESS)
         try:
-            produced = stage.fn(run, **{name: inputs[name] for name in stage.inputs})
+            produced = run_stage(stage, run, inputs)
             release_freed_memory()
         except BlockingCheckFailed as exc:
             raise dg.Failure(description=str(exc)) from None

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import re
+import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
@@ -126,9 +127,11 @@ class Run:
         assets of one Dagster run in one process). Text columns come as categoricals (a small code per row;
         every measure reads them as the strings), and without the GUID, which no measure reads."""
         table = StagedTable.of(staged)
-        if table.folder not in _FRAMES:
-            _FRAMES.put(table.folder, table.frame([c for c in table.columns if c != GUID], compact=True))
-        return _FRAMES[table.folder]
+        found = _FRAMES.get(table.folder)
+        if found is None:
+            found = table.frame([c for c in table.columns if c != GUID], compact=True)
+            _FRAMES.put(table.folder, found)
+        return found
 
     def counts(self, staged: Any, names: str, joint: bool = True) -> TableCounts:
         """What the reports and privacy checks read of a staged table (``names``: ``"input"`` for the qi and
@@ -185,17 +188,21 @@ class Run:
 
 class _Recent(OrderedDict):
     """The few most recently used entries: staged folders are written once, so what was measured or read of
-    one stays true; only the newest are kept, so a long-lived Dagster process does not hold old tables."""
+    one stays true; only the newest are kept, so a long-lived Dagster process does not hold old tables. A stage
+    computed ahead (``Stage.keep``) uses them from a second thread: ``put`` holds a lock, and readers take an entry
+    with ``get``, never by a test and then an index (another ``put`` may evict it in between)."""
 
     def __init__(self, size: int) -> None:
         super().__init__()
         self.size = size
+        self._lock = threading.Lock()
 
     def put(self, key: str, value: Any) -> None:
-        self[key] = value
-        self.move_to_end(key)
-        while len(self) > self.size:
-            self.popitem(last=False)
+        with self._lock:
+            self[key] = value
+            self.move_to_end(key)
+            while len(self) > self.size:
+                self.popitem(last=False)
 
 
 _FRAMES = _Recent(3)
@@ -223,6 +230,20 @@ class Stage:
     fn: Callable[..., dict[str, Out]]
     #: The stage reads ``Run.source`` (Dagster exposes it as run config).
     takes_source: bool = False
+    #: Writes what ``fn`` made (the stage's files) and returns its outputs with what writing adds (their paths).
+    #: A stage with ``keep`` has no effect until it is kept, so a walker may compute it while the checks of its
+    #: inputs are judged, and keep it only when none blocks (``run_stage`` does both, one after the other).
+    keep: Callable[[Run, dict[str, Out]], dict[str, Out]] | None = None
+
+
+def run_stage(stage: Stage, run: Run, inputs: dict[str, Any]) -> dict[str, Out]:
+    """The stage's outputs, kept (``Stage.keep``)."""
+    return keep_stage(stage, run, stage.fn(run, **{name: inputs[name] for name in stage.inputs}))
+
+
+def keep_stage(stage: Stage, run: Run, produced: dict[str, Out]) -> dict[str, Out]:
+    """``produced`` (by ``stage.fn``) with the stage's files written."""
+    return stage.keep(run, produced) if stage.keep is not None else produced
 
 
 @dataclass(frozen=True)
@@ -428,12 +449,18 @@ def _report_stage(name: str, build, markdown, plots=None, joint: bool = True) ->
             doc["union"] = union_anonymity(run.frame(anonymised), run.policy, run.dirs, key_tables["plan_id"],
                                            run.partition, raw.get("sha256"))
             text += union_markdown(doc["union"])
-        path = write_reports(run.dirs, {name: doc})[name]
-        meta: dict[str, Any] = {"report": Markdown(text), "path": str(path)}
+        meta: dict[str, Any] = {"report": Markdown(text)}
         if plots is not None and run.ui:
             meta["distributions"] = Markdown(plots(doc))
         return {name: Out(doc, meta)}
     return _report
+
+
+def _write_report(run: Run, produced: dict[str, Out]) -> dict[str, Out]:
+    """A report stage's ``keep``: its JSON and Markdown written under the run's reports folder."""
+    (name, out), = produced.items()
+    path = write_reports(run.dirs, {name: out.value})[name]
+    return {name: Out(out.value, {**out.metadata, "path": str(path)})}
 
 
 def _release(run: Run, raw: dict, qi_table: dict, anonymised: dict, anonymity_report: dict, utility_report: dict,
@@ -579,12 +606,13 @@ def stage_graph(policy: Policy) -> Graph:
             "the sensitive columns, raw beside anonymised."),),
             ("qi_table", "anonymised", "key_tables", *(("before_group_steps",) if before_group_steps else ()),
              *(("raw",) if policy.reuses_plan else ())),
-            _report_stage("anonymity_report", anonymity_report, anonymity_markdown)),
+            _report_stage("anonymity_report", anonymity_report, anonymity_markdown), keep=_write_report),
         Stage("utility_report", (Output(
             "utility_report", f"How much each released column ({outputs}) still tells: distinct values, entropy, "
             "mean and standard deviation, and the distribution before and after (plotted under distributions)."),),
             ("qi_table", "anonymised", "key_tables", *(("before_group_steps",) if before_group_steps else ())),
-            _report_stage("utility_report", utility_report, utility_markdown, distributions_markdown, joint=False)),
+            _report_stage("utility_report", utility_report, utility_markdown, distributions_markdown, joint=False),
+            keep=_write_report),
         Stage("release", (Output("release", "The versioned, read-only release; written only when every blocking "
                                             "check passed."),),
               ("raw", "qi_table", "anonymised", "anonymity_report", "utility_report", "key_tables",

@@ -10,6 +10,7 @@ from __future__ import annotations
 import secrets
 import shutil
 import weakref
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -23,7 +24,7 @@ from anon_pipeline.errors import AnonPipelineError, BlockingCheckFailed, PolicyE
 from anon_pipeline.pipeline.checks import CheckOutcome
 from anon_pipeline.pipeline.collector import skip_exit_collections
 from anon_pipeline.pipeline.memory import release_freed_memory
-from anon_pipeline.pipeline.graph import Check, Run, blocked, stage_graph
+from anon_pipeline.pipeline.graph import Check, Run, blocked, keep_stage, run_stage, stage_graph
 from anon_pipeline.pipeline.staged import StagedTable
 from anon_pipeline.workdir import make_dir
 from anon_pipeline.policy import Policy, load_policy
@@ -141,40 +142,60 @@ def walk(run: Run) -> tuple[dict[str, Any], list[CheckOutcome]]:
     """Every stage of the graph in order, each check right after the value it checks. Returns the values of the
     stages that ran and every check outcome. A stage whose input failed a blocking check does not run; bad input
     (the raw schema's failure) raises its typed error, as ``run_policy`` documents. A check another stage proves
-    (the raw schema, whose rules the qi pass enforces on every row) is counted once that stage succeeds."""
+    (the raw schema, whose rules the qi pass enforces on every row) is counted once that stage succeeds.
+
+    The next stage, when it has no effect until kept (``Stage.keep``: the reports) and its inputs are made, is
+    computed in a second thread while the checks of the stage before are judged (on two cores the anonymity
+    report and the identifier-leak check overlap); it is kept only if none of those checks blocks, so values,
+    files and errors are those of the plain loop."""
     graph = stage_graph(run.policy)
     values: dict[str, Any] = {}
     outcomes: list[CheckOutcome] = []
     stopped: set[str] = set()
     deferred: dict[str, list[Check]] = {}
-    for stage in graph.stages:
-        if stopped & set(stage.inputs) or not set(stage.inputs) <= set(values):
-            stopped.update(o.name for o in stage.outputs)
-            continue
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="anon-pipeline-ahead") as pool:
+        ahead: dict[str, Future] = {}
         try:
-            produced = stage.fn(run, **{name: values[name] for name in stage.inputs})
-            release_freed_memory()
-        except BlockingCheckFailed:
-            # Only the release stage raises it: its own re-run of the checks failed, so nothing was written.
-            stopped.update(o.name for o in stage.outputs)
-            continue
-        values.update({name: out.value for name, out in produced.items()})
-        for name in produced:
-            for check in deferred.pop(name, []):
-                outcomes.extend(proven(check, produced[name].metadata))
-            for check in graph.checks_on(name):
-                if check.proven_by is not None:
-                    deferred.setdefault(check.proven_by, []).append(check)
+            for i, stage in enumerate(graph.stages):
+                computed = ahead.pop(stage.name, None)
+                if stopped & set(stage.inputs) or not set(stage.inputs) <= set(values):
+                    if computed is not None:
+                        computed.exception()  # discarded, as the plain loop would not have run it
+                    stopped.update(o.name for o in stage.outputs)
                     continue
-                found = check.fn(run, values[name], **{e: values[e] for e in check.extra})
-                release_freed_memory()
-                outcomes.extend(found)
-                run.record(values[name], found)
-                if blocked(found):
-                    error = next((o.error for o in found if o.error is not None), None)
-                    if error is not None:
-                        raise error
-                    stopped.add(name)
+                try:
+                    produced = keep_stage(stage, run, computed.result()) if computed is not None else \
+                        run_stage(stage, run, values)
+                    release_freed_memory()
+                except BlockingCheckFailed:
+                    # Only the release stage raises it: its own re-run of the checks failed, so nothing was written.
+                    stopped.update(o.name for o in stage.outputs)
+                    continue
+                values.update({name: out.value for name, out in produced.items()})
+                following = graph.stages[i + 1] if i + 1 < len(graph.stages) else None
+                if following is not None and following.keep is not None and set(following.inputs) <= set(values) \
+                        and not stopped & set(following.inputs):
+                    ahead[following.name] = pool.submit(
+                        following.fn, run, **{name: values[name] for name in following.inputs})
+                for name in produced:
+                    for check in deferred.pop(name, []):
+                        outcomes.extend(proven(check, produced[name].metadata))
+                    for check in graph.checks_on(name):
+                        if check.proven_by is not None:
+                            deferred.setdefault(check.proven_by, []).append(check)
+                            continue
+                        found = check.fn(run, values[name], **{e: values[e] for e in check.extra})
+                        release_freed_memory()
+                        outcomes.extend(found)
+                        run.record(values[name], found)
+                        if blocked(found):
+                            error = next((o.error for o in found if o.error is not None), None)
+                            if error is not None:
+                                raise error
+                            stopped.add(name)
+        finally:
+            for computed in ahead.values():
+                computed.exception()  # the run's own error wins; a stage computed ahead ends before the pool
     return values, outcomes
 
 

@@ -9,6 +9,7 @@ import pytest
 
 import anon_pipeline as ap
 from anon_pipeline.defs.build import build_definitions
+from anon_pipeline.errors import InternalError
 from anon_pipeline.pipeline.graph import stage_graph
 from anon_pipeline.policy import load_policy
 from anon_pipeline.sample import generate
@@ -144,3 +145,56 @@ def test_the_release_schema_finds_a_guid_repeated_in_another_batch(tmp_path):
     table.to_parquet(folder / "anonymised.parquet", index=False)
     outcome, = _release_schema(run, folder)
     assert not outcome.passed and {p["rule"]: p["n_rows"] for p in outcome.metadata["problems"]} == {"unique": 2}
+
+
+def test_run_policy_computes_the_anonymity_report_while_the_leak_check_runs(tmp_path, monkeypatch):
+    import threading
+
+    import anon_pipeline.pipeline.graph as graph_module
+
+    report_started, threads = threading.Event(), {}
+    real_report, real_leak = graph_module.anonymity_report, graph_module._leak
+
+    def report(*args, **kwargs):
+        threads["report"] = threading.current_thread()
+        report_started.set()
+        return real_report(*args, **kwargs)
+
+    def leak(*args, **kwargs):
+        # The report starts while this check still runs: it was computed ahead, in a thread of its own.
+        threads["overlapped"] = report_started.wait(timeout=20)
+        return real_leak(*args, **kwargs)
+
+    monkeypatch.setattr(graph_module, "anonymity_report", report)
+    monkeypatch.setattr(graph_module, "_leak", leak)
+    source = tmp_path / "export.csv"
+    generate("insurance_customers", 300, 4).to_csv(source, index=False)
+    result = ap.run_policy(variant(tmp_path, privacy__k=2), source=source, workdir=tmp_path / "a")
+    assert result.released and threads["overlapped"]
+    assert threads["report"] is not threading.main_thread()
+    assert (tmp_path / "a" / "insurance_customers" / "reports" / "anonymity_report.json").is_file()
+
+
+@pytest.mark.parametrize("k, raised", [(5000, False), (2, True)])
+def test_a_report_computed_ahead_fails_the_run_only_where_the_plain_loop_would_have_run_it(tmp_path, monkeypatch,
+                                                                                           k, raised):
+    import anon_pipeline.pipeline.graph as graph_module
+
+    def broken(*args, **kwargs):
+        raise ZeroDivisionError("report")
+
+    monkeypatch.setattr(graph_module, "anonymity_report", broken)
+    source = tmp_path / "export.csv"
+    generate("insurance_customers", 200, 4).to_csv(source, index=False)
+    policy_file = variant(tmp_path, privacy__k=k)
+    if raised:
+        # As the plain loop raises it: typed as an internal error standing for the report's own exception.
+        with pytest.raises(InternalError) as caught:
+            ap.run_policy(policy_file, source=source, workdir=tmp_path / "a")
+        assert isinstance(caught.value.original, ZeroDivisionError)
+    else:
+        # K is unmet: the plain loop never runs the report, so its error (computed ahead) is dropped with it.
+        result = ap.run_policy(policy_file, source=source, workdir=tmp_path / "a")
+        assert not result.released and result.checks["k_anonymity"] is False
+    reports = tmp_path / "a" / "insurance_customers" / "reports"
+    assert not (reports / "anonymity_report.json").exists()
