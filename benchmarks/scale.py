@@ -451,13 +451,14 @@ def main(argv: list[str] | None = None) -> int:
             if "stages" in results[rows].get("run_policy", {}):
                 figures = results[rows]["run_policy"]
                 stages = figures["stages"]
-                # What no stage accounts for: the interpreter's start, the imports, loading the policy, the exit.
-                figures["outside_stages_s"] = round(figures["wall_s"] - sum(v["wall_s"] for v in stages.values()), 2)
+                # What the run_policy call does not account for: the interpreter's start, the imports, the exit (the
+                # stages' own times overlap where run_policy computes a report ahead, so they are no measure of it).
+                figures["outside_run_s"] = round(figures["wall_s"] - figures["run_s"], 2)
                 print("  run_policy stages (wall / cpu s): " + ", ".join(
                     f"{k} {v['wall_s']:.2f} / {v['cpu_s']:.2f}" for k, v in
                     sorted(stages.items(), key=lambda kv: -kv[1]["cpu_s"])))
-                print(f"  run_policy outside its stages (start, imports, policy, exit): "
-                      f"{figures['outside_stages_s']:.2f} s")
+                print(f"  run_policy outside the run_policy call (interpreter, imports, exit): "
+                      f"{figures['outside_run_s']:.2f} s")
             dagster, direct = results[rows].get("dagster", {}), results[rows].get("run_policy", {})
             if "run_s" in dagster and "run_s" in direct:
                 dagster["x_run_policy"] = {"process": round(dagster["wall_s"] / direct["wall_s"], 2),
