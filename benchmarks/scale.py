@@ -439,6 +439,10 @@ def main(argv: list[str] | None = None) -> int:
                 for engine in args.engines:
                     runs[engine].append(run_child(engine, source, lookups, folder, args.timeout))
             results[rows] = {engine: median_run(found) for engine, found in runs.items()}
+            for engine, found in runs.items():
+                for n, f in enumerate(found, 1):
+                    if "error" in f:  # counted as the slowest run; said here, whichever run is the median
+                        print(f"  {engine} run {n} of {len(found)} failed after {f['wall_s']:.1f} s: {f['error']}")
             base = results[rows].get("pandas", {})
             for engine, f in results[rows].items():
                 if "wall_s" in base and "error" not in f:

@@ -153,49 +153,44 @@ def walk(run: Run) -> tuple[dict[str, Any], list[CheckOutcome]]:
     outcomes: list[CheckOutcome] = []
     stopped: set[str] = set()
     deferred: dict[str, list[Check]] = {}
+    # Leaving the pool waits for a stage computed ahead, so nothing of the run goes on after it (a dropped one too).
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="anon-pipeline-ahead") as pool:
         ahead: dict[str, Future] = {}
-        try:
-            for i, stage in enumerate(graph.stages):
-                computed = ahead.pop(stage.name, None)
-                if stopped & set(stage.inputs) or not set(stage.inputs) <= set(values):
-                    if computed is not None:
-                        computed.exception()  # discarded, as the plain loop would not have run it
-                    stopped.update(o.name for o in stage.outputs)
-                    continue
-                try:
-                    produced = keep_stage(stage, run, computed.result()) if computed is not None else \
-                        run_stage(stage, run, values)
+        for i, stage in enumerate(graph.stages):
+            computed = ahead.pop(stage.name, None)
+            if stopped & set(stage.inputs) or not set(stage.inputs) <= set(values):
+                stopped.update(o.name for o in stage.outputs)  # a stage computed ahead is dropped, error and all
+                continue
+            try:
+                produced = keep_stage(stage, run, computed.result()) if computed is not None else \
+                    run_stage(stage, run, values)
+                release_freed_memory()
+            except BlockingCheckFailed:
+                # Only the release stage raises it: its own re-run of the checks failed, so nothing was written.
+                stopped.update(o.name for o in stage.outputs)
+                continue
+            values.update({name: out.value for name, out in produced.items()})
+            following = graph.stages[i + 1] if i + 1 < len(graph.stages) else None
+            if following is not None and following.keep is not None and set(following.inputs) <= set(values) \
+                    and not stopped & set(following.inputs):
+                ahead[following.name] = pool.submit(following.fn, run,
+                                                    **{name: values[name] for name in following.inputs})
+            for name in produced:
+                for check in deferred.pop(name, []):
+                    outcomes.extend(proven(check, produced[name].metadata))
+                for check in graph.checks_on(name):
+                    if check.proven_by is not None:
+                        deferred.setdefault(check.proven_by, []).append(check)
+                        continue
+                    found = check.fn(run, values[name], **{e: values[e] for e in check.extra})
                     release_freed_memory()
-                except BlockingCheckFailed:
-                    # Only the release stage raises it: its own re-run of the checks failed, so nothing was written.
-                    stopped.update(o.name for o in stage.outputs)
-                    continue
-                values.update({name: out.value for name, out in produced.items()})
-                following = graph.stages[i + 1] if i + 1 < len(graph.stages) else None
-                if following is not None and following.keep is not None and set(following.inputs) <= set(values) \
-                        and not stopped & set(following.inputs):
-                    ahead[following.name] = pool.submit(
-                        following.fn, run, **{name: values[name] for name in following.inputs})
-                for name in produced:
-                    for check in deferred.pop(name, []):
-                        outcomes.extend(proven(check, produced[name].metadata))
-                    for check in graph.checks_on(name):
-                        if check.proven_by is not None:
-                            deferred.setdefault(check.proven_by, []).append(check)
-                            continue
-                        found = check.fn(run, values[name], **{e: values[e] for e in check.extra})
-                        release_freed_memory()
-                        outcomes.extend(found)
-                        run.record(values[name], found)
-                        if blocked(found):
-                            error = next((o.error for o in found if o.error is not None), None)
-                            if error is not None:
-                                raise error
-                            stopped.add(name)
-        finally:
-            for computed in ahead.values():
-                computed.exception()  # the run's own error wins; a stage computed ahead ends before the pool
+                    outcomes.extend(found)
+                    run.record(values[name], found)
+                    if blocked(found):
+                        error = next((o.error for o in found if o.error is not None), None)
+                        if error is not None:
+                            raise error
+                        stopped.add(name)
     return values, outcomes
 
 
