@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import os
+import time
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -42,6 +44,14 @@ class SourceFile:
     sha256: str
     n_bytes: int
     generated: bool = False
+    #: A local file's (size, modification time in ns, inode, device) before its SHA-256 was taken, when it had
+    #: not been modified in the ``_SETTLED_NS`` before: while they stay the same, ``check_unchanged`` trusts the
+    #: recorded hash instead of reading the whole file again (a second of hashing per pass at 1e7 rows).
+    stat: tuple[int, ...] | None = None
+
+    def __post_init__(self) -> None:
+        if self.stat is not None:  # a list after a trip through JSON (a Dagster descriptor)
+            object.__setattr__(self, "stat", tuple(self.stat))
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -99,7 +109,9 @@ def resolve_source(policy: Policy, override: str | Path | None = None, workdir: 
             raise InputDataError(path, "is a directory, not a file", rule="source is a file")
         if not path.is_file():
             raise InputDataError(path, "file not found", rule="source exists")
-        return SourceFile(str(path), _format_of(path, declared), _readable_sha256(path), path.stat().st_size)
+        settled = _settled_stat(path)
+        return SourceFile(str(path), _format_of(path, declared), _readable_sha256(path), path.stat().st_size,
+                          stat=settled)
     sample = spec.sample
     assert sample is not None  # the model fills a default sample when there is no path
     path = PolicyDirs.for_policy(workdir, policy.name).samples / f"{sample.generator}_{sample.rows}_{sample.seed}.csv"
@@ -107,7 +119,8 @@ def resolve_source(policy: Policy, override: str | Path | None = None, workdir: 
         # A sample stands for personal data: private whatever the umask. Streamed, so any size fits in memory.
         with atomic_target(path, mode=0o600) as tmp:
             write_sample(sample.generator, sample.rows, sample.seed, tmp, "csv")
-    return SourceFile(str(path), "csv", sha256_file(path), path.stat().st_size, generated=True)
+    settled = _settled_stat(path)
+    return SourceFile(str(path), "csv", sha256_file(path), path.stat().st_size, generated=True, stat=settled)
 
 
 def _url_source(url: str, declared: str) -> SourceFile:
@@ -294,11 +307,35 @@ def _undecodable_cells(path: str | Path, delimiter: str, encoding: str) -> tuple
 
 def check_unchanged(source: SourceFile) -> str | Path:
     """The source's path, once its content is still the one the run recorded (a file replaced mid-run, e.g. an
-    inbox export overwritten, would otherwise be processed as if it were the recorded one)."""
+    inbox export overwritten, would otherwise be processed as if it were the recorded one). A local file whose
+    size, modification time, inode and device are those recorded (``SourceFile.stat``) is not read again; any
+    other is hashed."""
     path = where(source.path)
+    if source.stat is not None and not is_url(path) and _stat_of(path) == source.stat:
+        return path
     if not _is_file(path) or _readable_sha256(path) != source.sha256:
         raise changed_error(path)
     return path
+
+
+#: A file modified this recently when it is recorded may be written again within the same tick of the file
+#: system's clock, leaving its size and modification time as they were (git's "racily clean" entries): its stat
+#: is not recorded, so every check hashes it.
+_SETTLED_NS = 2_000_000_000
+
+
+def _stat_of(path: str | Path) -> tuple[int, ...] | None:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return st.st_size, st.st_mtime_ns, st.st_ino, st.st_dev
+
+
+def _settled_stat(path: Path) -> tuple[int, ...] | None:
+    """``_stat_of`` the file, taken before it is hashed, unless it was modified within ``_SETTLED_NS``."""
+    found = _stat_of(path)
+    return found if found is not None and found[1] < time.time_ns() - _SETTLED_NS else None
 
 
 def changed_error(path: str | Path) -> InputDataError:

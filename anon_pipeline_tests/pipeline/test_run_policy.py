@@ -148,6 +148,36 @@ def test_each_release_names_the_key_tables_that_decode_it(tmp_path):
     assert runs[0].plan["columns"] != runs[1].plan["columns"]
 
 
+def test_a_settled_file_is_hashed_again_only_when_its_stat_changes(tmp_path, monkeypatch):
+    import os
+    import time
+
+    import anon_pipeline.pipeline.source as source_module
+
+    source = tmp_path / "export.csv"
+    generate("insurance_customers", 30, 6).to_csv(source, index=False)
+    policy = load_policy(BUNDLED)
+    # Just written: it may be written again within the same tick of the clock, so its stat is not trusted.
+    assert source_module.resolve_source(policy, source, tmp_path / "w").stat is None
+    settled = time.time_ns() - 10**10
+    os.utime(source, ns=(settled, settled))
+    recorded = source_module.resolve_source(policy, source, tmp_path / "w")
+    assert recorded.stat is not None
+    # A descriptor's trip through JSON (Dagster's) keeps it, hashable.
+    travelled = source_module.SourceFile(**json.loads(json.dumps(recorded.as_dict())))
+    assert travelled == recorded and hash(travelled) == hash(recorded)
+    real, hashed = source_module._readable_sha256, []
+    monkeypatch.setattr(source_module, "_readable_sha256", lambda path: hashed.append(path) or real(path))
+    assert len(source_module.read_source(travelled, policy)) == 30 and hashed == []
+    # The same bytes with another time: hashed, and still the recorded file.
+    os.utime(source, ns=(settled + 10**9, settled + 10**9))
+    assert len(source_module.read_source(recorded, policy)) == 30 and len(hashed) == 1
+    # Other bytes of the same size: hashed, and refused.
+    source.write_bytes(source.read_bytes().replace(b",F,", b",M,", 1))
+    with pytest.raises(InputDataError, match="changed or disappeared after the run recorded it"):
+        source_module.read_source(recorded, policy)
+
+
 def test_a_file_replaced_after_it_was_recorded_is_refused(tmp_path):
     from anon_pipeline.pipeline.source import read_source, resolve_source
 
