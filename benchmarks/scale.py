@@ -452,7 +452,7 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"  {engine:<11} {f['wall_s']:>8.1f} {f.get('cpu_s', float('nan')):>8.1f} "
                       f"{f.get('peak_rss_mib', float('nan')):>9.0f} {f.get('x_pandas_time', float('nan')):>9.2f} "
                       f"{f.get('x_pandas_memory', float('nan')):>6.2f}  {f.get('K', f.get('error'))}")
-            if "stages" in results[rows].get("run_policy", {}):
+            if "stages" in results[rows].get("run_policy", {}) and "run_s" in results[rows]["run_policy"]:
                 figures = results[rows]["run_policy"]
                 stages = figures["stages"]
                 # What the run_policy call does not account for: the interpreter's start, the imports, the exit (the
