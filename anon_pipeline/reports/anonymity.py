@@ -60,6 +60,8 @@ def anonymity_report(qi_table: pd.DataFrame | CountedRows | TableCounts,
         report.update(continuous_measures(qi_table if before_group_steps is None else before_group_steps, anonymised, policy))
     if plan_summary:
         report["steps"] = plan_summary
+        # Group steps name columns as the policy's groups do (input names); the release names them otherwise.
+        report["released_as"] = {c: policy.output_name(c) for c in policy.columns if policy.output_name(c) != c}
     return report
 
 
@@ -156,10 +158,15 @@ def anonymity_markdown(report: dict[str, Any]) -> str:
         lines += ["", f"K_eps (T = {ke['level_percent']:g} %): raw {ke['raw']['K_eps']}, "
                       f"anonymised {ke['anonymised']['K_eps']}; k = min(K, K_eps)/N: raw "
                       f"{ke['raw']['k_percent']:.4g} %, anonymised {ke['anonymised']['k_percent']:.4g} %"]
+    released_as = report.get("released_as", {})
     for step, summary in report.get("steps", {}).items():
         if "chosen_node" in summary or "levels" in summary:
             failed = [n for n in summary.get("lower_neighbours", []) if not n.get("satisfies", True)]
-            lines += ["", f"Search {step}: chose levels {summary.get('levels')} (score {summary.get('score')}, "
+            levels = ", ".join(f"{c}{f' (released as {released_as[c]})' if c in released_as else ''} {level}"
+                               for c, level in (summary.get("levels") or {}).items())
+            score = summary.get("score")
+            lines += ["", f"Search {step}: chose levels {levels} (score "
+                          f"{f'{score:.4g}' if isinstance(score, (int, float)) else score}, "
                           f"{summary.get('nodes_checked')} nodes checked in {summary.get('search_seconds', 0):.3f} s, "
                           f"{summary.get('suppressed_rows', 0)} rows suppressed); "
                           f"{len(failed)} lower neighbour(s) fail the criteria"]

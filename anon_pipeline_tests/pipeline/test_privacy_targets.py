@@ -36,9 +36,15 @@ def test_report_says_which_node_the_search_chose_and_shows_no_codes(tmp_path):
     from anon_pipeline.reports.anonymity import anonymity_markdown
     from anon_pipeline_tests.search.test_policy_generalise import policy_with_search
 
-    result = ap.run_policy(policy_with_search(tmp_path), workdir=tmp_path / "w")
+    policy_file = policy_with_search(tmp_path)
+    result = ap.run_policy(policy_file, workdir=tmp_path / "w")
     steps = result.anonymity["report"]["steps"]
     search = steps["demographics[0] generalise"]
     assert set(search["levels"]) == {"gender", "birthdate"} and "lower_neighbours" in search
-    assert "Search demographics[0] generalise: chose levels" in anonymity_markdown(result.anonymity["report"])
+    text = anonymity_markdown(result.anonymity["report"])
+    assert "Search demographics[0] generalise: chose levels" in text
+    # The group names its columns as the policy does; the report also says what the release calls them.
+    released = load_policy(policy_file).output_name("birthdate")
+    assert released != "birthdate" and f"birthdate (released as {released}) {search['levels']['birthdate']}" in text
+    assert f"gender {search['levels']['gender']}," in text
     assert not any("codes" in summary for summary in steps.values())
