@@ -22,6 +22,7 @@ from anon_pipeline.defs.results import check_result, to_metadata
 from anon_pipeline.errors import BlockingCheckFailed
 from anon_pipeline.pipeline.graph import Check, Markdown, Run, Stage, run_stage, stage_graph
 from anon_pipeline.pipeline.memory import release_freed_memory
+from anon_pipeline.pipeline.staging_claim import StagingInUse, claim_staging
 from anon_pipeline.policy.model import Policy
 
 
@@ -68,6 +69,14 @@ def _partition(context) -> str | None:
     return context.partition_key if context.has_partition_key else None
 
 
+def _in_progress(instance: dg.DagsterInstance):
+    """Whether the instance knows a run of this id that has not ended (one it does not know blocks nothing)."""
+    def check(run_id: str) -> bool:
+        found = instance.get_run_by_id(run_id)
+        return found is not None and not found.is_finished
+    return check
+
+
 def _asset(policy: Policy, stage: Stage, checks: list[Check], partitions: dg.PartitionsDefinition | None):
     """The stage as one op: its outputs, then the checks of those outputs in the same step, in the order
     ``pipeline.run.walk`` runs them. A failing blocking check fails the step after its outputs are stored, so Dagster
@@ -89,6 +98,10 @@ def _asset(policy: Policy, stage: Stage, checks: list[Check], partitions: dg.Par
         run = Run(policy, workdir=anon.workdir, source=source, partition=_partition(context), ui=True,
                   engine=cluster.engine, scheduler=cluster.scheduler_address,
                   one_process=context.job_def.executor_def.name in _IN_PROCESS)
+        try:
+            claim_staging(run.staging_dir, context.run.run_id, _in_progress(context.instance), policy.name)
+        except StagingInUse as exc:
+            raise dg.Failure(description=str(exc)) from None
         try:
             produced = run_stage(stage, run, inputs)
             release_freed_memory()

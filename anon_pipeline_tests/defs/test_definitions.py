@@ -162,3 +162,30 @@ def test_a_policy_that_releases_its_contract_stages_it_as_an_asset_and_releases_
     assert result.success and contract.rows == 1000
     written = tmp_path / "w" / "insurance_customers" / "key_tables" / "contracts" / f"{release.name}.parquet.enc"
     assert written.is_file()
+
+
+def test_a_second_run_of_a_policy_stops_while_another_stages_in_its_folder(tmp_path):
+    from dagster._core.storage.dagster_run import DagsterRunStatus
+
+    from anon_pipeline.pipeline.staging_claim import CLAIM
+
+    policy = variant(tmp_path)
+    defs = build_definitions([policy], workdir=str(tmp_path / "w"))
+    job = defs.resolve_job_def("insurance_customers_job")
+    instance = dg.DagsterInstance.ephemeral()
+    # Another run of the policy, in progress, has claimed the staging folder its assets share.
+    other = instance.create_run_for_job(job_def=job, status=DagsterRunStatus.STARTED)
+    staging = tmp_path / "w" / "insurance_customers" / "staging"
+    staging.mkdir(parents=True)
+    (staging / CLAIM).write_text(other.run_id)
+    blocked = job.execute_in_process(instance=instance, raise_on_error=False)
+    assert not blocked.success
+    failures = [e for e in blocked.all_events if e.event_type_value == "STEP_FAILURE"]
+    message = failures[0].step_failure_data.error.message
+    assert other.run_id in message and "still materialising" in message and "ANON_PIPELINE_WORKDIR" in message
+    assert not (tmp_path / "w" / "insurance_customers" / "release").exists()
+    assert (staging / CLAIM).read_text() == other.run_id
+    # Once that run has ended, its claim blocks nothing: the next run takes the folder over and releases.
+    instance.report_run_failed(other)
+    done = job.execute_in_process(instance=instance, raise_on_error=False)
+    assert done.success and (staging / CLAIM).read_text() == done.run_id
