@@ -70,7 +70,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         except Exception as exc:
             error = typed_error(exc)
             if debug:
-                traceback.print_exception(getattr(error, "original", error), file=sys.stderr)
+                shown = getattr(error, "original", None) or error
+                # A typed error raised ``from None`` (its message names no value) hides the library's error under
+                # it: --debug shows that one too.
+                if shown.__suppress_context__ and shown.__context__ is not None:
+                    traceback.print_exception(shown.__context__, file=sys.stderr)
+                traceback.print_exception(shown, file=sys.stderr)
             print(f"{command}: error: {error}", file=sys.stderr)
             return error.exit_code
 

@@ -123,3 +123,16 @@ def test_a_reader_that_goes_away_is_not_an_error(tmp_path, monkeypatch):
     monkeypatch.setattr("sys.stdout", ClosedPipe())
     assert main(["where", str(BUNDLED), "--workdir", str(tmp_path)]) == 0
     sink.close()
+
+
+def test_debug_shows_a_traceback_of_an_input_error_and_the_library_error_under_it(tmp_path, capsys):
+    from anon_pipeline.sample import generate
+
+    source = tmp_path / "export.parquet"
+    generate("insurance_customers", 200, 4).to_parquet(source)
+    source.write_bytes(source.read_bytes()[:-100])  # cut short: no footer
+    code = main(["--debug", "run", str(BUNDLED), "--source", str(source), "--workdir", str(tmp_path / "w")])
+    err = capsys.readouterr().err
+    assert code == 2 and "NoneType: None" not in err
+    # The typed error's own traceback, and pyarrow's under it (its message may quote data: only with --debug).
+    assert err.count("Traceback") >= 2 and "InputDataError" in err and "pyarrow" in err

@@ -189,3 +189,32 @@ def test_a_file_replaced_after_it_was_recorded_is_refused(tmp_path):
     generate("insurance_customers", 31, 6).to_csv(source, index=False)
     with pytest.raises(InputDataError, match="changed or disappeared after the run recorded it"):
         read_source(recorded, policy)
+
+
+def test_a_parquet_file_overwritten_while_it_is_read_is_said_to_have_changed(tmp_path):
+    import pyarrow.parquet as pq
+
+    from anon_pipeline.pipeline.batches import read_batches
+    from anon_pipeline.pipeline.source import resolve_source
+
+    source = tmp_path / "export.parquet"
+    frame = generate("insurance_customers", 3000, 6)
+    pq.write_table(pa_table(frame), source, row_group_size=500)
+    policy = load_policy(BUNDLED)
+    recorded = resolve_source(policy, source, tmp_path / "w")
+    batches = read_batches(recorded, policy, 500)
+    assert len(next(batches)) == 500
+    # Overwritten in place (as cp does) by a smaller export, while the rest is still to be read.
+    with source.open("r+b") as fh:
+        small = tmp_path / "small.parquet"
+        pq.write_table(pa_table(frame.head(10)), small)
+        fh.truncate(0)
+        fh.write(small.read_bytes())
+    with pytest.raises(InputDataError, match="changed or disappeared after the run recorded it"):
+        list(batches)
+
+
+def pa_table(frame):
+    import pyarrow as pa
+
+    return pa.Table.from_pandas(frame, preserve_index=False)
