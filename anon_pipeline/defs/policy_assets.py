@@ -96,6 +96,7 @@ def _asset(policy: Policy, stage: Stage, checks: list[Check], partitions: dg.Par
     def compute(context: dg.AssetExecutionContext, anon: AnonSettings, cluster: DaskCluster, source: str | None,
                 inputs: dict):
         run = Run(policy, workdir=anon.workdir, source=source, partition=_partition(context), ui=True,
+                  batch_rows=anon.batch_rows,
                   engine=cluster.engine, scheduler=cluster.scheduler_address,
                   one_process=context.job_def.executor_def.name in _IN_PROCESS)
         try:

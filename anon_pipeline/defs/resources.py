@@ -3,15 +3,26 @@
 from __future__ import annotations
 
 import dagster as dg
+from pydantic import field_validator
 
 from anon_pipeline.workdir import default_workdir
 
 
 class AnonSettings(dg.ConfigurableResource):
-    """Where runs write (staging, reports, key tables, releases). Default: ``$ANON_PIPELINE_WORKDIR`` or
-    ``./anon_output``."""
+    """Where runs write (staging, reports, key tables, releases; default: ``$ANON_PIPELINE_WORKDIR`` or
+    ``./anon_output``), and the streaming engine's batch size for a run."""
 
     workdir: str = str(default_workdir())
+    #: Rows per batch of the streaming engine for this run (``resources: {anon: {config: {batch_rows: 50000}}}``);
+    #: default: the policy's ``source.batch_rows``.
+    batch_rows: int | None = None
+
+    @field_validator("batch_rows")
+    @classmethod
+    def _positive(cls, value: int | None) -> int | None:
+        if value is not None and value < 1:
+            raise ValueError(f"batch_rows must be at least 1, not {value}")
+        return value
 
 
 class DaskCluster(dg.ConfigurableResource):

@@ -189,3 +189,19 @@ def test_a_second_run_of_a_policy_stops_while_another_stages_in_its_folder(tmp_p
     instance.report_run_failed(other)
     done = job.execute_in_process(instance=instance, raise_on_error=False)
     assert done.success and (staging / CLAIM).read_text() == done.run_id
+
+
+def test_a_run_sets_its_batch_size_in_the_run_config(tmp_path):
+    import json
+
+    policy = variant(tmp_path)
+    config = {"resources": {"anon": {"config": {"batch_rows": 100}}}}
+    result = _materialise(policy, tmp_path / "w", config)
+    assert result.success
+    manifest = json.loads((Path(result.output_for_node("insurance_customers__release", "release"))
+                           / "manifest.json").read_text())
+    # 1000 sample rows (a CSV: its rows estimated from its size) in batches of 100: the apply pass ran over about
+    # 10 GUID buckets, where the policy's own batch (250,000 rows) makes one.
+    assert 10 <= manifest["buckets"] <= 20
+    refused = _materialise(policy, tmp_path / "w2", {"resources": {"anon": {"config": {"batch_rows": 0}}}})
+    assert not refused.success
