@@ -16,6 +16,7 @@ import codecs
 import csv
 import hashlib
 import io
+import re
 from collections.abc import Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass
@@ -121,6 +122,11 @@ def read_batches(src: SourceFile, policy: Policy, rows: int, columns: list[str] 
             raise
         # The whole-file reader names the rule broken (encoding, quoting, nested types ...).
         read_source(src, policy)
+        # Arrow's message quotes the record; only its field counts are said (a file cut short, a stray quote).
+        fields = re.search(r"Expected (\d+) columns, got (\d+)", str(exc))
+        if fields:
+            raise InputDataError(src.path, f"a record has {fields[2]} field(s) where the header has {fields[1]} (is "
+                                 "the file cut short, or a quote left open?)", rule="csv format") from None
         raise InputDataError(src.path, f"not readable as {src.format} ({type(exc).__name__})",
                              rule=f"{src.format} format") from None
 

@@ -381,6 +381,10 @@ def read_source(source: SourceFile, policy: Policy) -> pd.DataFrame:
         raise InputDataError(path, "the file is empty (no header, no rows)", rule="not empty", n_rows=0)
     if source.format == "parquet":
         return _read_parquet(path, spec)
+    with open_source(path) as fh:
+        if fh.read(4) == b"PAR1":
+            raise InputDataError(path, "is a parquet file (it starts with PAR1), read as CSV because of its name",
+                                 rule="csv format", hint="name it .parquet, or set source.format: parquet")
     _check_bounds(path, spec)
     try:
         header = _csv_header(path, spec.delimiter, spec.encoding)

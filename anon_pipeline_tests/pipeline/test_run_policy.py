@@ -218,3 +218,22 @@ def pa_table(frame):
     import pyarrow as pa
 
     return pa.Table.from_pandas(frame, preserve_index=False)
+
+
+def test_a_csv_cut_short_and_a_parquet_named_csv_say_what_is_wrong(tmp_path):
+    from anon_pipeline.pipeline.batches import read_batches
+    from anon_pipeline.pipeline.source import resolve_source
+
+    policy = load_policy(BUNDLED)
+    frame = generate("insurance_customers", 3000, 6)
+    cut = tmp_path / "cut.csv"
+    text = frame.to_csv(index=False)
+    cut.write_text(text[: len(text) - len(text.splitlines()[-1]) // 2])  # the last record cut in its middle
+    with pytest.raises(InputDataError, match=r"a record has \d+ field\(s\) where the header has 18") as caught:
+        list(read_batches(resolve_source(policy, cut, tmp_path / "w"), policy, 1000))
+    assert frame.iloc[-1]["surname"] not in str(caught.value)  # counts, never the record
+    misnamed = tmp_path / "export.csv"
+    frame.to_parquet(misnamed)
+    with pytest.raises(InputDataError, match="is a parquet file") as caught:
+        list(read_batches(resolve_source(policy, misnamed, tmp_path / "w"), policy, 1000))
+    assert "source.format: parquet" in str(caught.value)
