@@ -384,6 +384,12 @@ def run_child(engine: str, source: Path, lookups: dict[str, str], folder: Path, 
     return figures
 
 
+def _shown(value: float | None, spec: str) -> str:
+    """A figure in its column, or n/a (a ratio to pandas when pandas did not run)."""
+    width = int(spec.split(".")[0])
+    return format(value, spec) if value is not None else "n/a".rjust(width)
+
+
 def slope(xs: list[float], ys: list[float]) -> float | None:
     """Least-squares slope of log(y) against log(x): 1 is linear growth."""
     pts = [(math.log(x), math.log(y)) for x, y in zip(xs, ys) if y and y > 0]
@@ -449,9 +455,9 @@ def main(argv: list[str] | None = None) -> int:
                     f["x_pandas_time"] = round(f["wall_s"] / base["wall_s"], 2)
                     if f.get("peak_rss_mib") and base.get("peak_rss_mib"):
                         f["x_pandas_memory"] = round(f["peak_rss_mib"] / base["peak_rss_mib"], 2)
-                print(f"  {engine:<11} {f['wall_s']:>8.1f} {f.get('cpu_s', float('nan')):>8.1f} "
-                      f"{f.get('peak_rss_mib', float('nan')):>9.0f} {f.get('x_pandas_time', float('nan')):>9.2f} "
-                      f"{f.get('x_pandas_memory', float('nan')):>6.2f}  {f.get('K', f.get('error'))}")
+                print(f"  {engine:<11} {f['wall_s']:>8.1f} {_shown(f.get('cpu_s'), '8.1f')} "
+                      f"{_shown(f.get('peak_rss_mib'), '9.0f')} {_shown(f.get('x_pandas_time'), '9.2f')} "
+                      f"{_shown(f.get('x_pandas_memory'), '6.2f')}  {f.get('K', f.get('error'))}")
             if "stages" in results[rows].get("run_policy", {}) and "run_s" in results[rows]["run_policy"]:
                 figures = results[rows]["run_policy"]
                 stages = figures["stages"]
