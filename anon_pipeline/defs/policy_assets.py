@@ -22,7 +22,7 @@ from anon_pipeline.defs.results import check_result, to_metadata
 from anon_pipeline.errors import BlockingCheckFailed
 from anon_pipeline.pipeline.graph import Check, Markdown, Run, Stage, run_stage, stage_graph
 from anon_pipeline.pipeline.memory import release_freed_memory
-from anon_pipeline.pipeline.staging_claim import StagingInUse, claim_staging
+from anon_pipeline.pipeline.staging_claim import StagingInUse, claim_file, claim_staging
 from anon_pipeline.policy.model import Policy
 
 
@@ -100,7 +100,8 @@ def _asset(policy: Policy, stage: Stage, checks: list[Check], partitions: dg.Par
                   engine=cluster.engine, scheduler=cluster.scheduler_address,
                   one_process=context.job_def.executor_def.name in _IN_PROCESS)
         try:
-            claim_staging(run.staging_dir, context.run.run_id, _in_progress(context.instance), policy.name)
+            claim_staging(run.staging_dir, claim_file(run.dirs.root, run.partition), context.run.run_id,
+                          _in_progress(context.instance), policy.name)
         except StagingInUse as exc:
             raise dg.Failure(description=str(exc)) from None
         try:

@@ -18,18 +18,26 @@ from pathlib import Path
 from anon_pipeline.errors import AnonPipelineError
 from anon_pipeline.workdir import make_dir
 
-CLAIM = ".claimed-by-run"
+#: Claims live beside the staging folders (``<workdir>/<policy>/claims/``), not in them: staging holds only
+#: encrypted files.
+CLAIMS = "claims"
 
 
 class StagingInUse(AnonPipelineError):
     """Another run that is still in progress stages its tables in the same folder."""
 
 
-def claim_staging(folder: Path, run_id: str, in_progress: Callable[[str], bool], policy: str) -> None:
-    """Claim ``folder`` for ``run_id``, or raise ``StagingInUse`` naming the run in progress that holds it.
-    ``in_progress(run_id)`` says whether a run has not ended yet. The check and the claim are one step for every
-    process on this machine (an exclusive ``flock`` on the claim file)."""
-    fd = os.open(make_dir(folder) / CLAIM, os.O_RDWR | os.O_CREAT, 0o600)
+def claim_file(policy_root: Path, partition: str | None) -> Path:
+    """Where the claim of a policy's staging folder (of one partition's) is kept."""
+    return policy_root / CLAIMS / ("staging" if partition is None else f"staging-{partition}")
+
+
+def claim_staging(folder: Path, claim: Path, run_id: str, in_progress: Callable[[str], bool], policy: str) -> None:
+    """Claim the staging ``folder`` for ``run_id`` (in the file ``claim``), or raise ``StagingInUse`` naming the
+    run in progress that holds it. ``in_progress(run_id)`` says whether a run has not ended yet. The check and the
+    claim are one step for every process on this machine (an exclusive ``flock`` on the claim file)."""
+    make_dir(claim.parent)
+    fd = os.open(claim, os.O_RDWR | os.O_CREAT, 0o600)
     with os.fdopen(fd, "r+") as fh:
         fcntl.flock(fh, fcntl.LOCK_EX)
         held = fh.read().strip()

@@ -167,7 +167,7 @@ def test_a_policy_that_releases_its_contract_stages_it_as_an_asset_and_releases_
 def test_a_second_run_of_a_policy_stops_while_another_stages_in_its_folder(tmp_path):
     from dagster._core.storage.dagster_run import DagsterRunStatus
 
-    from anon_pipeline.pipeline.staging_claim import CLAIM
+    from anon_pipeline.pipeline.staging_claim import claim_file
 
     policy = variant(tmp_path)
     defs = build_definitions([policy], workdir=str(tmp_path / "w"))
@@ -175,20 +175,20 @@ def test_a_second_run_of_a_policy_stops_while_another_stages_in_its_folder(tmp_p
     instance = dg.DagsterInstance.ephemeral()
     # Another run of the policy, in progress, has claimed the staging folder its assets share.
     other = instance.create_run_for_job(job_def=job, status=DagsterRunStatus.STARTED)
-    staging = tmp_path / "w" / "insurance_customers" / "staging"
-    staging.mkdir(parents=True)
-    (staging / CLAIM).write_text(other.run_id)
+    claim = claim_file(tmp_path / "w" / "insurance_customers", None)
+    claim.parent.mkdir(parents=True)
+    claim.write_text(other.run_id)
     blocked = job.execute_in_process(instance=instance, raise_on_error=False)
     assert not blocked.success
     failures = [e for e in blocked.all_events if e.event_type_value == "STEP_FAILURE"]
     message = failures[0].step_failure_data.error.message
     assert other.run_id in message and "still materialising" in message and "ANON_PIPELINE_WORKDIR" in message
     assert not (tmp_path / "w" / "insurance_customers" / "release").exists()
-    assert (staging / CLAIM).read_text() == other.run_id
+    assert claim.read_text() == other.run_id
     # Once that run has ended, its claim blocks nothing: the next run takes the folder over and releases.
     instance.report_run_failed(other)
     done = job.execute_in_process(instance=instance, raise_on_error=False)
-    assert done.success and (staging / CLAIM).read_text() == done.run_id
+    assert done.success and claim.read_text() == done.run_id
 
 
 def test_a_run_sets_its_batch_size_in_the_run_config(tmp_path):
