@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -40,9 +41,11 @@ def _run(args: argparse.Namespace) -> int:
     # Errors (typed, with their exit code) are reported by anon_pipeline.cli.main, the one error edge. The policy is
     # loaded here, once, as the summary reads it too.
     policy = load_policy(args.policy)
+    started = time.perf_counter()
     result = run_policy(policy, source=args.source, workdir=args.workdir, partition=args.partition,
                         plan=args.plan, batch_rows=args.batch_rows, engine=args.engine,
                         scheduler=args.scheduler)
+    took = time.perf_counter() - started
     a = result.anonymity
     print(f"policy {result.policy}: K = {a['K']} over {', '.join(a['quasi_identifiers'])} "
           f"(the smallest class holds {a['k_percent']:.3g} % of the rows)")
@@ -54,6 +57,11 @@ def _run(args: argparse.Namespace) -> int:
     if union:
         print(f"  over the union of {len(union['releases'])} release(s) sharing plan {union['plan_id']}: "
               f"K = {union['K']}, {union['rows']} rows")
+    report = a["report"] or {}
+    read, kept = (report.get(side, {}).get("n_rows") for side in ("raw", "anonymised"))
+    rows = f"{read:,} read, {kept:,} in the anonymised table" if read is not None and kept is not None else "n/a"
+    print(f"rows:       {rows}; {args.engine or 'streaming'} engine, batches of "
+          f"{args.batch_rows or policy.source.batch_rows:,} rows; {took:.1f} s")
     _print_checks([(o.name, o.passed, o.blocking, o.description) for o in result.check_details])
     if not result.released:
         if policy.dp is not None:  # what the run charged stands, released or not

@@ -89,6 +89,10 @@ def test_run_lists_every_check_and_says_which_failures_did_not_block(tmp_path, c
     assert "over every released quasi-identifier" in lines["all_quasi_identifiers"]
     assert " passed " in lines["k_anonymity"] and "K = " in lines["k_anonymity"]
     assert "(the smallest class holds " in out.splitlines()[0]
+    # How much it read and kept, on which engine and batch, in how long (the bundled sample: 1000 rows, all kept).
+    rows = next(line for line in out.splitlines() if line.startswith("rows: "))
+    assert "1,000 read, 1,000 in the anonymised table; streaming engine, batches of 250,000 rows;" in rows
+    assert rows.endswith(" s")
 
 
 def test_where_names_the_encrypted_zip_and_its_password_file(tmp_path, capsys):
