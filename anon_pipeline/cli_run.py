@@ -60,7 +60,7 @@ def _run(args: argparse.Namespace) -> int:
     report = a["report"] or {}
     read, kept = (report.get(side, {}).get("n_rows") for side in ("raw", "anonymised"))
     rows = f"{read:,} read, {kept:,} in the anonymised table" if read is not None and kept is not None else "n/a"
-    print(f"rows:       {rows}; {args.engine or 'streaming'} engine, batches of "
+    print(f"rows:       {rows}; {args.engine} engine, batches of "
           f"{args.batch_rows or policy.source.batch_rows:,} rows; {took:.1f} s")
     _print_checks([(o.name, o.passed, o.blocking, o.description) for o in result.check_details])
     if not result.released:

@@ -116,9 +116,10 @@ def read_batches(src: SourceFile, policy: Policy, rows: int, columns: list[str] 
     try:
         yield from _frames(src, policy, rows, columns)
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError, UnicodeDecodeError, OSError) as exc:
-        # A file replaced while it was read (an export overwritten mid-run) fails in any way: say that.
-        check_unchanged(src)
         if isinstance(exc, OSError) and not isinstance(exc, pa.ArrowException):
+            # A file replaced while it was read (an export overwritten mid-run) fails this way too: say that. (The
+            # other errors reach read_source, which checks it first.)
+            check_unchanged(src)
             raise
         # The whole-file reader names the rule broken (encoding, quoting, nested types ...).
         read_source(src, policy)

@@ -457,7 +457,7 @@ def _report_stage(name: str, build, markdown, plots=None, joint: bool = True) ->
 
 
 def _write_report(run: Run, produced: dict[str, Out]) -> dict[str, Out]:
-    """A report stage's ``keep``: its JSON and Markdown written under the run's reports folder."""
+    """A report stage's ``keep``: its JSON written under the run's reports folder, its path in the metadata."""
     (name, out), = produced.items()
     path = write_reports(run.dirs, {name: out.value})[name]
     return {name: Out(out.value, {**out.metadata, "path": str(path)})}
